@@ -1,0 +1,134 @@
+# libstream: one build for the library, the commands, tests and docs.
+# `make SAN=1` builds the same tree with AddressSanitizer and UBSan into
+# build/asan (commands in build/asan/bin).
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+DESTDIR ?=
+
+CC ?= cc
+AR ?= ar
+CFLAGS ?= -O2 -g
+WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wformat=2 -Wpointer-arith
+override CFLAGS += -std=c11 -D_DEFAULT_SOURCE $(WARN)
+ifeq ($(WERROR),1)
+override CFLAGS += -Werror
+endif
+ifeq ($(SAN),1)
+OUT ?= build/asan
+BIN ?= $(OUT)/bin
+override CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all
+override LDFLAGS += -fsanitize=address,undefined
+else
+OUT ?= build
+BIN ?= bin
+endif
+
+BSD_CFLAGS := $(shell pkg-config --cflags libbsd-overlay 2>/dev/null)
+BSD_LIBS := $(shell pkg-config --libs libbsd-overlay 2>/dev/null || echo -lbsd)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+
+SOVER = 0
+LIB_SRC = $(wildcard lib/*.c)
+LIB_OBJ = $(LIB_SRC:lib/%.c=$(OUT)/obj/lib/%.o)
+LIB_A = $(OUT)/lib/libstream.a
+LIB_SO = $(OUT)/lib/libstream.so.$(SOVER)
+CMDS = $(patsubst cmd/%.c,%,$(wildcard cmd/*.c))
+CMD_BIN = $(CMDS:%=$(BIN)/%)
+UNIT = $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(wildcard tests/unit/test-*.c))
+TOOLS = $(patsubst tests/tools/%.c,$(OUT)/tools/%,$(wildcard tests/tools/*.c))
+HDR = lib/libstream.h $(wildcard lib/*-internal.h)
+
+.PHONY: all lib tests check demo bench install uninstall clean deps fuzz
+
+all: lib $(CMD_BIN) $(OUT)/libstream.pc
+
+lib: $(LIB_A) $(LIB_SO)
+
+tests: all $(UNIT) $(TOOLS)
+
+$(OUT)/obj/lib/%.o: lib/%.c $(HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -DLS_BUILDING -c $< -o $@
+
+$(LIB_A): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $(LIB_OBJ)
+
+$(LIB_SO): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,libstream.so.$(SOVER) -o $@ \
+		$(LIB_OBJ) -lpthread
+	ln -sf libstream.so.$(SOVER) $(OUT)/lib/libstream.so
+
+$(BIN)/%: cmd/%.c $(LIB_A) lib/libstream.h $(wildcard cmd/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(BSD_CFLAGS) -Ilib $< -o $@ $(LDFLAGS) $(LIB_A) \
+		$(BSD_LIBS) -lpthread
+
+$(OUT)/tests/%: tests/unit/%.c $(LIB_A) $(HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Ilib $< -o $@ $(LDFLAGS) $(LIB_A) $(CMOCKA_LIBS) \
+		-lpthread
+
+$(OUT)/tools/%: tests/tools/%.c $(LIB_A) lib/libstream.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(BSD_CFLAGS) -Ilib $< -o $@ $(LDFLAGS) $(LIB_A) \
+		$(BSD_LIBS) -lpthread
+
+$(OUT)/libstream.pc: libstream.pc.in Makefile
+	@mkdir -p $(@D)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|0.1.0|' \
+		libstream.pc.in > $@
+
+deps:
+	sh scripts/deps.sh
+
+check:
+	sh scripts/deps.sh
+	bash scripts/check.sh
+
+demo:
+	sh scripts/deps.sh
+	$(MAKE) all
+	sh scripts/demo.sh
+
+bench:
+	sh scripts/deps.sh
+	$(MAKE) all tests
+	bash scripts/bench.sh
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
+		$(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
+		$(DESTDIR)$(MANDIR)/man5
+	install -m 755 $(CMD_BIN) $(DESTDIR)$(BINDIR)
+	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)
+	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)
+	ln -sf libstream.so.$(SOVER) $(DESTDIR)$(LIBDIR)/libstream.so
+	install -m 644 lib/libstream.h $(DESTDIR)$(INCLUDEDIR)
+	install -m 644 $(OUT)/libstream.pc $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 644 $(wildcard man/*.1) $(DESTDIR)$(MANDIR)/man1
+	install -m 644 $(wildcard man/*.3) $(DESTDIR)$(MANDIR)/man3
+	install -m 644 $(wildcard man/*.5) $(DESTDIR)$(MANDIR)/man5
+
+uninstall:
+	rm -f $(CMDS:%=$(DESTDIR)$(BINDIR)/%)
+	rm -f $(DESTDIR)$(LIBDIR)/libstream.a $(DESTDIR)$(LIBDIR)/libstream.so*
+	rm -f $(DESTDIR)$(INCLUDEDIR)/libstream.h
+	rm -f $(DESTDIR)$(PKGCONFIGDIR)/libstream.pc
+	rm -f $(patsubst man/%,$(DESTDIR)$(MANDIR)/man1/%,$(wildcard man/*.1))
+	rm -f $(patsubst man/%,$(DESTDIR)$(MANDIR)/man3/%,$(wildcard man/*.3))
+	rm -f $(patsubst man/%,$(DESTDIR)$(MANDIR)/man5/%,$(wildcard man/*.5))
+
+clean:
+	rm -rf build bin

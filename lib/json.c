@@ -1,0 +1,346 @@
+/* ndjson output: JSON validation with minification, and strings. */
+#include <stdlib.h>
+
+#include "ls-internal.h"
+
+#define JSON_DEPTH 512
+
+static size_t
+skip_ws(const unsigned char *p, size_t i, size_t n)
+{
+	while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' ||
+	    p[i] == '\r'))
+		i++;
+	return i;
+}
+
+static int
+hexval(unsigned c)
+{
+	if (c >= '0' && c <= '9')
+		return (int)(c - '0');
+	c |= 0x20;
+	if (c >= 'a' && c <= 'f')
+		return (int)(c - 'a' + 10);
+	return -1;
+}
+
+/* Scans a string starting at the quote p[i]; returns the index after the
+ * closing quote or 0 if invalid. The input is already known to be UTF-8. */
+static size_t
+scan_string(const unsigned char *p, size_t i, size_t n)
+{
+	for (i++; i < n; i++) {
+		unsigned c = p[i];
+		if (c == '"')
+			return i + 1;
+		if (c < 0x20)
+			return 0;
+		if (c == '\\') {
+			if (++i >= n)
+				return 0;
+			switch (p[i]) {
+			case '"': case '\\': case '/': case 'b': case 'f':
+			case 'n': case 'r': case 't':
+				break;
+			case 'u':
+				if (i + 4 >= n)
+					return 0;
+				for (int k = 1; k <= 4; k++)
+					if (hexval(p[i + k]) < 0)
+						return 0;
+				i += 4;
+				break;
+			default:
+				return 0;
+			}
+		}
+	}
+	return 0;
+}
+
+static size_t
+scan_number(const unsigned char *p, size_t i, size_t n)
+{
+	if (i < n && p[i] == '-')
+		i++;
+	if (i >= n)
+		return 0;
+	if (p[i] == '0')
+		i++;
+	else if (p[i] >= '1' && p[i] <= '9')
+		while (i < n && p[i] >= '0' && p[i] <= '9')
+			i++;
+	else
+		return 0;
+	if (i < n && p[i] == '.') {
+		size_t s = ++i;
+		while (i < n && p[i] >= '0' && p[i] <= '9')
+			i++;
+		if (i == s)
+			return 0;
+	}
+	if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+		i++;
+		if (i < n && (p[i] == '+' || p[i] == '-'))
+			i++;
+		size_t s = i;
+		while (i < n && p[i] >= '0' && p[i] <= '9')
+			i++;
+		if (i == s)
+			return 0;
+	}
+	return i;
+}
+
+/*
+ * Validates p[0..n) as one JSON value. If out is not NULL, the value is
+ * copied there without insignificant white space; out must hold n bytes.
+ * Returns the length written (or n when out is NULL) plus one, 0 if
+ * invalid.
+ */
+static size_t
+json_scan(const unsigned char *p, size_t n, unsigned char *out)
+{
+	unsigned char stack[JSON_DEPTH];
+	size_t depth = 0, i = 0, o = 0;
+	enum { VALUE, AFTER } st = VALUE;
+
+#define EMIT(src, len) do { \
+	if (out) memcpy(out + o, (src), (len)); \
+	o += (len); \
+} while (0)
+
+	for (;;) {
+		i = skip_ws(p, i, n);
+		if (st == VALUE) {
+			if (i >= n)
+				return 0;
+			unsigned c = p[i];
+			size_t e;
+			if (c == '{' || c == '[') {
+				if (depth == JSON_DEPTH)
+					return 0;
+				stack[depth++] = (unsigned char)c;
+				EMIT(p + i, 1);
+				i = skip_ws(p, i + 1, n);
+				if (i < n && p[i] == (c == '{' ? '}' : ']')) {
+					depth--;
+					EMIT(p + i, 1);
+					i++;
+					st = AFTER;
+					continue;
+				}
+				if (c == '{') {
+					if (i >= n || p[i] != '"' ||
+					    (e = scan_string(p, i, n)) == 0)
+						return 0;
+					EMIT(p + i, e - i);
+					i = skip_ws(p, e, n);
+					if (i >= n || p[i] != ':')
+						return 0;
+					EMIT(p + i, 1);
+					i++;
+				}
+				continue;
+			}
+			if (c == '"')
+				e = scan_string(p, i, n);
+			else if (c == '-' || (c >= '0' && c <= '9'))
+				e = scan_number(p, i, n);
+			else if (n - i >= 4 && memcmp(p + i, "true", 4) == 0)
+				e = i + 4;
+			else if (n - i >= 5 && memcmp(p + i, "false", 5) == 0)
+				e = i + 5;
+			else if (n - i >= 4 && memcmp(p + i, "null", 4) == 0)
+				e = i + 4;
+			else
+				return 0;
+			if (e == 0)
+				return 0;
+			EMIT(p + i, e - i);
+			i = e;
+			st = AFTER;
+			continue;
+		}
+		/* AFTER a value */
+		if (depth == 0)
+			return i == n ? o + 1 : 0;
+		if (i >= n)
+			return 0;
+		unsigned top = stack[depth - 1];
+		if (p[i] == ',') {
+			EMIT(p + i, 1);
+			i = skip_ws(p, i + 1, n);
+			if (top == '{') {
+				size_t e;
+				if (i >= n || p[i] != '"' ||
+				    (e = scan_string(p, i, n)) == 0)
+					return 0;
+				EMIT(p + i, e - i);
+				i = skip_ws(p, e, n);
+				if (i >= n || p[i] != ':')
+					return 0;
+				EMIT(p + i, 1);
+				i++;
+			}
+			st = VALUE;
+		} else if (p[i] == (top == '{' ? '}' : ']')) {
+			EMIT(p + i, 1);
+			i++;
+			depth--;
+		} else
+			return 0;
+	}
+#undef EMIT
+}
+
+LS_API bool
+ls_json_valid(const unsigned char *p, size_t n)
+{
+	return ls_utf8_valid(p, n) && json_scan(p, n, NULL) != 0;
+}
+
+static const char hexdig[] = "0123456789abcdef";
+
+/* Escapes p[0..n) into dst, which holds 6 * n bytes; returns length. */
+static size_t
+escape(unsigned char *dst, const unsigned char *p, size_t n)
+{
+	unsigned char *d = dst;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned c = p[i];
+		if (c >= 0x20 && c != '"' && c != '\\') {
+			*d++ = (unsigned char)c;
+			continue;
+		}
+		*d++ = '\\';
+		switch (c) {
+		case '"': *d++ = '"'; break;
+		case '\\': *d++ = '\\'; break;
+		case '\n': *d++ = 'n'; break;
+		case '\r': *d++ = 'r'; break;
+		case '\t': *d++ = 't'; break;
+		case '\b': *d++ = 'b'; break;
+		case '\f': *d++ = 'f'; break;
+		default:
+			*d++ = 'u';
+			*d++ = '0';
+			*d++ = '0';
+			*d++ = (unsigned char)hexdig[c >> 4];
+			*d++ = (unsigned char)hexdig[c & 15];
+		}
+	}
+	return (size_t)(d - dst);
+}
+
+LS_API int
+ls_json_write_string(ls_out *o, const unsigned char *p, size_t n,
+    ls_error *err)
+{
+	/* in pieces small enough for the buffer */
+	const size_t piece = (o->cap - 2) / 6;
+	unsigned char *d;
+	int rc;
+
+	if ((rc = ls_out_write(o, "\"", 1, err)) != LS_OK)
+		return rc;
+	while (n > 0) {
+		size_t k = n < piece ? n : piece;
+		if ((d = ls__out_reserve(o, 6 * k, err)) == NULL)
+			return err ? err->code : LS_ERR_IO;
+		o->len += escape(d, p, k);
+		p += k;
+		n -= k;
+	}
+	return ls_out_write(o, "\"", 1, err);
+}
+
+static int
+write_bytes(ls_out *o, const unsigned char *p, size_t n, ls_error *err)
+{
+	int rc;
+
+	if ((rc = ls_out_write(o, "[", 1, err)) != LS_OK)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char *d = ls__out_reserve(o, 4, err);
+		unsigned c = p[i];
+		if (d == NULL)
+			return err ? err->code : LS_ERR_IO;
+		if (i > 0)
+			*d++ = ',', o->len++;
+		if (c >= 100)
+			*d++ = (unsigned char)('0' + c / 100), o->len++;
+		if (c >= 10)
+			*d++ = (unsigned char)('0' + c / 10 % 10), o->len++;
+		*d = (unsigned char)('0' + c % 10);
+		o->len++;
+	}
+	return ls_out_write(o, "]", 1, err);
+}
+
+static int
+write_payload(ls_out *o, const unsigned char *p, size_t n, ls_error *err)
+{
+	if (!ls_utf8_valid(p, n))
+		return write_bytes(o, p, n, err);
+	if (n > 0 && n <= o->cap) {
+		unsigned char *d = ls__out_reserve(o, n, err);
+		size_t len;
+		if (d == NULL)
+			return err ? err->code : LS_ERR_IO;
+		if ((len = json_scan(p, n, d)) != 0) {
+			o->len += len - 1;
+			return LS_OK;
+		}
+	} else if (n > 0) {
+		/* larger than the buffer: minify into a scratch copy */
+		unsigned char *tmp = malloc(n);
+		size_t len;
+		int rc;
+		if (tmp == NULL)
+			return ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
+		if ((len = json_scan(p, n, tmp)) != 0) {
+			rc = ls_out_write(o, tmp, len - 1, err);
+			free(tmp);
+			return rc;
+		}
+		free(tmp);
+	}
+	return ls_json_write_string(o, p, n, err);
+}
+
+LS_API int
+ls_json_write(ls_out *o, const ls_msg *m, unsigned flags, ls_error *err)
+{
+	unsigned char *d = ls__out_reserve(o, 160 + m->key_len, err);
+	char *s;
+	int rc;
+
+	if (d == NULL)
+		return err ? err->code : LS_ERR_IO;
+	s = (char *)d;
+#define LIT(str) (memcpy(s, str, sizeof(str) - 1), s += sizeof(str) - 1)
+	LIT("{\"header\":{\"stream_key\":\"");
+	memcpy(s, m->key, m->key_len);
+	s += m->key_len;
+	LIT("\",\"shard_id\":");
+	s += ls__u64_format(m->shard, s);
+	LIT(",\"sequence\":");
+	s += ls__u64_format(m->seq, s);
+	LIT(",\"timestamp\":\"");
+	s += ls_time_format(m->ts_ms, s);
+	if (flags & LS_JSON_NO_PAYLOAD) {
+		LIT("\"}}\n");
+		o->len += (size_t)((unsigned char *)s - d);
+		return LS_OK;
+	}
+	LIT("\"},\"payload\":");
+#undef LIT
+	o->len += (size_t)((unsigned char *)s - d);
+	if ((rc = write_payload(o, m->payload, m->len, err)) != LS_OK)
+		return rc;
+	return ls_out_write(o, "}\n", 2, err);
+}

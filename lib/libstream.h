@@ -1,0 +1,360 @@
+/*
+ * libstream: the message model and the two framings of the libstream
+ * toolkit: text lines "[timestamp | key | seq | shard] payload" and the
+ * beaconed binary .ss file of the SeaStreamer project (version 1).
+ *
+ * Conventions for every function below:
+ * - Names start with ls_ (types, functions) or LS_ (macros, constants).
+ * - The library never prints and never exits. Functions that can fail take
+ *   an ls_error * (may be NULL) that receives a code, a byte offset or a
+ *   column, and a one-line message; they return an ls_status.
+ * - Nothing allocates per message. Objects that need memory allocate it
+ *   when created and grow only for a message larger than any before.
+ */
+#ifndef LIBSTREAM_H
+#define LIBSTREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(LS_BUILDING) && defined(__GNUC__)
+#define LS_API __attribute__((visibility("default")))
+#else
+#define LS_API
+#endif
+
+#define LS_VERSION "0.1.0"
+
+#define LS_KEY_MAX 249			/* longest stream key, in bytes */
+#define LS_DEFAULT_KEY "broadcast"	/* key of stdio lines without one */
+#define LS_EOS_KEY "SEA_STREAMER_INTERNAL"
+#define LS_EOS_PAYLOAD "EOS"
+
+#define LS_SS_HEADER_SIZE 128
+#define LS_SS_MIN_INTERVAL 128
+#define LS_SS_DEFAULT_INTERVAL (1024u * 1024u)
+#define LS_SS_NAME_MAX 110		/* longest file name the header holds */
+#define LS_SS_ITEM_MAX 255		/* most items one beacon can carry */
+
+#define LS_ERRMSG_MAX 256
+
+/* Return values. Negative values are errors; LS_OK and the two "end"
+ * values are not. */
+enum ls_status {
+	LS_OK = 0,
+	LS_END = 1,		/* no more data, at a message boundary */
+	LS_PARTIAL = 2,		/* data stops inside a message or beacon */
+	LS_ERR_IO = -1,		/* a system call failed; errno is kept */
+	LS_ERR_INVAL = -2,	/* bad argument or malformed input */
+	LS_ERR_CORRUPT = -3,	/* a .ss file is damaged at err->offset */
+	LS_ERR_NOMEM = -4,
+	LS_ERR_NOTLINE = -5,	/* payload cannot be a line (newline, not UTF-8) */
+	LS_ERR_RANGE = -6,	/* a position past the end of the file */
+	LS_ERR_SEEK = -7	/* positioning needs a seekable file */
+};
+
+typedef struct ls_error {
+	int code;		/* an ls_status */
+	uint64_t offset;	/* .ss: byte offset; line: 1-based column */
+	char msg[LS_ERRMSG_MAX];
+} ls_error;
+
+/*
+ * A message. The key is held inline; the payload is borrowed: a message
+ * returned by a reader points into the reader's buffer and stays valid
+ * until the next call on that reader.
+ */
+typedef struct ls_msg {
+	uint64_t shard;
+	uint64_t seq;
+	uint64_t ts_ms;		/* UTC, milliseconds since the Unix epoch */
+	size_t key_len;
+	char key[LS_KEY_MAX + 7];	/* NUL-terminated copy of the key */
+	const unsigned char *payload;
+	size_t len;
+} ls_msg;
+
+/* Returns a static string naming status code. */
+LS_API const char *ls_strstatus(int code);
+
+/* --- message model --------------------------------------------------- */
+
+/* True if key[0..len) is a valid stream key: 1..249 bytes of
+ * [A-Za-z0-9._-]. */
+LS_API bool ls_key_valid(const char *key, size_t len);
+
+/* Sets m's key to key[0..len). Returns LS_ERR_INVAL (and leaves m alone)
+ * if the key is not valid. */
+LS_API int ls_msg_set_key(ls_msg *m, const char *key, size_t len,
+    ls_error *err);
+
+/* Fills m as the End-of-Stream marker stamped ts_ms. */
+LS_API void ls_msg_eos(ls_msg *m, uint64_t ts_ms);
+
+/* True if m is the End-of-Stream marker (reserved key, payload "EOS"). */
+LS_API bool ls_msg_is_eos(const ls_msg *m);
+
+/* The current time in milliseconds since the epoch (CLOCK_REALTIME). */
+LS_API uint64_t ls_now_ms(void);
+
+/* --- text helpers ------------------------------------------------------ */
+
+/* True if p[0..n) is well-formed UTF-8 (no overlongs, no surrogates). */
+LS_API bool ls_utf8_valid(const unsigned char *p, size_t n);
+
+/* Formats ts_ms as "YYYY-MM-DDTHH:MM:SS.mmm" (23 bytes, UTC) into out,
+ * which must hold 24 bytes; NUL-terminates and returns 23. */
+LS_API size_t ls_time_format(uint64_t ts_ms, char *out);
+
+/* Parses "YYYY-MM-DDTHH:MM:SS" with an optional fraction of 1 to 9
+ * digits, UTC, no zone. Fractions below a millisecond are truncated.
+ * Returns LS_OK or LS_ERR_INVAL. */
+LS_API int ls_time_parse(const char *s, size_t n, uint64_t *ts_ms);
+
+/* --- buffered output --------------------------------------------------- */
+
+/*
+ * A buffered writer. ls_out_init allocates cap bytes (at least 64 KiB is
+ * used whatever is asked). Writes go to fd through write(2), retried on
+ * EINTR and short counts. The caller owns fd.
+ */
+typedef struct ls_out {
+	int fd;
+	unsigned char *buf;
+	size_t len;
+	size_t cap;
+	uint64_t total;		/* bytes handed to write(2) so far */
+} ls_out;
+
+LS_API int ls_out_init(ls_out *o, int fd, size_t cap, ls_error *err);
+/* Writes everything buffered. */
+LS_API int ls_out_flush(ls_out *o, ls_error *err);
+/* Appends p[0..n), flushing as needed. */
+LS_API int ls_out_write(ls_out *o, const void *p, size_t n, ls_error *err);
+/* Frees the buffer without flushing. */
+LS_API void ls_out_free(ls_out *o);
+
+/* Writes p[0..n) to fd completely, retrying on EINTR and short writes.
+ * Returns n, or -1 with errno set. */
+LS_API ssize_t ls_write_all(int fd, const void *p, size_t n);
+
+/* --- line framing ------------------------------------------------------ */
+
+/* Which meta fields a parsed line carried. */
+#define LS_HAVE_TS	0x1u
+#define LS_HAVE_KEY	0x2u
+#define LS_HAVE_SEQ	0x4u
+#define LS_HAVE_SHARD	0x8u
+
+/*
+ * Parses one line (without its '\n') of the form
+ * "[timestamp | key | seq | shard] payload", every field optional from the
+ * left. Sets in m the fields present, sets *have to the LS_HAVE_* bits of
+ * those, and points m->payload into line. Fields not present are left as
+ * they were: the caller fills them (time now, LS_DEFAULT_KEY, the next
+ * sequence, shard 0). A line that does not start with '[' is all payload.
+ * A bad meta block returns LS_ERR_INVAL with err->offset the 1-based
+ * column of the fault and err->msg the reason; m is then unspecified.
+ */
+LS_API int ls_line_parse(const char *line, size_t len, ls_msg *m,
+    unsigned *have, ls_error *err);
+
+/*
+ * Appends m as one line with full meta and '\n' to o. A payload holding
+ * '\n' or bytes that are not UTF-8 cannot be a line: LS_ERR_NOTLINE is
+ * returned and nothing is written.
+ */
+LS_API int ls_line_write(ls_out *o, const ls_msg *m, ls_error *err);
+
+/* Like ls_line_write but stops after the meta block (no payload). */
+LS_API int ls_line_write_meta(ls_out *o, const ls_msg *m, ls_error *err);
+
+/* --- ndjson ------------------------------------------------------------- */
+
+#define LS_JSON_NO_PAYLOAD 0x1u	/* omit the "payload" member */
+
+/*
+ * Appends m to o as one JSON object and '\n':
+ * {"header":{"stream_key":..,"shard_id":..,"sequence":..,"timestamp":".."},
+ *  "payload":..}. A payload that is valid JSON is embedded (whitespace
+ * outside strings removed), other UTF-8 is a JSON string, anything else an
+ * array of byte values.
+ */
+LS_API int ls_json_write(ls_out *o, const ls_msg *m, unsigned flags,
+    ls_error *err);
+
+/* Appends p[0..n) as a JSON string literal (with quotes); p must be
+ * UTF-8. */
+LS_API int ls_json_write_string(ls_out *o, const unsigned char *p, size_t n,
+    ls_error *err);
+
+/* True if p[0..n) is one JSON value (RFC 8259), nested at most 512 deep. */
+LS_API bool ls_json_valid(const unsigned char *p, size_t n);
+
+/* --- CRC-16/CDMA2000 ---------------------------------------------------- */
+
+#define LS_CRC_INIT 0xFFFFu
+
+/* Continues a CRC-16/CDMA2000 from crc over p[0..n). Start with
+ * LS_CRC_INIT; no final xor is applied. */
+LS_API uint16_t ls_crc16(uint16_t crc, const void *p, size_t n);
+
+/* --- .ss files ---------------------------------------------------------- */
+
+typedef struct ls_ss_header {
+	char file_name[LS_SS_NAME_MAX + 1];	/* NUL-terminated */
+	uint64_t created_at;	/* ms since the epoch */
+	uint32_t interval;	/* beacon interval in bytes, >= 128 */
+} ls_ss_header;
+
+typedef struct ls_ss_item {
+	char key[LS_KEY_MAX + 7];
+	size_t key_len;
+	uint64_t shard;
+	uint64_t seq;		/* highest sequence written for the stream */
+	uint64_t ts_ms;		/* highest timestamp written for the stream */
+	uint16_t crc;		/* running checksum of the stream */
+} ls_ss_item;
+
+typedef struct ls_ss_beacon {
+	uint64_t index;		/* the beacon's offset / interval */
+	uint64_t offset;
+	uint32_t remaining;	/* bytes of the interrupted message after it */
+	unsigned count;
+	ls_ss_item items[LS_SS_ITEM_MAX];
+} ls_ss_beacon;
+
+/* How many items fit a beacon: floor(min(255, (interval - 7) / 282) / 2). */
+LS_API unsigned ls_ss_beacon_capacity(uint32_t interval);
+
+/* Fills h for a new file: name (its last path component, cut to
+ * LS_SS_NAME_MAX bytes), created now, and interval. */
+LS_API int ls_ss_header_init(ls_ss_header *h, const char *path,
+    uint32_t interval, ls_error *err);
+
+typedef struct ls_ss_writer ls_ss_writer;
+
+/*
+ * Starts a new .ss file on fd (positioned at 0, empty) with header h and
+ * returns the writer, or NULL with err set. The writer owns a buffer of
+ * at least 64 KiB; the caller still owns fd.
+ */
+LS_API ls_ss_writer *ls_ss_writer_new(int fd, const ls_ss_header *h,
+    ls_error *err);
+
+/*
+ * Continues the .ss file open read-write on fd: finds the end of its last
+ * complete message, drops a trailing End-of-Stream marker and any partial
+ * message after it (ftruncate), and writes from there with the file's own
+ * interval; running checksums restart as SeaStreamer's do. An empty file
+ * is started afresh with header h. Returns NULL with err set if the file
+ * is not a .ss file.
+ */
+LS_API ls_ss_writer *ls_ss_writer_append(int fd, const ls_ss_header *h,
+    ls_error *err);
+
+/* Buffers m (splicing it around beacons). m's key must be valid. */
+LS_API int ls_ss_write(ls_ss_writer *w, const ls_msg *m, ls_error *err);
+
+/* Writes everything buffered to the file. */
+LS_API int ls_ss_flush(ls_ss_writer *w, ls_error *err);
+
+/* The writer's header (for an appended file, the file's own). */
+LS_API const ls_ss_header *ls_ss_writer_header(const ls_ss_writer *w);
+
+/* Bytes written or buffered so far, counted from the start of the file. */
+LS_API uint64_t ls_ss_writer_offset(const ls_ss_writer *w);
+
+/* Flushes (ignoring errors) and frees the writer; never closes fd. */
+LS_API void ls_ss_writer_free(ls_ss_writer *w);
+
+typedef struct ls_ss_reader ls_ss_reader;
+
+/* Reader options (ls_ss_reader_open flags). */
+#define LS_SS_VERIFY 0x1u	/* check every beacon against the messages */
+
+/*
+ * Reads the header of the .ss file on fd (positioned at 0) and returns a
+ * reader positioned at the first message, or NULL with err set. fd may be
+ * a pipe for plain sequential reading; positioning needs a regular file.
+ * The caller owns fd.
+ */
+LS_API ls_ss_reader *ls_ss_reader_open(int fd, unsigned flags,
+    ls_error *err);
+
+LS_API const ls_ss_header *ls_ss_reader_header(const ls_ss_reader *r);
+
+/*
+ * Reads the next message into m (payload borrowed until the next call).
+ * Returns LS_OK; LS_END when the data ends at a message boundary;
+ * LS_PARTIAL when it ends inside a message or beacon (a growing file, or
+ * one cut short; err->offset is where the incomplete part starts); or
+ * LS_ERR_CORRUPT with err->offset at the fault. Both LS_END and
+ * LS_PARTIAL may be retried once the file has grown. The End-of-Stream
+ * marker is returned as a message: test it with ls_msg_is_eos().
+ */
+LS_API int ls_ss_next(ls_ss_reader *r, ls_msg *m, ls_error *err);
+
+/* Offset of the first byte not yet consumed (after the last message). */
+LS_API uint64_t ls_ss_reader_offset(const ls_ss_reader *r);
+
+/* Offset where the message last returned by ls_ss_next started. */
+LS_API uint64_t ls_ss_reader_msg_offset(const ls_ss_reader *r);
+
+/* Called with every beacon the reader passes, in file order. */
+typedef void (*ls_ss_beacon_fn)(void *ctx, const ls_ss_beacon *b);
+LS_API void ls_ss_reader_on_beacon(ls_ss_reader *r, ls_ss_beacon_fn fn,
+    void *ctx);
+
+/* Number of beacons (complete or not) in the file's current size. */
+LS_API int ls_ss_beacon_count(ls_ss_reader *r, uint64_t *count,
+    ls_error *err);
+
+/* Where to start reading. */
+enum ls_ss_from {
+	LS_FROM_START,
+	LS_FROM_END,		/* after the last complete message */
+	LS_FROM_BEACON,		/* first message boundary after beacon N */
+	LS_FROM_SEQ,		/* first message with sequence >= value */
+	LS_FROM_TIME		/* first message with timestamp > value (ms) */
+};
+
+typedef struct ls_ss_pos {
+	enum ls_ss_from from;
+	uint64_t value;
+	const char *key;	/* LS_FROM_SEQ/TIME: only this stream (or NULL) */
+	size_t key_len;
+	uint64_t shard;		/* with key */
+} ls_ss_pos;
+
+/*
+ * Positions r (on a regular file) so that the next ls_ss_next returns the
+ * message pos names. SEQ and TIME search the beacons by bisection, then
+ * scan from the last beacon before the target. With a key they match
+ * that stream only; without, any stream, which with more streams than a
+ * beacon holds may have to scan from an earlier beacon. Returns LS_OK;
+ * LS_END if no message matches yet (the reader is then at the end);
+ * LS_ERR_RANGE for a beacon past the end; LS_ERR_SEEK on a pipe.
+ */
+LS_API int ls_ss_seek(ls_ss_reader *r, const ls_ss_pos *pos, ls_error *err);
+
+/*
+ * After LS_ERR_CORRUPT: skips to the first message boundary after the
+ * next beacon past the fault, and returns the byte range skipped in
+ * *from and *to. Returns LS_END if no beacon follows.
+ */
+LS_API int ls_ss_resync(ls_ss_reader *r, uint64_t *from, uint64_t *to,
+    ls_error *err);
+
+LS_API void ls_ss_reader_free(ls_ss_reader *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

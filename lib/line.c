@@ -1,0 +1,163 @@
+/* Line framing: "[timestamp | key | seq | shard] payload". */
+#include "ls-internal.h"
+
+static bool
+is_space(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static int
+parse_u64(const char *s, size_t n, uint64_t *v)
+{
+	uint64_t x = 0;
+
+	if (n == 0 || n > 20)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		unsigned d = (unsigned)(s[i] - '0');
+		if (x > (UINT64_MAX - d) / 10)
+			return -1;
+		x = x * 10 + d;
+	}
+	*v = x;
+	return 0;
+}
+
+LS_API int
+ls_line_parse(const char *line, size_t len, ls_msg *m, unsigned *have,
+    ls_error *err)
+{
+	const char *end, *p;
+	unsigned got = 0;
+	int field = 0;
+
+	*have = 0;
+	if (len == 0 || line[0] != '[') {
+		m->payload = (const unsigned char *)line;
+		m->len = len;
+		return LS_OK;
+	}
+	if ((end = memchr(line, ']', len)) == NULL)
+		return ls__fail(err, LS_ERR_INVAL, 1,
+		    "column 1: meta block has no closing ']'");
+	p = line + 1;
+	for (;;) {
+		const char *bar = memchr(p, '|', (size_t)(end - p));
+		const char *fe = bar ? bar : end, *fs = p;
+		size_t col;
+
+		while (fs < fe && is_space(*fs))
+			fs++;
+		while (fe > fs && is_space(fe[-1]))
+			fe--;
+		col = (size_t)(fs - line) + 1;
+		if (fs == fe)
+			return ls__fail(err, LS_ERR_INVAL, col,
+			    "column %zu: empty meta field", col);
+		size_t n = (size_t)(fe - fs);
+		if (field == 0 && ls_time_parse(fs, n, &m->ts_ms) == LS_OK) {
+			got |= LS_HAVE_TS;
+		} else if (!(got & LS_HAVE_KEY)) {
+			if (!ls_key_valid(fs, n))
+				return ls__fail(err, LS_ERR_INVAL, col,
+				    "column %zu: invalid %s '%.*s'", col,
+				    field == 0 ? "timestamp or stream key" :
+				    "stream key", (int)(n > 64 ? 64 : n), fs);
+			memcpy(m->key, fs, n);
+			m->key[n] = '\0';
+			m->key_len = n;
+			got |= LS_HAVE_KEY;
+		} else if (!(got & LS_HAVE_SEQ)) {
+			if (parse_u64(fs, n, &m->seq) != 0)
+				return ls__fail(err, LS_ERR_INVAL, col,
+				    "column %zu: invalid sequence '%.*s'", col,
+				    (int)(n > 64 ? 64 : n), fs);
+			got |= LS_HAVE_SEQ;
+		} else if (!(got & LS_HAVE_SHARD)) {
+			if (parse_u64(fs, n, &m->shard) != 0)
+				return ls__fail(err, LS_ERR_INVAL, col,
+				    "column %zu: invalid shard '%.*s'", col,
+				    (int)(n > 64 ? 64 : n), fs);
+			got |= LS_HAVE_SHARD;
+		} else
+			return ls__fail(err, LS_ERR_INVAL, col,
+			    "column %zu: too many meta fields", col);
+		field++;
+		if (bar == NULL)
+			break;
+		p = bar + 1;
+	}
+	p = end + 1;
+	if (p < line + len && *p == ' ')
+		p++;
+	m->payload = (const unsigned char *)p;
+	m->len = len - (size_t)(p - line);
+	*have = got;
+	return LS_OK;
+}
+
+int
+ls__meta_write(ls_out *o, const ls_msg *m, ls_error *err)
+{
+	unsigned char *p = ls__out_reserve(o, 80 + m->key_len, err);
+	char *s;
+
+	if (p == NULL)
+		return err ? err->code : LS_ERR_IO;
+	s = (char *)p;
+	*s++ = '[';
+	s += ls_time_format(m->ts_ms, s);
+	memcpy(s, " | ", 3);
+	s += 3;
+	memcpy(s, m->key, m->key_len);
+	s += m->key_len;
+	memcpy(s, " | ", 3);
+	s += 3;
+	s += ls__u64_format(m->seq, s);
+	memcpy(s, " | ", 3);
+	s += 3;
+	s += ls__u64_format(m->shard, s);
+	*s++ = ']';
+	o->len += (size_t)((unsigned char *)s - p);
+	return LS_OK;
+}
+
+LS_API int
+ls_line_write_meta(ls_out *o, const ls_msg *m, ls_error *err)
+{
+	int rc = ls__meta_write(o, m, err);
+
+	if (rc != LS_OK)
+		return rc;
+	return ls_out_write(o, "\n", 1, err);
+}
+
+LS_API int
+ls_line_write(ls_out *o, const ls_msg *m, ls_error *err)
+{
+	int rc;
+
+	if (m->len > 0 && memchr(m->payload, '\n', m->len) != NULL)
+		return ls__fail(err, LS_ERR_NOTLINE, 0,
+		    "payload holds a newline");
+	if (!ls_utf8_valid(m->payload, m->len))
+		return ls__fail(err, LS_ERR_NOTLINE, 0,
+		    "payload is not UTF-8 text");
+	if ((rc = ls__meta_write(o, m, err)) != LS_OK)
+		return rc;
+	if (o->cap - o->len >= m->len + 2) {
+		unsigned char *p = o->buf + o->len;
+		*p++ = ' ';
+		memcpy(p, m->payload, m->len);
+		p[m->len] = '\n';
+		o->len += m->len + 2;
+		return LS_OK;
+	}
+	if ((rc = ls_out_write(o, " ", 1, err)) != LS_OK ||
+	    (rc = ls_out_write(o, m->payload, m->len, err)) != LS_OK)
+		return rc;
+	return ls_out_write(o, "\n", 1, err);
+}

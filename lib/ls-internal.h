@@ -1,0 +1,88 @@
+/* Internal declarations shared by the files of libstream. */
+#ifndef LS_INTERNAL_H
+#define LS_INTERNAL_H
+
+#include <stdarg.h>
+#include <string.h>
+
+#include "libstream.h"
+
+#define LS_IOBUF (256u * 1024u)	/* default buffer size for files */
+
+/* Fills err (if not NULL) with code, offset and a formatted message;
+ * returns code. */
+int ls__fail(ls_error *err, int code, uint64_t offset, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Grows *buf (capacity *cap) to hold at least need bytes, doubling;
+ * returns 0 or -1 (nothing changed) on overflow or ENOMEM. */
+int ls__grow(unsigned char **buf, size_t *cap, size_t need);
+
+/* Makes room for n more bytes in o; returns a pointer to them or NULL
+ * (err set) if a flush failed. n must not exceed o->cap. */
+unsigned char *ls__out_reserve(ls_out *o, size_t n, ls_error *err);
+
+/* Appends "[ts | key | seq | shard]" to o (n <= 300 bytes). */
+int ls__meta_write(ls_out *o, const ls_msg *m, ls_error *err);
+
+/* Writes v in decimal at p; returns the number of digits. */
+size_t ls__u64_format(uint64_t v, char *p);
+
+/* Big-endian helpers. */
+static inline uint64_t
+ls__get64(const unsigned char *p)
+{
+	return ((uint64_t)p[0] << 56) | ((uint64_t)p[1] << 48) |
+	    ((uint64_t)p[2] << 40) | ((uint64_t)p[3] << 32) |
+	    ((uint64_t)p[4] << 24) | ((uint64_t)p[5] << 16) |
+	    ((uint64_t)p[6] << 8) | (uint64_t)p[7];
+}
+
+static inline uint32_t
+ls__get32(const unsigned char *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
+	    ((uint32_t)p[2] << 8) | (uint32_t)p[3];
+}
+
+static inline uint16_t
+ls__get16(const unsigned char *p)
+{
+	return (uint16_t)((p[0] << 8) | p[1]);
+}
+
+static inline void
+ls__put64(unsigned char *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--) {
+		p[i] = (unsigned char)v;
+		v >>= 8;
+	}
+}
+
+static inline void
+ls__put32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+static inline void
+ls__put16(unsigned char *p, uint16_t v)
+{
+	p[0] = (unsigned char)(v >> 8);
+	p[1] = (unsigned char)v;
+}
+
+/* Size on disk of a message header: key short string, shard, seq, ts. */
+#define LS__MHDR(klen) (1u + (klen) + 24u)
+/* Size on disk of a whole message. */
+#define LS__MSIZE(klen, plen) (LS__MHDR(klen) + 4u + (plen) + 3u)
+/* Largest beacon item, and beacon overhead. */
+#define LS__ITEM_MAX 282u
+#define LS__ITEM(klen) (LS__MHDR(klen) + 2u)
+#define LS__BEACON_FIXED 7u
+
+#endif

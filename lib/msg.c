@@ -1,0 +1,325 @@
+/* The message model, errors, time stamps and UTF-8. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "ls-internal.h"
+
+int
+ls__fail(ls_error *err, int code, uint64_t offset, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err != NULL) {
+		err->code = code;
+		err->offset = offset;
+		va_start(ap, fmt);
+		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+		va_end(ap);
+	}
+	return code;
+}
+
+int
+ls__grow(unsigned char **buf, size_t *cap, size_t need)
+{
+	size_t n = *cap ? *cap : 4096;
+	unsigned char *p;
+
+	if (need <= *cap)
+		return 0;
+	while (n < need) {
+		if (n > SIZE_MAX / 2) {
+			errno = ENOMEM;
+			return -1;
+		}
+		n *= 2;
+	}
+	if ((p = realloc(*buf, n)) == NULL)
+		return -1;
+	*buf = p;
+	*cap = n;
+	return 0;
+}
+
+LS_API const char *
+ls_strstatus(int code)
+{
+	switch (code) {
+	case LS_OK: return "ok";
+	case LS_END: return "end of data";
+	case LS_PARTIAL: return "data ends inside a message";
+	case LS_ERR_IO: return "I/O error";
+	case LS_ERR_INVAL: return "invalid input";
+	case LS_ERR_CORRUPT: return "corrupt file";
+	case LS_ERR_NOMEM: return "out of memory";
+	case LS_ERR_NOTLINE: return "payload cannot be a line";
+	case LS_ERR_RANGE: return "position out of range";
+	case LS_ERR_SEEK: return "file is not seekable";
+	}
+	return "unknown status";
+}
+
+static const unsigned char key_ok[256] = {
+	['-'] = 1, ['.'] = 1, ['_'] = 1,
+	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1,
+	['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
+	['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
+	['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
+	['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+	['Y'] = 1, ['Z'] = 1,
+	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+	['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
+	['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
+	['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+	['y'] = 1, ['z'] = 1,
+};
+
+LS_API bool
+ls_key_valid(const char *key, size_t len)
+{
+	if (len == 0 || len > LS_KEY_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!key_ok[(unsigned char)key[i]])
+			return false;
+	return true;
+}
+
+LS_API int
+ls_msg_set_key(ls_msg *m, const char *key, size_t len, ls_error *err)
+{
+	if (!ls_key_valid(key, len))
+		return ls__fail(err, LS_ERR_INVAL, 0,
+		    "invalid stream key (1 to %d bytes of [A-Za-z0-9._-])",
+		    LS_KEY_MAX);
+	memcpy(m->key, key, len);
+	m->key[len] = '\0';
+	m->key_len = len;
+	return LS_OK;
+}
+
+LS_API void
+ls_msg_eos(ls_msg *m, uint64_t ts_ms)
+{
+	m->key_len = sizeof(LS_EOS_KEY) - 1;
+	memcpy(m->key, LS_EOS_KEY, sizeof(LS_EOS_KEY));
+	m->shard = 0;
+	m->seq = 0;
+	m->ts_ms = ts_ms;
+	m->payload = (const unsigned char *)LS_EOS_PAYLOAD;
+	m->len = sizeof(LS_EOS_PAYLOAD) - 1;
+}
+
+LS_API bool
+ls_msg_is_eos(const ls_msg *m)
+{
+	return m->key_len == sizeof(LS_EOS_KEY) - 1 &&
+	    memcmp(m->key, LS_EOS_KEY, m->key_len) == 0 &&
+	    m->len == sizeof(LS_EOS_PAYLOAD) - 1 &&
+	    memcmp(m->payload, LS_EOS_PAYLOAD, m->len) == 0;
+}
+
+LS_API uint64_t
+ls_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Days since 1970-01-01 of a civil date, and back (H. Hinnant's
+ * algorithms). */
+static int64_t
+days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	unsigned yoe = (unsigned)(y - era * 400);
+	unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void
+civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+	z += 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	unsigned doe = (unsigned)(z - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153;
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+static void
+put2(char *p, unsigned v)
+{
+	p[0] = (char)('0' + v / 10);
+	p[1] = (char)('0' + v % 10);
+}
+
+LS_API size_t
+ls_time_format(uint64_t ts_ms, char *out)
+{
+	static _Thread_local uint64_t cached_sec = UINT64_MAX;
+	static _Thread_local char cached[20];
+	uint64_t sec = ts_ms / 1000;
+	unsigned ms = (unsigned)(ts_ms % 1000);
+
+	if (sec != cached_sec) {
+		int64_t y;
+		unsigned mo, d, sod = (unsigned)(sec % 86400);
+
+		civil_from_days((int64_t)(sec / 86400), &y, &mo, &d);
+		if (y > 9999) {
+			/* beyond four digits: keep the width, saturate */
+			memcpy(cached, "9999-12-31T23:59:59", 19);
+		} else {
+			unsigned yy = (unsigned)y;
+			put2(cached, yy / 100);
+			put2(cached + 2, yy % 100);
+			cached[4] = '-';
+			put2(cached + 5, mo);
+			cached[7] = '-';
+			put2(cached + 8, d);
+			cached[10] = 'T';
+			put2(cached + 11, sod / 3600);
+			cached[13] = ':';
+			put2(cached + 14, sod / 60 % 60);
+			cached[16] = ':';
+			put2(cached + 17, sod % 60);
+		}
+		cached_sec = sec;
+	}
+	memcpy(out, cached, 19);
+	out[19] = '.';
+	out[20] = (char)('0' + ms / 100);
+	put2(out + 21, ms % 100);
+	out[23] = '\0';
+	return 23;
+}
+
+static int
+digits(const char *s, size_t n, unsigned *v)
+{
+	*v = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		*v = *v * 10 + (unsigned)(s[i] - '0');
+	}
+	return 0;
+}
+
+LS_API int
+ls_time_parse(const char *s, size_t n, uint64_t *ts_ms)
+{
+	static const unsigned mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30,
+	    31, 30, 31 };
+	unsigned y, mo, d, h, mi, se, ms = 0;
+
+	if (n < 19 || s[4] != '-' || s[7] != '-' || s[10] != 'T' ||
+	    s[13] != ':' || s[16] != ':')
+		return LS_ERR_INVAL;
+	if (digits(s, 4, &y) || digits(s + 5, 2, &mo) ||
+	    digits(s + 8, 2, &d) || digits(s + 11, 2, &h) ||
+	    digits(s + 14, 2, &mi) || digits(s + 17, 2, &se))
+		return LS_ERR_INVAL;
+	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 ||
+	    mi > 59 || se > 59)
+		return LS_ERR_INVAL;
+	if (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+		return LS_ERR_INVAL;
+	if (n > 19) {
+		size_t f = n - 20;
+		if (s[19] != '.' || f < 1 || f > 9)
+			return LS_ERR_INVAL;
+		for (size_t i = 0; i < f; i++) {
+			if (s[20 + i] < '0' || s[20 + i] > '9')
+				return LS_ERR_INVAL;
+			if (i < 3)
+				ms = ms * 10 + (unsigned)(s[20 + i] - '0');
+		}
+		for (size_t i = f; i < 3; i++)
+			ms *= 10;
+	}
+	int64_t days = days_from_civil(y, mo, d);
+	if (days < 0)
+		return LS_ERR_INVAL;
+	*ts_ms = ((uint64_t)days * 86400u + h * 3600u + mi * 60u + se) *
+	    1000u + ms;
+	return LS_OK;
+}
+
+size_t
+ls__u64_format(uint64_t v, char *p)
+{
+	char tmp[20];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	for (size_t i = 0; i < n; i++)
+		p[i] = tmp[n - 1 - i];
+	return n;
+}
+
+LS_API bool
+ls_utf8_valid(const unsigned char *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		/* ASCII fast path, eight bytes at a time */
+		while (i + 8 <= n) {
+			uint64_t w;
+			memcpy(&w, p + i, 8);
+			if (w & 0x8080808080808080ull)
+				break;
+			i += 8;
+		}
+		if (i >= n)
+			break;
+		unsigned c = p[i];
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		size_t k;
+		unsigned lo = 0x80, hi = 0xBF;
+		if (c >= 0xC2 && c <= 0xDF)
+			k = 1;
+		else if (c >= 0xE0 && c <= 0xEF) {
+			k = 2;
+			if (c == 0xE0)
+				lo = 0xA0;
+			else if (c == 0xED)
+				hi = 0x9F;
+		} else if (c >= 0xF0 && c <= 0xF4) {
+			k = 3;
+			if (c == 0xF0)
+				lo = 0x90;
+			else if (c == 0xF4)
+				hi = 0x8F;
+		} else
+			return false;
+		if (i + k >= n)
+			return false;
+		if (p[i + 1] < lo || p[i + 1] > hi)
+			return false;
+		for (size_t j = 2; j <= k; j++)
+			if ((p[i + j] & 0xC0) != 0x80)
+				return false;
+		i += k + 1;
+	}
+	return true;
+}

@@ -1,0 +1,89 @@
+/* Buffered output and write-all. */
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "ls-internal.h"
+
+LS_API ssize_t
+ls_write_all(int fd, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	size_t done = 0;
+
+	while (done < n) {
+		ssize_t w = write(fd, b + done, n - done);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		done += (size_t)w;
+	}
+	return (ssize_t)done;
+}
+
+LS_API int
+ls_out_init(ls_out *o, int fd, size_t cap, ls_error *err)
+{
+	if (cap < 64u * 1024u)
+		cap = 64u * 1024u;
+	o->fd = fd;
+	o->len = 0;
+	o->total = 0;
+	o->cap = cap;
+	if ((o->buf = malloc(cap)) == NULL)
+		return ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
+	return LS_OK;
+}
+
+LS_API int
+ls_out_flush(ls_out *o, ls_error *err)
+{
+	if (o->len == 0)
+		return LS_OK;
+	if (ls_write_all(o->fd, o->buf, o->len) < 0)
+		return ls__fail(err, LS_ERR_IO, o->total, "write: %s",
+		    strerror(errno));
+	o->total += o->len;
+	o->len = 0;
+	return LS_OK;
+}
+
+unsigned char *
+ls__out_reserve(ls_out *o, size_t n, ls_error *err)
+{
+	if (o->cap - o->len < n && ls_out_flush(o, err) != LS_OK)
+		return NULL;
+	return o->buf + o->len;
+}
+
+LS_API int
+ls_out_write(ls_out *o, const void *p, size_t n, ls_error *err)
+{
+	if (o->cap - o->len >= n) {
+		memcpy(o->buf + o->len, p, n);
+		o->len += n;
+		return LS_OK;
+	}
+	if (ls_out_flush(o, err) != LS_OK)
+		return err ? err->code : LS_ERR_IO;
+	if (n >= o->cap) {
+		if (ls_write_all(o->fd, p, n) < 0)
+			return ls__fail(err, LS_ERR_IO, o->total, "write: %s",
+			    strerror(errno));
+		o->total += n;
+		return LS_OK;
+	}
+	memcpy(o->buf, p, n);
+	o->len = n;
+	return LS_OK;
+}
+
+LS_API void
+ls_out_free(ls_out *o)
+{
+	free(o->buf);
+	o->buf = NULL;
+	o->len = o->cap = 0;
+}

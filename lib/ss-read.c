@@ -1,0 +1,980 @@
+/* The .ss reader: messages across beacons, positioning by bisection over
+ * beacons, verification of beacons against messages, and resync. */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ls-internal.h"
+#include "ss-internal.h"
+#include "streams-internal.h"
+
+#define BEACON_MAX (LS__BEACON_FIXED + LS_SS_ITEM_MAX * LS__ITEM_MAX)
+
+struct vmsg {			/* a message since the last beacon */
+	size_t idx;
+	uint64_t seq, ts;
+	uint16_t crc;
+};
+
+static int beacon_parse(const unsigned char *p, size_t avail, uint64_t off,
+    uint32_t iv, ls_ss_beacon *b, size_t *size, ls_error *err);
+
+struct ls_ss_reader {
+	int fd;
+	unsigned flags;
+	ls_ss_header h;
+	uint32_t iv;
+	bool seekable;
+	unsigned char *buf;	/* buf[start..end) holds the file from pos */
+	size_t cap, start, end;
+	uint64_t pos;
+	uint64_t msg_off;
+	unsigned char *scratch;	/* a spliced message, joined */
+	size_t scap;
+	size_t *spl;		/* offsets (from start) of beacons in it */
+	size_t nspl, capspl;
+	ls_ss_beacon *beacon;
+	unsigned char *survey;	/* BEACON_MAX bytes for pread */
+	ls_ss_beacon_fn fn;
+	void *ctx;
+	ls_msg pending;
+	bool have_pending;
+	/* verification */
+	struct ls__streams vs;
+	struct vmsg *win;
+	size_t nwin, capwin;
+	bool unsynced;
+};
+
+LS_API const ls_ss_header *
+ls_ss_reader_header(const ls_ss_reader *r)
+{
+	return &r->h;
+}
+
+LS_API uint64_t
+ls_ss_reader_offset(const ls_ss_reader *r)
+{
+	return r->pos;
+}
+
+LS_API uint64_t
+ls_ss_reader_msg_offset(const ls_ss_reader *r)
+{
+	return r->msg_off;
+}
+
+LS_API void
+ls_ss_reader_on_beacon(ls_ss_reader *r, ls_ss_beacon_fn fn, void *ctx)
+{
+	r->fn = fn;
+	r->ctx = ctx;
+}
+
+/* Makes buf[start..end) hold at least need bytes. Returns 1, 0 if the
+ * data ends first, or LS_ERR_*. */
+static int
+fill(ls_ss_reader *r, size_t need, ls_error *err)
+{
+	while (r->end - r->start < need) {
+		if (r->end == r->cap) {
+			if (r->start > 0) {
+				memmove(r->buf, r->buf + r->start,
+				    r->end - r->start);
+				r->end -= r->start;
+				r->start = 0;
+			} else if (ls__grow(&r->buf, &r->cap, r->cap + 1) != 0)
+				return ls__fail(err, LS_ERR_NOMEM, r->pos,
+				    "out of memory for a %zu-byte message",
+				    need);
+		}
+		ssize_t n = read(r->fd, r->buf + r->end, r->cap - r->end);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return ls__fail(err, LS_ERR_IO, r->pos + r->end -
+			    r->start, "read: %s", strerror(errno));
+		}
+		if (n == 0)
+			return 0;
+		r->end += (size_t)n;
+	}
+	return 1;
+}
+
+/* Parses the beacon at buf[start + rel] (file offset off), reading more
+ * as needed. Returns LS_OK (*size set), LS_PARTIAL, or an error. */
+static int
+beacon_at(ls_ss_reader *r, size_t rel, uint64_t off, size_t *size,
+    ls_error *err)
+{
+	int rc;
+
+	for (;;) {
+		size_t have = r->end - r->start;
+		rc = beacon_parse(r->buf + r->start + rel, have - rel, off,
+		    r->iv, NULL, size, err);
+		if (rc != LS_PARTIAL)
+			return rc;
+		if ((rc = fill(r, have + 1, err)) != 1)
+			return rc == 0 ? LS_PARTIAL : rc;
+	}
+}
+
+/* Parses a header from 128 bytes. */
+static int
+header_decode(const unsigned char *p, ls_ss_header *h, bool strict,
+    ls_error *err)
+{
+	size_t n;
+
+	if (p[0] != 0x53 || p[1] != 0x73)
+		return ls__fail(err, LS_ERR_CORRUPT, 0,
+		    "not a .ss file (no 'Ss' mark)");
+	if (p[2] != 0x01)
+		return ls__fail(err, LS_ERR_CORRUPT, 2,
+		    "unsupported .ss version %u", p[2]);
+	n = p[3];
+	if (n > LS_SS_NAME_MAX)
+		return ls__fail(err, LS_ERR_CORRUPT, 3,
+		    "file name length %zu does not fit the header", n);
+	memcpy(h->file_name, p + 4, n);
+	h->file_name[n] = '\0';
+	h->created_at = ls__get64(p + 4 + n);
+	h->interval = ls__get32(p + 12 + n);
+	if (h->interval < LS_SS_MIN_INTERVAL)
+		return ls__fail(err, LS_ERR_CORRUPT, 12 + n,
+		    "beacon interval %u is below %u", h->interval,
+		    LS_SS_MIN_INTERVAL);
+	if (strict) {
+		for (size_t i = 16 + n; i < LS_SS_HEADER_SIZE - 1; i++)
+			if (p[i] != 0)
+				return ls__fail(err, LS_ERR_CORRUPT, i,
+				    "header padding is not zero");
+		if (p[LS_SS_HEADER_SIZE - 1] != 0x0D)
+			return ls__fail(err, LS_ERR_CORRUPT,
+			    LS_SS_HEADER_SIZE - 1, "header does not end in 0x0D");
+	}
+	return LS_OK;
+}
+
+LS_API ls_ss_reader *
+ls_ss_reader_open(int fd, unsigned flags, ls_error *err)
+{
+	ls_ss_reader *r;
+	struct stat st;
+	int rc;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL ||
+	    (r->buf = malloc(LS_IOBUF)) == NULL ||
+	    (r->beacon = malloc(sizeof(*r->beacon))) == NULL) {
+		if (r != NULL)
+			free(r->buf);
+		free(r);
+		ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
+		return NULL;
+	}
+	r->fd = fd;
+	r->flags = flags;
+	r->cap = LS_IOBUF;
+	r->vs.last = SIZE_MAX;
+	r->seekable = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+	rc = fill(r, LS_SS_HEADER_SIZE, err);
+	if (rc == 0)
+		rc = ls__fail(err, LS_ERR_CORRUPT, r->end,
+		    "file too short for a .ss header (%zu bytes)", r->end);
+	if (rc == 1)
+		rc = header_decode(r->buf, &r->h, flags & LS_SS_VERIFY, err);
+	if (rc != LS_OK) {
+		ls_ss_reader_free(r);
+		return NULL;
+	}
+	r->iv = r->h.interval;
+	r->start = LS_SS_HEADER_SIZE;
+	r->pos = LS_SS_HEADER_SIZE;
+	r->msg_off = r->pos;
+	return r;
+}
+
+LS_API void
+ls_ss_reader_free(ls_ss_reader *r)
+{
+	if (r == NULL)
+		return;
+	ls__streams_free(&r->vs);
+	free(r->win);
+	free(r->spl);
+	free(r->survey);
+	free(r->scratch);
+	free(r->beacon);
+	free(r->buf);
+	free(r);
+}
+
+/* Checks the length byte of a stream key. */
+static int
+klen_check(unsigned klen, uint64_t off, ls_error *err)
+{
+	if (klen == 0 || klen > LS_KEY_MAX)
+		return ls__fail(err, LS_ERR_CORRUPT, off,
+		    "impossible stream key length %u", klen);
+	return LS_OK;
+}
+
+/* Checks the key short string at p, whose bytes are all present. */
+static int
+key_check(const unsigned char *p, uint64_t off, ls_error *err)
+{
+	if (klen_check(p[0], off, err) != LS_OK)
+		return LS_ERR_CORRUPT;
+	if (!ls_key_valid((const char *)p + 1, p[0]))
+		return ls__fail(err, LS_ERR_CORRUPT, off,
+		    "stream key holds bytes outside [A-Za-z0-9._-]");
+	return LS_OK;
+}
+
+/*
+ * Parses a beacon from p[0..avail) found at file offset off. Returns
+ * LS_OK (*size set), LS_PARTIAL if avail is short, or LS_ERR_CORRUPT. b
+ * may be NULL to only measure.
+ */
+static int
+beacon_parse(const unsigned char *p, size_t avail, uint64_t off,
+    uint32_t iv, ls_ss_beacon *b, size_t *size, ls_error *err)
+{
+	size_t k = 6;
+	unsigned count;
+
+	if (avail < 6)
+		return LS_PARTIAL;
+	if (p[0] != 0x0D)
+		return ls__fail(err, LS_ERR_CORRUPT, off,
+		    "no beacon at boundary (byte 0x%02x, expected 0x0d)", p[0]);
+	count = p[5];
+	if (b != NULL) {
+		b->index = off / iv;
+		b->offset = off;
+		b->remaining = ls__get32(p + 1);
+		b->count = count;
+	}
+	for (unsigned i = 0; i < count; i++) {
+		if (avail < k + 1)
+			return LS_PARTIAL;
+		size_t il = LS__ITEM(p[k]);
+		if (avail < k + il)
+			return LS_PARTIAL;
+		if (key_check(p + k, off + k, err) != LS_OK)
+			return LS_ERR_CORRUPT;
+		if (b != NULL) {
+			ls_ss_item *it = &b->items[i];
+			it->key_len = p[k];
+			memcpy(it->key, p + k + 1, it->key_len);
+			it->key[it->key_len] = '\0';
+			k += 1 + it->key_len;
+			it->shard = ls__get64(p + k);
+			it->seq = ls__get64(p + k + 8);
+			it->ts_ms = ls__get64(p + k + 16);
+			it->crc = ls__get16(p + k + 24);
+			k += 26;
+		} else
+			k += il;
+	}
+	if (avail < k + 1)
+		return LS_PARTIAL;
+	if (p[k] != 0x0D)
+		return ls__fail(err, LS_ERR_CORRUPT, off + k,
+		    "beacon does not end in 0x0D");
+	if (k + 1 > iv)
+		return ls__fail(err, LS_ERR_CORRUPT, off,
+		    "beacon longer than the interval");
+	*size = k + 1;
+	return LS_OK;
+}
+
+static int
+win_push(ls_ss_reader *r, size_t idx, const ls_msg *m, uint16_t crc)
+{
+	if (r->nwin == r->capwin) {
+		size_t cap = r->capwin ? r->capwin * 2 : 256;
+		struct vmsg *v = reallocarray(r->win, cap, sizeof(*v));
+		if (v == NULL)
+			return -1;
+		r->win = v;
+		r->capwin = cap;
+	}
+	r->win[r->nwin++] = (struct vmsg){ idx, m->seq, m->ts_ms, crc };
+	return 0;
+}
+
+/* Counts message m for verification. */
+static int
+verify_msg(ls_ss_reader *r, const ls_msg *m, uint16_t crc, ls_error *err)
+{
+	size_t idx;
+
+	if (ls__streams_find(&r->vs, m->key, m->key_len, m->shard, true,
+	    &idx) < 0 || win_push(r, idx, m, crc) != 0)
+		return ls__fail(err, LS_ERR_NOMEM, r->msg_off, "out of memory");
+	ls__streams_update(&r->vs, idx, m->seq, m->ts_ms, crc);
+	return LS_OK;
+}
+
+/* Would the items of b hold if the writer had restarted its table just
+ * before window message i (an append)? */
+static bool
+restart_fits(ls_ss_reader *r, const ls_ss_beacon *b, size_t i)
+{
+	for (unsigned k = 0; k < b->count; k++) {
+		const ls_ss_item *it = &b->items[k];
+		size_t idx;
+		bool any = false;
+		uint64_t seq = 0, ts = 0;
+		uint16_t crc = LS_CRC_INIT;
+
+		if (ls__streams_find(&r->vs, it->key, it->key_len, it->shard,
+		    false, &idx) != 1)
+			return false;
+		for (size_t j = i; j < r->nwin; j++) {
+			const struct vmsg *v = &r->win[j];
+			unsigned char be[2];
+			if (v->idx != idx)
+				continue;
+			if (!any || v->seq > seq)
+				seq = v->seq;
+			if (!any || v->ts > ts)
+				ts = v->ts;
+			any = true;
+			ls__put16(be, v->crc);
+			crc = ls_crc16(crc, be, 2);
+		}
+		if (!any || seq != it->seq || ts != it->ts_ms || crc != it->crc)
+			return false;
+	}
+	return true;
+}
+
+static bool
+item_fits(ls_ss_reader *r, const ls_ss_item *it)
+{
+	size_t idx;
+	const struct ls__stream *s;
+
+	if (ls__streams_find(&r->vs, it->key, it->key_len, it->shard, false,
+	    &idx) != 1)
+		return false;
+	s = &r->vs.v[idx];
+	return !s->fresh && s->seq == it->seq && s->ts == it->ts_ms &&
+	    s->crc == it->crc;
+}
+
+/* Checks b's items against the messages read so far. */
+static int
+verify_beacon(ls_ss_reader *r, const ls_ss_beacon *b, ls_error *err)
+{
+	unsigned bad = b->count;
+	int rc = LS_OK;
+
+	if (b->count > ls_ss_beacon_capacity(r->iv))
+		rc = ls__fail(err, LS_ERR_CORRUPT, b->offset,
+		    "beacon carries %u items, more than the %u that fit",
+		    b->count, ls_ss_beacon_capacity(r->iv));
+	for (unsigned k = 0; rc == LS_OK && !r->unsynced && k < b->count; k++)
+		if (!item_fits(r, &b->items[k])) {
+			bad = k;
+			break;
+		}
+	if (rc == LS_OK && bad < b->count) {
+		/* an append restarts every running checksum: find where */
+		size_t i;
+		for (i = 0; i < r->nwin; i++)
+			if (restart_fits(r, b, i))
+				break;
+		if (i < r->nwin) {
+			struct ls__streams t = { .last = SIZE_MAX };
+			for (size_t j = i; j < r->nwin; j++) {
+				const struct vmsg *v = &r->win[j];
+				const struct ls__stream *s = &r->vs.v[v->idx];
+				size_t idx;
+				if (ls__streams_find(&t, s->key, s->klen, s->shard,
+				    true, &idx) < 0) {
+					ls__streams_free(&t);
+					return ls__fail(err, LS_ERR_NOMEM, b->offset,
+					    "out of memory");
+				}
+				ls__streams_update(&t, idx, v->seq, v->ts, v->crc);
+			}
+			ls__streams_free(&r->vs);
+			r->vs = t;
+			rc = LS_OK;
+			r->unsynced = false;
+		} else {
+			const ls_ss_item *it = &b->items[bad];
+			size_t idx;
+			if (ls__streams_find(&r->vs, it->key, it->key_len,
+			    it->shard, false, &idx) != 1)
+				rc = ls__fail(err, LS_ERR_CORRUPT, b->offset,
+				    "beacon %llu names stream %s/%llu, which "
+				    "has no message before it",
+				    (unsigned long long)b->index, it->key,
+				    (unsigned long long)it->shard);
+			else {
+				const struct ls__stream *s = &r->vs.v[idx];
+				rc = ls__fail(err, LS_ERR_CORRUPT, b->offset,
+				    "beacon %llu, stream %s/%llu: marks seq "
+				    "%llu ts %llu crc 0x%04x, messages give "
+				    "seq %llu ts %llu crc 0x%04x",
+				    (unsigned long long)b->index, it->key,
+				    (unsigned long long)it->shard,
+				    (unsigned long long)it->seq,
+				    (unsigned long long)it->ts_ms, it->crc,
+				    (unsigned long long)s->seq,
+				    (unsigned long long)s->ts, s->crc);
+			}
+		}
+	}
+	r->nwin = 0;
+	return rc;
+}
+
+/* Hands the beacon at buf[start + rel] to the verifier and callback. */
+static int
+deliver_beacon(ls_ss_reader *r, size_t rel, uint64_t off, ls_error *err)
+{
+	size_t size;
+	int rc;
+
+	if (r->fn == NULL && !(r->flags & LS_SS_VERIFY))
+		return LS_OK;
+	rc = beacon_parse(r->buf + r->start + rel, r->end - r->start - rel,
+	    off, r->iv, r->beacon, &size, err);
+	if (rc != LS_OK)
+		return rc;
+	if (r->flags & LS_SS_VERIFY) {
+		rc = verify_beacon(r, r->beacon, err);
+		if (rc != LS_OK && r->fn != NULL)
+			r->fn(r->ctx, r->beacon);
+		if (rc != LS_OK)
+			return rc;
+	}
+	if (r->fn != NULL)
+		r->fn(r->ctx, r->beacon);
+	return LS_OK;
+}
+
+/* Decodes a joined message of total bytes at p. */
+static int
+msg_decode(ls_ss_reader *r, const unsigned char *p, size_t total, ls_msg *m,
+    uint16_t *crcp, ls_error *err)
+{
+	size_t k = 1 + p[0];
+	uint16_t crc;
+
+	m->key_len = p[0];
+	memcpy(m->key, p + 1, m->key_len);
+	m->key[m->key_len] = '\0';
+	m->shard = ls__get64(p + k);
+	m->seq = ls__get64(p + k + 8);
+	m->ts_ms = ls__get64(p + k + 16);
+	m->len = ls__get32(p + k + 24);
+	m->payload = p + k + 28;
+	if (p[total - 1] != 0x0D)
+		return ls__fail(err, LS_ERR_CORRUPT, r->msg_off,
+		    "message does not end in 0x0D");
+	crc = ls_crc16(LS_CRC_INIT, m->payload, m->len);
+	if (crc != ls__get16(p + total - 3))
+		return ls__fail(err, LS_ERR_CORRUPT, r->msg_off,
+		    "checksum mismatch in stream %s seq %llu (stored 0x%04x, "
+		    "computed 0x%04x)", m->key, (unsigned long long)m->seq,
+		    ls__get16(p + total - 3), crc);
+	*crcp = crc;
+	return LS_OK;
+}
+
+static int
+spl_push(ls_ss_reader *r, size_t rel)
+{
+	if (r->nspl == r->capspl) {
+		size_t cap = r->capspl ? r->capspl * 2 : 16;
+		size_t *v = reallocarray(r->spl, cap, sizeof(*v));
+		if (v == NULL)
+			return -1;
+		r->spl = v;
+		r->capspl = cap;
+	}
+	r->spl[r->nspl++] = rel;
+	return 0;
+}
+
+/*
+ * Joins the message at buf[start] that runs across one or more beacons
+ * into scratch. Returns LS_OK (*used = physical bytes, *total = message
+ * bytes), LS_PARTIAL, or an error. Consumes nothing.
+ */
+static int
+join_spliced(ls_ss_reader *r, size_t *used, size_t *total, ls_error *err)
+{
+	size_t want = 1, got = 0, rel = 0, hl = 0;
+	uint64_t phys = r->pos;
+	int rc;
+
+	r->nspl = 0;
+	while (got < want) {
+		if (phys % r->iv == 0) {
+			size_t bs;
+			if ((rc = beacon_at(r, rel, phys, &bs, err)) != LS_OK)
+				return rc;
+			if (spl_push(r, rel) != 0)
+				return ls__fail(err, LS_ERR_NOMEM, phys,
+				    "out of memory");
+			rel += bs;
+			phys += bs;
+		}
+		size_t k = want - got;
+		uint64_t room = r->iv - phys % r->iv;
+		if (k > room)
+			k = (size_t)room;
+		if ((rc = fill(r, rel + k, err)) != 1)
+			return rc == 0 ? LS_PARTIAL : rc;
+		if (ls__grow(&r->scratch, &r->scap, got + k) != 0)
+			return ls__fail(err, LS_ERR_NOMEM, r->pos,
+			    "out of memory for a %zu-byte message", got + k);
+		memcpy(r->scratch + got, r->buf + r->start + rel, k);
+		got += k;
+		rel += k;
+		phys += k;
+		if (got == 1) {
+			if ((rc = klen_check(r->scratch[0], r->pos, err)) !=
+			    LS_OK)
+				return rc;
+			want = hl = LS__MHDR(r->scratch[0]) + 4;
+		} else if (got == hl) {
+			if ((rc = key_check(r->scratch, r->pos, err)) != LS_OK)
+				return rc;
+			want = LS__MSIZE(r->scratch[0],
+			    ls__get32(r->scratch + got - 4));
+		}
+	}
+	*used = rel;
+	*total = want;
+	return LS_OK;
+}
+
+LS_API int
+ls_ss_next(ls_ss_reader *r, ls_msg *m, ls_error *err)
+{
+	const unsigned char *p;
+	size_t used, total;
+	uint16_t crc;
+	int rc;
+
+	if (r->have_pending) {
+		*m = r->pending;
+		r->have_pending = false;
+		return LS_OK;
+	}
+	while (r->pos % r->iv == 0) {
+		/* a beacon between two messages */
+		r->msg_off = r->pos;
+		if (r->end == r->start && (rc = fill(r, 1, err)) != 1)
+			return rc == 0 ? LS_END : rc;
+		rc = beacon_at(r, 0, r->pos, &used, err);
+		if (rc == LS_PARTIAL)
+			return ls__fail(err, LS_PARTIAL, r->pos,
+			    "data ends inside a beacon");
+		if (rc != LS_OK)
+			return rc;
+		if (ls__get32(r->buf + r->start + 1) != 0)
+			return ls__fail(err, LS_ERR_CORRUPT, r->pos + 1,
+			    "beacon between messages claims %u remaining bytes",
+			    ls__get32(r->buf + r->start + 1));
+		if ((rc = deliver_beacon(r, 0, r->pos, err)) != LS_OK)
+			return rc;
+		r->start += used;
+		r->pos += used;
+	}
+	r->msg_off = r->pos;
+	if (r->end == r->start && (rc = fill(r, 1, err)) != 1)
+		return rc == 0 ? LS_END : rc;
+	p = r->buf + r->start;
+	if ((rc = klen_check(p[0], r->pos, err)) != LS_OK)
+		return rc;
+	uint64_t room = r->iv - r->pos % r->iv;
+	size_t hl = LS__MHDR(p[0]) + 4;
+	if (hl < room) {
+		if ((rc = fill(r, hl, err)) != 1)
+			return rc == 0 ? ls__fail(err, LS_PARTIAL, r->pos,
+			    "data ends inside a message") : rc;
+		p = r->buf + r->start;
+		if ((rc = key_check(p, r->pos, err)) != LS_OK)
+			return rc;
+		total = LS__MSIZE(p[0], ls__get32(p + hl - 4));
+	} else
+		total = SIZE_MAX;
+	if (total < room) {
+		/* contiguous: decode in place */
+		if ((rc = fill(r, total, err)) != 1)
+			return rc == 0 ? ls__fail(err, LS_PARTIAL, r->pos,
+			    "data ends inside a message") : rc;
+		p = r->buf + r->start;
+		if ((rc = msg_decode(r, p, total, m, &crc, err)) != LS_OK)
+			return rc;
+		used = total;
+		r->nspl = 0;
+	} else {
+		rc = join_spliced(r, &used, &total, err);
+		if (rc == LS_PARTIAL)
+			return ls__fail(err, LS_PARTIAL, r->pos,
+			    "data ends inside a message");
+		if (rc != LS_OK)
+			return rc;
+		if ((rc = msg_decode(r, r->scratch, total, m, &crc, err)) !=
+		    LS_OK)
+			return rc;
+	}
+	if ((r->flags & LS_SS_VERIFY) && (rc = verify_msg(r, m, crc, err)) !=
+	    LS_OK)
+		return rc;
+	/* beacons inside the message: remaining counts must agree */
+	for (size_t i = 0, done = 0, last = 0; i < r->nspl; i++) {
+		size_t rel = r->spl[i];
+		uint64_t off = r->pos + rel;
+		uint32_t rem;
+		size_t bs;
+		done += rel - last;
+		rem = ls__get32(r->buf + r->start + rel + 1);
+		if (rem != total - done)
+			return ls__fail(err, LS_ERR_CORRUPT, off + 1,
+			    "beacon claims %u remaining bytes, the message "
+			    "has %zu", rem, total - done);
+		if ((rc = deliver_beacon(r, rel, off, err)) != LS_OK)
+			return rc;
+		beacon_parse(r->buf + r->start + rel, r->end - r->start - rel,
+		    off, r->iv, NULL, &bs, NULL);
+		last = rel + bs;
+	}
+	r->start += used;
+	r->pos += used;
+	return LS_OK;
+}
+
+LS_API int
+ls_ss_beacon_count(ls_ss_reader *r, uint64_t *count, ls_error *err)
+{
+	struct stat st;
+
+	if (fstat(r->fd, &st) != 0)
+		return ls__fail(err, LS_ERR_IO, 0, "fstat: %s", strerror(errno));
+	*count = (uint64_t)st.st_size / r->iv;
+	return LS_OK;
+}
+
+/* Reads beacon k (k >= 1) with pread into r->beacon. Returns LS_OK
+ * (*size set), LS_PARTIAL if the file ends inside it, LS_ERR_RANGE if
+ * it starts past the end, or an error. */
+static int
+survey(ls_ss_reader *r, uint64_t k, size_t *size, ls_error *err)
+{
+	uint64_t off = k * r->iv;
+	ssize_t n;
+	int rc;
+
+	if (r->survey == NULL && (r->survey = malloc(BEACON_MAX)) == NULL)
+		return ls__fail(err, LS_ERR_NOMEM, off, "out of memory");
+	do
+		n = pread(r->fd, r->survey, BEACON_MAX, (off_t)off);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return ls__fail(err, LS_ERR_IO, off, "read: %s",
+		    strerror(errno));
+	if (n == 0)
+		return ls__fail(err, LS_ERR_RANGE, off,
+		    "beacon %llu is past the end of the file",
+		    (unsigned long long)k);
+	rc = beacon_parse(r->survey, (size_t)n, off, r->iv, r->beacon, size,
+	    err);
+	if (rc == LS_PARTIAL)
+		return ls__fail(err, LS_PARTIAL, off,
+		    "the file ends inside beacon %llu", (unsigned long long)k);
+	return rc;
+}
+
+/* Moves the reader to file offset off, a message or beacon boundary. */
+static int
+jump(ls_ss_reader *r, uint64_t off, ls_error *err)
+{
+	if (lseek(r->fd, (off_t)off, SEEK_SET) < 0)
+		return ls__fail(err, LS_ERR_IO, off, "seek: %s",
+		    strerror(errno));
+	r->start = r->end = 0;
+	r->pos = r->msg_off = off;
+	r->have_pending = false;
+	r->nwin = 0;
+	return LS_OK;
+}
+
+/* Finds the first message boundary after beacon k (k = 0: the header),
+ * following a message that runs across further beacons. */
+static int
+after_beacon(ls_ss_reader *r, uint64_t k, uint64_t *off, ls_error *err)
+{
+	size_t bs;
+	int rc;
+
+	if (k == 0) {
+		*off = LS_SS_HEADER_SIZE;
+		return LS_OK;
+	}
+	for (;;) {
+		if ((rc = survey(r, k, &bs, err)) != LS_OK)
+			return rc;
+		uint64_t p = k * r->iv + bs + r->beacon->remaining;
+		if (r->beacon->remaining == 0 || p <= (k + 1) * r->iv) {
+			*off = p;
+			return LS_OK;
+		}
+		k++;
+	}
+}
+
+/* The last beacon k whose following message boundary lies inside the
+ * file, and that boundary. */
+static int
+last_boundary(ls_ss_reader *r, uint64_t *kp, uint64_t *off, ls_error *err)
+{
+	struct stat st;
+	uint64_t k;
+	int rc;
+
+	if (fstat(r->fd, &st) != 0)
+		return ls__fail(err, LS_ERR_IO, 0, "fstat: %s", strerror(errno));
+	for (k = (uint64_t)st.st_size / r->iv;; k--) {
+		rc = after_beacon(r, k, off, err);
+		if (rc == LS_OK && *off <= (uint64_t)st.st_size)
+			break;
+		if (rc != LS_OK && rc != LS_PARTIAL && rc != LS_ERR_RANGE)
+			return rc;
+		if (k == 0)
+			break;
+	}
+	*kp = k;
+	return LS_OK;
+}
+
+/* Reads on until the data ends; the reader stays after the last complete
+ * message. */
+static int
+drain(ls_ss_reader *r, ls_error *err)
+{
+	ls_msg m;
+	int rc;
+
+	while ((rc = ls_ss_next(r, &m, err)) == LS_OK)
+		;
+	return rc == LS_END || rc == LS_PARTIAL ? LS_OK : rc;
+}
+
+enum { LEFT = -1, UNDECIDED = 0, RIGHT = 1 };
+
+static bool
+matches(const ls_ss_pos *pos, const char *key, size_t klen, uint64_t shard,
+    uint64_t seq, uint64_t ts)
+{
+	if (pos->key != NULL && (klen != pos->key_len || shard != pos->shard ||
+	    memcmp(key, pos->key, klen) != 0))
+		return false;
+	return pos->from == LS_FROM_SEQ ? seq >= pos->value : ts > pos->value;
+}
+
+/* Is the target before beacon k (RIGHT), after it (LEFT), or unknown? */
+static int
+side(ls_ss_reader *r, const ls_ss_pos *pos, uint64_t k, int *rcp,
+    ls_error *err)
+{
+	const ls_ss_beacon *b = r->beacon;
+	size_t bs;
+
+	if ((*rcp = survey(r, k, &bs, err)) != LS_OK)
+		return UNDECIDED;
+	for (unsigned i = 0; i < b->count; i++) {
+		const ls_ss_item *it = &b->items[i];
+		bool named = pos->key == NULL || (it->key_len == pos->key_len &&
+		    it->shard == pos->shard &&
+		    memcmp(it->key, pos->key, it->key_len) == 0);
+		if (!named)
+			continue;
+		if (matches(pos, it->key, it->key_len, it->shard, it->seq,
+		    it->ts_ms))
+			return RIGHT;
+		if (pos->key != NULL)
+			return LEFT;
+	}
+	/* without a key, only a beacon naming every stream proves LEFT */
+	if (pos->key == NULL && b->count > 0 &&
+	    b->count < ls_ss_beacon_capacity(r->iv))
+		return LEFT;
+	return UNDECIDED;
+}
+
+/* Bisects the beacons for the last one the target is surely after. */
+static int
+bisect(ls_ss_reader *r, const ls_ss_pos *pos, uint64_t *lop, ls_error *err)
+{
+	uint64_t nb, lo = 0, hi;
+	int rc, s;
+
+	if ((rc = ls_ss_beacon_count(r, &nb, err)) != LS_OK)
+		return rc;
+	hi = nb + 1;
+	while (hi - lo > 1) {
+		uint64_t mid = lo + (hi - lo) / 2, d;
+		s = side(r, pos, mid, &rc, err);
+		if (rc != LS_OK && rc != LS_PARTIAL && rc != LS_ERR_RANGE)
+			return rc;
+		if (rc != LS_OK) {
+			hi = mid;	/* the file ends there */
+			continue;
+		}
+		if (s == LEFT) {
+			lo = mid;
+			continue;
+		}
+		if (s == RIGHT) {
+			hi = mid;
+			continue;
+		}
+		/* undecided: the nearest decided beacon below, else above */
+		for (d = mid - 1; d > lo; d--)
+			if ((s = side(r, pos, d, &rc, err)) != UNDECIDED ||
+			    rc != LS_OK)
+				break;
+		if (d > lo && rc == LS_OK) {
+			if (s == LEFT)
+				lo = d;
+			else
+				hi = d;
+			continue;
+		}
+		for (d = mid + 1; d < hi; d++)
+			if ((s = side(r, pos, d, &rc, err)) != UNDECIDED ||
+			    rc != LS_OK)
+				break;
+		if (d < hi && rc == LS_OK && s == LEFT) {
+			lo = d;
+			continue;
+		}
+		break;		/* nothing between lo and hi can tell */
+	}
+	*lop = lo;
+	return LS_OK;
+}
+
+LS_API int
+ls_ss_seek(ls_ss_reader *r, const ls_ss_pos *pos, ls_error *err)
+{
+	uint64_t k, off;
+	ls_msg m;
+	int rc;
+
+	if (pos->from == LS_FROM_START && !r->seekable) {
+		if (r->pos == LS_SS_HEADER_SIZE)
+			return LS_OK;
+	}
+	if (!r->seekable)
+		return ls__fail(err, LS_ERR_SEEK, r->pos,
+		    "positioning needs a regular file");
+	switch (pos->from) {
+	case LS_FROM_START:
+		return jump(r, LS_SS_HEADER_SIZE, err);
+	case LS_FROM_BEACON:
+		if (pos->value == 0)
+			return jump(r, LS_SS_HEADER_SIZE, err);
+		rc = after_beacon(r, pos->value, &off, err);
+		if (rc == LS_PARTIAL)
+			rc = ls__fail(err, LS_ERR_RANGE, pos->value * r->iv,
+			    "beacon %llu is not complete yet",
+			    (unsigned long long)pos->value);
+		if (rc != LS_OK)
+			return rc;
+		return jump(r, off, err);
+	case LS_FROM_END:
+		if ((rc = last_boundary(r, &k, &off, err)) != LS_OK ||
+		    (rc = jump(r, off, err)) != LS_OK)
+			return rc;
+		return drain(r, err);
+	case LS_FROM_SEQ:
+	case LS_FROM_TIME:
+		break;
+	default:
+		return ls__fail(err, LS_ERR_INVAL, 0, "unknown position");
+	}
+	if ((rc = bisect(r, pos, &k, err)) != LS_OK)
+		return rc;
+	while ((rc = after_beacon(r, k, &off, err)) != LS_OK && k > 0) {
+		if (rc != LS_PARTIAL && rc != LS_ERR_RANGE)
+			return rc;
+		k--;
+	}
+	if (rc != LS_OK || (rc = jump(r, off, err)) != LS_OK)
+		return rc;
+	while ((rc = ls_ss_next(r, &m, err)) == LS_OK) {
+		if (matches(pos, m.key, m.key_len, m.shard, m.seq, m.ts_ms)) {
+			r->pending = m;
+			r->have_pending = true;
+			return LS_OK;
+		}
+	}
+	return rc == LS_PARTIAL ? LS_END : rc;
+}
+
+LS_API int
+ls_ss_resync(ls_ss_reader *r, uint64_t *from, uint64_t *to, ls_error *err)
+{
+	uint64_t k = r->pos / r->iv + 1, off, nb;
+	int rc;
+
+	if (!r->seekable)
+		return ls__fail(err, LS_ERR_SEEK, r->pos,
+		    "skipping damage needs a regular file");
+	if ((rc = ls_ss_beacon_count(r, &nb, err)) != LS_OK)
+		return rc;
+	*from = r->pos;
+	for (; k <= nb; k++) {
+		rc = after_beacon(r, k, &off, err);
+		if (rc == LS_OK) {
+			*to = off;
+			r->unsynced = true;
+			return jump(r, off, err);
+		}
+		if (rc != LS_ERR_CORRUPT)
+			break;
+	}
+	*to = r->pos;
+	return LS_END;
+}
+
+int
+ls__ss_find_end(int fd, ls_ss_header *h, uint64_t *end, ls_error *err)
+{
+	ls_ss_reader *r;
+	uint64_t k, off;
+	ls_msg m;
+	int rc;
+
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return ls__fail(err, LS_ERR_IO, 0, "seek: %s", strerror(errno));
+	if ((r = ls_ss_reader_open(fd, 0, err)) == NULL)
+		return err ? err->code : LS_ERR_CORRUPT;
+	*h = r->h;
+	if ((rc = last_boundary(r, &k, &off, err)) == LS_OK &&
+	    (rc = jump(r, off, err)) == LS_OK) {
+		*end = off;
+		while ((rc = ls_ss_next(r, &m, err)) == LS_OK)
+			if (!ls_msg_is_eos(&m))
+				*end = r->pos;
+		if (rc == LS_END || rc == LS_PARTIAL)
+			rc = LS_OK;
+	}
+	ls_ss_reader_free(r);
+	return rc;
+}

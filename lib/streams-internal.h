@@ -1,0 +1,39 @@
+/* Stream table shared by the .ss writer and the verifying reader. */
+#ifndef LS_STREAMS_INTERNAL_H
+#define LS_STREAMS_INTERNAL_H
+
+#include "libstream.h"
+
+struct ls__stream {
+	uint64_t shard;
+	uint64_t seq;		/* highest sequence */
+	uint64_t ts;		/* highest timestamp */
+	uint16_t crc;		/* running checksum */
+	bool fresh;		/* no message counted yet */
+	size_t klen;
+	char key[LS_KEY_MAX + 7];
+};
+
+struct ls__streams {
+	struct ls__stream *v;
+	size_t n, cap;
+	uint32_t *ht;		/* open addressing, UINT32_MAX is empty */
+	size_t hcap;
+	uint32_t *order;	/* indices sorted by (key, shard) */
+	bool sorted;
+	size_t last;		/* index found last: a cache */
+};
+
+/* Finds (key, shard); inserts it when asked. Returns 1 found or inserted
+ * (*idx set), 0 not found, -1 out of memory. */
+int ls__streams_find(struct ls__streams *t, const char *key, size_t klen,
+    uint64_t shard, bool insert, size_t *idx);
+/* Counts a message of stream idx. */
+void ls__streams_update(struct ls__streams *t, size_t idx, uint64_t seq,
+    uint64_t ts, uint16_t msg_crc);
+/* The streams ordered by (key bytes, shard). */
+const uint32_t *ls__streams_sorted(struct ls__streams *t);
+void ls__streams_clear(struct ls__streams *t);
+void ls__streams_free(struct ls__streams *t);
+
+#endif
