@@ -1,0 +1,322 @@
+/* ss-decode: decode a .ss file to log lines or ndjson. */
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "libstream.h"
+
+enum { LOG, NDJSON };
+
+static volatile sig_atomic_t stop;
+static int format = LOG, meta, header_only;
+static const char *path;
+static ls_out out;
+static uint64_t nbeacons;
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: ss-decode [-fHmv] [-F log|ndjson] "
+	    "[--file] file\n");
+	exit(2);
+}
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	if (stop)
+		_exit(1);
+	stop = 1;
+}
+
+static void
+put(const char *s)
+{
+	ls_error e;
+
+	if (ls_out_write(&out, s, strlen(s), &e) != LS_OK)
+		errx(1, "stdout: %s", e.msg);
+}
+
+static void
+put_u64(uint64_t v)
+{
+	char b[24];
+
+	snprintf(b, sizeof(b), "%llu", (unsigned long long)v);
+	put(b);
+}
+
+static void
+put_time(uint64_t ms)
+{
+	char b[24];
+
+	ls_time_format(ms, b);
+	put("\"");
+	put(b);
+	put("\"");
+}
+
+static void
+put_string(const char *s, size_t n)
+{
+	ls_error e;
+
+	if (ls_json_write_string(&out, (const unsigned char *)s, n, &e) !=
+	    LS_OK)
+		errx(1, "stdout: %s", e.msg);
+}
+
+static void
+meta_open(void)
+{
+	put(format == LOG ? "# " : "/* ");
+}
+
+static void
+meta_close(void)
+{
+	put(format == LOG ? "\n" : " */\n");
+}
+
+static void
+print_header(const ls_ss_header *h)
+{
+	char name[sizeof(h->file_name)];
+	size_t n = strlen(h->file_name);
+
+	memcpy(name, h->file_name, n + 1);
+	if (!ls_utf8_valid((const unsigned char *)name, n))
+		for (size_t i = 0; i < n; i++)
+			if ((unsigned char)name[i] >= 0x80)
+				name[i] = '?';
+	meta_open();
+	put("{\"file_name\":");
+	put_string(name, n);
+	put(",\"created_at\":");
+	put_time(h->created_at);
+	put(",\"beacon_interval\":");
+	put_u64(h->interval);
+	put("}");
+	meta_close();
+}
+
+static void
+on_beacon(void *ctx, const ls_ss_beacon *b)
+{
+	(void)ctx;
+	nbeacons++;
+	if (!meta)
+		return;
+	meta_open();
+	put("{\"beacon\":");
+	put_u64(b->index);
+	put(",\"offset\":");
+	put_u64(b->offset);
+	put(",\"remaining_bytes\":");
+	put_u64(b->remaining);
+	put(",\"items\":[");
+	for (unsigned i = 0; i < b->count; i++) {
+		const ls_ss_item *it = &b->items[i];
+		put(i ? ",{\"header\":{\"stream_key\":" :
+		    "{\"header\":{\"stream_key\":");
+		put_string(it->key, it->key_len);
+		put(",\"shard_id\":");
+		put_u64(it->shard);
+		put(",\"sequence\":");
+		put_u64(it->seq);
+		put(",\"timestamp\":");
+		put_time(it->ts_ms);
+		put("},\"running_checksum\":");
+		put_u64(it->crc);
+		put("}");
+	}
+	put("]}");
+	meta_close();
+}
+
+static void
+pause_briefly(void)
+{
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+
+	nanosleep(&ts, NULL);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "file", required_argument, NULL, 'i' },
+		{ "follow", no_argument, NULL, 'f' },
+		{ "format", required_argument, NULL, 'F' },
+		{ "header-only", no_argument, NULL, 'H' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "meta", no_argument, NULL, 'm' },
+		{ "verify", no_argument, NULL, 'v' },
+		{ NULL, 0, NULL, 0 }
+	};
+	ls_ss_reader *r;
+	ls_error e;
+	ls_msg m;
+	uint64_t nmsg = 0, faults = 0, skipped = 0, from, to;
+	int ch, fd, rc, follow = 0, verify = 0;
+
+	while ((ch = getopt_long(argc, argv, "F:Hfhi:mv", longopts, NULL)) !=
+	    -1) {
+		switch (ch) {
+		case 'F':
+			if (strcmp(optarg, "log") == 0)
+				format = LOG;
+			else if (strcmp(optarg, "ndjson") == 0)
+				format = NDJSON;
+			else {
+				warnx("unknown format '%s' (log or ndjson)",
+				    optarg);
+				usage();
+			}
+			break;
+		case 'H':
+			header_only = 1;
+			break;
+		case 'f':
+			follow = 1;
+			break;
+		case 'i':
+			path = optarg;
+			break;
+		case 'm':
+			meta = 1;
+			break;
+		case 'v':
+			verify = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (path == NULL && argc == 1)
+		path = argv[0];
+	else if (path == NULL || argc != 0)
+		usage();
+	if (verify && follow)
+		errx(2, "--verify and --follow do not go together");
+
+	if (strcmp(path, "-") == 0) {
+		fd = STDIN_FILENO;
+		path = "stdin";
+	} else if ((fd = open(path, O_RDONLY)) < 0)
+		err(1, "%s", path);
+	if (follow) {
+		struct sigaction sa;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_signal;
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+	}
+	if (ls_out_init(&out, STDOUT_FILENO, 256 * 1024, &e) != LS_OK)
+		errx(1, "%s", e.msg);
+	if ((r = ls_ss_reader_open(fd, verify ? LS_SS_VERIFY : 0, &e)) == NULL)
+		errx(1, "%s: byte %llu: %s", path,
+		    (unsigned long long)e.offset, e.msg);
+	ls_ss_reader_on_beacon(r, on_beacon, NULL);
+	if (meta && !verify)
+		print_header(ls_ss_reader_header(r));
+
+	for (;;) {
+		rc = ls_ss_next(r, &m, &e);
+		if (rc == LS_OK) {
+			nmsg++;
+			if (verify)
+				;
+			else if (format == NDJSON)
+				rc = ls_json_write(&out, &m, header_only ?
+				    LS_JSON_NO_PAYLOAD : 0, &e);
+			else if (header_only)
+				rc = ls_line_write_meta(&out, &m, &e);
+			else
+				rc = ls_line_write(&out, &m, &e);
+			if (rc == LS_ERR_NOTLINE) {
+				warnx("%s: byte %llu: stream %s seq %llu: %s; "
+				    "skipped (--format ndjson keeps it)", path,
+				    (unsigned long long)ls_ss_reader_msg_offset(r),
+				    m.key, (unsigned long long)m.seq, e.msg);
+				skipped++;
+			} else if (rc != LS_OK)
+				errx(1, "stdout: %s", e.msg);
+			if (ls_msg_is_eos(&m))
+				break;
+			continue;
+		}
+		if (rc == LS_END || rc == LS_PARTIAL) {
+			if (follow && !stop) {
+				if (ls_out_flush(&out, &e) != LS_OK)
+					errx(1, "stdout: %s", e.msg);
+				pause_briefly();
+				continue;
+			}
+			if (rc == LS_PARTIAL && !follow) {
+				warnx("%s: truncated at byte %llu", path,
+				    (unsigned long long)e.offset);
+				if (verify)
+					faults++;
+			}
+			break;
+		}
+		if (rc == LS_ERR_CORRUPT && verify) {
+			warnx("%s: byte %llu: %s", path,
+			    (unsigned long long)e.offset, e.msg);
+			faults++;
+			rc = ls_ss_resync(r, &from, &to, &e);
+			if (rc == LS_OK) {
+				warnx("%s: skipped bytes %llu to %llu", path,
+				    (unsigned long long)from,
+				    (unsigned long long)to);
+				continue;
+			}
+			if (rc == LS_END)
+				break;
+		}
+		ls_out_flush(&out, NULL);
+		errx(1, "%s: byte %llu: %s", path,
+		    (unsigned long long)e.offset, e.msg);
+	}
+	if (verify) {
+		char line[256];
+		snprintf(line, sizeof(line), "%s: %s%llu%s, %llu messages, "
+		    "%llu beacons, %llu bytes\n", path, faults ? "" : "ok",
+		    faults ? (unsigned long long)faults : 0ull,
+		    faults ? " faults" : "", (unsigned long long)nmsg,
+		    (unsigned long long)nbeacons,
+		    (unsigned long long)ls_ss_reader_offset(r));
+		if (!faults) {
+			/* "ok" without a count */
+			snprintf(line, sizeof(line), "%s: ok, %llu messages, "
+			    "%llu beacons, %llu bytes\n", path,
+			    (unsigned long long)nmsg,
+			    (unsigned long long)nbeacons,
+			    (unsigned long long)ls_ss_reader_offset(r));
+		}
+		put(line);
+	}
+	if (ls_out_flush(&out, &e) != LS_OK)
+		errx(1, "stdout: %s", e.msg);
+	ls_out_free(&out);
+	ls_ss_reader_free(r);
+	if (fd != STDIN_FILENO)
+		close(fd);
+	if (close(STDOUT_FILENO) != 0 && errno != EBADF)
+		err(1, "stdout");
+	return faults || skipped ? 1 : 0;
+}
