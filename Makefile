@@ -65,23 +65,23 @@ $(LIB_A): $(LIB_OBJ)
 $(LIB_SO): $(LIB_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -shared -Wl,-soname,libstream.so.$(SOVER) -o $@ \
-		$(LIB_OBJ) -lpthread
+		$(LIB_OBJ) -lz -lpthread
 	ln -sf libstream.so.$(SOVER) $(OUT)/lib/libstream.so
 
 $(BIN)/%: cmd/%.c $(LIB_A) lib/libstream.h $(wildcard cmd/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(BSD_CFLAGS) -Ilib $< -o $@ $(LDFLAGS) $(LIB_A) \
-		$(BSD_LIBS) -lpthread
+		$(BSD_LIBS) -lz -lpthread
 
 $(OUT)/tests/%: tests/unit/%.c $(LIB_A) $(HDR)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Ilib $< -o $@ $(LDFLAGS) $(LIB_A) $(CMOCKA_LIBS) \
+	$(CC) $(CFLAGS) -Ilib $< -o $@ $(LDFLAGS) $(LIB_A) $(CMOCKA_LIBS) -lz \
 		-lpthread
 
 $(OUT)/tools/%: tests/tools/%.c $(LIB_A) lib/libstream.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(BSD_CFLAGS) -Ilib $< -o $@ $(LDFLAGS) $(LIB_A) \
-		$(BSD_LIBS) -lpthread
+		$(BSD_LIBS) -lz -lpthread
 
 $(OUT)/libstream.pc: libstream.pc.in Makefile
 	@mkdir -p $(@D)

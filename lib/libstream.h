@@ -39,7 +39,7 @@ extern "C" {
 #define LS_SS_HEADER_SIZE 128
 #define LS_SS_MIN_INTERVAL 128
 #define LS_SS_DEFAULT_INTERVAL (1024u * 1024u)
-#define LS_SS_NAME_MAX 110		/* longest file name the header holds */
+#define LS_SS_NAME_MAX 111		/* longest file name the header holds */
 #define LS_SS_ITEM_MAX 255		/* most items one beacon can carry */
 
 #define LS_ERRMSG_MAX 256
@@ -126,6 +126,8 @@ LS_API int ls_time_parse(const char *s, size_t n, uint64_t *ts_ms);
  */
 typedef struct ls_out {
 	int fd;
+	ssize_t (*fn)(void *ctx, const void *buf, size_t n);	/* or NULL */
+	void *ctx;
 	unsigned char *buf;
 	size_t len;
 	size_t cap;
@@ -325,12 +327,14 @@ enum ls_ss_from {
 	LS_FROM_TIME		/* first message with timestamp > value (ms) */
 };
 
+#define LS_ANY_SHARD UINT64_MAX	/* ls_ss_pos.shard: any shard of key */
+
 typedef struct ls_ss_pos {
 	enum ls_ss_from from;
 	uint64_t value;
 	const char *key;	/* LS_FROM_SEQ/TIME: only this stream (or NULL) */
 	size_t key_len;
-	uint64_t shard;		/* with key */
+	uint64_t shard;		/* with key; LS_ANY_SHARD for all its shards */
 } ls_ss_pos;
 
 /*
@@ -353,6 +357,146 @@ LS_API int ls_ss_resync(ls_ss_reader *r, uint64_t *from, uint64_t *to,
     ls_error *err);
 
 LS_API void ls_ss_reader_free(ls_ss_reader *r);
+
+/* --- sources and sinks ------------------------------------------------ */
+
+/* A reader of bytes; returns like read(2). */
+typedef ssize_t (*ls_read_fn)(void *ctx, void *buf, size_t n);
+/* A writer of bytes; must write all n or fail, returning n or -1. */
+typedef ssize_t (*ls_write_fn)(void *ctx, const void *buf, size_t n);
+
+/* As ls_ss_reader_open, but reads through fn(ctx, ...) when fn is not
+ * NULL; fd (or -1) is then only used for positioning. */
+LS_API ls_ss_reader *ls_ss_reader_open_fn(int fd, ls_read_fn fn, void *ctx,
+    unsigned flags, ls_error *err);
+
+/* As ls_ss_writer_new, writing through fn(ctx, ...). */
+LS_API ls_ss_writer *ls_ss_writer_new_fn(ls_write_fn fn, void *ctx,
+    const ls_ss_header *h, ls_error *err);
+
+/* As ls_out_init, writing through fn(ctx, ...). */
+LS_API int ls_out_init_fn(ls_out *o, ls_write_fn fn, void *ctx, size_t cap,
+    ls_error *err);
+
+/* What a line source does with a line whose meta block is bad. */
+enum ls_bad_line {
+	LS_BAD_FAIL,		/* report it and end the input */
+	LS_BAD_SKIP,		/* report it and go on with the next line */
+	LS_BAD_RAW		/* take the whole line as a payload */
+};
+
+/*
+ * Parses a position: "start", "end", "beacon:N", "seq:S" or "time:T" (T in
+ * the line framing's timestamp syntax). Returns LS_OK or LS_ERR_INVAL.
+ */
+LS_API int ls_pos_parse(const char *s, ls_ss_pos *pos, ls_error *err);
+
+/* Parses a duration "N" (seconds) or "Nus", "Nms", "Ns", "Nm", "Nh" into
+ * microseconds; N is a whole number. Returns LS_OK or LS_ERR_INVAL. */
+LS_API int ls_duration_parse(const char *s, uint64_t *us, ls_error *err);
+
+typedef struct ls_source_opts {
+	ls_ss_pos from;		/* .ss files: where to start */
+	bool follow;		/* files: wait for more at the end, like tail -f */
+	enum ls_bad_line bad;	/* lines: bad meta block policy */
+	bool skip_corrupt;	/* .ss: skip damage, resynchronise at a beacon */
+	bool verify;		/* .ss: check beacons as they pass */
+	unsigned poll_ms;	/* follow: wait between looks (default 50) */
+	/* reads end (as at end of input) once *stop is non-zero; a blocked
+	 * read ends when a signal handler that sets it interrupts it */
+	volatile int *stop;
+	/* called before every read that may wait for input: a stage flushes
+	 * its output there, so nothing waits in its buffers */
+	void (*on_wait)(void *ctx);
+	void *wait_ctx;
+} ls_source_opts;
+
+typedef struct ls_source ls_source;
+
+/*
+ * Opens an input named by uri:
+ *   "-", "stdio://", "stdio:///k1,k2"  line framing on standard input
+ *   PATH, "file://PATH"                a .ss file (told by its first bytes)
+ *                                      or a file of lines
+ *   "file://PATH/KEY"                  the same, only stream KEY, when PATH
+ *                                      is a file and PATH/KEY is not
+ * A PATH ending in ".gz" is read through zlib (sequentially only).
+ * Returns NULL with err set on failure.
+ */
+LS_API ls_source *ls_source_open(const char *uri, const ls_source_opts *o,
+    ls_error *err);
+
+/*
+ * Reads the next message (borrowed until the next call). Returns LS_OK;
+ * LS_END at the end of input (and, following, after a signal);
+ * LS_ERR_INVAL for a bad line (err->offset is its line number; with
+ * LS_BAD_SKIP the source goes on at the next call); LS_ERR_CORRUPT for
+ * damage in a .ss file (with skip_corrupt, err->msg names the skipped
+ * range and the source goes on at the next call); other errors end it.
+ * Missing meta of lines is filled in: time now, key "broadcast", the next
+ * sequence of the (key, shard), shard 0. The End-of-Stream marker is
+ * returned as a message.
+ */
+LS_API int ls_source_next(ls_source *s, ls_msg *m, ls_error *err);
+
+/* The source's name for messages: the path, or "stdin". */
+LS_API const char *ls_source_name(const ls_source *s);
+
+/* Where the last message came from: line number, or byte offset in a
+ * .ss file (ls_source_is_lines tells which). */
+LS_API uint64_t ls_source_where(const ls_source *s);
+LS_API bool ls_source_is_lines(const ls_source *s);
+
+/* Lines taken raw (LS_BAD_RAW) so far. */
+LS_API uint64_t ls_source_raw_count(const ls_source *s);
+
+LS_API void ls_source_close(ls_source *s);
+
+enum ls_sync { LS_SYNC_NONE, LS_SYNC_INTERVAL, LS_SYNC_EVERY };
+
+typedef struct ls_sink_opts {
+	bool append;		/* continue an existing file */
+	bool force;		/* replace an existing file */
+	bool no_eos;		/* .ss: no End-of-Stream marker at close */
+	uint32_t interval;	/* .ss: beacon interval of a new file */
+	enum ls_sync sync;	/* files: when to fsync */
+} ls_sink_opts;
+
+typedef struct ls_sink ls_sink;
+
+/*
+ * Opens an output named by uri: "-", "stdio://", "stdio:///k1,k2" (only
+ * those keys), PATH or "file://PATH" (a .ss file if the name ends in
+ * ".ss" or ".ss.gz", else lines), "file://PATH/KEY" as for sources. An
+ * existing file is an error unless append or force is set. Appending to
+ * a ".gz" file is refused.
+ */
+LS_API ls_sink *ls_sink_open(const char *uri, const ls_sink_opts *o,
+    ls_error *err);
+
+/*
+ * Writes m. Returns LS_OK; LS_END if the sink's key filter dropped it;
+ * LS_ERR_NOTLINE if a line sink cannot carry its payload (nothing was
+ * written, the sink goes on); other errors.
+ */
+LS_API int ls_sink_write(ls_sink *k, const ls_msg *m, ls_error *err);
+
+/* Writes out what is buffered (and fsyncs under LS_SYNC_INTERVAL). */
+LS_API int ls_sink_flush(ls_sink *k, ls_error *err);
+
+/* True if the sink writes a .ss file; false for lines. */
+LS_API bool ls_sink_is_ss(const ls_sink *k);
+
+LS_API const char *ls_sink_name(const ls_sink *k);
+
+/*
+ * Ends the sink: a .ss file gets the End-of-Stream marker eos (or one
+ * stamped now if eos is NULL) unless no_eos was set; a line sink writes
+ * eos as a line only if eos is not NULL. Then flushes, fsyncs files
+ * under any sync policy but LS_SYNC_NONE, closes, and frees k. Returns
+ * the first error met.
+ */
+LS_API int ls_sink_close(ls_sink *k, const ls_msg *eos, ls_error *err);
 
 #ifdef __cplusplus
 }

@@ -29,6 +29,8 @@ ls_out_init(ls_out *o, int fd, size_t cap, ls_error *err)
 	if (cap < 64u * 1024u)
 		cap = 64u * 1024u;
 	o->fd = fd;
+	o->fn = NULL;
+	o->ctx = NULL;
 	o->len = 0;
 	o->total = 0;
 	o->cap = cap;
@@ -42,7 +44,8 @@ ls_out_flush(ls_out *o, ls_error *err)
 {
 	if (o->len == 0)
 		return LS_OK;
-	if (ls_write_all(o->fd, o->buf, o->len) < 0)
+	if ((o->fn ? o->fn(o->ctx, o->buf, o->len) :
+	    ls_write_all(o->fd, o->buf, o->len)) < 0)
 		return ls__fail(err, LS_ERR_IO, o->total, "write: %s",
 		    strerror(errno));
 	o->total += o->len;
@@ -69,7 +72,8 @@ ls_out_write(ls_out *o, const void *p, size_t n, ls_error *err)
 	if (ls_out_flush(o, err) != LS_OK)
 		return err ? err->code : LS_ERR_IO;
 	if (n >= o->cap) {
-		if (ls_write_all(o->fd, p, n) < 0)
+		if ((o->fn ? o->fn(o->ctx, p, n) : ls_write_all(o->fd, p, n)) <
+		    0)
 			return ls__fail(err, LS_ERR_IO, o->total, "write: %s",
 			    strerror(errno));
 		o->total += n;
@@ -86,4 +90,15 @@ ls_out_free(ls_out *o)
 	free(o->buf);
 	o->buf = NULL;
 	o->len = o->cap = 0;
+}
+
+LS_API int
+ls_out_init_fn(ls_out *o, ls_write_fn fn, void *ctx, size_t cap,
+    ls_error *err)
+{
+	int rc = ls_out_init(o, -1, cap, err);
+
+	o->fn = fn;
+	o->ctx = ctx;
+	return rc;
 }

@@ -22,6 +22,8 @@ static int beacon_parse(const unsigned char *p, size_t avail, uint64_t off,
 
 struct ls_ss_reader {
 	int fd;
+	ls_read_fn rfn;
+	void *rctx;
 	unsigned flags;
 	ls_ss_header h;
 	uint32_t iv;
@@ -89,9 +91,11 @@ fill(ls_ss_reader *r, size_t need, ls_error *err)
 				    "out of memory for a %zu-byte message",
 				    need);
 		}
-		ssize_t n = read(r->fd, r->buf + r->end, r->cap - r->end);
+		ssize_t n = r->rfn ? r->rfn(r->rctx, r->buf + r->end,
+		    r->cap - r->end) : read(r->fd, r->buf + r->end,
+		    r->cap - r->end);
 		if (n < 0) {
-			if (errno == EINTR)
+			if (errno == EINTR && r->rfn == NULL)
 				continue;
 			return ls__fail(err, LS_ERR_IO, r->pos + r->end -
 			    r->start, "read: %s", strerror(errno));
@@ -162,6 +166,13 @@ header_decode(const unsigned char *p, ls_ss_header *h, bool strict,
 LS_API ls_ss_reader *
 ls_ss_reader_open(int fd, unsigned flags, ls_error *err)
 {
+	return ls_ss_reader_open_fn(fd, NULL, NULL, flags, err);
+}
+
+LS_API ls_ss_reader *
+ls_ss_reader_open_fn(int fd, ls_read_fn fn, void *ctx, unsigned flags,
+    ls_error *err)
+{
 	ls_ss_reader *r;
 	struct stat st;
 	int rc;
@@ -176,10 +187,12 @@ ls_ss_reader_open(int fd, unsigned flags, ls_error *err)
 		return NULL;
 	}
 	r->fd = fd;
+	r->rfn = fn;
+	r->rctx = ctx;
 	r->flags = flags;
 	r->cap = LS_IOBUF;
 	r->vs.last = SIZE_MAX;
-	r->seekable = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+	r->seekable = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 	rc = fill(r, LS_SS_HEADER_SIZE, err);
 	if (rc == 0)
 		rc = ls__fail(err, LS_ERR_CORRUPT, r->end,
@@ -780,7 +793,8 @@ static bool
 matches(const ls_ss_pos *pos, const char *key, size_t klen, uint64_t shard,
     uint64_t seq, uint64_t ts)
 {
-	if (pos->key != NULL && (klen != pos->key_len || shard != pos->shard ||
+	if (pos->key != NULL && (klen != pos->key_len ||
+	    (pos->shard != LS_ANY_SHARD && shard != pos->shard) ||
 	    memcmp(key, pos->key, klen) != 0))
 		return false;
 	return pos->from == LS_FROM_SEQ ? seq >= pos->value : ts > pos->value;
@@ -799,18 +813,19 @@ side(ls_ss_reader *r, const ls_ss_pos *pos, uint64_t k, int *rcp,
 	for (unsigned i = 0; i < b->count; i++) {
 		const ls_ss_item *it = &b->items[i];
 		bool named = pos->key == NULL || (it->key_len == pos->key_len &&
-		    it->shard == pos->shard &&
+		    (pos->shard == LS_ANY_SHARD || it->shard == pos->shard) &&
 		    memcmp(it->key, pos->key, it->key_len) == 0);
 		if (!named)
 			continue;
 		if (matches(pos, it->key, it->key_len, it->shard, it->seq,
 		    it->ts_ms))
 			return RIGHT;
-		if (pos->key != NULL)
+		if (pos->key != NULL && pos->shard != LS_ANY_SHARD)
 			return LEFT;
 	}
-	/* without a key, only a beacon naming every stream proves LEFT */
-	if (pos->key == NULL && b->count > 0 &&
+	/* for several streams, only a beacon naming every stream proves
+	 * LEFT */
+	if ((pos->key == NULL || pos->shard == LS_ANY_SHARD) && b->count > 0 &&
 	    b->count < ls_ss_beacon_capacity(r->iv))
 		return LEFT;
 	return UNDECIDED;

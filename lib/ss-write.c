@@ -10,6 +10,8 @@
 
 struct ls_ss_writer {
 	int fd;
+	ls_write_fn wfn;
+	void *wctx;
 	ls_ss_header h;
 	unsigned cap_items;
 	uint64_t offset;	/* file offset after everything buffered */
@@ -77,7 +79,8 @@ wflush(ls_ss_writer *w, ls_error *err)
 {
 	if (w->len == 0)
 		return LS_OK;
-	if (ls_write_all(w->fd, w->buf, w->len) < 0)
+	if ((w->wfn ? w->wfn(w->wctx, w->buf, w->len) :
+	    ls_write_all(w->fd, w->buf, w->len)) < 0)
 		return ls__fail(err, LS_ERR_IO, w->offset - w->len,
 		    "write: %s", strerror(errno));
 	w->len = 0;
@@ -206,13 +209,16 @@ boundary_beacon(ls_ss_writer *w, ls_error *err)
 	return write_beacon(w, 0, err);
 }
 
-LS_API ls_ss_writer *
-ls_ss_writer_new(int fd, const ls_ss_header *h, ls_error *err)
+static ls_ss_writer *
+writer_start(int fd, ls_write_fn fn, void *ctx, const ls_ss_header *h,
+    ls_error *err)
 {
 	ls_ss_writer *w = writer_alloc(fd, h, err);
 
 	if (w == NULL)
 		return NULL;
+	w->wfn = fn;
+	w->wctx = ctx;
 	ls__ss_header_encode(h, w->buf);
 	w->len = LS_SS_HEADER_SIZE;
 	w->offset = LS_SS_HEADER_SIZE;
@@ -221,6 +227,19 @@ ls_ss_writer_new(int fd, const ls_ss_header *h, ls_error *err)
 		return NULL;
 	}
 	return w;
+}
+
+LS_API ls_ss_writer *
+ls_ss_writer_new(int fd, const ls_ss_header *h, ls_error *err)
+{
+	return writer_start(fd, NULL, NULL, h, err);
+}
+
+LS_API ls_ss_writer *
+ls_ss_writer_new_fn(ls_write_fn fn, void *ctx, const ls_ss_header *h,
+    ls_error *err)
+{
+	return writer_start(-1, fn, ctx, h, err);
 }
 
 LS_API ls_ss_writer *

@@ -1,0 +1,182 @@
+/* clock: emit timed messages on an absolute schedule. */
+#include <getopt.h>
+
+#include "cmd.h"
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: clock [--catch-up] [--count n] [--interval duration]\n"
+	    "             [--output uri] [--payload template] [--stream key]\n"
+	    "             [--beacon-interval bytes] [--force | --append]\n");
+	exit(2);
+}
+
+/* Expands the template: %n tick number, %t milliseconds since the
+ * epoch, %T the time stamp, %% a percent sign. */
+static size_t
+expand(const char *tpl, uint64_t tick, uint64_t ts, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	for (const char *p = tpl; *p != '\0' && n + 32 < cap; p++) {
+		if (*p != '%' || p[1] == '\0') {
+			out[n++] = *p;
+			continue;
+		}
+		switch (*++p) {
+		case 'n':
+			n += (size_t)snprintf(out + n, cap - n, "%llu",
+			    (unsigned long long)tick);
+			break;
+		case 't':
+			n += (size_t)snprintf(out + n, cap - n, "%llu",
+			    (unsigned long long)ts);
+			break;
+		case 'T':
+			n += ls_time_format(ts, out + n);
+			break;
+		case '%':
+			out[n++] = '%';
+			break;
+		default:
+			out[n++] = '%';
+			out[n++] = *p;
+		}
+	}
+	return n;
+}
+
+static void
+add_us(struct timespec *t, uint64_t us)
+{
+	uint64_t ns = (uint64_t)t->tv_nsec + (us % 1000000) * 1000;
+
+	t->tv_sec += (time_t)(us / 1000000 + ns / 1000000000);
+	t->tv_nsec = (long)(ns % 1000000000);
+}
+
+static bool
+before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec ||
+	    (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "append", no_argument, NULL, 'A' },
+		{ "beacon-interval", required_argument, NULL, 'B' },
+		{ "catch-up", no_argument, NULL, 'C' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "force", no_argument, NULL, 'F' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "payload", required_argument, NULL, 'p' },
+		{ "stream", required_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *output = "-", *tpl = "{\"tick\":%n}", *key = "clock";
+	uint64_t interval_us = 1000000, count = 0, tick;
+	bool catch_up = false;
+	ls_sink_opts ko;
+	ls_sink *sink;
+	ls_error e;
+	ls_msg m;
+	char payload[4096];
+	struct timespec next, now;
+	int ch;
+
+	memset(&ko, 0, sizeof(ko));
+	ko.interval = LS_SS_DEFAULT_INTERVAL;
+	while ((ch = getopt_long(argc, argv, "hi:n:o:p:s:", longopts, NULL)) !=
+	    -1) {
+		switch (ch) {
+		case 'A':
+			ko.append = true;
+			break;
+		case 'B':
+			ko.interval = (uint32_t)cmd_number(optarg,
+			    LS_SS_MIN_INTERVAL, UINT32_MAX, "beacon interval");
+			break;
+		case 'C':
+			catch_up = true;
+			break;
+		case 'F':
+			ko.force = true;
+			break;
+		case 'i':
+			interval_us = cmd_duration(optarg, "--interval");
+			if (interval_us == 0)
+				errx(2, "--interval must be above zero");
+			break;
+		case 'n':
+			count = (uint64_t)cmd_number(optarg, 0, LLONG_MAX,
+			    "count");
+			break;
+		case 'o':
+			output = optarg;
+			break;
+		case 'p':
+			tpl = optarg;
+			break;
+		case 's':
+			key = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc != 0)
+		usage();
+	memset(&m, 0, sizeof(m));
+	if (ls_msg_set_key(&m, key, strlen(key), &e) != LS_OK)
+		errx(2, "--stream: %s", e.msg);
+	if (ko.append && ko.force)
+		errx(2, "--append and --force do not go together");
+
+	cmd_signals();
+	if ((sink = ls_sink_open(output, &ko, &e)) == NULL)
+		errx(1, "%s", e.msg);
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	for (tick = 0; !cmd_stop && (count == 0 || tick < count); tick++) {
+		if (tick > 0) {
+			add_us(&next, interval_us);
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			/* behind schedule: skip the missed slots, no burst */
+			if (!catch_up && before(&next, &now)) {
+				uint64_t late = (uint64_t)(now.tv_sec -
+				    next.tv_sec) * 1000000 + (uint64_t)
+				    (now.tv_nsec - next.tv_nsec) / 1000;
+				add_us(&next, late / interval_us * interval_us);
+			}
+			while (!cmd_stop && clock_nanosleep(CLOCK_MONOTONIC,
+			    TIMER_ABSTIME, &next, NULL) == EINTR)
+				;
+			if (cmd_stop)
+				break;
+		}
+		m.ts_ms = ls_now_ms();
+		m.seq = tick;
+		m.len = expand(tpl, tick, m.ts_ms, payload, sizeof(payload));
+		m.payload = (const unsigned char *)payload;
+		if (ls_sink_write(sink, &m, &e) != LS_OK ||
+		    ls_sink_flush(sink, &e) != LS_OK) {
+			if (errno == EPIPE && !ls_sink_is_ss(sink))
+				cmd_die_of_sigpipe();
+			errx(1, "%s", e.msg);
+		}
+	}
+	if (ls_sink_close(sink, NULL, &e) != LS_OK) {
+		if (errno == EPIPE)
+			cmd_die_of_sigpipe();
+		errx(1, "%s", e.msg);
+	}
+	return 0;
+}

@@ -1,0 +1,166 @@
+/*
+ * Helpers shared by the commands: signal handling, numbers from the
+ * command line, and the --stats counters printed by a thread of their
+ * own (on an interval and on SIGUSR1).
+ */
+#ifndef CMD_H
+#define CMD_H
+
+#include <err.h>
+#include <limits.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "libstream.h"
+
+/* Set by the first SIGINT or SIGTERM; a second one exits at once. */
+static volatile int cmd_stop;
+
+static inline void
+cmd_on_stop(int sig)
+{
+	(void)sig;
+	if (cmd_stop)
+		_exit(1);
+	cmd_stop = 1;
+}
+
+/* Installs the stop handler without SA_RESTART, so a blocked read is
+ * interrupted and sees the flag, and ignores SIGPIPE. */
+static inline void
+cmd_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = cmd_on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* Ends the process as SIGPIPE would have: quietly. */
+static inline void
+cmd_die_of_sigpipe(void)
+{
+	signal(SIGPIPE, SIG_DFL);
+	raise(SIGPIPE);
+	_exit(1);
+}
+
+static inline long long
+cmd_number(const char *s, long long min, long long max, const char *what)
+{
+	const char *errstr;
+	long long v = strtonum(s, min, max, &errstr);
+
+	if (errstr != NULL)
+		errx(2, "%s '%s' is %s (%lld to %lld)", what, s, errstr, min,
+		    max);
+	return v;
+}
+
+static inline uint64_t
+cmd_duration(const char *s, const char *what)
+{
+	ls_error e;
+	uint64_t us;
+
+	if (ls_duration_parse(s, &us, &e) != LS_OK)
+		errx(2, "%s: %s", what, e.msg);
+	return us;
+}
+
+/* Counters a stage reports; written by the main thread only. */
+struct cmd_stats {
+	const char *program;
+	_Atomic uint64_t in, out, filtered, skipped, raw, corrupt, bytes;
+	uint64_t start_ms;
+	uint64_t interval_us;	/* 0: only on SIGUSR1 and at exit */
+};
+
+static struct cmd_stats cmd_stats;
+
+static inline void
+cmd_count(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c,
+	    memory_order_relaxed) + n, memory_order_relaxed);
+}
+
+static inline void
+cmd_stats_print(void)
+{
+	struct cmd_stats *s = &cmd_stats;
+	uint64_t el = ls_now_ms() - s->start_ms;
+	uint64_t out = atomic_load_explicit(&s->out, memory_order_relaxed);
+	char line[512];
+	int n;
+
+	n = snprintf(line, sizeof(line), "{\"program\":\"%s\",\"elapsed_ms\":"
+	    "%llu,\"in\":%llu,\"out\":%llu,\"filtered\":%llu,\"skipped\":%llu,"
+	    "\"raw\":%llu,\"corrupt\":%llu,\"bytes\":%llu,\"rate\":%.1f}\n",
+	    s->program, (unsigned long long)el,
+	    (unsigned long long)atomic_load(&s->in), (unsigned long long)out,
+	    (unsigned long long)atomic_load(&s->filtered),
+	    (unsigned long long)atomic_load(&s->skipped),
+	    (unsigned long long)atomic_load(&s->raw),
+	    (unsigned long long)atomic_load(&s->corrupt),
+	    (unsigned long long)atomic_load(&s->bytes),
+	    el ? (double)out * 1000.0 / (double)el : 0.0);
+	if (n > 0)
+		(void)ls_write_all(STDERR_FILENO, line, (size_t)n);
+}
+
+static inline void *
+cmd_stats_thread(void *arg)
+{
+	sigset_t set;
+	struct timespec ts;
+	int sig;
+
+	(void)arg;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	for (;;) {
+		if (cmd_stats.interval_us > 0) {
+			ts.tv_sec = (time_t)(cmd_stats.interval_us / 1000000);
+			ts.tv_nsec = (long)(cmd_stats.interval_us % 1000000) *
+			    1000;
+			sig = sigtimedwait(&set, NULL, &ts);
+		} else
+			sig = sigwaitinfo(&set, NULL);
+		if (sig == SIGUSR1 || (sig < 0 && errno == EAGAIN))
+			cmd_stats_print();
+	}
+	return NULL;
+}
+
+/* Starts the counters and a thread that prints them on SIGUSR1 and,
+ * if interval_us is not 0, at that interval. Call before other threads. */
+static inline void
+cmd_stats_start(const char *program, uint64_t interval_us)
+{
+	sigset_t set;
+	pthread_t t;
+
+	cmd_stats.program = program;
+	cmd_stats.start_ms = ls_now_ms();
+	cmd_stats.interval_us = interval_us;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (pthread_create(&t, NULL, cmd_stats_thread, NULL) != 0)
+		err(1, "pthread_create");
+	pthread_detach(t);
+}
+
+#endif

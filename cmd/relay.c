@@ -1,0 +1,291 @@
+/* relay: move a stream from input URIs to an output URI. */
+#include <getopt.h>
+
+#include "cmd.h"
+
+struct input {
+	ls_source *src;
+	ls_msg m;		/* its next message, borrowed */
+	bool live;
+};
+
+static ls_sink *sink;
+static int wait_rc = LS_OK;
+static ls_error wait_err;
+static bool quiet;
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: relay [-fq] [-i input]... [-o output] [--append]\n"
+	    "             [--beacon-interval bytes] [--force] [--from position]\n"
+	    "             [--no-eos] [--on-bad-line fail|skip|raw] "
+	    "[--skip-corrupt]\n"
+	    "             [--stats] [--stats-interval duration]\n"
+	    "             [--sync none|interval|every]\n");
+	exit(2);
+}
+
+/* Before the input waits, everything read so far goes out. */
+static void
+flush_output(void *ctx)
+{
+	(void)ctx;
+	if (sink != NULL && wait_rc == LS_OK)
+		wait_rc = ls_sink_flush(sink, &wait_err);
+}
+
+static void
+output_failed(const ls_error *e)
+{
+	if (errno == EPIPE && !ls_sink_is_ss(sink) &&
+	    strcmp(ls_sink_name(sink), "stdout") == 0)
+		cmd_die_of_sigpipe();
+	errx(1, "%s", e->msg);
+}
+
+/* Reads the next message of in; false when it has ended. Reports bad
+ * lines and damage; exits on errors that end the input. */
+static bool
+advance(struct input *in, enum ls_bad_line bad, uint64_t *eos_ts)
+{
+	ls_error e;
+	int rc;
+
+	for (;;) {
+		rc = ls_source_next(in->src, &in->m, &e);
+		if (wait_rc != LS_OK)
+			output_failed(&wait_err);
+		if (rc == LS_OK) {
+			cmd_count(&cmd_stats.in, 1);
+			if (!ls_msg_is_eos(&in->m))
+				return true;
+			if (in->m.ts_ms > *eos_ts)
+				*eos_ts = in->m.ts_ms;
+			rc = LS_END;
+		}
+		if (rc == LS_END) {
+			in->live = false;
+			return false;
+		}
+		if (rc == LS_PARTIAL) {
+			warnx("%s", e.msg);
+			in->live = false;
+			return false;
+		}
+		if (rc == LS_ERR_INVAL && ls_source_is_lines(in->src)) {
+			cmd_count(&cmd_stats.skipped, 1);
+			if (bad == LS_BAD_FAIL) {
+				warnx("%s: %s", ls_source_name(in->src), e.msg);
+				ls_sink_close(sink, NULL, NULL);
+				sink = NULL;
+				exit(1);
+			}
+			if (!quiet)
+				warnx("%s: %s (skipped)",
+				    ls_source_name(in->src), e.msg);
+			continue;
+		}
+		if (rc == LS_ERR_CORRUPT) {
+			warnx("%s: %s", ls_source_name(in->src), e.msg);
+			cmd_count(&cmd_stats.corrupt, 1);
+			continue;	/* the source says if anything follows */
+		}
+		warnx("%s: %s", ls_source_name(in->src), e.msg);
+		if (sink != NULL)
+			ls_sink_close(sink, NULL, NULL);
+		exit(1);
+	}
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "append", no_argument, NULL, 'A' },
+		{ "beacon-interval", required_argument, NULL, 'B' },
+		{ "follow", no_argument, NULL, 'f' },
+		{ "force", no_argument, NULL, 'F' },
+		{ "from", required_argument, NULL, 'P' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "input", required_argument, NULL, 'i' },
+		{ "no-eos", no_argument, NULL, 'E' },
+		{ "on-bad-line", required_argument, NULL, 'L' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "skip-corrupt", no_argument, NULL, 'C' },
+		{ "stats", no_argument, NULL, 'S' },
+		{ "stats-interval", required_argument, NULL, 'I' },
+		{ "sync", required_argument, NULL, 'Y' },
+		{ NULL, 0, NULL, 0 }
+	};
+	ls_source_opts so;
+	ls_sink_opts ko;
+	ls_error e;
+	const char **uris = NULL, *output = "-";
+	struct input *in;
+	size_t nin = 0;
+	uint64_t eos_ts = 0, interval_us = 1000000;
+	bool stats = false;
+	int ch, status = 0;
+
+	memset(&so, 0, sizeof(so));
+	memset(&ko, 0, sizeof(ko));
+	ko.interval = LS_SS_DEFAULT_INTERVAL;
+	while ((ch = getopt_long(argc, argv, "fhi:o:q", longopts, NULL)) !=
+	    -1) {
+		switch (ch) {
+		case 'A':
+			ko.append = true;
+			break;
+		case 'B':
+			ko.interval = (uint32_t)cmd_number(optarg,
+			    LS_SS_MIN_INTERVAL, UINT32_MAX, "beacon interval");
+			break;
+		case 'C':
+			so.skip_corrupt = true;
+			break;
+		case 'E':
+			ko.no_eos = true;
+			break;
+		case 'F':
+			ko.force = true;
+			break;
+		case 'I':
+			interval_us = cmd_duration(optarg, "--stats-interval");
+			break;
+		case 'L':
+			if (strcmp(optarg, "fail") == 0)
+				so.bad = LS_BAD_FAIL;
+			else if (strcmp(optarg, "skip") == 0)
+				so.bad = LS_BAD_SKIP;
+			else if (strcmp(optarg, "raw") == 0)
+				so.bad = LS_BAD_RAW;
+			else
+				errx(2, "--on-bad-line: '%s' is not fail, skip "
+				    "or raw", optarg);
+			break;
+		case 'P':
+			if (ls_pos_parse(optarg, &so.from, &e) != LS_OK)
+				errx(2, "--from: %s", e.msg);
+			break;
+		case 'S':
+			stats = true;
+			break;
+		case 'Y':
+			if (strcmp(optarg, "none") == 0)
+				ko.sync = LS_SYNC_NONE;
+			else if (strcmp(optarg, "interval") == 0)
+				ko.sync = LS_SYNC_INTERVAL;
+			else if (strcmp(optarg, "every") == 0)
+				ko.sync = LS_SYNC_EVERY;
+			else
+				errx(2, "--sync: '%s' is not none, interval or "
+				    "every", optarg);
+			break;
+		case 'f':
+			so.follow = true;
+			break;
+		case 'i':
+			if ((uris = reallocarray(uris, nin + 1,
+			    sizeof(*uris))) == NULL)
+				err(1, NULL);
+			uris[nin++] = optarg;
+			break;
+		case 'o':
+			output = optarg;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc != 0)
+		usage();
+	if (ko.append && ko.force)
+		errx(2, "--append and --force do not go together");
+	if (nin == 0) {
+		static const char *stdin_uri = "-";
+		uris = &stdin_uri;
+		nin = 1;
+	}
+	if (so.follow && nin > 1)
+		errx(2, "--follow takes a single input");
+
+	cmd_signals();
+	cmd_stats_start("relay", stats ? interval_us : 0);
+	so.stop = &cmd_stop;
+	so.on_wait = flush_output;
+	if ((in = calloc(nin, sizeof(*in))) == NULL)
+		err(1, NULL);
+	for (size_t i = 0; i < nin; i++)
+		if ((in[i].src = ls_source_open(uris[i], &so, &e)) == NULL)
+			errx(1, "%s", e.msg);
+	if ((sink = ls_sink_open(output, &ko, &e)) == NULL)
+		errx(1, "%s", e.msg);
+
+	for (size_t i = 0; i < nin; i++)
+		in[i].live = advance(&in[i], so.bad, &eos_ts);
+	for (;;) {
+		/* the earliest head goes first; ties keep input order */
+		struct input *next = NULL;
+		for (size_t i = 0; i < nin; i++)
+			if (in[i].live && (next == NULL ||
+			    in[i].m.ts_ms < next->m.ts_ms))
+				next = &in[i];
+		if (next == NULL)
+			break;
+		int rc = ls_sink_write(sink, &next->m, &e);
+		if (rc == LS_OK) {
+			cmd_count(&cmd_stats.out, 1);
+			cmd_count(&cmd_stats.bytes, next->m.len);
+		} else if (rc == LS_END)
+			cmd_count(&cmd_stats.filtered, 1);
+		else if (rc == LS_ERR_NOTLINE) {
+			warnx("%s: %s %llu: stream %s seq %llu: %s; not written "
+			    "to %s", ls_source_name(next->src),
+			    ls_source_is_lines(next->src) ? "line" : "byte",
+			    (unsigned long long)ls_source_where(next->src),
+			    next->m.key, (unsigned long long)next->m.seq, e.msg,
+			    ls_sink_name(sink));
+			cmd_count(&cmd_stats.skipped, 1);
+			status = 1;
+		} else
+			output_failed(&e);
+		next->live = advance(next, so.bad, &eos_ts);
+	}
+
+	ls_msg eos;
+	ls_msg_eos(&eos, eos_ts ? eos_ts : ls_now_ms());
+	/* a line output forwards an End-of-Stream it was given */
+	if (ls_sink_close(sink, ls_sink_is_ss(sink) || eos_ts ? &eos : NULL,
+	    &e) != LS_OK)
+		output_failed(&e);
+	for (size_t i = 0; i < nin; i++) {
+		if (ls_source_raw_count(in[i].src) > 0 && !quiet)
+			warnx("%s: %llu lines taken raw",
+			    ls_source_name(in[i].src), (unsigned long long)
+			    ls_source_raw_count(in[i].src));
+		cmd_count(&cmd_stats.raw, ls_source_raw_count(in[i].src));
+		ls_source_close(in[i].src);
+	}
+	if (stats)
+		cmd_stats_print();
+	if (atomic_load(&cmd_stats.skipped) > 0) {
+		warnx("%llu messages skipped",
+		    (unsigned long long)atomic_load(&cmd_stats.skipped));
+		if (!quiet)
+			status = 1;
+	}
+	if (atomic_load(&cmd_stats.corrupt) > 0)
+		status = 1;
+	free(in);
+	if (uris != NULL && nin > 0 && strcmp(uris[0], "-") != 0)
+		free(uris);
+	return status;
+}
