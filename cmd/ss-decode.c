@@ -23,8 +23,10 @@ static uint64_t nbeacons;
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: ss-decode [-fHmv] [-F log|ndjson] "
-	    "[--file] file\n");
+	fprintf(stderr, "usage: ss-decode [-fHmv] [-F log|ndjson] [--follow] "
+	    "[--header-only] [--meta]\n"
+	    "                 [--verify] [--format log|ndjson] [--file] "
+	    "file\n");
 	exit(2);
 }
 
@@ -269,8 +271,6 @@ main(int argc, char *argv[])
 			if (rc == LS_PARTIAL && !follow) {
 				warnx("%s: truncated at byte %llu", path,
 				    (unsigned long long)e.offset);
-				if (verify)
-					faults++;
 			}
 			break;
 		}
@@ -293,21 +293,14 @@ main(int argc, char *argv[])
 		    (unsigned long long)e.offset, e.msg);
 	}
 	if (verify) {
-		char line[256];
-		snprintf(line, sizeof(line), "%s: %s%llu%s, %llu messages, "
-		    "%llu beacons, %llu bytes\n", path, faults ? "" : "ok",
-		    faults ? (unsigned long long)faults : 0ull,
-		    faults ? " faults" : "", (unsigned long long)nmsg,
-		    (unsigned long long)nbeacons,
+		char line[256], what[32] = "ok";
+		if (faults)
+			snprintf(what, sizeof(what), "%llu faults",
+			    (unsigned long long)faults);
+		snprintf(line, sizeof(line), "%s: %s, %llu messages, %llu "
+		    "beacons, %llu bytes\n", path, what,
+		    (unsigned long long)nmsg, (unsigned long long)nbeacons,
 		    (unsigned long long)ls_ss_reader_offset(r));
-		if (!faults) {
-			/* "ok" without a count */
-			snprintf(line, sizeof(line), "%s: ok, %llu messages, "
-			    "%llu beacons, %llu bytes\n", path,
-			    (unsigned long long)nmsg,
-			    (unsigned long long)nbeacons,
-			    (unsigned long long)ls_ss_reader_offset(r));
-		}
 		put(line);
 	}
 	if (ls_out_flush(&out, &e) != LS_OK)
