@@ -229,9 +229,14 @@ main(int argc, char *argv[])
 	}
 	if (ls_out_init(&out, STDOUT_FILENO, 256 * 1024, &e) != LS_OK)
 		errx(1, "%s", e.msg);
-	if ((r = ls_ss_reader_open(fd, verify ? LS_SS_VERIFY : 0, &e)) == NULL)
-		errx(1, "%s: byte %llu: %s", path,
-		    (unsigned long long)e.offset, e.msg);
+	if ((r = ls_ss_reader_open(fd, verify ? LS_SS_VERIFY : 0, &e)) == NULL) {
+		warnx("%s: byte %llu: %s", path, (unsigned long long)e.offset,
+		    e.msg);
+		if (verify)
+			printf("%s: 1 faults, 0 messages, 0 beacons, 0 bytes\n",
+			    path);
+		return 1;
+	}
 	ls_ss_reader_on_beacon(r, on_beacon, NULL);
 	if (meta && !verify)
 		print_header(ls_ss_reader_header(r));

@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="gcc make pkg-config libbsd-dev zlib1g-dev libcmocka-dev bats
-bats-assert bats-support jq time"
+bats-assert bats-support jq time python3"
 
 missing=""
 for p in $PKGS; do

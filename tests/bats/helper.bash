@@ -1,0 +1,177 @@
+# Shared helpers for the bats suites of libstream.
+#
+# The commands under test are taken from $LS_BIN (ss-decode) and the test
+# tools from $LS_TOOLS (ss-build, ss-tsv); scripts/check.sh points them at
+# the plain and at the sanitizer build in turn. Run by hand, they default
+# to the plain build of this tree.
+
+bats_require_minimum_version 1.5.0
+
+# bats-support and bats-assert (Debian packages bats-support, bats-assert).
+# Their load.bash files fork a dirname(1) per source file, which costs more
+# than most of our tests take; their sources are read directly instead, in
+# the same order (support first).
+BATS_LIBS=/usr/lib/bats
+if [ -d "$BATS_LIBS/bats-support/src" ] && [ -d "$BATS_LIBS/bats-assert/src" ]; then
+	for _f in "$BATS_LIBS"/bats-support/src/*.bash \
+	    "$BATS_LIBS"/bats-assert/src/*.bash; do
+		# shellcheck disable=SC1090
+		source "$_f"
+	done
+	unset _f
+else
+	load "$BATS_LIBS/bats-support/load"
+	load "$BATS_LIBS/bats-assert/load"
+fi
+
+# this file is tests/bats/helper.bash
+REPO=${BATS_TEST_DIRNAME%/*}
+REPO=${REPO%/*}
+LS_BIN=${LS_BIN:-$REPO/bin}
+LS_TOOLS=${LS_TOOLS:-$REPO/build/tools}
+VEC=$REPO/format/vectors
+CORRUPT=$VEC/corrupt
+SS_DECODE=$LS_BIN/ss-decode
+SS_BUILD=$LS_TOOLS/ss-build
+SS_TSV=$LS_TOOLS/ss-tsv
+EOS_KEY=SEA_STREAMER_INTERNAL
+export LC_ALL=C
+
+# Every vector NAME of format/vectors (NAME.ss), one a line.
+vector_names() {
+	local f
+	for f in "$VEC"/*.ss; do
+		f=${f##*/}
+		echo "${f%.ss}"
+	done
+}
+
+# Per-test setup: checks the binaries and makes $T, an empty directory of
+# this test's own. A .bats file that needs more defines its own setup()
+# and calls this first.
+ls_setup() {
+	local b
+	for b in "$SS_DECODE" "$SS_BUILD" "$SS_TSV"; do
+		[ -x "$b" ] || fail "$b is missing: run 'make tests' (LS_BIN/LS_TOOLS)"
+	done
+	T=$BATS_TEST_TMPDIR/t
+	mkdir -p "$T"
+}
+
+setup() {
+	ls_setup
+}
+
+# runf CMD...: runs CMD with stdout to $T/out and stderr to $T/err (files,
+# so that payload bytes such as NUL survive) and sets $status.
+runf() {
+	"$@" >"$T/out" 2>"$T/err" && status=0 || status=$?
+}
+
+# Value of field KEY (name, created, interval, truncate) in NAME.args, or
+# nothing.
+vector_arg() {
+	local name=$1 key=$2 kv kvs
+	read -ra kvs <"$VEC/$name.args"
+	for kv in "${kvs[@]}"; do
+		if [ "${kv%%=*}" = "$key" ]; then
+			echo "${kv#*=}"
+			return 0
+		fi
+	done
+}
+
+# build_vector NAME OUT: writes NAME.messages.tsv with the header fields of
+# NAME.args to OUT, then cuts OUT to truncate=N bytes if the args say so.
+build_vector() {
+	local name=$1 out=$2 n c i cut
+	n=$(vector_arg "$name" name)
+	c=$(vector_arg "$name" created)
+	i=$(vector_arg "$name" interval)
+	cut=$(vector_arg "$name" truncate)
+	[ -n "$n" ] && [ -n "$c" ] && [ -n "$i" ] ||
+		fail "$name.args lacks name, created or interval"
+	"$SS_BUILD" -n "$n" -c "$c" -i "$i" "$out" <"$VEC/$name.messages.tsv" ||
+		fail "ss-build failed on $name"
+	if [ -n "$cut" ]; then
+		truncate -s "$cut" "$out"
+	fi
+}
+
+# The TSV lines of the complete messages of vector NAME: all of
+# NAME.messages.tsv, or for a truncated vector those listed in its
+# .expected.jsonl (the messages before the cut).
+vector_complete_tsv() {
+	local name=$1
+	if [ -n "$(vector_arg "$name" truncate)" ]; then
+		head -n "$(wc -l <"$VEC/$name.expected.jsonl")" \
+			"$VEC/$name.messages.tsv"
+	else
+		cat "$VEC/$name.messages.tsv"
+	fi
+}
+
+# Size of a file in bytes.
+fsize() {
+	stat -c %s "$1"
+}
+
+# awk functions shared by the suites:
+#  tsfmt(ms): "YYYY-MM-DDTHH:MM:SS.mmm" (UTC) of a millisecond timestamp
+#    below 2^53; computed independently of libstream.
+#  hex(s): lowercase hex of the printable ASCII string s.
+#  ge(a, b): a >= b for decimal strings of any length (no leading zeros),
+#    exact beyond 2^53 where awk's numbers are not.
+#  gt(a, b): a > b, likewise.
+AWK_LIB='
+function tsfmt(ms,   d, r, z, era, doe, yoe, y, doy, mp, dd, m) {
+	d = int(ms / 86400000); r = ms - d * 86400000
+	z = d + 719468; era = int(z / 146097); doe = z - era * 146097
+	yoe = int((doe - int(doe / 1460) + int(doe / 36524) - int(doe / 146096)) / 365)
+	y = yoe + era * 400; doy = doe - (365 * yoe + int(yoe / 4) - int(yoe / 100))
+	mp = int((5 * doy + 2) / 153); dd = doy - int((153 * mp + 2) / 5) + 1
+	m = mp < 10 ? mp + 3 : mp - 9
+	if (m <= 2) y++
+	return sprintf("%04d-%02d-%02dT%02d:%02d:%02d.%03d", y, m, dd,
+	    int(r / 3600000), int(r % 3600000 / 60000), int(r % 60000 / 1000),
+	    r % 1000)
+}
+function hex(s,   i, o) {
+	if (!("a" in ORD)) for (i = 32; i < 127; i++) ORD[sprintf("%c", i)] = i
+	o = ""
+	for (i = 1; i <= length(s); i++) o = o sprintf("%02x", ORD[substr(s, i, 1)])
+	return o
+}
+function ge(a, b) {
+	a = a ""; b = b ""
+	if (length(a) != length(b)) return length(a) > length(b)
+	return a >= b
+}
+function gt(a, b) {
+	return ge(a, b) && (a "") != (b "")
+}
+'
+
+# eos_tsv TS: the TSV line of an End-of-Stream marker stamped TS.
+eos_tsv() {
+	printf '%s\t0\t0\t%s\t454f53\n' "$EOS_KEY" "$1"
+}
+
+# gen_tsv FIRST COUNT [STREAMS]: COUNT messages as TSV, numbered from
+# FIRST, over STREAMS streams (default 3): key sK, shard K%2, sequence
+# = message number, timestamp 1700000000000 + number, payload
+# "msg-<number>-" padded with x to a length that varies from 0 to 300
+# bytes, so that messages get cut by beacons of small intervals.
+gen_tsv() {
+	awk -v first="$1" -v count="$2" -v streams="${3:-3}" "$AWK_LIB"'
+	BEGIN {
+		for (i = first; i < first + count; i++) {
+			p = "msg-" i "-"
+			n = (i * 37) % 301
+			while (length(p) < n) p = p "x"
+			k = i % streams
+			printf "s%d\t%d\t%d\t%.0f\t%s\n", k, k % 2, i,
+			    1700000000000 + i, hex(p)
+		}
+	}'
+}

@@ -1,0 +1,672 @@
+/*
+ * Unit tests of the line framing: ls_line_parse on the examples of the
+ * format, malformed meta blocks and their columns, edge cases, and
+ * ls_line_write / ls_line_write_meta round trips through a temp file.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "libstream.h"
+
+#define TS_2022 1640995200000ull	/* 2022-01-01T00:00:00 */
+#define ALL_HAVE (LS_HAVE_TS | LS_HAVE_KEY | LS_HAVE_SEQ | LS_HAVE_SHARD)
+
+/* --- helpers ------------------------------------------------------------ */
+
+static uint64_t rng_state;
+
+static uint64_t
+rng(void)
+{
+	/* splitmix64 */
+	uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	return z ^ (z >> 31);
+}
+
+static uint64_t
+rng_below(uint64_t n)
+{
+	return n ? rng() % n : 0;
+}
+
+/* A message whose every field holds a sentinel value, to see which
+ * fields a parse touched. */
+static void
+msg_sentinel(ls_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->shard = 0xA5A5A5A5A5A5A5A5ull;
+	m->seq = 0x5A5A5A5A5A5A5A5Aull;
+	m->ts_ms = 0x1234567890ull;
+	memcpy(m->key, "sentinel", 9);
+	m->key_len = 8;
+}
+
+/* A temp file for an ls_out; its content is read back with slurp(). */
+static int
+temp_fd(void)
+{
+	char path[] = "/tmp/ls-test-line-XXXXXX";
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	unlink(path);
+	return fd;
+}
+
+/* Reads all of fd from offset 0 into a NUL-terminated malloc'd buffer. */
+static char *
+slurp(int fd, size_t *len)
+{
+	off_t size = lseek(fd, 0, SEEK_END);
+	char *buf;
+
+	assert_true(size >= 0);
+	buf = malloc((size_t)size + 1);
+	assert_non_null(buf);
+	assert_int_equal(pread(fd, buf, (size_t)size, 0), size);
+	buf[size] = '\0';
+	*len = (size_t)size;
+	return buf;
+}
+
+/* --- the examples of the format ------------------------------------------ */
+
+struct parse_case {
+	const char *line;
+	unsigned have;
+	uint64_t ts_ms;
+	const char *key;
+	uint64_t seq;
+	uint64_t shard;
+	const char *payload;
+};
+
+static const struct parse_case examples[] = {
+	{ "a plain, raw message", 0, 0, NULL, 0, 0,
+	    "a plain, raw message" },
+	{ "[2022-01-01T00:00:00] { \"payload\": \"anything\" }",
+	    LS_HAVE_TS, TS_2022, NULL, 0, 0,
+	    "{ \"payload\": \"anything\" }" },
+	{ "[2022-01-01T00:00:00.123 | my_topic] \"a string payload\"",
+	    LS_HAVE_TS | LS_HAVE_KEY, TS_2022 + 123, "my_topic", 0, 0,
+	    "\"a string payload\"" },
+	{ "[2022-01-01T00:00:00 | my-topic-2 | 123] [\"array\", \"of\", "
+	    "\"values\"]", LS_HAVE_TS | LS_HAVE_KEY | LS_HAVE_SEQ, TS_2022,
+	    "my-topic-2", 123, 0, "[\"array\", \"of\", \"values\"]" },
+	{ "[2022-01-01T00:00:00 | my-topic-2 | 123 | 4] { \"payload\": "
+	    "\"anything\" }", ALL_HAVE, TS_2022, "my-topic-2", 123, 4,
+	    "{ \"payload\": \"anything\" }" },
+	{ "[my_topic] a string payload", LS_HAVE_KEY, 0, "my_topic", 0, 0,
+	    "a string payload" },
+	{ "[my_topic | 123] { \"payload\": \"anything\" }",
+	    LS_HAVE_KEY | LS_HAVE_SEQ, 0, "my_topic", 123, 0,
+	    "{ \"payload\": \"anything\" }" },
+	{ "[my_topic | 123 | 4] { \"payload\": \"anything\" }",
+	    LS_HAVE_KEY | LS_HAVE_SEQ | LS_HAVE_SHARD, 0, "my_topic", 123, 4,
+	    "{ \"payload\": \"anything\" }" },
+	/* edge cases */
+	{ "", 0, 0, NULL, 0, 0, "" },
+	{ " [a] x", 0, 0, NULL, 0, 0, " [a] x" },
+	{ "a]", 0, 0, NULL, 0, 0, "a]" },
+	{ "[a]", LS_HAVE_KEY, 0, "a", 0, 0, "" },
+	{ "[a] ", LS_HAVE_KEY, 0, "a", 0, 0, "" },
+	{ "[a]x", LS_HAVE_KEY, 0, "a", 0, 0, "x" },
+	{ "[a]  x", LS_HAVE_KEY, 0, "a", 0, 0, " x" },
+	{ "[a] x ", LS_HAVE_KEY, 0, "a", 0, 0, "x " },
+	{ "[a] [b] c", LS_HAVE_KEY, 0, "a", 0, 0, "[b] c" },
+	{ "[a] x | y ] z", LS_HAVE_KEY, 0, "a", 0, 0, "x | y ] z" },
+	{ "[a]\tx", LS_HAVE_KEY, 0, "a", 0, 0, "\tx" },
+	{ "[\ta\t|\t7\t]", LS_HAVE_KEY | LS_HAVE_SEQ, 0, "a", 7, 0, "" },
+	{ "[a|1|2] p", LS_HAVE_KEY | LS_HAVE_SEQ | LS_HAVE_SHARD, 0, "a", 1,
+	    2, "p" },
+	{ "[2022-01-01]", LS_HAVE_KEY, 0, "2022-01-01", 0, 0, "" },
+	{ "[2022-01-01 | 5] x", LS_HAVE_KEY | LS_HAVE_SEQ, 0, "2022-01-01",
+	    5, 0, "x" },
+	{ "[2022-01-01T00:00:00]", LS_HAVE_TS, TS_2022, NULL, 0, 0, "" },
+	{ "[1970-01-01T00:00:00 | k] x", LS_HAVE_TS | LS_HAVE_KEY, 0, "k",
+	    0, 0, "x" },
+	{ "[2024-02-29T12:34:56.789 | k] x", LS_HAVE_TS | LS_HAVE_KEY,
+	    1709210096789ull, "k", 0, 0, "x" },
+	{ "[2000-02-29T23:59:59 | k]", LS_HAVE_TS | LS_HAVE_KEY,
+	    951868799000ull, "k", 0, 0, "" },
+	{ "[9999-12-31T23:59:59.999 | k]", LS_HAVE_TS | LS_HAVE_KEY,
+	    253402300799999ull, "k", 0, 0, "" },
+	{ "[k | 0 | 0]", LS_HAVE_KEY | LS_HAVE_SEQ | LS_HAVE_SHARD, 0, "k",
+	    0, 0, "" },
+	{ "[k | 18446744073709551615 | 18446744073709551615]",
+	    LS_HAVE_KEY | LS_HAVE_SEQ | LS_HAVE_SHARD, 0, "k", UINT64_MAX,
+	    UINT64_MAX, "" },
+	{ "[k | 00042]", LS_HAVE_KEY | LS_HAVE_SEQ, 0, "k", 42, 0, "" },
+	{ "[SEA_STREAMER_INTERNAL | 0 | 0] EOS",
+	    LS_HAVE_KEY | LS_HAVE_SEQ | LS_HAVE_SHARD, 0,
+	    "SEA_STREAMER_INTERNAL", 0, 0, "EOS" },
+	{ "[k] caf\xc3\xa9 \xf0\x9f\x98\x80", LS_HAVE_KEY, 0, "k", 0, 0,
+	    "caf\xc3\xa9 \xf0\x9f\x98\x80" },
+};
+
+static void
+check_parse(const struct parse_case *c)
+{
+	ls_msg m, ref;
+	ls_error err;
+	unsigned have = 0xdead;
+	size_t len = strlen(c->line);
+	int rc;
+
+	msg_sentinel(&m);
+	msg_sentinel(&ref);
+	memset(&err, 0, sizeof(err));
+	rc = ls_line_parse(c->line, len, &m, &have, &err);
+	if (rc != LS_OK)
+		print_error("line '%s': %s (%s)\n", c->line, ls_strstatus(rc),
+		    err.msg);
+	assert_int_equal(rc, LS_OK);
+	assert_int_equal(have, c->have);
+	if (c->have & LS_HAVE_TS)
+		assert_int_equal(m.ts_ms, c->ts_ms);
+	else
+		assert_int_equal(m.ts_ms, ref.ts_ms);
+	if (c->have & LS_HAVE_KEY) {
+		assert_int_equal(m.key_len, strlen(c->key));
+		assert_string_equal(m.key, c->key);
+	} else {
+		assert_int_equal(m.key_len, ref.key_len);
+		assert_string_equal(m.key, ref.key);
+	}
+	if (c->have & LS_HAVE_SEQ)
+		assert_int_equal(m.seq, c->seq);
+	else
+		assert_int_equal(m.seq, ref.seq);
+	if (c->have & LS_HAVE_SHARD)
+		assert_int_equal(m.shard, c->shard);
+	else
+		assert_int_equal(m.shard, ref.shard);
+	/* the payload points into the line and has the exact bytes */
+	assert_int_equal(m.len, strlen(c->payload));
+	assert_true(m.payload >= (const unsigned char *)c->line);
+	assert_true(m.payload + m.len == (const unsigned char *)c->line + len);
+	assert_memory_equal(m.payload, c->payload, m.len);
+}
+
+static void
+test_parse_examples(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(examples) / sizeof(examples[0]); i++)
+		check_parse(&examples[i]);
+}
+
+/* The payload is not NUL-terminated: parsing looks at len bytes only. */
+static void
+test_parse_not_nul_terminated(void **state)
+{
+	const char text[] = "[k | 5] payload]]]";
+	ls_msg m;
+	unsigned have;
+	char *line;
+
+	(void)state;
+	/* only "[k | 5] pay" of it, in an exact-size heap block */
+	line = malloc(11);
+	assert_non_null(line);
+	memcpy(line, text, 11);
+	msg_sentinel(&m);
+	assert_int_equal(ls_line_parse(line, 11, &m, &have, NULL), LS_OK);
+	assert_int_equal(have, LS_HAVE_KEY | LS_HAVE_SEQ);
+	assert_int_equal(m.seq, 5);
+	assert_int_equal(m.len, 3);
+	assert_memory_equal(m.payload, "pay", 3);
+	/* a ']' only beyond len does not close the block */
+	memcpy(line, "[k | 5 pay]", 11);
+	assert_int_equal(ls_line_parse(line, 10, &m, &have, NULL),
+	    LS_ERR_INVAL);
+	free(line);
+}
+
+/* --- fractional seconds ---------------------------------------------------- */
+
+static void
+test_parse_fraction(void **state)
+{
+	static const struct {
+		const char *frac;
+		uint64_t ms;
+	} cases[] = {
+		{ ".5", 500 }, { ".05", 50 }, { ".005", 5 }, { ".123", 123 },
+		{ ".1234", 123 }, { ".12345", 123 }, { ".123456", 123 },
+		{ ".1234567", 123 }, { ".12345678", 123 },
+		{ ".123456789", 123 }, { ".999999999", 999 }, { ".0", 0 },
+		{ ".000000000", 0 }, { ".9", 900 }, { ".99", 990 },
+		{ "", 0 },
+	};
+	char line[80];
+	ls_msg m;
+	unsigned have;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(line, sizeof(line), "[2022-01-01T00:00:00%s | k] x",
+		    cases[i].frac);
+		msg_sentinel(&m);
+		assert_int_equal(ls_line_parse(line, strlen(line), &m, &have,
+		    NULL), LS_OK);
+		assert_int_equal(have, LS_HAVE_TS | LS_HAVE_KEY);
+		assert_int_equal(m.ts_ms, TS_2022 + cases[i].ms);
+	}
+}
+
+/* --- invalid meta blocks --------------------------------------------------- */
+
+struct bad_case {
+	const char *line;
+	uint64_t col_lo, col_hi;	/* accepted columns (1-based) */
+};
+
+#define COL(c) (c), (c)
+
+static void
+test_parse_invalid(void **state)
+{
+	static const struct bad_case cases[] = {
+		{ "[Jan 1, 2022] { \"payload\": \"anything\" }", COL(2) },
+		{ "[]", COL(2) },
+		{ "[] x", COL(2) },
+		{ "[a|]", COL(4) },
+		{ "[a | ]", 5, 6 },
+		/* the empty first field: at its start or at the bar */
+		{ "[ | a]", 2, 3 },
+		{ "[|a]", COL(2) },
+		{ "[a || 1]", COL(5) },
+		{ "[a | b]", COL(6) },
+		{ "[a | -1]", COL(6) },
+		{ "[a | 1x]", COL(6) },
+		{ "[a | 1 2]", COL(6) },
+		{ "[a | 0x10]", COL(6) },
+		{ "[a | 1 | x]", COL(10) },
+		{ "[a | 1 | 2 | 3]", COL(14) },
+		{ "[2022-01-01T00:00:00 | a | 1 | 2 | 3]", COL(36) },
+		{ "[2022-01-01T00:00:00 | 2022-01-01T00:00:00]", COL(24) },
+		{ "[unterminated", COL(1) },
+		{ "[unterminated | 1 | 2", COL(1) },
+		{ "[", COL(1) },
+		{ "[a | 18446744073709551616]", COL(6) },
+		{ "[a | 99999999999999999999]", COL(6) },
+		{ "[a | 1 | 18446744073709551616]", COL(10) },
+		{ "[my/topic] x", COL(2) },
+		{ "[2022-01-01T00:00:00 | my/topic] x", COL(24) },
+		{ "[my topic] x", COL(2) },
+		{ "[caf\xc3\xa9] x", COL(2) },
+		{ "[a:b]", COL(2) },
+		/* bad dates are not time stamps, and not keys either */
+		{ "[2023-02-29T00:00:00] x", COL(2) },
+		{ "[2100-02-29T00:00:00] x", COL(2) },
+		{ "[2022-13-01T00:00:00] x", COL(2) },
+		{ "[2022-00-01T00:00:00] x", COL(2) },
+		{ "[2022-04-31T00:00:00] x", COL(2) },
+		{ "[2022-01-00T00:00:00] x", COL(2) },
+		{ "[2022-01-32T00:00:00] x", COL(2) },
+		{ "[2022-01-01T24:00:00] x", COL(2) },
+		{ "[2022-01-01T00:60:00] x", COL(2) },
+		{ "[2022-01-01T00:00:60] x", COL(2) },
+		{ "[1969-12-31T23:59:59] x", COL(2) },
+		{ "[2022-01-01 00:00:00] x", COL(2) },
+		{ "[2022-01-01T00:00:00Z] x", COL(2) },
+		{ "[2022-01-01T00:00:00+00:00] x", COL(2) },
+		{ "[2022-01-01T00:00:00.] x", COL(2) },
+		{ "[2022-01-01T00:00:00.1234567890] x", COL(2) },
+		{ "[2022-01-01T00:00:00.12a] x", COL(2) },
+		{ "[2022-1-01T00:00:00] x", COL(2) },
+		{ "[ 2022-01-01T00:00:00.5x | k] x", COL(3) },
+		{ "[k | 2022-01-01T00:00:00] x", COL(6) },
+	};
+	char key250[260];
+	ls_msg m;
+	ls_error err;
+	unsigned have;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct bad_case *c = &cases[i];
+		memset(&err, 0, sizeof(err));
+		msg_sentinel(&m);
+		have = 0xdead;
+		int rc = ls_line_parse(c->line, strlen(c->line), &m, &have,
+		    &err);
+		if (rc != LS_ERR_INVAL || err.offset < c->col_lo ||
+		    err.offset > c->col_hi)
+			print_error("line '%s': rc %d, column %llu (%s)\n",
+			    c->line, rc, (unsigned long long)err.offset,
+			    err.msg);
+		assert_int_equal(rc, LS_ERR_INVAL);
+		assert_int_equal(err.code, LS_ERR_INVAL);
+		assert_in_range(err.offset, c->col_lo, c->col_hi);
+		assert_true(err.msg[0] != '\0');
+		/* no error is fine without an ls_error too */
+		assert_int_equal(ls_line_parse(c->line, strlen(c->line), &m,
+		    &have, NULL), LS_ERR_INVAL);
+	}
+
+	/* a key of 250 bytes is too long; 249 is fine */
+	key250[0] = '[';
+	memset(key250 + 1, 'k', 250);
+	memcpy(key250 + 251, "] x", 4);
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(ls_line_parse(key250, strlen(key250), &m, &have,
+	    &err), LS_ERR_INVAL);
+	assert_int_equal(err.offset, 2);
+	memmove(key250 + 250, key250 + 251, 4);
+	msg_sentinel(&m);
+	assert_int_equal(ls_line_parse(key250, strlen(key250), &m, &have,
+	    &err), LS_OK);
+	assert_int_equal(have, LS_HAVE_KEY);
+	assert_int_equal(m.key_len, 249);
+	assert_int_equal(strlen(m.key), 249);
+	assert_int_equal(m.len, 1);
+}
+
+/* --- writing --------------------------------------------------------------- */
+
+static void
+test_write_exact(void **state)
+{
+	static const char payload[] = "{ \"payload\": \"anything\" }";
+	ls_out o;
+	ls_msg m;
+	ls_error err;
+	size_t len;
+	char *text;
+	int fd = temp_fd();
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(ls_msg_set_key(&m, "my_topic", 8, &err), LS_OK);
+	m.ts_ms = TS_2022;
+	m.seq = 123;
+	m.shard = 4;
+	m.payload = (const unsigned char *)payload;
+	m.len = strlen(payload);
+	assert_int_equal(ls_out_init(&o, fd, 0, &err), LS_OK);
+	assert_int_equal(ls_line_write(&o, &m, &err), LS_OK);
+	assert_int_equal(ls_line_write_meta(&o, &m, &err), LS_OK);
+	m.ts_ms = 1691686154745ull;
+	m.seq = UINT64_MAX;
+	m.shard = 0;
+	m.len = 0;
+	assert_int_equal(ls_line_write(&o, &m, &err), LS_OK);
+	assert_int_equal(ls_line_write_meta(&o, &m, &err), LS_OK);
+	assert_int_equal(ls_out_flush(&o, &err), LS_OK);
+	ls_out_free(&o);
+	text = slurp(fd, &len);
+	assert_string_equal(text,
+	    "[2022-01-01T00:00:00.000 | my_topic | 123 | 4] "
+	    "{ \"payload\": \"anything\" }\n"
+	    "[2022-01-01T00:00:00.000 | my_topic | 123 | 4]\n"
+	    "[2023-08-10T16:49:14.745 | my_topic | 18446744073709551615 | 0] \n"
+	    "[2023-08-10T16:49:14.745 | my_topic | 18446744073709551615 | 0]\n");
+	free(text);
+	close(fd);
+}
+
+static void
+test_write_notline(void **state)
+{
+	static const struct {
+		const char *p;
+		size_t n;
+	} bad[] = {
+		{ "\n", 1 }, { "a\nb", 3 }, { "abc\n", 4 },
+		{ "\xff", 1 }, { "ab\xc3", 3 }, { "\xc0\x80", 2 },
+		{ "\xed\xa0\x80", 3 }, { "ok\x80ok", 5 },
+		{ "\xf4\x90\x80\x80", 4 },
+		{ "a long line of text before a bad byte \xfe", 39 },
+	};
+	ls_out o;
+	ls_msg m;
+	ls_error err;
+	size_t len;
+	char *text;
+	int fd = temp_fd();
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(ls_msg_set_key(&m, "k", 1, &err), LS_OK);
+	assert_int_equal(ls_out_init(&o, fd, 0, &err), LS_OK);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		m.payload = (const unsigned char *)bad[i].p;
+		m.len = bad[i].n;
+		memset(&err, 0, sizeof(err));
+		assert_int_equal(ls_line_write(&o, &m, &err), LS_ERR_NOTLINE);
+		assert_int_equal(err.code, LS_ERR_NOTLINE);
+		assert_int_equal(o.len, 0);
+		assert_int_equal(o.total, 0);
+	}
+	/* a payload larger than the buffer with a newline at its very end */
+	size_t big = 3 * o.cap;
+	unsigned char *p = malloc(big);
+	assert_non_null(p);
+	memset(p, 'x', big);
+	p[big - 1] = '\n';
+	m.payload = p;
+	m.len = big;
+	assert_int_equal(ls_line_write(&o, &m, &err), LS_ERR_NOTLINE);
+	p[big - 1] = 0xff;
+	assert_int_equal(ls_line_write(&o, &m, &err), LS_ERR_NOTLINE);
+	assert_int_equal(o.len, 0);
+	free(p);
+	assert_int_equal(ls_out_flush(&o, &err), LS_OK);
+	ls_out_free(&o);
+	text = slurp(fd, &len);
+	assert_int_equal(len, 0);
+	free(text);
+	close(fd);
+}
+
+/* Appends one random code point (no '\n') as UTF-8 to p; returns bytes. */
+static size_t
+rand_utf8(unsigned char *p)
+{
+	static const char specials[] = " []|\t\r{}\"\\";
+	uint32_t c;
+
+	switch (rng_below(6)) {
+	case 0:
+		p[0] = (unsigned char)specials[rng_below(sizeof(specials) - 1)];
+		return 1;
+	case 1:
+	case 2:
+		do
+			c = (uint32_t)rng_below(0x80);
+		while (c == '\n');
+		p[0] = (unsigned char)c;
+		return 1;
+	case 3:
+		c = 0x80 + (uint32_t)rng_below(0x800 - 0x80);
+		p[0] = (unsigned char)(0xC0 | (c >> 6));
+		p[1] = (unsigned char)(0x80 | (c & 0x3F));
+		return 2;
+	case 4:
+		do
+			c = 0x800 + (uint32_t)rng_below(0x10000 - 0x800);
+		while (c >= 0xD800 && c <= 0xDFFF);
+		p[0] = (unsigned char)(0xE0 | (c >> 12));
+		p[1] = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
+		p[2] = (unsigned char)(0x80 | (c & 0x3F));
+		return 3;
+	default:
+		c = 0x10000 + (uint32_t)rng_below(0x110000 - 0x10000);
+		p[0] = (unsigned char)(0xF0 | (c >> 18));
+		p[1] = (unsigned char)(0x80 | ((c >> 12) & 0x3F));
+		p[2] = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
+		p[3] = (unsigned char)(0x80 | (c & 0x3F));
+		return 4;
+	}
+}
+
+static const char key_chars[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-";
+
+struct rt_msg {
+	ls_msg m;
+	unsigned char *buf;
+};
+
+static uint64_t
+rand_u64(void)
+{
+	switch (rng_below(4)) {
+	case 0: return rng_below(10);
+	case 1: return UINT64_MAX - rng_below(3);
+	case 2: return rng_below(1000000);
+	default: return rng();
+	}
+}
+
+static void
+test_write_round_trip(void **state)
+{
+	enum { N = 400 };
+	const uint64_t ts_max = 253402300799999ull;	/* 9999-12-31 */
+	struct rt_msg *v = calloc(N, sizeof(*v));
+	ls_out o;
+	ls_error err;
+	size_t len;
+	char *text, *line;
+	int fd = temp_fd();
+
+	(void)state;
+	assert_non_null(v);
+	rng_state = 0x11E5EEDull;
+	assert_int_equal(ls_out_init(&o, fd, 0, &err), LS_OK);
+	for (size_t i = 0; i < N; i++) {
+		ls_msg *m = &v[i].m;
+		size_t klen, plen, cap;
+		char key[LS_KEY_MAX];
+
+		klen = i % 50 == 7 ? LS_KEY_MAX : 1 + rng_below(i % 3 ? 12 : 80);
+		for (size_t k = 0; k < klen; k++)
+			key[k] = key_chars[rng_below(sizeof(key_chars) - 1)];
+		assert_int_equal(ls_msg_set_key(m, key, klen, &err), LS_OK);
+		m->seq = rand_u64();
+		m->shard = rand_u64();
+		m->ts_ms = i == 0 ? 0 : i == 1 ? ts_max : rng_below(ts_max + 1);
+		/* mostly short, sometimes empty, a few larger than the
+		 * ls_out buffer */
+		if (i % 97 == 5)
+			cap = o.cap + rng_below(3 * o.cap);
+		else if (i % 10 == 3)
+			cap = 0;
+		else
+			cap = rng_below(300);
+		v[i].buf = malloc(cap + 4);
+		assert_non_null(v[i].buf);
+		plen = 0;
+		while (plen < cap)
+			plen += rand_utf8(v[i].buf + plen);
+		m->payload = v[i].buf;
+		m->len = plen;
+		assert_true(ls_utf8_valid(m->payload, m->len));
+		assert_int_equal(ls_line_write(&o, m, &err), LS_OK);
+	}
+	assert_int_equal(ls_out_flush(&o, &err), LS_OK);
+	assert_int_equal(o.total, (uint64_t)lseek(fd, 0, SEEK_END));
+	ls_out_free(&o);
+
+	text = slurp(fd, &len);
+	assert_true(len > 0 && text[len - 1] == '\n');
+	line = text;
+	for (size_t i = 0; i < N; i++) {
+		const ls_msg *want = &v[i].m;
+		char *nl = memchr(line, '\n', len - (size_t)(line - text));
+		ls_msg got;
+		unsigned have;
+
+		assert_non_null(nl);
+		msg_sentinel(&got);
+		assert_int_equal(ls_line_parse(line, (size_t)(nl - line), &got,
+		    &have, &err), LS_OK);
+		assert_int_equal(have, ALL_HAVE);
+		assert_int_equal(got.key_len, want->key_len);
+		assert_string_equal(got.key, want->key);
+		assert_int_equal(got.seq, want->seq);
+		assert_int_equal(got.shard, want->shard);
+		assert_int_equal(got.ts_ms, want->ts_ms);
+		assert_int_equal(got.len, want->len);
+		assert_memory_equal(got.payload, want->payload, want->len);
+		line = nl + 1;
+	}
+	assert_true(line == text + len);
+	free(text);
+	for (size_t i = 0; i < N; i++)
+		free(v[i].buf);
+	free(v);
+	close(fd);
+}
+
+/* ls_line_write to a pipe, read by the test after the writer is done. */
+static void
+test_write_pipe(void **state)
+{
+	static const char payload[] = "hello | [world]";
+	int fds[2];
+	ls_out o;
+	ls_msg m, got;
+	ls_error err;
+	char buf[512];
+	ssize_t n;
+	unsigned have;
+
+	(void)state;
+	assert_int_equal(pipe(fds), 0);
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(ls_msg_set_key(&m, "pipe.key", 8, &err), LS_OK);
+	m.seq = 9;
+	m.shard = 3;
+	m.ts_ms = TS_2022 + 7;
+	m.payload = (const unsigned char *)payload;
+	m.len = strlen(payload);
+	assert_int_equal(ls_out_init(&o, fds[1], 100, &err), LS_OK);
+	assert_int_equal(ls_line_write(&o, &m, &err), LS_OK);
+	assert_int_equal(ls_out_flush(&o, &err), LS_OK);
+	ls_out_free(&o);
+	close(fds[1]);
+	n = read(fds[0], buf, sizeof(buf) - 1);
+	close(fds[0]);
+	assert_true(n > 1);
+	buf[n] = '\0';
+	assert_string_equal(buf,
+	    "[2022-01-01T00:00:00.007 | pipe.key | 9 | 3] hello | [world]\n");
+	msg_sentinel(&got);
+	assert_int_equal(ls_line_parse(buf, (size_t)n - 1, &got, &have, &err),
+	    LS_OK);
+	assert_int_equal(have, ALL_HAVE);
+	assert_int_equal(got.len, m.len);
+	assert_memory_equal(got.payload, payload, m.len);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_examples),
+		cmocka_unit_test(test_parse_not_nul_terminated),
+		cmocka_unit_test(test_parse_fraction),
+		cmocka_unit_test(test_parse_invalid),
+		cmocka_unit_test(test_write_exact),
+		cmocka_unit_test(test_write_notline),
+		cmocka_unit_test(test_write_round_trip),
+		cmocka_unit_test(test_write_pipe),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
