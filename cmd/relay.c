@@ -12,7 +12,7 @@ struct input {
 static ls_sink *sink;
 static int wait_rc = LS_OK;
 static ls_error wait_err;
-static bool quiet;
+static bool quiet, skip_corrupt;
 
 static void
 usage(void)
@@ -87,10 +87,11 @@ advance(struct input *in, enum ls_bad_line bad, uint64_t *eos_ts)
 				    ls_source_name(in->src), e.msg);
 			continue;
 		}
-		if (rc == LS_ERR_CORRUPT) {
+		if (rc == LS_ERR_CORRUPT && skip_corrupt) {
+			/* the source went on past the damage, or has ended */
 			warnx("%s: %s", ls_source_name(in->src), e.msg);
 			cmd_count(&cmd_stats.corrupt, 1);
-			continue;	/* the source says if anything follows */
+			continue;
 		}
 		warnx("%s: %s", ls_source_name(in->src), e.msg);
 		if (sink != NULL)
@@ -144,7 +145,7 @@ main(int argc, char *argv[])
 			    LS_SS_MIN_INTERVAL, UINT32_MAX, "beacon interval");
 			break;
 		case 'C':
-			so.skip_corrupt = true;
+			so.skip_corrupt = skip_corrupt = true;
 			break;
 		case 'E':
 			ko.no_eos = true;

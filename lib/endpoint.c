@@ -337,6 +337,9 @@ ss_next(ls_source *s, ls_msg *m, ls_error *err)
 		}
 		if (rc == LS_END || rc == LS_PARTIAL) {
 			if (following(s)) {
+				if ((rc = ls_ss_reader_refresh(s->r, err)) !=
+				    LS_OK)
+					return rc;
 				nap(s);
 				continue;
 			}

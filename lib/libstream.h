@@ -321,7 +321,8 @@ LS_API int ls_ss_beacon_count(ls_ss_reader *r, uint64_t *count,
 /* Where to start reading. */
 enum ls_ss_from {
 	LS_FROM_START,
-	LS_FROM_END,		/* after the last complete message */
+	LS_FROM_END,		/* after the last complete message but a
+				   trailing End-of-Stream */
 	LS_FROM_BEACON,		/* first message boundary after beacon N */
 	LS_FROM_SEQ,		/* first message with sequence >= value */
 	LS_FROM_TIME		/* first message with timestamp > value (ms) */
@@ -355,6 +356,14 @@ LS_API int ls_ss_seek(ls_ss_reader *r, const ls_ss_pos *pos, ls_error *err);
  */
 LS_API int ls_ss_resync(ls_ss_reader *r, uint64_t *from, uint64_t *to,
     ls_error *err);
+
+/*
+ * Forgets bytes read past the last message returned, so that they are
+ * read again from the file: a follower calls it before waiting, since a
+ * writer appending after a crash rewrites an incomplete tail. No-op on
+ * a pipe.
+ */
+LS_API int ls_ss_reader_refresh(ls_ss_reader *r, ls_error *err);
 
 LS_API void ls_ss_reader_free(ls_ss_reader *r);
 

@@ -774,19 +774,6 @@ last_boundary(ls_ss_reader *r, uint64_t *kp, uint64_t *off, ls_error *err)
 	return LS_OK;
 }
 
-/* Reads on until the data ends; the reader stays after the last complete
- * message. */
-static int
-drain(ls_ss_reader *r, ls_error *err)
-{
-	ls_msg m;
-	int rc;
-
-	while ((rc = ls_ss_next(r, &m, err)) == LS_OK)
-		;
-	return rc == LS_END || rc == LS_PARTIAL ? LS_OK : rc;
-}
-
 enum { LEFT = -1, UNDECIDED = 0, RIGHT = 1 };
 
 static bool
@@ -913,10 +900,16 @@ ls_ss_seek(ls_ss_reader *r, const ls_ss_pos *pos, ls_error *err)
 			return rc;
 		return jump(r, off, err);
 	case LS_FROM_END:
+		/* where an append would continue: before a trailing EOS */
 		if ((rc = last_boundary(r, &k, &off, err)) != LS_OK ||
 		    (rc = jump(r, off, err)) != LS_OK)
 			return rc;
-		return drain(r, err);
+		while ((rc = ls_ss_next(r, &m, err)) == LS_OK)
+			if (!ls_msg_is_eos(&m))
+				off = r->pos;
+		if (rc != LS_END && rc != LS_PARTIAL)
+			return rc;
+		return jump(r, off, err);
 	case LS_FROM_SEQ:
 	case LS_FROM_TIME:
 		break;
@@ -971,9 +964,8 @@ ls_ss_resync(ls_ss_reader *r, uint64_t *from, uint64_t *to, ls_error *err)
 int
 ls__ss_find_end(int fd, ls_ss_header *h, uint64_t *end, ls_error *err)
 {
+	static const ls_ss_pos at_end = { .from = LS_FROM_END };
 	ls_ss_reader *r;
-	uint64_t k, off;
-	ls_msg m;
 	int rc;
 
 	if (lseek(fd, 0, SEEK_SET) < 0)
@@ -981,15 +973,18 @@ ls__ss_find_end(int fd, ls_ss_header *h, uint64_t *end, ls_error *err)
 	if ((r = ls_ss_reader_open(fd, 0, err)) == NULL)
 		return err ? err->code : LS_ERR_CORRUPT;
 	*h = r->h;
-	if ((rc = last_boundary(r, &k, &off, err)) == LS_OK &&
-	    (rc = jump(r, off, err)) == LS_OK) {
-		*end = off;
-		while ((rc = ls_ss_next(r, &m, err)) == LS_OK)
-			if (!ls_msg_is_eos(&m))
-				*end = r->pos;
-		if (rc == LS_END || rc == LS_PARTIAL)
-			rc = LS_OK;
-	}
+	if ((rc = ls_ss_seek(r, &at_end, err)) == LS_OK)
+		*end = r->pos;
 	ls_ss_reader_free(r);
 	return rc;
+}
+
+LS_API int
+ls_ss_reader_refresh(ls_ss_reader *r, ls_error *err)
+{
+	if (!r->seekable || r->have_pending)
+		return LS_OK;
+	if (r->end == r->start)
+		return LS_OK;
+	return jump(r, r->pos, err);
 }
