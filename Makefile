@@ -89,6 +89,24 @@ $(OUT)/libstream.pc: libstream.pc.in Makefile
 		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|0.1.0|' \
 		libstream.pc.in > $@
 
+# libFuzzer harnesses (clang); each runs FUZZ_SECONDS on the vectors.
+FUZZ_SECONDS ?= 30
+FUZZ = $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/*.c))
+
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(HDR)
+	@mkdir -p $(@D)
+	clang -g -O1 -std=c11 -D_DEFAULT_SOURCE -Ilib \
+		-fsanitize=fuzzer,address,undefined $< $(LIB_SRC) -o $@ -lz \
+		-lpthread
+
+fuzz: $(FUZZ)
+	@mkdir -p build/fuzz/corpus
+	cp format/vectors/*.ss format/vectors/corrupt/*.ss build/fuzz/corpus/
+	for f in $(FUZZ); do \
+		$$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+			build/fuzz/corpus || exit 1; \
+	done
+
 deps:
 	sh scripts/deps.sh
 

@@ -20,7 +20,9 @@ expand(const char *tpl, uint64_t tick, uint64_t ts, char *out, size_t cap)
 {
 	size_t n = 0;
 
-	for (const char *p = tpl; *p != '\0' && n + 32 < cap; p++) {
+	for (const char *p = tpl; *p != '\0'; p++) {
+		if (n + 32 >= cap)
+			return SIZE_MAX;
 		if (*p != '%' || p[1] == '\0') {
 			out[n++] = *p;
 			continue;
@@ -142,6 +144,7 @@ main(int argc, char *argv[])
 		errx(2, "--append and --force do not go together");
 
 	cmd_signals();
+	signal(SIGUSR1, SIG_IGN);
 	if ((sink = ls_sink_open(output, &ko, &e)) == NULL)
 		errx(1, "%s", e.msg);
 	clock_gettime(CLOCK_MONOTONIC, &next);
@@ -154,7 +157,8 @@ main(int argc, char *argv[])
 				uint64_t late = (uint64_t)(now.tv_sec -
 				    next.tv_sec) * 1000000 + (uint64_t)
 				    (now.tv_nsec - next.tv_nsec) / 1000;
-				add_us(&next, late / interval_us * interval_us);
+				add_us(&next, (late + interval_us - 1) /
+				    interval_us * interval_us);
 			}
 			while (!cmd_stop && clock_nanosleep(CLOCK_MONOTONIC,
 			    TIMER_ABSTIME, &next, NULL) == EINTR)
@@ -165,8 +169,14 @@ main(int argc, char *argv[])
 		m.ts_ms = ls_now_ms();
 		m.seq = tick;
 		m.len = expand(tpl, tick, m.ts_ms, payload, sizeof(payload));
+		if (m.len == SIZE_MAX) {
+			ls_sink_abort(sink, NULL);
+			errx(2, "--payload: the template expands past %zu "
+			    "bytes", sizeof(payload) - 32);
+		}
 		m.payload = (const unsigned char *)payload;
-		if (ls_sink_write(sink, &m, &e) != LS_OK ||
+		int rc = ls_sink_write(sink, &m, &e);
+		if ((rc != LS_OK && rc != LS_END) ||
 		    ls_sink_flush(sink, &e) != LS_OK) {
 			if (errno == EPIPE && !ls_sink_is_ss(sink))
 				cmd_die_of_sigpipe();

@@ -78,7 +78,7 @@ advance(struct input *in, enum ls_bad_line bad, uint64_t *eos_ts)
 			cmd_count(&cmd_stats.skipped, 1);
 			if (bad == LS_BAD_FAIL) {
 				warnx("%s: %s", ls_source_name(in->src), e.msg);
-				ls_sink_close(sink, NULL, NULL);
+				ls_sink_abort(sink, NULL);
 				sink = NULL;
 				exit(1);
 			}
@@ -95,7 +95,7 @@ advance(struct input *in, enum ls_bad_line bad, uint64_t *eos_ts)
 		}
 		warnx("%s: %s", ls_source_name(in->src), e.msg);
 		if (sink != NULL)
-			ls_sink_close(sink, NULL, NULL);
+			ls_sink_abort(sink, NULL);
 		exit(1);
 	}
 }
@@ -278,7 +278,7 @@ main(int argc, char *argv[])
 	if (stats)
 		cmd_stats_print();
 	if (atomic_load(&cmd_stats.skipped) > 0) {
-		warnx("%llu messages skipped",
+		warnx("skipped: %llu",
 		    (unsigned long long)atomic_load(&cmd_stats.skipped));
 		if (!quiet)
 			status = 1;

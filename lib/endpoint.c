@@ -314,8 +314,9 @@ lines_next(ls_source *s, ls_msg *m, ls_error *err)
 		else
 			m->seq = st->seq++;
 		/* lines without a key are for every consumer, as in
-		 * SeaStreamer's stdio */
-		if (!(have & LS_HAVE_KEY) || keys_pass(&s->keys, m))
+		 * SeaStreamer's stdio; End-of-Stream ends every filter */
+		if (!(have & LS_HAVE_KEY) || keys_pass(&s->keys, m) ||
+		    ls_msg_is_eos(m))
 			return LS_OK;
 	}
 }
@@ -350,6 +351,12 @@ ss_next(ls_source *s, ls_msg *m, ls_error *err)
 				    s->name, (unsigned long long)(err ?
 				    err->offset : 0));
 			return LS_END;
+		}
+		if (rc == LS_ERR_CORRUPT && !s->o.skip_corrupt && err) {
+			char why[LS_ERRMSG_MAX];
+			snprintf(why, sizeof(why), "%s", err->msg);
+			return ls__fail(err, rc, err->offset, "byte %llu: %s",
+			    (unsigned long long)err->offset, why);
 		}
 		if (rc != LS_ERR_CORRUPT || !s->o.skip_corrupt)
 			return rc;
@@ -428,8 +435,13 @@ sniff(ls_source *s, ls_error *err)
 		if (n < 0)
 			return ls__fail(err, LS_ERR_IO, 0, "%s: read: %s",
 			    s->name, strerror(errno));
-		if (n == 0)
-			break;
+		if (n == 0) {
+			/* a file its writer has not begun yet */
+			if (!following(s))
+				break;
+			nap(s);
+			continue;
+		}
 		s->end += (size_t)n;
 	}
 	s->ss = s->end >= 3 && memcmp(s->buf, "Ss\001", 3) == 0;
@@ -538,8 +550,13 @@ ls_source_open(const char *uri, const ls_source_opts *o, ls_error *err)
 		/* the sniffed bytes are behind us once we seek */
 		s->start = s->end;
 		rc = ls_ss_seek(s->r, &pos, err);
-		if (rc != LS_OK && rc != LS_END)
+		if (rc != LS_OK && rc != LS_END) {
+			char why[LS_ERRMSG_MAX];
+			snprintf(why, sizeof(why), "%s", err ? err->msg : "");
+			ls__fail(err, rc, err ? err->offset : 0, "%s: %s",
+			    s->name, why);
 			goto fail;
+		}
 	}
 	uri_free(&u);
 	return s;
@@ -680,7 +697,7 @@ ls_sink_close(ls_sink *k, const ls_msg *eos, ls_error *err)
 			eos = &mark;
 		}
 		rc = ls_ss_write(k->w, eos, err);
-	} else if (!k->ss && eos != NULL)
+	} else if (!k->ss && eos != NULL && !k->o.no_eos)
 		rc = ls_line_write(&k->out, eos, err);
 	int rc2 = sink_drain(k, rc == LS_OK ? err : NULL);
 	if (rc == LS_OK)
@@ -696,6 +713,13 @@ ls_sink_close(ls_sink *k, const ls_msg *eos, ls_error *err)
 		    strerror(errno));
 	sink_free(k);
 	return rc;
+}
+
+LS_API int
+ls_sink_abort(ls_sink *k, ls_error *err)
+{
+	k->o.no_eos = true;
+	return ls_sink_close(k, NULL, err);
 }
 
 LS_API ls_sink *

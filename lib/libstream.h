@@ -131,7 +131,7 @@ typedef struct ls_out {
 	unsigned char *buf;
 	size_t len;
 	size_t cap;
-	uint64_t total;		/* bytes handed to write(2) so far */
+	uint64_t total;		/* bytes written out (to fd or fn) so far */
 } ls_out;
 
 LS_API int ls_out_init(ls_out *o, int fd, size_t cap, ls_error *err);
@@ -466,7 +466,7 @@ enum ls_sync { LS_SYNC_NONE, LS_SYNC_INTERVAL, LS_SYNC_EVERY };
 typedef struct ls_sink_opts {
 	bool append;		/* continue an existing file */
 	bool force;		/* replace an existing file */
-	bool no_eos;		/* .ss: no End-of-Stream marker at close */
+	bool no_eos;		/* no End-of-Stream at close, nor forwarded */
 	uint32_t interval;	/* .ss: beacon interval of a new file */
 	enum ls_sync sync;	/* files: when to fsync */
 } ls_sink_opts;
@@ -506,6 +506,11 @@ LS_API const char *ls_sink_name(const ls_sink *k);
  * the first error met.
  */
 LS_API int ls_sink_close(ls_sink *k, const ls_msg *eos, ls_error *err);
+
+/* Ends the sink after a failure: writes out what it was given, but no
+ * End-of-Stream marker, so that the output does not look cleanly closed
+ * (and an append continues it); closes and frees k. */
+LS_API int ls_sink_abort(ls_sink *k, ls_error *err);
 
 #ifdef __cplusplus
 }

@@ -77,9 +77,10 @@ ls__put16(unsigned char *p, uint16_t v)
 }
 
 /* Size on disk of a message header: key short string, shard, seq, ts. */
-#define LS__MHDR(klen) (1u + (klen) + 24u)
-/* Size on disk of a whole message. */
-#define LS__MSIZE(klen, plen) (LS__MHDR(klen) + 4u + (plen) + 3u)
+#define LS__MHDR(klen) ((size_t)1 + (size_t)(klen) + 24u)
+/* Size on disk of a whole message (in size_t: a u32 payload size plus
+ * the rest must not wrap). */
+#define LS__MSIZE(klen, plen) (LS__MHDR(klen) + 4u + (size_t)(plen) + 3u)
 /* Largest beacon item, and beacon overhead. */
 #define LS__ITEM_MAX 282u
 #define LS__ITEM(klen) (LS__MHDR(klen) + 2u)

@@ -11,10 +11,11 @@
 
 #define BEACON_MAX (LS__BEACON_FIXED + LS_SS_ITEM_MAX * LS__ITEM_MAX)
 
-struct vmsg {			/* a message since the last beacon */
+struct vmsg {			/* a message of the last few intervals */
 	size_t idx;
 	uint64_t seq, ts;
 	uint16_t crc;
+	uint16_t before;	/* its stream's running checksum before it */
 };
 
 static int beacon_parse(const unsigned char *p, size_t avail, uint64_t off,
@@ -46,6 +47,8 @@ struct ls_ss_reader {
 	struct ls__streams vs;
 	struct vmsg *win;
 	size_t nwin, capwin;
+	size_t *wstart;		/* where each interval's messages begin */
+	size_t nws, capws;
 	bool unsynced;
 };
 
@@ -217,6 +220,7 @@ ls_ss_reader_free(ls_ss_reader *r)
 		return;
 	ls__streams_free(&r->vs);
 	free(r->win);
+	free(r->wstart);
 	free(r->spl);
 	free(r->survey);
 	free(r->scratch);
@@ -306,7 +310,8 @@ beacon_parse(const unsigned char *p, size_t avail, uint64_t off,
 }
 
 static int
-win_push(ls_ss_reader *r, size_t idx, const ls_msg *m, uint16_t crc)
+win_push(ls_ss_reader *r, size_t idx, const ls_msg *m, uint16_t crc,
+    uint16_t before)
 {
 	if (r->nwin == r->capwin) {
 		size_t cap = r->capwin ? r->capwin * 2 : 256;
@@ -316,18 +321,63 @@ win_push(ls_ss_reader *r, size_t idx, const ls_msg *m, uint16_t crc)
 		r->win = v;
 		r->capwin = cap;
 	}
-	r->win[r->nwin++] = (struct vmsg){ idx, m->seq, m->ts_ms, crc };
+	r->win[r->nwin++] = (struct vmsg){ idx, m->seq, m->ts_ms, crc, before };
 	return 0;
+}
+
+/* Marks where the messages after a beacon begin in the window, and
+ * forgets what is older than every stream's last naming can need: with
+ * rotation a stream is named at least once every ceil(streams / items)
+ * beacons, so an append's restart is found within that many. */
+static int
+win_mark(ls_ss_reader *r)
+{
+	unsigned cap = ls_ss_beacon_capacity(r->iv);
+	size_t keep = (cap ? (r->vs.n + cap - 1) / cap : 1) + 1;
+
+	if (r->nws == r->capws) {
+		size_t n = r->capws ? r->capws * 2 : 16;
+		size_t *v = reallocarray(r->wstart, n, sizeof(*v));
+		if (v == NULL)
+			return -1;
+		r->wstart = v;
+		r->capws = n;
+	}
+	r->wstart[r->nws++] = r->nwin;
+	while (r->nws > keep) {
+		size_t cut = r->wstart[1];
+		memmove(r->win, r->win + cut, (r->nwin - cut) * sizeof(*r->win));
+		r->nwin -= cut;
+		for (size_t i = 1; i < r->nws; i++)
+			r->wstart[i - 1] = r->wstart[i] - cut;
+		r->nws--;
+	}
+	return 0;
+}
+
+static void
+win_reset(ls_ss_reader *r)
+{
+	r->nwin = 0;
+	r->nws = 0;
+	if (r->capws > 0)
+		r->wstart[r->nws++] = 0;
 }
 
 /* Counts message m for verification. */
 static int
 verify_msg(ls_ss_reader *r, const ls_msg *m, uint16_t crc, ls_error *err)
 {
-	size_t idx;
+	size_t idx, n = r->vs.n;
+	struct ls__stream *s;
 
 	if (ls__streams_find(&r->vs, m->key, m->key_len, m->shard, true,
-	    &idx) < 0 || win_push(r, idx, m, crc) != 0)
+	    &idx) < 0)
+		return ls__fail(err, LS_ERR_NOMEM, r->msg_off, "out of memory");
+	s = &r->vs.v[idx];
+	if (r->vs.n > n && r->unsynced)
+		s->unknown = true;
+	if (win_push(r, idx, m, crc, s->crc) != 0)
 		return ls__fail(err, LS_ERR_NOMEM, r->msg_off, "out of memory");
 	ls__streams_update(&r->vs, idx, m->seq, m->ts_ms, crc);
 	return LS_OK;
@@ -348,6 +398,8 @@ restart_fits(ls_ss_reader *r, const ls_ss_beacon *b, size_t i)
 		if (ls__streams_find(&r->vs, it->key, it->key_len, it->shard,
 		    false, &idx) != 1)
 			return false;
+		if (r->vs.v[idx].unknown)
+			continue;
 		for (size_t j = i; j < r->nwin; j++) {
 			const struct vmsg *v = &r->win[j];
 			unsigned char be[2];
@@ -367,18 +419,122 @@ restart_fits(ls_ss_reader *r, const ls_ss_beacon *b, size_t i)
 	return true;
 }
 
+/*
+ * Finds where in the window an append restarted the checksums, given
+ * that item it of b does not fit. The running checksum is linear: with
+ * m checksums fed after a point where the state was S, restarting there
+ * gives F ^ T^m(S ^ 0xFFFF), F the state now and T two zero bytes fed.
+ * So one backward pass over the stream's messages tests every restart
+ * point for it; the few that fit are tried against all of b's items.
+ * Returns the window index, or SIZE_MAX.
+ */
+static size_t
+find_restart(ls_ss_reader *r, const ls_ss_beacon *b, const ls_ss_item *it)
+{
+	static const unsigned char zero[2];
+	uint16_t basis[16], f;
+	uint64_t seq = 0, ts = 0;
+	bool any = false;
+	size_t idx;
+
+	if (ls__streams_find(&r->vs, it->key, it->key_len, it->shard, false,
+	    &idx) != 1)
+		return SIZE_MAX;
+	f = r->vs.v[idx].crc;
+	for (int k = 0; k < 16; k++)
+		basis[k] = (uint16_t)(1u << k);
+	for (size_t p = r->nwin; p-- > 0;) {
+		const struct vmsg *v = &r->win[p];
+		if (v->idx != idx)
+			continue;
+		uint16_t x = (uint16_t)(v->before ^ LS_CRC_INIT), rc = f;
+		for (int k = 0; k < 16; k++) {
+			basis[k] = ls_crc16(basis[k], zero, 2);
+			if (x & (1u << k))
+				rc ^= basis[k];
+		}
+		if (!any || v->seq > seq)
+			seq = v->seq;
+		if (!any || v->ts > ts)
+			ts = v->ts;
+		any = true;
+		if (rc != it->crc || seq != it->seq || ts != it->ts_ms)
+			continue;
+		/* the restart lies after the stream's previous message */
+		size_t q = p;
+		while (q > 0 && r->win[q - 1].idx != idx)
+			q--;
+		for (size_t i = p + 1; i-- > q;)
+			if (restart_fits(r, b, i))
+				return i;
+	}
+	return SIZE_MAX;
+}
+
+/* Takes the marks of a stream whose state was lost as they stand. */
+static bool
+item_adopt(ls_ss_reader *r, const ls_ss_item *it)
+{
+	size_t idx;
+	struct ls__stream *s;
+	int found = ls__streams_find(&r->vs, it->key, it->key_len, it->shard,
+	    r->unsynced, &idx);
+
+	if (found != 1)
+		return false;
+	s = &r->vs.v[idx];
+	if (!s->unknown && !(r->unsynced && s->fresh))
+		return false;
+	s->seq = it->seq;
+	s->ts = it->ts_ms;
+	s->crc = it->crc;
+	s->fresh = s->unknown = false;
+	return true;
+}
+
 static bool
 item_fits(ls_ss_reader *r, const ls_ss_item *it)
 {
 	size_t idx;
 	const struct ls__stream *s;
 
+	if (item_adopt(r, it))
+		return true;
 	if (ls__streams_find(&r->vs, it->key, it->key_len, it->shard, false,
 	    &idx) != 1)
 		return false;
 	s = &r->vs.v[idx];
 	return !s->fresh && s->seq == it->seq && s->ts == it->ts_ms &&
 	    s->crc == it->crc;
+}
+
+/* Rebuilds the table from window message i on, as after an append. */
+static int
+restart_at(ls_ss_reader *r, size_t i)
+{
+	struct ls__streams t = { .last = SIZE_MAX };
+
+	for (size_t j = i; j < r->nwin; j++) {
+		struct vmsg *v = &r->win[j];
+		const struct ls__stream *s = &r->vs.v[v->idx];
+		size_t idx;
+		if (ls__streams_find(&t, s->key, s->klen, s->shard, true,
+		    &idx) < 0) {
+			ls__streams_free(&t);
+			return -1;
+		}
+		v->idx = idx;
+		v->before = t.v[idx].crc;
+		ls__streams_update(&t, idx, v->seq, v->ts, v->crc);
+	}
+	ls__streams_free(&r->vs);
+	r->vs = t;
+	memmove(r->win, r->win + i, (r->nwin - i) * sizeof(*r->win));
+	r->nwin -= i;
+	r->nws = 1;
+	r->wstart[0] = 0;
+	r->unsynced = false;
+	return 0;
 }
 
 /* Checks b's items against the messages read so far. */
@@ -388,39 +544,24 @@ verify_beacon(ls_ss_reader *r, const ls_ss_beacon *b, ls_error *err)
 	unsigned bad = b->count;
 	int rc = LS_OK;
 
+	if (r->capws == 0 && win_mark(r) != 0)	/* first use */
+		return ls__fail(err, LS_ERR_NOMEM, b->offset, "out of memory");
 	if (b->count > ls_ss_beacon_capacity(r->iv))
 		rc = ls__fail(err, LS_ERR_CORRUPT, b->offset,
 		    "beacon carries %u items, more than the %u that fit",
 		    b->count, ls_ss_beacon_capacity(r->iv));
-	for (unsigned k = 0; rc == LS_OK && !r->unsynced && k < b->count; k++)
+	for (unsigned k = 0; rc == LS_OK && k < b->count; k++)
 		if (!item_fits(r, &b->items[k])) {
 			bad = k;
 			break;
 		}
 	if (rc == LS_OK && bad < b->count) {
 		/* an append restarts every running checksum: find where */
-		size_t i;
-		for (i = 0; i < r->nwin; i++)
-			if (restart_fits(r, b, i))
-				break;
-		if (i < r->nwin) {
-			struct ls__streams t = { .last = SIZE_MAX };
-			for (size_t j = i; j < r->nwin; j++) {
-				const struct vmsg *v = &r->win[j];
-				const struct ls__stream *s = &r->vs.v[v->idx];
-				size_t idx;
-				if (ls__streams_find(&t, s->key, s->klen, s->shard,
-				    true, &idx) < 0) {
-					ls__streams_free(&t);
-					return ls__fail(err, LS_ERR_NOMEM, b->offset,
-					    "out of memory");
-				}
-				ls__streams_update(&t, idx, v->seq, v->ts, v->crc);
-			}
-			ls__streams_free(&r->vs);
-			r->vs = t;
-			rc = LS_OK;
-			r->unsynced = false;
+		size_t i = find_restart(r, b, &b->items[bad]);
+		if (i != SIZE_MAX) {
+			if (restart_at(r, i) != 0)
+				return ls__fail(err, LS_ERR_NOMEM, b->offset,
+				    "out of memory");
 		} else {
 			const ls_ss_item *it = &b->items[bad];
 			size_t idx;
@@ -446,7 +587,8 @@ verify_beacon(ls_ss_reader *r, const ls_ss_beacon *b, ls_error *err)
 			}
 		}
 	}
-	r->nwin = 0;
+	if (win_mark(r) != 0)
+		return ls__fail(err, LS_ERR_NOMEM, b->offset, "out of memory");
 	return rc;
 }
 
@@ -722,7 +864,11 @@ jump(ls_ss_reader *r, uint64_t off, ls_error *err)
 	r->start = r->end = 0;
 	r->pos = r->msg_off = off;
 	r->have_pending = false;
-	r->nwin = 0;
+	/* what was counted no longer leads here: marks are taken as they
+	 * stand until each stream is named again */
+	ls__streams_clear(&r->vs);
+	win_reset(r);
+	r->unsynced = off != LS_SS_HEADER_SIZE;
 	return LS_OK;
 }
 
@@ -756,7 +902,7 @@ static int
 last_boundary(ls_ss_reader *r, uint64_t *kp, uint64_t *off, ls_error *err)
 {
 	struct stat st;
-	uint64_t k;
+	uint64_t k = 0;
 	int rc;
 
 	if (fstat(r->fd, &st) != 0)
@@ -874,7 +1020,7 @@ bisect(ls_ss_reader *r, const ls_ss_pos *pos, uint64_t *lop, ls_error *err)
 LS_API int
 ls_ss_seek(ls_ss_reader *r, const ls_ss_pos *pos, ls_error *err)
 {
-	uint64_t k, off;
+	uint64_t k = 0, off = 0;
 	ls_msg m;
 	int rc;
 
@@ -901,8 +1047,17 @@ ls_ss_seek(ls_ss_reader *r, const ls_ss_pos *pos, ls_error *err)
 		return jump(r, off, err);
 	case LS_FROM_END:
 		/* where an append would continue: before a trailing EOS */
-		if ((rc = last_boundary(r, &k, &off, err)) != LS_OK ||
-		    (rc = jump(r, off, err)) != LS_OK)
+		if ((rc = last_boundary(r, &k, &off, err)) != LS_OK)
+			return rc;
+		/* start one boundary earlier, so that a message (an EOS)
+		 * running across or ending on beacon k is read too */
+		uint64_t scan = off;
+		while (k > 0 && scan >= off)
+			if (after_beacon(r, --k, &scan, err) != LS_OK)
+				scan = LS_SS_HEADER_SIZE;
+		if (scan < off)
+			off = scan;
+		if ((rc = jump(r, off, err)) != LS_OK)
 			return rc;
 		while ((rc = ls_ss_next(r, &m, err)) == LS_OK)
 			if (!ls_msg_is_eos(&m))
@@ -951,7 +1106,6 @@ ls_ss_resync(ls_ss_reader *r, uint64_t *from, uint64_t *to, ls_error *err)
 		rc = after_beacon(r, k, &off, err);
 		if (rc == LS_OK) {
 			*to = off;
-			r->unsynced = true;
 			return jump(r, off, err);
 		}
 		if (rc != LS_ERR_CORRUPT)

@@ -10,6 +10,7 @@ struct ls__stream {
 	uint64_t ts;		/* highest timestamp */
 	uint16_t crc;		/* running checksum */
 	bool fresh;		/* no message counted yet */
+	bool unknown;		/* verifier: state not known (after a skip) */
 	size_t klen;
 	char key[LS_KEY_MAX + 7];
 };

@@ -110,6 +110,7 @@ ls__streams_find(struct ls__streams *t, const char *key, size_t klen,
 	s->ts = 0;
 	s->crc = LS_CRC_INIT;
 	s->fresh = true;
+	s->unknown = false;
 	t->ht[j] = (uint32_t)t->n;
 	*idx = t->last = t->n++;
 	t->sorted = false;

@@ -19,7 +19,7 @@
 #define TS_2022 1640995200000ull	/* 2022-01-01T00:00:00 */
 #define ALL_HAVE (LS_HAVE_TS | LS_HAVE_KEY | LS_HAVE_SEQ | LS_HAVE_SHARD)
 
-/* --- helpers ------------------------------------------------------------ */
+/* --- helpers ------------------------------------------------------------- */
 
 static uint64_t rng_state;
 
@@ -234,7 +234,7 @@ test_parse_not_nul_terminated(void **state)
 	free(line);
 }
 
-/* --- fractional seconds ---------------------------------------------------- */
+/* --- fractional seconds -------------------------------------------------- */
 
 static void
 test_parse_fraction(void **state)
@@ -266,7 +266,7 @@ test_parse_fraction(void **state)
 	}
 }
 
-/* --- invalid meta blocks --------------------------------------------------- */
+/* --- invalid meta blocks ------------------------------------------------- */
 
 struct bad_case {
 	const char *line;
@@ -375,7 +375,7 @@ test_parse_invalid(void **state)
 	assert_int_equal(m.len, 1);
 }
 
-/* --- writing --------------------------------------------------------------- */
+/* --- writing ------------------------------------------------------------- */
 
 static void
 test_write_exact(void **state)
