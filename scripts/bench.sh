@@ -7,10 +7,22 @@
 #
 #   log decode      bin/ss-decode FILE >/dev/null      peer: cat FILE >/dev/null
 #   ndjson decode   bin/ss-decode -F ndjson FILE        peer: cat FILE >/dev/null
-#   write           ss-build -l -i 1048576 OUT <LINES   peer: cat LINES >OUT2
 #   log decode of a 4x file (4,000,000 messages), to show peak memory does
 #                   not grow with the file               peer: cat FILE4 >/dev/null
+#   write, stdio->file (the command)
+#                   bin/relay -o OUT.ss --force <LINES  peer: cat LINES >OUT2
+#   write, the library writer alone
+#                   ss-build -l -i 1048576 OUT <LINES   peer: cat LINES >OUT2
+#   file->stdio     bin/relay -i FILE >/dev/null        peer: cat FILE >/dev/null
+#   file->stdio of the 4x file, for its peak memory     peer: cat FILE4 >/dev/null
 #   jq -c . on 100,000 lines of the ndjson output, scaled, as a reference.
+#
+# relay writes with its default beacon interval, 1 MiB, the same as the
+# ss-build runs, and ends its .ss with an End-of-Stream message (stamped
+# with the time of closing, so its output is not compared byte for byte:
+# it is checked to decode to the input lines plus that message). Its
+# file->stdio output is checked once, outside the timed runs, to be the
+# input lines byte for byte.
 #
 # Prints a table (task, seconds, messages/s, ratio to its peer = peer
 # seconds / our seconds, peak RSS, target, meets/below) and writes it as
@@ -35,6 +47,7 @@ NJQ=$((N < 100000 ? N : 100000))
 INTERVAL=1048576
 CREATED=1704067200000 # fixed, so that every .ss written here is identical
 DECODE=bin/ss-decode
+RELAY=bin/relay
 BUILD=build/tools/ss-build
 OUTMD=build/bench.md
 TIME=/usr/bin/time
@@ -44,7 +57,7 @@ die() {
 	exit 1
 }
 
-for f in "$DECODE" "$BUILD"; do
+for f in "$DECODE" "$RELAY" "$BUILD"; do
 	[ -x "$f" ] || die "$f is missing; run make all tests (or make bench)"
 done
 [ -x "$TIME" ] || die "$TIME is missing (Debian package time)"
@@ -56,9 +69,10 @@ trap 'rm -rf "$tmp"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Disk: the line file (~150 B/msg) and its cat copy, the .ss (~134 B/msg)
-# and its rewrite, the 4x .ss; about 1.1 KB per message, asked with margin.
-need_kib=$((N * 1300 / 1024 + 65536))
+# Disk: the line file (~150 B/msg) and its cat copy, the .ss (~134 B/msg),
+# its ss-build rewrite and its relay rewrite, the 4x .ss; about 1.25 KB per
+# message, asked with margin.
+need_kib=$((N * 1450 / 1024 + 65536))
 free_kib=$(df -Pk "$tmp" | awk 'NR == 2 { print $4 }')
 echo "disk: $((free_kib / 1024)) MiB free in ${tmp%/*}," \
     "about $((need_kib / 1024)) MiB needed"
@@ -112,6 +126,9 @@ head -n "$NJQ" "$tmp/lines.txt" | build "$tmp/small.ss"
 # Round trip: the log output of the first lines is the input, byte for byte.
 "$DECODE" "$tmp/small.ss" | cmp -s - <(head -n "$NJQ" "$tmp/lines.txt") ||
 	die "log decode does not give back the input lines"
+# relay's line output of the whole .ss is the input, byte for byte.
+"$RELAY" -i "$tmp/msgs.ss" </dev/null | cmp -s - "$tmp/lines.txt" ||
+	die "relay -i does not give back the input lines"
 
 declare -A SEC RSS
 # run NAME IN OUT CMD...: runs CMD once with stdin IN and stdout OUT (an OUT
@@ -150,21 +167,35 @@ for ((i = 1; i <= RUNS; i++)); do
 	run write "$tmp/lines.txt" /dev/null "$BUILD" -l -i "$INTERVAL" \
 	    -n bench.ss -c "$CREATED" "$tmp/write.ss"
 	run cat_lines "$tmp/lines.txt" "$tmp/cat.out" cat
+	rm -f "$tmp/relay.ss"
+	run rwrite "$tmp/lines.txt" /dev/null "$RELAY" -o "$tmp/relay.ss" --force
+	run rread /dev/null /dev/null "$RELAY" -i "$tmp/msgs.ss"
 	run log4 /dev/null /dev/null "$DECODE" "$tmp/msgs4.ss"
+	run rread4 /dev/null /dev/null "$RELAY" -i "$tmp/msgs4.ss"
 	run cat_ss4 /dev/null /dev/null cat "$tmp/msgs4.ss"
 	run jq "$tmp/sample.ndjson" /dev/null jq -c .
 done
 cmp -s "$tmp/write.ss" "$tmp/msgs.ss" ||
 	die "the measured write gave a different .ss file"
+# relay's .ss: the N messages, then its End-of-Stream message.
+check_count "$tmp/relay.ss" "$((N + 1))"
+"$DECODE" "$tmp/relay.ss" | sed '$d' | cmp -s - "$tmp/lines.txt" ||
+	die "relay -o gave a .ss that does not decode to the input lines"
+"$DECODE" "$tmp/relay.ss" | tail -n 1 | grep -q '| SEA_STREAMER_INTERNAL | .*] EOS$' ||
+	die "relay -o gave a .ss that does not end with End-of-Stream"
 
 # The table, as TSV rows: task, messages, seconds, peer, kind, target.
 # kind: speed:MIN (msg/s, and peak <= MEM_MIB), mem:BASE (peak <= MEM_MIB
-# and <= BASE's peak + 1 MiB), peer, ref:SCALE (seconds shown x SCALE).
+# and <= the peak of the run named BASE + 1 MiB), peer, ref (seconds shown
+# scaled from NJQ messages to N).
 {
 	printf 'log decode (ss-decode)\t%s\tlog\tcat_ss\tspeed:5000000\n' "$N"
 	printf 'ndjson decode (ss-decode -F ndjson)\t%s\tndjson\tcat_ss\tspeed:3000000\n' "$N"
-	printf 'write (ss-build -l)\t%s\twrite\tcat_lines\tspeed:4000000\n' "$N"
 	printf 'log decode, 4x file\t%s\tlog4\tcat_ss4\tmem:log\n' "$N4"
+	printf 'write, stdio->file (relay -o .ss)\t%s\trwrite\tcat_lines\tspeed:3000000\n' "$N"
+	printf 'write, library writer alone (ss-build -l)\t%s\twrite\tcat_lines\tspeed:4000000\n' "$N"
+	printf 'file->stdio (relay -i .ss)\t%s\trread\tcat_ss\tspeed:5000000\n' "$N"
+	printf 'file->stdio, 4x file (relay -i)\t%s\trread4\tcat_ss4\tmem:rread\n' "$N4"
 	printf 'peer: cat .ss >/dev/null\t%s\tcat_ss\t-\tpeer\n' "$N"
 	printf 'peer: cat lines >file\t%s\tcat_lines\t-\tpeer\n' "$N"
 	printf 'peer: cat 4x .ss >/dev/null\t%s\tcat_ss4\t-\tpeer\n' "$N4"
@@ -174,9 +205,11 @@ cmp -s "$tmp/write.ss" "$tmp/msgs.ss" ||
 
 table=$(
 	while IFS=$'\t' read -r task n key peer kind; do
+		base=0
+		case $kind in mem:*) base=${RSS[${kind#mem:}]} ;; esac
 		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$task" "$n" \
 		    "${SEC[$key]}" "$NJQ" "$kind" "${RSS[$key]}" \
-		    "${SEC[$peer]:-}" "${RSS[log]}" "$MEM_MIB"
+		    "${SEC[$peer]:-}" "$base" "$MEM_MIB"
 	done <"$tmp/rows" | awk -F '\t' '
 	function commas(x,   s, r) {
 		s = sprintf("%.0f", x)
@@ -224,9 +257,11 @@ echo
 
 jqr=$(awk -v a="${SEC[jq]}" -v b="${SEC[ndjson]}" -v n="$N" -v j="$NJQ" \
     'BEGIN { printf "%.0f", (a * n / j) / b }')
-notes="vs peer = peer seconds / our seconds (the peer of the decodes is cat of
-the same .ss bytes to /dev/null; of the write, cat of the line file into a
-file). Best of $RUNS runs; peak MiB = highest peak RSS of those runs.
+notes="vs peer = peer seconds / our seconds (the peer of the decodes and of
+relay file->stdio is cat of the same .ss bytes to /dev/null; of the writes,
+cat of the line file into a file). Best of $RUNS runs; peak MiB = highest
+peak RSS of those runs. The relay rows are the commands of issue 3; the
+ss-build row is the library's .ss writer without relay's line source.
 ss-decode -F ndjson is ${jqr}x as fast as jq -c . per message."
 echo
 echo "$notes"

@@ -62,6 +62,8 @@ main(int argc, char *argv[])
 	argv += optind;
 	if (argc != 1)
 		usage();
+	/* large reads, as the commands make */
+	setvbuf(stdin, NULL, _IOFBF, 1 << 20);
 	if (ls_ss_header_init(&h, argv[0], (uint32_t)interval, &e) != LS_OK)
 		errx(2, "%s", e.msg);
 	if (name != NULL)

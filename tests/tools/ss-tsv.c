@@ -85,6 +85,8 @@ main(int argc, char *argv[])
 	}
 	if (seek && (rc = ls_ss_seek(r, &pos, &e)) != LS_OK && rc != LS_END) {
 		printf("error %llu %s\n", (unsigned long long)e.offset, e.msg);
+		ls_ss_reader_free(r);
+		close(fd);
 		return 1;
 	}
 	while ((rc = ls_ss_next(r, &m, &e)) == LS_OK) {
