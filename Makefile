@@ -73,7 +73,7 @@ $(BIN)/%: cmd/%.c $(LIB_A) lib/libstream.h $(wildcard cmd/*.h)
 	$(CC) $(CFLAGS) $(BSD_CFLAGS) -Ilib $< -o $@ $(LDFLAGS) $(LIB_A) \
 		$(BSD_LIBS) -lz -lpthread
 
-$(OUT)/tests/%: tests/unit/%.c $(LIB_A) $(HDR)
+$(OUT)/tests/%: tests/unit/%.c $(LIB_A) $(HDR) $(wildcard tests/unit/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Ilib $< -o $@ $(LDFLAGS) $(LIB_A) $(CMOCKA_LIBS) -lz \
 		-lpthread

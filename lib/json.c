@@ -93,6 +93,29 @@ scan_number(const unsigned char *p, size_t i, size_t n)
 	return i;
 }
 
+/* Scans an object member's key and colon at p[*i], copying them to out
+ * (if not NULL) at *o. */
+static bool
+member_key(const unsigned char *p, size_t *i, size_t n, unsigned char *out,
+    size_t *o)
+{
+	size_t e;
+
+	if (*i >= n || p[*i] != '"' || (e = scan_string(p, *i, n)) == 0)
+		return false;
+	if (out)
+		memcpy(out + *o, p + *i, e - *i);
+	*o += e - *i;
+	*i = skip_ws(p, e, n);
+	if (*i >= n || p[*i] != ':')
+		return false;
+	if (out)
+		out[*o] = ':';
+	(*o)++;
+	(*i)++;
+	return true;
+}
+
 /*
  * Validates p[0..n) as one JSON value. If out is not NULL, the value is
  * copied there without insignificant white space; out must hold n bytes.
@@ -131,17 +154,8 @@ json_scan(const unsigned char *p, size_t n, unsigned char *out)
 					st = AFTER;
 					continue;
 				}
-				if (c == '{') {
-					if (i >= n || p[i] != '"' ||
-					    (e = scan_string(p, i, n)) == 0)
-						return 0;
-					EMIT(p + i, e - i);
-					i = skip_ws(p, e, n);
-					if (i >= n || p[i] != ':')
-						return 0;
-					EMIT(p + i, 1);
-					i++;
-				}
+				if (c == '{' && !member_key(p, &i, n, out, &o))
+					return 0;
 				continue;
 			}
 			if (c == '"')
@@ -172,18 +186,8 @@ json_scan(const unsigned char *p, size_t n, unsigned char *out)
 		if (p[i] == ',') {
 			EMIT(p + i, 1);
 			i = skip_ws(p, i + 1, n);
-			if (top == '{') {
-				size_t e;
-				if (i >= n || p[i] != '"' ||
-				    (e = scan_string(p, i, n)) == 0)
-					return 0;
-				EMIT(p + i, e - i);
-				i = skip_ws(p, e, n);
-				if (i >= n || p[i] != ':')
-					return 0;
-				EMIT(p + i, 1);
-				i++;
-			}
+			if (top == '{' && !member_key(p, &i, n, out, &o))
+				return 0;
 			st = VALUE;
 		} else if (p[i] == (top == '{' ? '}' : ']')) {
 			EMIT(p + i, 1);

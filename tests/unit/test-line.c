@@ -14,30 +14,14 @@
 
 #include <cmocka.h>
 
+#include "test-util.h"
+
 #include "libstream.h"
 
 #define TS_2022 1640995200000ull	/* 2022-01-01T00:00:00 */
 #define ALL_HAVE (LS_HAVE_TS | LS_HAVE_KEY | LS_HAVE_SEQ | LS_HAVE_SHARD)
 
 /* --- helpers ------------------------------------------------------------- */
-
-static uint64_t rng_state;
-
-static uint64_t
-rng(void)
-{
-	/* splitmix64 */
-	uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return z ^ (z >> 31);
-}
-
-static uint64_t
-rng_below(uint64_t n)
-{
-	return n ? rng() % n : 0;
-}
 
 /* A message whose every field holds a sentinel value, to see which
  * fields a parse touched. */
@@ -52,33 +36,6 @@ msg_sentinel(ls_msg *m)
 	m->key_len = 8;
 }
 
-/* A temp file for an ls_out; its content is read back with slurp(). */
-static int
-temp_fd(void)
-{
-	char path[] = "/tmp/ls-test-line-XXXXXX";
-	int fd = mkstemp(path);
-
-	assert_true(fd >= 0);
-	unlink(path);
-	return fd;
-}
-
-/* Reads all of fd from offset 0 into a NUL-terminated malloc'd buffer. */
-static char *
-slurp(int fd, size_t *len)
-{
-	off_t size = lseek(fd, 0, SEEK_END);
-	char *buf;
-
-	assert_true(size >= 0);
-	buf = malloc((size_t)size + 1);
-	assert_non_null(buf);
-	assert_int_equal(pread(fd, buf, (size_t)size, 0), size);
-	buf[size] = '\0';
-	*len = (size_t)size;
-	return buf;
-}
 
 /* --- the examples of the format ------------------------------------------ */
 

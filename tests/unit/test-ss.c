@@ -20,28 +20,13 @@
 
 #include <cmocka.h>
 
+#include "test-util.h"
+
 #include "libstream.h"
 
 /* --- helpers ------------------------------------------------------------- */
 
-static uint64_t rng_state;
 static char note[128];		/* printed with a failure in read_check */
-
-static uint64_t
-rng(void)
-{
-	/* splitmix64 */
-	uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return z ^ (z >> 31);
-}
-
-static uint64_t
-rng_below(uint64_t n)
-{
-	return n ? rng() % n : 0;
-}
 
 static uint16_t
 ref_crc16(uint16_t crc, const unsigned char *p, size_t n)
@@ -55,27 +40,6 @@ ref_crc16(uint16_t crc, const unsigned char *p, size_t n)
 	return crc;
 }
 
-static int
-temp_file(char path[32])
-{
-	int fd;
-
-	strcpy(path, "/tmp/ls-test-ss-XXXXXX");
-	fd = mkstemp(path);
-	assert_true(fd >= 0);
-	return fd;
-}
-
-static int
-temp_fd(void)
-{
-	char path[32];
-	int fd = temp_file(path);
-
-	unlink(path);
-	return fd;
-}
-
 static uint64_t
 file_size(int fd)
 {
@@ -83,19 +47,6 @@ file_size(int fd)
 
 	assert_int_equal(fstat(fd, &st), 0);
 	return (uint64_t)st.st_size;
-}
-
-/* Reads all of fd into a malloc'd buffer. */
-static unsigned char *
-slurp(int fd, size_t *len)
-{
-	size_t size = (size_t)file_size(fd);
-	unsigned char *buf = malloc(size + 1);
-
-	assert_non_null(buf);
-	assert_int_equal(pread(fd, buf, size, 0), (ssize_t)size);
-	*len = size;
-	return buf;
 }
 
 /* Makes fd hold exactly p[0..n), positioned at 0. */
