@@ -97,19 +97,11 @@ main(int argc, char *argv[])
 	ko.interval = LS_SS_DEFAULT_INTERVAL;
 	while ((ch = getopt_long(argc, argv, "hi:n:o:p:s:", longopts, NULL)) !=
 	    -1) {
+		if (cmd_sink_option(ch, optarg, &ko))
+			continue;
 		switch (ch) {
-		case 'A':
-			ko.append = true;
-			break;
-		case 'B':
-			ko.interval = (uint32_t)cmd_number(optarg,
-			    LS_SS_MIN_INTERVAL, UINT32_MAX, "beacon interval");
-			break;
 		case 'C':
 			catch_up = true;
-			break;
-		case 'F':
-			ko.force = true;
 			break;
 		case 'i':
 			interval_us = cmd_duration(optarg, "--interval");

@@ -79,6 +79,27 @@ cmd_duration(const char *s, const char *what)
 	return us;
 }
 
+/* The output options every stage with an --output shares: --append
+ * ('A'), --beacon-interval ('B') and --force ('F'). Returns true if ch
+ * was one of them. */
+static inline bool
+cmd_sink_option(int ch, const char *arg, ls_sink_opts *ko)
+{
+	switch (ch) {
+	case 'A':
+		ko->append = true;
+		return true;
+	case 'B':
+		ko->interval = (uint32_t)cmd_number(arg, LS_SS_MIN_INTERVAL,
+		    UINT32_MAX, "beacon interval");
+		return true;
+	case 'F':
+		ko->force = true;
+		return true;
+	}
+	return false;
+}
+
 /* Counters a stage reports; written by the main thread only. */
 struct cmd_stats {
 	const char *program;

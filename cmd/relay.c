@@ -136,22 +136,14 @@ main(int argc, char *argv[])
 	ko.interval = LS_SS_DEFAULT_INTERVAL;
 	while ((ch = getopt_long(argc, argv, "fhi:o:q", longopts, NULL)) !=
 	    -1) {
+		if (cmd_sink_option(ch, optarg, &ko))
+			continue;
 		switch (ch) {
-		case 'A':
-			ko.append = true;
-			break;
-		case 'B':
-			ko.interval = (uint32_t)cmd_number(optarg,
-			    LS_SS_MIN_INTERVAL, UINT32_MAX, "beacon interval");
-			break;
 		case 'C':
 			so.skip_corrupt = skip_corrupt = true;
 			break;
 		case 'E':
 			ko.no_eos = true;
-			break;
-		case 'F':
-			ko.force = true;
 			break;
 		case 'I':
 			interval_us = cmd_duration(optarg, "--stats-interval");
