@@ -146,9 +146,12 @@ main(int argc, char *argv[])
 			clock_gettime(CLOCK_MONOTONIC, &now);
 			/* behind schedule: skip the missed slots, no burst */
 			if (!catch_up && before(&next, &now)) {
-				uint64_t late = (uint64_t)(now.tv_sec -
-				    next.tv_sec) * 1000000 + (uint64_t)
-				    (now.tv_nsec - next.tv_nsec) / 1000;
+				/* nanoseconds may borrow a second: signed */
+				int64_t late_ns = (int64_t)(now.tv_sec -
+				    next.tv_sec) * 1000000000 +
+				    (now.tv_nsec - next.tv_nsec);
+				uint64_t late = (uint64_t)late_ns / 1000;
+
 				add_us(&next, (late + interval_us - 1) /
 				    interval_us * interval_us);
 			}
