@@ -163,7 +163,22 @@ struct ls_source {
 	/* .ss */
 	ls_ss_reader *r;
 	bool ended;
+	/* the wait hook may be called (inside ls_source_next), and gave up */
+	bool may_wait, again;
 };
+
+/* Lets the wait hook decide whether to block on fd (-1: a pause of
+ * poll_ms). Returns true if it gave up. */
+static bool
+give_up(ls_source *s, int fd)
+{
+	if (s->o.wait == NULL || !s->may_wait)
+		return false;
+	if (s->o.wait(s->o.wait_ctx, fd) == 0)
+		return false;
+	s->again = true;
+	return true;
+}
 
 static ssize_t
 src_read(void *ctx, void *buf, size_t n)
@@ -189,6 +204,8 @@ src_read(void *ctx, void *buf, size_t n)
 			}
 			return k;
 		}
+		if (!s->regular && give_up(s, s->fd))
+			return 0;
 		r = read(s->fd, buf, n);
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -202,15 +219,19 @@ stopped(const ls_source *s)
 	return s->o.stop != NULL && *s->o.stop;
 }
 
-static void
-nap(const ls_source *s)
+/* A follower's pause. Returns true if the wait hook gave up. */
+static bool
+nap(ls_source *s)
 {
 	unsigned ms = s->o.poll_ms ? s->o.poll_ms : 50;
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
 
 	if (s->o.on_wait != NULL)
 		s->o.on_wait(s->o.wait_ctx);
+	if (s->o.wait != NULL && s->may_wait)
+		return give_up(s, -1);
 	nanosleep(&ts, NULL);
+	return false;
 }
 
 static bool
@@ -245,6 +266,8 @@ next_line(ls_source *s, const char **line, size_t *len, ls_error *err)
 			    "out of memory for line %llu",
 			    (unsigned long long)s->lineno + 1);
 		ssize_t n = src_read(s, s->buf + s->end, s->cap - s->end);
+		if (s->again)
+			return LS_AGAIN;
 		if (n < 0)
 			return ls__fail(err, LS_ERR_IO, s->lineno + 1,
 			    "%s: read: %s", s->name, strerror(errno));
@@ -253,7 +276,8 @@ next_line(ls_source *s, const char **line, size_t *len, ls_error *err)
 			continue;
 		}
 		if (following(s)) {
-			nap(s);
+			if (nap(s))
+				return LS_AGAIN;
 			continue;
 		}
 		if (s->end == s->start)
@@ -331,6 +355,8 @@ ss_next(ls_source *s, ls_msg *m, ls_error *err)
 		return LS_END;
 	for (;;) {
 		rc = ls_ss_next(s->r, m, err);
+		if (s->again && (rc == LS_END || rc == LS_PARTIAL))
+			return LS_AGAIN;
 		if (rc == LS_OK) {
 			if (ls_msg_is_eos(m) || keys_pass(&s->keys, m))
 				return LS_OK;
@@ -341,7 +367,8 @@ ss_next(ls_source *s, ls_msg *m, ls_error *err)
 				if ((rc = ls_ss_reader_refresh(s->r, err)) !=
 				    LS_OK)
 					return rc;
-				nap(s);
+				if (nap(s))
+					return LS_AGAIN;
 				continue;
 			}
 			s->ended = true;
@@ -381,7 +408,13 @@ ss_next(ls_source *s, ls_msg *m, ls_error *err)
 LS_API int
 ls_source_next(ls_source *s, ls_msg *m, ls_error *err)
 {
-	return s->ss ? ss_next(s, m, err) : lines_next(s, m, err);
+	int rc;
+
+	s->may_wait = true;
+	s->again = false;
+	rc = s->ss ? ss_next(s, m, err) : lines_next(s, m, err);
+	s->may_wait = false;
+	return rc;
 }
 
 LS_API const char *
@@ -432,6 +465,8 @@ sniff(ls_source *s, ls_error *err)
 {
 	while (s->end < 3) {
 		ssize_t n = src_read(s, s->buf + s->end, s->cap - s->end);
+		if (s->again)
+			return LS_AGAIN;
 		if (n < 0)
 			return ls__fail(err, LS_ERR_IO, 0, "%s: read: %s",
 			    s->name, strerror(errno));
@@ -663,6 +698,12 @@ LS_API bool
 ls_sink_is_ss(const ls_sink *k)
 {
 	return k->ss;
+}
+
+LS_API int
+ls_sink_fd(const ls_sink *k)
+{
+	return k->gz != NULL ? -1 : k->fd;
 }
 
 LS_API const char *

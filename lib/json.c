@@ -348,3 +348,180 @@ ls_json_write(ls_out *o, const ls_msg *m, unsigned flags, ls_error *err)
 		return rc;
 	return ls_out_write(o, "}\n", 2, err);
 }
+
+/* --- payload fields ---------------------------------------------------- */
+
+/* Appends code point c to out as UTF-8; returns the length (0 for a
+ * surrogate, which no UTF-8 name can hold). */
+static size_t
+utf8_put(unsigned char *out, unsigned long c)
+{
+	if (c < 0x80) {
+		out[0] = (unsigned char)c;
+		return 1;
+	}
+	if (c < 0x800) {
+		out[0] = (unsigned char)(0xc0 | c >> 6);
+		out[1] = (unsigned char)(0x80 | (c & 0x3f));
+		return 2;
+	}
+	if (c >= 0xd800 && c <= 0xdfff)
+		return 0;
+	if (c < 0x10000) {
+		out[0] = (unsigned char)(0xe0 | c >> 12);
+		out[1] = (unsigned char)(0x80 | (c >> 6 & 0x3f));
+		out[2] = (unsigned char)(0x80 | (c & 0x3f));
+		return 3;
+	}
+	out[0] = (unsigned char)(0xf0 | c >> 18);
+	out[1] = (unsigned char)(0x80 | (c >> 12 & 0x3f));
+	out[2] = (unsigned char)(0x80 | (c >> 6 & 0x3f));
+	out[3] = (unsigned char)(0x80 | (c & 0x3f));
+	return 4;
+}
+
+static unsigned long
+hex4(const unsigned char *p)
+{
+	unsigned long v = 0;
+
+	for (int k = 0; k < 4; k++)
+		v = v << 4 | (unsigned long)hexval(p[k]);
+	return v;
+}
+
+/* True if the string body k[0..n) (valid JSON, between the quotes)
+ * unescapes to the NUL-terminated name. */
+static bool
+key_equals(const unsigned char *k, size_t n, const char *name)
+{
+	const unsigned char *s = (const unsigned char *)name;
+	unsigned char u[4];
+	size_t i = 0, ulen;
+
+	while (i < n) {
+		if (k[i] != '\\') {
+			if (*s++ != k[i++])
+				return false;
+			continue;
+		}
+		if (i + 1 >= n)
+			return false;
+		switch (k[i + 1]) {
+		case 'b': u[0] = '\b'; break;
+		case 'f': u[0] = '\f'; break;
+		case 'n': u[0] = '\n'; break;
+		case 'r': u[0] = '\r'; break;
+		case 't': u[0] = '\t'; break;
+		case 'u': break;
+		default: u[0] = k[i + 1]; break;	/* " \ / */
+		}
+		if (k[i + 1] != 'u') {
+			ulen = 1;
+			i += 2;
+		} else {
+			unsigned long c;
+			if (n - i < 6)
+				return false;
+			c = hex4(k + i + 2);
+			i += 6;
+			if (c >= 0xd800 && c <= 0xdbff && n - i >= 6 &&
+			    k[i] == '\\' && k[i + 1] == 'u') {
+				unsigned long lo = hex4(k + i + 2);
+				if (lo >= 0xdc00 && lo <= 0xdfff) {
+					c = 0x10000 + ((c - 0xd800) << 10) +
+					    (lo - 0xdc00);
+					i += 6;
+				}
+			}
+			if ((ulen = utf8_put(u, c)) == 0)
+				return false;
+		}
+		/* a NUL from \u0000 never matches: the name ends there */
+		for (size_t j = 0; j < ulen; j++)
+			if (*s == '\0' || *s++ != u[j])
+				return false;
+	}
+	return *s == '\0';
+}
+
+/* Returns the index after the value at p[i] (of a document already
+ * validated), or 0. */
+static size_t
+skip_value(const unsigned char *p, size_t i, size_t n)
+{
+	size_t depth = 0;
+
+	if (i >= n)
+		return 0;
+	if (p[i] != '{' && p[i] != '[' && p[i] != '"') {
+		while (i < n && p[i] != ',' && p[i] != '}' && p[i] != ']' &&
+		    p[i] != ' ' && p[i] != '\t' && p[i] != '\n' &&
+		    p[i] != '\r')
+			i++;
+		return i;
+	}
+	while (i < n) {
+		switch (p[i]) {
+		case '"':
+			if ((i = scan_string(p, i, n)) == 0)
+				return 0;
+			if (depth == 0)
+				return i;
+			continue;
+		case '{': case '[':
+			depth++;
+			break;
+		case '}': case ']':
+			if (depth == 0)
+				return 0;
+			if (--depth == 0)
+				return i + 1;
+			break;
+		}
+		i++;
+	}
+	return 0;
+}
+
+LS_API int
+ls_json_field(const unsigned char *p, size_t n, const char *name,
+    const unsigned char **val, size_t *len)
+{
+	size_t i, e, v;
+
+	if (!ls_json_valid(p, n))
+		return LS_END;
+	i = skip_ws(p, 0, n);
+	if (i >= n || p[i] != '{')
+		return LS_END;
+	i = skip_ws(p, i + 1, n);
+	/* from here every member is well-formed: the bounds tests only
+	 * keep a mistake from reading past the end */
+	while (i < n && p[i] == '"') {
+		if ((e = scan_string(p, i, n)) == 0)
+			return LS_END;
+		bool match = key_equals(p + i + 1, e - i - 2, name);
+		i = skip_ws(p, e, n);
+		if (i >= n || p[i] != ':')
+			return LS_END;
+		v = skip_ws(p, i + 1, n);
+		if ((e = skip_value(p, v, n)) == 0)
+			return LS_END;
+		if (match) {
+			if (p[v] == '"') {
+				*val = p + v + 1;
+				*len = e - v - 2;
+			} else {
+				*val = p + v;
+				*len = e - v;
+			}
+			return LS_OK;
+		}
+		i = skip_ws(p, e, n);
+		if (i >= n || p[i] != ',')
+			return LS_END;
+		i = skip_ws(p, i + 1, n);
+	}
+	return LS_END;
+}

@@ -50,6 +50,7 @@ enum ls_status {
 	LS_OK = 0,
 	LS_END = 1,		/* no more data, at a message boundary */
 	LS_PARTIAL = 2,		/* data stops inside a message or beacon */
+	LS_AGAIN = 3,		/* nothing yet: a wait gave up (call again) */
 	LS_ERR_IO = -1,		/* a system call failed; errno is kept */
 	LS_ERR_INVAL = -2,	/* bad argument or malformed input */
 	LS_ERR_CORRUPT = -3,	/* a .ss file is damaged at err->offset */
@@ -367,6 +368,54 @@ LS_API int ls_ss_reader_refresh(ls_ss_reader *r, ls_error *err);
 
 LS_API void ls_ss_reader_free(ls_ss_reader *r);
 
+/* --- hashing and payload fields --------------------------------------- */
+
+/*
+ * Jump consistent hash (Lamping & Veach, "A Fast, Minimal Memory,
+ * Consistent Hash Algorithm", 2014), exactly as in the paper: the bucket
+ * of key among buckets, in [0, buckets). Going from n to n + 1 buckets, a
+ * key either stays or moves to bucket n. buckets must be >= 1 (0 is
+ * taken as 1).
+ */
+LS_API uint32_t ls_hash_jump(uint64_t key, uint32_t buckets);
+
+/*
+ * A 64-bit hash of p[0..n) to feed ls_hash_jump: FNV-1a 64 (offset basis
+ * 0xcbf29ce484222325, prime 0x100000001b3) followed by the splitmix64
+ * finaliser (>> 30, * 0xbf58476d1ce4e5b9, >> 27, * 0x94d049bb133111eb,
+ * >> 31). Which partition a key goes to depends on it: it is part of the
+ * on-disk contract and must never change.
+ */
+LS_API uint64_t ls_hash64(const void *p, size_t n);
+
+/* Kafka's Utils.murmur2 of p[0..n) (seed 0x9747b28c), as Java's signed
+ * int. */
+LS_API int32_t ls_hash_murmur2(const void *p, size_t n);
+
+/*
+ * The partition Kafka's default partitioner picks for a record with key
+ * key[0..n): (murmur2 & 0x7fffffff) % partitions, as
+ * BuiltInPartitioner.partitionForKey. partitions must be >= 1 (0 gives
+ * 0).
+ */
+LS_API uint32_t ls_partition_kafka(const void *key, size_t n,
+    uint32_t partitions);
+
+/*
+ * Finds the top-level member called name (compared after unescaping the
+ * key; the first one if repeated) of the JSON object p[0..n), white space
+ * around it allowed. Members of nested objects are not looked at. Sets
+ * *val and *len to the member's value, borrowed from p: for a string the
+ * bytes between the quotes, still escaped; for any other value its JSON
+ * text. Returns LS_OK, or LS_END ("not found", *val and *len untouched)
+ * if the object has no such member or p is not a JSON object: not valid
+ * JSON as ls_json_valid() sees it (so not UTF-8 or nested more than 512
+ * deep), or some other value. Reads nothing outside p[0..n) and does not
+ * allocate.
+ */
+LS_API int ls_json_field(const unsigned char *p, size_t n, const char *name,
+    const unsigned char **val, size_t *len);
+
 /* --- sources and sinks ------------------------------------------------ */
 
 /* A reader of bytes; returns like read(2). */
@@ -418,6 +467,13 @@ typedef struct ls_source_opts {
 	 * its output there, so nothing waits in its buffers */
 	void (*on_wait)(void *ctx);
 	void *wait_ctx;
+	/* if set, called (after on_wait) instead of blocking in a read of a
+	 * pipe, FIFO or terminal fd, or for a follower's pause (fd -1, up
+	 * to poll_ms): returns 0 once fd is readable or the pause is over,
+	 * non-zero to give up; ls_source_next then returns LS_AGAIN, and
+	 * the next call goes on where it was. This lets a stage keep timers
+	 * while its input is quiet. */
+	int (*wait)(void *ctx, int fd);
 } ls_source_opts;
 
 typedef struct ls_source ls_source;
@@ -437,7 +493,8 @@ LS_API ls_source *ls_source_open(const char *uri, const ls_source_opts *o,
 
 /*
  * Reads the next message (borrowed until the next call). Returns LS_OK;
- * LS_END at the end of input (and, following, after a signal);
+ * LS_END at the end of input (and, following, after a signal); LS_AGAIN
+ * when the wait hook gave up;
  * LS_ERR_INVAL for a bad line (err->offset is its line number; with
  * LS_BAD_SKIP the source goes on at the next call); LS_ERR_CORRUPT for
  * damage in a .ss file (with skip_corrupt, err->msg names the skipped
@@ -511,6 +568,72 @@ LS_API int ls_sink_close(ls_sink *k, const ls_msg *eos, ls_error *err);
  * End-of-Stream marker, so that the output does not look cleanly closed
  * (and an append continues it); closes and frees k. */
 LS_API int ls_sink_abort(ls_sink *k, ls_error *err);
+
+/* The file descriptor a sink writes, or -1 (a compressed file). */
+LS_API int ls_sink_fd(const ls_sink *k);
+
+/* --- stage outputs: sinks and worker processes ----------------------- */
+
+typedef struct ls_outs_opts {
+	ls_sink_opts sink;	/* for outputs named by URIs */
+	/* if set, the outputs are workers: processes running /bin/sh -c
+	 * exec, with STREAM_WORKER=<i> (from 0) in their environment, the
+	 * messages as lines on their standard input; their standard
+	 * outputs are merged into ours a whole line at a time */
+	const char *exec;
+	bool demand;		/* one-page input pipes, for ls_outs_pick */
+	unsigned restarts;	/* times each worker that exits before its
+				   input ended is started again, on the same
+				   pipe, after 0.1 s, 0.2 s, ... up to 5 s */
+	volatile int *stop;	/* set when writing our stdout fails; a
+				   signal that sets it ends ls_outs_pick */
+} ls_outs_opts;
+
+typedef struct ls_outs ls_outs;
+
+/*
+ * Opens n outputs: the sinks uris[0..n-1], or, with o->exec, n workers
+ * (uris is then not used). Returns NULL with err set on failure, having
+ * stopped whatever it started.
+ */
+LS_API ls_outs *ls_outs_open(const char *const *uris, size_t n,
+    const ls_outs_opts *o, ls_error *err);
+
+LS_API size_t ls_outs_count(const ls_outs *os);
+
+/* The name of output i: its sink's name, or "worker I". */
+LS_API const char *ls_outs_name(const ls_outs *os, size_t i);
+
+/*
+ * Writes m to output i (buffered; a demand output is written at once).
+ * Returns as ls_sink_write: LS_OK, LS_END if a sink's key filter dropped
+ * it, LS_ERR_NOTLINE if it cannot be a line (nothing written), or an
+ * error naming the output, e.g. a worker that died and was not restarted.
+ */
+LS_API int ls_outs_write(ls_outs *os, size_t i, const ls_msg *m,
+    ls_error *err);
+
+/*
+ * Waits until at least one output can take data without blocking, and
+ * picks the least busy of those (fewest bytes queued in its pipe and our
+ * buffer; ties in turn). Returns LS_OK with *i set, LS_END if *o->stop
+ * was set while waiting, or an error when no output is left.
+ */
+LS_API int ls_outs_pick(ls_outs *os, size_t *i, ls_error *err);
+
+/* True if output i is a worker that died and will not be restarted. */
+LS_API bool ls_outs_failed(const ls_outs *os, size_t i);
+
+/* Writes out what is buffered for every output. */
+LS_API int ls_outs_flush(ls_outs *os, ls_error *err);
+
+/*
+ * Ends every output: sinks as ls_sink_close(k, eos); workers get the end
+ * of their input, and are waited for (and restarted as o->restarts
+ * allows) while their output is merged. Returns the first error: a
+ * failed write, or a worker that did not exit with status 0. Frees os.
+ */
+LS_API int ls_outs_close(ls_outs *os, const ls_msg *eos, ls_error *err);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,613 @@
+/*
+ * The outputs of a dispatching stage: sinks (files, FIFOs, stdout) or
+ * worker processes started through /bin/sh -c, whose standard outputs
+ * are merged into ours a whole line at a time.
+ *
+ * Each worker has two pipes that outlive it: its input and its output.
+ * We keep both ends of both, so that a restarted worker goes on reading
+ * where the dead one stopped, and nothing queued in the pipe is lost. A
+ * thread (the merger) copies the workers' output, reaps and restarts
+ * them; the caller's thread only writes their input.
+ */
+#define _GNU_SOURCE	/* pipe2, F_SETPIPE_SZ, memrchr, asprintf */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ls-internal.h"
+
+extern char **environ;
+
+#define MERGE_BUF (64u * 1024u)
+#define DEMAND_PIPE 4096	/* the pipe of a demand worker: one page */
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+
+struct output {
+	char *name;
+	ls_sink *sink;		/* a sink; or, for a worker: */
+	pid_t pid;		/* 0 while it is not running */
+	int in_r, in_w;		/* its input */
+	int out_r, out_w;	/* its output */
+	ls_out out;
+	bool out_ready;
+	unsigned restarts;
+	uint64_t restart_at;	/* ms; 0: none due */
+	_Atomic int failed;	/* it died and will not be restarted */
+	int status;		/* its wait status, once reaped */
+	unsigned char *mbuf;	/* its output not yet a whole line */
+	size_t mlen, mcap;
+	bool eof;
+};
+
+struct ls_outs {
+	struct output *v;
+	size_t n;
+	ls_outs_opts o;
+	char *exec;
+	bool workers;
+	size_t next;		/* demand: where the search starts */
+	pthread_t merger;
+	bool merging;
+	pthread_mutex_t lock;
+	bool closing;		/* the workers' inputs are closed */
+	int merge_errno;	/* writing our stdout failed */
+};
+
+static uint64_t
+now_ms(void)
+{
+	return ls_now_ms();
+}
+
+static int
+pipe_pair(int fd[2])
+{
+	return pipe2(fd, O_CLOEXEC);
+}
+
+/* Starts worker i on its pipes. Called with the lock held (or before
+ * the merger runs). Returns 0 or an errno value. */
+static int
+spawn(ls_outs *os, size_t i)
+{
+	struct output *w = &os->v[i];
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t sa;
+	sigset_t none, def;
+	char var[32], **env;
+	size_t n = 0, k = 0;
+	int rc;
+
+	while (environ[n] != NULL)
+		n++;
+	if ((env = calloc(n + 2, sizeof(*env))) == NULL)
+		return ENOMEM;
+	for (size_t j = 0; j < n; j++)
+		if (strncmp(environ[j], "STREAM_WORKER=", 14) != 0)
+			env[k++] = environ[j];
+	snprintf(var, sizeof(var), "STREAM_WORKER=%zu", i);
+	env[k++] = var;
+	env[k] = NULL;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, w->in_r, STDIN_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, w->out_w, STDOUT_FILENO);
+	posix_spawnattr_init(&sa);
+	sigemptyset(&none);
+	sigemptyset(&def);
+	sigaddset(&def, SIGPIPE);
+	sigaddset(&def, SIGINT);
+	sigaddset(&def, SIGTERM);
+	sigaddset(&def, SIGUSR1);
+	posix_spawnattr_setsigmask(&sa, &none);
+	posix_spawnattr_setsigdefault(&sa, &def);
+	posix_spawnattr_setflags(&sa, POSIX_SPAWN_SETSIGMASK |
+	    POSIX_SPAWN_SETSIGDEF);
+	char *argv[] = { "sh", "-c", os->exec, NULL };
+	rc = posix_spawn(&w->pid, "/bin/sh", &fa, &sa, argv, env);
+	posix_spawnattr_destroy(&sa);
+	posix_spawn_file_actions_destroy(&fa);
+	free(env);
+	if (rc != 0)
+		w->pid = 0;
+	return rc;
+}
+
+/* Writes the whole lines of w's output to our stdout; with last, the
+ * rest too, ended by a newline. */
+static void
+merge_lines(ls_outs *os, struct output *w, bool last)
+{
+	size_t n = w->mlen;
+	unsigned char *nl;
+
+	if (!last) {
+		nl = w->mlen ? memrchr(w->mbuf, '\n', w->mlen) : NULL;
+		if (nl == NULL)
+			return;
+		n = (size_t)(nl - w->mbuf) + 1;
+	} else if (n > 0 && w->mbuf[n - 1] != '\n') {
+		if (n == w->mcap && ls__grow(&w->mbuf, &w->mcap, n + 1) != 0)
+			n--;	/* cannot happen short of memory: cut */
+		w->mbuf[n++] = '\n';
+		w->mlen = n;
+	}
+	if (n > 0 && os->merge_errno == 0 &&
+	    ls_write_all(STDOUT_FILENO, w->mbuf, n) < 0) {
+		os->merge_errno = errno;
+		if (os->o.stop != NULL)
+			*os->o.stop = 1;
+	}
+	memmove(w->mbuf, w->mbuf + n, w->mlen - n);
+	w->mlen -= n;
+}
+
+/* Reads what w's output pipe holds now (it is non-blocking). */
+static void
+drain(ls_outs *os, struct output *w)
+{
+	for (;;) {
+		if (w->mcap - w->mlen < MERGE_BUF / 2 &&
+		    ls__grow(&w->mbuf, &w->mcap, w->mlen + MERGE_BUF) != 0) {
+			merge_lines(os, w, true);	/* a huge line: cut */
+			continue;
+		}
+		ssize_t r = read(w->out_r, w->mbuf + w->mlen, w->mcap - w->mlen);
+		if (r > 0) {
+			w->mlen += (size_t)r;
+			merge_lines(os, w, false);
+			continue;
+		}
+		if (r == 0)
+			w->eof = true;
+		if (r < 0 && errno == EINTR)
+			continue;
+		return;
+	}
+}
+
+/* Reaps w if it exited; restarts it, or marks it failed. Lock held. */
+static void
+reap(ls_outs *os, struct output *w)
+{
+	int st;
+
+	if (w->pid == 0 || waitpid(w->pid, &st, WNOHANG) != w->pid)
+		return;
+	w->pid = 0;
+	w->status = st;
+	/* whatever it wrote is in the pipe: a cut last line ends here */
+	drain(os, w);
+	merge_lines(os, w, true);
+	bool clean = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+	if (os->closing && clean)
+		return;
+	if (w->restarts < os->o.restarts) {
+		uint64_t ms = BACKOFF_MIN_MS;
+		for (unsigned k = 0; k < w->restarts && ms < BACKOFF_MAX_MS; k++)
+			ms *= 2;
+		if (ms > BACKOFF_MAX_MS)
+			ms = BACKOFF_MAX_MS;
+		w->restarts++;
+		w->restart_at = now_ms() + ms;
+		return;
+	}
+	if (os->closing)
+		return;	/* its status tells */
+	atomic_store(&w->failed, 1);
+	/* a writer blocked on its full pipe gets EPIPE */
+	if (w->in_r >= 0) {
+		close(w->in_r);
+		w->in_r = -1;
+	}
+}
+
+static bool
+all_done(ls_outs *os)
+{
+	for (size_t i = 0; i < os->n; i++)
+		if (os->v[i].pid != 0 || os->v[i].restart_at != 0)
+			return false;
+	return true;
+}
+
+static void *
+merger(void *arg)
+{
+	ls_outs *os = arg;
+	struct pollfd *p;
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	if ((p = calloc(os->n, sizeof(*p))) == NULL)
+		return NULL;
+	for (;;) {
+		int timeout = 100;
+		uint64_t t = now_ms();
+
+		pthread_mutex_lock(&os->lock);
+		for (size_t i = 0; i < os->n; i++) {
+			struct output *w = &os->v[i];
+			reap(os, w);
+			if (w->restart_at != 0 && w->restart_at <= t) {
+				w->restart_at = 0;
+				if (spawn(os, i) != 0) {
+					atomic_store(&w->failed, 1);
+					if (w->in_r >= 0) {
+						close(w->in_r);
+						w->in_r = -1;
+					}
+				}
+			} else if (w->restart_at != 0 &&
+			    w->restart_at - t < (uint64_t)timeout)
+				timeout = (int)(w->restart_at - t);
+		}
+		bool done = os->closing && all_done(os);
+		pthread_mutex_unlock(&os->lock);
+		if (done)
+			break;
+		for (size_t i = 0; i < os->n; i++) {
+			p[i].fd = os->v[i].out_r;
+			p[i].events = POLLIN;
+		}
+		if (poll(p, os->n, timeout) > 0)
+			for (size_t i = 0; i < os->n; i++)
+				if (p[i].revents != 0)
+					drain(os, &os->v[i]);
+	}
+	/* every worker is gone: read their pipes to the end */
+	for (size_t i = 0; i < os->n; i++) {
+		struct output *w = &os->v[i];
+		close(w->out_w);
+		w->out_w = -1;
+		int fl = fcntl(w->out_r, F_GETFL);
+		fcntl(w->out_r, F_SETFL, fl & ~O_NONBLOCK);
+		while (!w->eof)
+			drain(os, w);
+		merge_lines(os, w, true);
+	}
+	free(p);
+	return NULL;
+}
+
+static ssize_t
+worker_write(void *ctx, const void *buf, size_t n)
+{
+	struct output *w = ctx;
+
+	if (atomic_load(&w->failed)) {
+		errno = EPIPE;
+		return -1;
+	}
+	return ls_write_all(w->in_w, buf, n);
+}
+
+static int
+open_worker(ls_outs *os, size_t i, ls_error *err)
+{
+	struct output *w = &os->v[i];
+	int in[2], out[2], rc;
+
+	if (asprintf(&w->name, "worker %zu", i) < 0) {
+		w->name = NULL;
+		return ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
+	}
+	if (pipe_pair(in) != 0)
+		return ls__fail(err, LS_ERR_IO, 0, "pipe: %s", strerror(errno));
+	w->in_r = in[0];
+	w->in_w = in[1];
+	if (pipe_pair(out) != 0)
+		return ls__fail(err, LS_ERR_IO, 0, "pipe: %s", strerror(errno));
+	w->out_r = out[0];
+	w->out_w = out[1];
+	fcntl(w->out_r, F_SETFL, O_NONBLOCK);
+	if (os->o.demand)
+		(void)fcntl(w->in_w, F_SETPIPE_SZ, DEMAND_PIPE);
+	if (ls_out_init_fn(&w->out, worker_write, w, os->o.demand ? 4096 :
+	    LS_IOBUF / 4, err) != LS_OK)
+		return LS_ERR_NOMEM;
+	w->out_ready = true;
+	if ((rc = spawn(os, i)) != 0)
+		return ls__fail(err, LS_ERR_IO, 0, "%s: /bin/sh: %s", w->name,
+		    strerror(rc));
+	return LS_OK;
+}
+
+static void
+outs_free(ls_outs *os)
+{
+	for (size_t i = 0; i < os->n; i++) {
+		struct output *w = &os->v[i];
+		int fds[] = { w->in_r, w->in_w, w->out_r, w->out_w };
+		for (size_t k = 0; k < 4; k++)
+			if (fds[k] >= 0)
+				close(fds[k]);
+		if (w->out_ready)
+			ls_out_free(&w->out);
+		free(w->mbuf);
+		free(w->name);
+	}
+	free(os->v);
+	free(os->exec);
+	free(os);
+}
+
+LS_API ls_outs *
+ls_outs_open(const char *const *uris, size_t n, const ls_outs_opts *o,
+    ls_error *err)
+{
+	static const ls_outs_opts none;
+	ls_outs *os;
+
+	if (n == 0) {
+		ls__fail(err, LS_ERR_INVAL, 0, "no outputs");
+		return NULL;
+	}
+	if ((os = calloc(1, sizeof(*os))) == NULL ||
+	    (os->v = calloc(n, sizeof(*os->v))) == NULL) {
+		free(os);
+		ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
+		return NULL;
+	}
+	os->o = o ? *o : none;
+	os->n = n;
+	os->workers = os->o.exec != NULL;
+	pthread_mutex_init(&os->lock, NULL);
+	for (size_t i = 0; i < n; i++) {
+		struct output *w = &os->v[i];
+		w->in_r = w->in_w = w->out_r = w->out_w = -1;
+	}
+	if (os->workers && (os->exec = strdup(os->o.exec)) == NULL) {
+		ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
+		goto fail;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct output *w = &os->v[i];
+		if (os->workers) {
+			if (open_worker(os, i, err) != LS_OK)
+				goto fail;
+			continue;
+		}
+		if ((w->sink = ls_sink_open(uris[i], &os->o.sink, err)) ==
+		    NULL)
+			goto fail;
+		if ((w->name = strdup(ls_sink_name(w->sink))) == NULL) {
+			ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
+			goto fail;
+		}
+	}
+	if (os->workers) {
+		if (pthread_create(&os->merger, NULL, merger, os) != 0) {
+			ls__fail(err, LS_ERR_NOMEM, 0, "cannot start a thread");
+			goto fail;
+		}
+		os->merging = true;
+	}
+	return os;
+fail:
+	/* stop what started: close inputs, reap */
+	os->closing = true;
+	for (size_t i = 0; i < n; i++) {
+		struct output *w = &os->v[i];
+		if (w->sink != NULL)
+			ls_sink_abort(w->sink, NULL);
+		if (w->in_w >= 0) {
+			close(w->in_w);
+			w->in_w = -1;
+		}
+		if (w->pid != 0)
+			waitpid(w->pid, NULL, 0);
+	}
+	outs_free(os);
+	return NULL;
+}
+
+LS_API size_t
+ls_outs_count(const ls_outs *os)
+{
+	return os->n;
+}
+
+LS_API const char *
+ls_outs_name(const ls_outs *os, size_t i)
+{
+	return os->v[i].name;
+}
+
+/* Names what went wrong with output i after a failed write. */
+static int
+out_failed(ls_outs *os, size_t i, int rc, ls_error *err)
+{
+	struct output *w = &os->v[i];
+	char why[LS_ERRMSG_MAX];
+
+	if (!os->workers || !atomic_load(&w->failed)) {
+		snprintf(why, sizeof(why), "%s", err ? err->msg : "");
+		if (os->workers)
+			return ls__fail(err, rc, 0, "%s: %s", w->name, why);
+		return rc;	/* the sink named itself */
+	}
+	pthread_mutex_lock(&os->lock);
+	int st = w->status;
+	pthread_mutex_unlock(&os->lock);
+	if (WIFSIGNALED(st))
+		snprintf(why, sizeof(why), "killed by signal %d",
+		    WTERMSIG(st));
+	else
+		snprintf(why, sizeof(why), "exited with status %d",
+		    WEXITSTATUS(st));
+	return ls__fail(err, LS_ERR_IO, 0, "%s (%s) %s before its input "
+	    "ended%s", w->name, os->exec, why, os->o.restarts ?
+	    ", restarts used up" : "");
+}
+
+LS_API int
+ls_outs_write(ls_outs *os, size_t i, const ls_msg *m, ls_error *err)
+{
+	struct output *w = &os->v[i];
+	int rc;
+
+	if (w->sink != NULL)
+		return ls_sink_write(w->sink, m, err);
+	if (atomic_load(&w->failed))
+		return out_failed(os, i, LS_ERR_IO, err);
+	rc = ls_line_write(&w->out, m, err);
+	if (rc == LS_OK && os->o.demand)
+		rc = ls_out_flush(&w->out, err);
+	if (rc != LS_OK && rc != LS_ERR_NOTLINE)
+		return out_failed(os, i, rc, err);
+	return rc;
+}
+
+/* Bytes queued for output i: in its pipe and in our buffer. */
+static size_t
+queued(ls_outs *os, size_t i)
+{
+	struct output *w = &os->v[i];
+	int fd = w->sink != NULL ? ls_sink_fd(w->sink) : w->in_w;
+	int q = 0;
+
+	if (fd < 0 || ioctl(fd, FIONREAD, &q) != 0 || q < 0)
+		q = 0;
+	return (size_t)q + (w->out_ready ? w->out.len : 0);
+}
+
+LS_API int
+ls_outs_pick(ls_outs *os, size_t *pick, ls_error *err)
+{
+	struct pollfd *p;
+	size_t best = SIZE_MAX, best_q = SIZE_MAX;
+
+	if ((p = calloc(os->n, sizeof(*p))) == NULL)
+		return ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
+	for (;;) {
+		size_t live = 0;
+		for (size_t i = 0; i < os->n; i++) {
+			struct output *w = &os->v[i];
+			p[i].fd = w->sink != NULL ? ls_sink_fd(w->sink) :
+			    atomic_load(&w->failed) ? -1 : w->in_w;
+			p[i].events = POLLOUT;
+			p[i].revents = 0;
+			live += p[i].fd >= 0 || w->sink != NULL;
+		}
+		if (live == 0) {
+			free(p);
+			return ls__fail(err, LS_ERR_IO, 0, "no output left");
+		}
+		int r = poll(p, os->n, -1);
+		if (r < 0 && errno == EINTR && os->o.stop != NULL &&
+		    *os->o.stop) {
+			free(p);
+			return LS_END;
+		}
+		if (r <= 0)
+			continue;
+		/* the least busy of those that can take data now; ties in
+		 * turn, from the one after the last pick */
+		for (size_t k = 0; k < os->n; k++) {
+			size_t i = (os->next + k) % os->n;
+			if (!(p[i].revents & (POLLOUT | POLLERR)) &&
+			    !(os->v[i].sink != NULL && p[i].fd < 0))
+				continue;
+			size_t q = queued(os, i);
+			if (q < best_q) {
+				best = i;
+				best_q = q;
+			}
+		}
+		if (best != SIZE_MAX)
+			break;
+	}
+	free(p);
+	*pick = best;
+	os->next = (best + 1) % os->n;
+	return LS_OK;
+}
+
+LS_API int
+ls_outs_flush(ls_outs *os, ls_error *err)
+{
+	int rc = LS_OK;
+
+	for (size_t i = 0; i < os->n && rc == LS_OK; i++) {
+		struct output *w = &os->v[i];
+		if (w->sink != NULL)
+			rc = ls_sink_flush(w->sink, err);
+		else if ((rc = ls_out_flush(&w->out, err)) != LS_OK)
+			rc = out_failed(os, i, rc, err);
+	}
+	return rc;
+}
+
+LS_API bool
+ls_outs_failed(const ls_outs *os, size_t i)
+{
+	return os->workers && atomic_load(&os->v[i].failed);
+}
+
+LS_API int
+ls_outs_close(ls_outs *os, const ls_msg *eos, ls_error *err)
+{
+	int rc = LS_OK;
+	ls_error e2;
+
+	if (err == NULL)
+		err = &e2;
+	for (size_t i = 0; i < os->n; i++) {
+		struct output *w = &os->v[i];
+		int r;
+		if (w->sink != NULL) {
+			r = ls_sink_close(w->sink, eos, rc == LS_OK ? err :
+			    NULL);
+			w->sink = NULL;
+		} else if ((r = ls_out_flush(&w->out, rc == LS_OK ? err :
+		    NULL)) != LS_OK && rc == LS_OK)
+			r = out_failed(os, i, r, err);
+		if (rc == LS_OK)
+			rc = r;
+		if (w->in_w >= 0) {
+			close(w->in_w);
+			w->in_w = -1;
+		}
+	}
+	if (os->merging) {
+		pthread_mutex_lock(&os->lock);
+		os->closing = true;
+		pthread_mutex_unlock(&os->lock);
+		pthread_join(os->merger, NULL);
+		for (size_t i = 0; i < os->n && rc == LS_OK; i++) {
+			struct output *w = &os->v[i];
+			int st = w->status;
+			if (atomic_load(&w->failed))
+				rc = out_failed(os, i, LS_ERR_IO, err);
+			else if (WIFSIGNALED(st))
+				rc = ls__fail(err, LS_ERR_IO, 0, "%s (%s) killed "
+				    "by signal %d", w->name, os->exec,
+				    WTERMSIG(st));
+			else if (WEXITSTATUS(st) != 0)
+				rc = ls__fail(err, LS_ERR_IO, 0, "%s (%s) exited "
+				    "with status %d", w->name, os->exec,
+				    WEXITSTATUS(st));
+		}
+		if (rc == LS_OK && os->merge_errno != 0) {
+			errno = os->merge_errno;
+			rc = ls__fail(err, LS_ERR_IO, 0, "stdout: %s",
+			    strerror(os->merge_errno));
+		}
+	}
+	pthread_mutex_destroy(&os->lock);
+	outs_free(os);
+	return rc;
+}

@@ -1,0 +1,480 @@
+/*
+ * Unit tests of the hashing helpers: jump consistent hash, ls_hash64,
+ * Kafka's murmur2 and partitioner, and ls_json_field.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "test-util.h"
+
+#include "libstream.h"
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* --- helpers ------------------------------------------------------------- */
+
+/* A heap copy of p[0..n) of exactly n bytes, so that ASan sees a read past
+ * the end. */
+static unsigned char *
+dup_exact(const void *p, size_t n)
+{
+	unsigned char *d = malloc(n ? n : 1);
+
+	assert_non_null(d);
+	if (n)
+		memcpy(d, p, n);
+	return d;
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* --- Kafka murmur2 ------------------------------------------------------- */
+
+static const struct {
+	const char *s;
+	size_t n;
+	int32_t h;
+} murmur[] = {
+	/* Apache Kafka, clients/src/test/java/org/apache/kafka/common/
+	 * utils/UtilsTest.java, testMurmur2 (read at apache/kafka
+	 * f55581dc73953c3509a4702433aeeeddc2970779) */
+	{ "21", 2, -973932308 },
+	{ "foobar", 6, -790332482 },
+	{ "a-little-bit-long-string", 24, -985981536 },
+	{ "a-little-bit-longer-string", 26, -1486304829 },
+	{ "lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", 48, -58897971 },
+	{ "abc", 3, 479470107 },
+	/* computed with an independent Python implementation of Kafka's
+	 * Utils.murmur2 (which reproduces the six values above): every tail
+	 * length, and bytes >= 0x80 (Java's signed bytes, masked) */
+	{ "", 0, 275646681 },
+	{ "a", 1, -1563381124 },
+	{ "ab", 2, 316155434 },
+	{ "abcd", 4, -1323649548 },
+	{ "\xff\x80\x7f\x00\xfe", 5, -1958495739 },
+	{ "\x80\x81\x82\x83\xc0\xd0\xe0", 7, 163503472 },
+};
+
+static void
+test_murmur2(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < NELEM(murmur); i++) {
+		unsigned char *p = dup_exact(murmur[i].s, murmur[i].n);
+		assert_int_equal(ls_hash_murmur2(p, murmur[i].n), murmur[i].h);
+		free(p);
+	}
+}
+
+static void
+test_partition_kafka(void **state)
+{
+	static const struct {
+		const char *s;
+		uint32_t parts, want;
+	} cases[] = {
+		/* (murmur2 & 0x7fffffff) % parts of the values above */
+		{ "21", 7, 3 }, { "21", 12, 0 }, { "21", 50, 40 },
+		{ "foobar", 12, 6 }, { "foobar", 50, 16 },
+		{ "a-little-bit-long-string", 3, 2 },
+		{ "a-little-bit-long-string", 12, 8 },
+		{ "a-little-bit-longer-string", 12, 11 },
+		{ "a-little-bit-longer-string", 50, 19 },
+		{ "lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", 7, 3 },
+		{ "lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", 50, 27 },
+		{ "abc", 7, 4 }, { "abc", 12, 3 },
+		{ "", 12, 9 }, { "a", 50, 24 },
+		{ "foobar", 1, 0 },
+		{ "foobar", 0, 0 },	/* documented: 0 partitions gives 0 */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < NELEM(cases); i++)
+		assert_int_equal(ls_partition_kafka(cases[i].s,
+		    strlen(cases[i].s), cases[i].parts), cases[i].want);
+	/* the sign bit is masked, not Math.abs'd: "21" is negative */
+	assert_true(ls_hash_murmur2("21", 2) < 0);
+	assert_int_equal(ls_partition_kafka("21", 2, 0x7fffffffu),
+	    (uint32_t)(-973932308 & 0x7fffffff));
+	rng_state = 7;
+	for (int i = 0; i < 10000; i++) {
+		unsigned char key[16];
+		size_t n = (size_t)rng_below(sizeof(key) + 1);
+		uint32_t parts = (uint32_t)rng_below(1000) + 1;
+		for (size_t j = 0; j < n; j++)
+			key[j] = (unsigned char)rng();
+		uint32_t part = ls_partition_kafka(key, n, parts);
+		assert_true(part < parts);
+		assert_int_equal(part, ((uint32_t)ls_hash_murmur2(key, n) &
+		    0x7fffffffu) % parts);
+	}
+}
+
+/* --- jump consistent hash ------------------------------------------------ */
+
+static void
+test_jump_known(void **state)
+{
+	static const struct {
+		uint64_t key;
+		uint32_t buckets, want;
+	} cases[] = {
+		/* computed with an independent Python implementation of the
+		 * paper's code (LCG 2862933555777941757, double arithmetic);
+		 * (1,10), (1,100), (2,100), (0xdeadbeef,1000),
+		 * (10863919174838991,11) and (2016238256797177309,11) also
+		 * agree with test tables of other published implementations */
+		{ 0, 1, 0 },
+		{ 0, 10, 0 },
+		{ 1, 1, 0 },
+		{ 1, 10, 6 },
+		{ 1, 100, 55 },
+		{ 2, 100, 62 },
+		{ 9, 2, 0 },
+		{ 42, 100, 43 },
+		{ 256, 128, 16 },
+		{ 0xdeadbeefull, 7, 5 },
+		{ 0xdeadbeefull, 1000, 285 },
+		{ 10863919174838991ull, 11, 6 },
+		{ 2016238256797177309ull, 11, 3 },
+		{ 12345678901234567890ull, 1000, 294 },
+		{ 1, 0x80000000u, 262355607 },
+		{ UINT64_MAX, UINT32_MAX, 2680453518u },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < NELEM(cases); i++)
+		assert_int_equal(ls_hash_jump(cases[i].key, cases[i].buckets),
+		    cases[i].want);
+	/* documented: 0 buckets is taken as 1 */
+	assert_int_equal(ls_hash_jump(12345, 0), 0);
+}
+
+static void
+test_jump_properties(void **state)
+{
+	size_t moved = 0, keys = 100000;
+	uint32_t count[11] = { 0 };
+
+	(void)state;
+	rng_state = 42;
+	/* in range, and monotone: n -> n + 1 buckets stays or moves to n */
+	for (int i = 0; i < 200; i++) {
+		uint64_t key = rng();
+		uint32_t prev = ls_hash_jump(key, 1);
+		assert_int_equal(prev, 0);
+		for (uint32_t n = 1; n < 300; n++) {
+			uint32_t b = ls_hash_jump(key, n + 1);
+			assert_true(b < n + 1);
+			assert_true(b == prev || b == n);
+			prev = b;
+		}
+		uint32_t big = (uint32_t)rng() | 1u;
+		assert_true(ls_hash_jump(key, big) < big);
+	}
+	/* about 1/11 of the keys move from 10 to 11 buckets, all to 10, and
+	 * the 11 buckets are about even */
+	for (size_t i = 0; i < keys; i++) {
+		uint64_t key = rng();
+		uint32_t a = ls_hash_jump(key, 10), b = ls_hash_jump(key, 11);
+		if (a != b) {
+			assert_int_equal(b, 10);
+			moved++;
+		}
+		count[b]++;
+	}
+	assert_true(moved >= keys * 7 / 100 && moved <= keys * 11 / 100);
+	for (int i = 0; i < 11; i++)
+		assert_true(count[i] > keys / 11 * 9 / 10 &&
+		    count[i] < keys / 11 * 11 / 10);
+}
+
+/* --- ls_hash64 ----------------------------------------------------------- */
+
+static void
+test_hash64(void **state)
+{
+	static const struct {
+		const char *s;
+		size_t n;
+		uint64_t h;
+	} cases[] = {
+		/* FNV-1a 64 then the splitmix64 finaliser; the values this
+		 * implementation gives, checked against an independent Python
+		 * implementation of the same definition. They must never
+		 * change: partitions depend on them. */
+		{ "", 0, 0xf52a15e9a9b5e89bull },
+		{ "a", 1, 0x02c0bdbf481420f8ull },
+		{ "b", 1, 0x3e35b21bfb9b6405ull },
+		{ "abc", 3, 0x0dd490490804b508ull },
+		{ "foobar", 6, 0x404da9e3b74078c2ull },
+		{ "partition-key-1", 15, 0xc34caba17c019861ull },
+		{ "\xff\x00", 2, 0x061c3e3f101d43ddull },
+	};
+	uint64_t *all;
+	size_t k = 0;
+
+	(void)state;
+	for (size_t i = 0; i < NELEM(cases); i++) {
+		unsigned char *p = dup_exact(cases[i].s, cases[i].n);
+		assert_int_equal(ls_hash64(p, cases[i].n), cases[i].h);
+		free(p);
+	}
+	/* every string of 0, 1 and 2 bytes hashes differently */
+	all = malloc((1 + 256 + 65536) * sizeof(*all));
+	assert_non_null(all);
+	all[k++] = ls_hash64("", 0);
+	for (unsigned a = 0; a < 256; a++) {
+		unsigned char s[2] = { (unsigned char)a, 0 };
+		all[k++] = ls_hash64(s, 1);
+		for (unsigned b = 0; b < 256; b++) {
+			s[1] = (unsigned char)b;
+			all[k++] = ls_hash64(s, 2);
+		}
+	}
+	qsort(all, k, sizeof(*all), cmp_u64);
+	for (size_t i = 1; i < k; i++)
+		assert_true(all[i - 1] != all[i]);
+	free(all);
+}
+
+/* --- ls_json_field ------------------------------------------------------- */
+
+static const struct {
+	const char *json;
+	const char *name;
+	int rc;
+	const char *val;	/* expected value when found */
+} fields[] = {
+	{ "{\"a\":1,\"b\":\"x\"}", "a", LS_OK, "1" },
+	{ "{\"a\":1,\"b\":\"x\"}", "b", LS_OK, "x" },
+	{ "{\"a\":1,\"b\":\"x\"}", "c", LS_END, NULL },
+	{ "{\"a\":1,\"b\":\"x\"}", "", LS_END, NULL },
+	{ "{\"\":5}", "", LS_OK, "5" },
+	{ "{\"k\":\"\"}", "k", LS_OK, "" },
+	{ "{\"k\":-1.5e+3}", "k", LS_OK, "-1.5e+3" },
+	{ "{\"k\":true}", "k", LS_OK, "true" },
+	{ "{\"k\":false}", "k", LS_OK, "false" },
+	{ "{\"k\":null}", "k", LS_OK, "null" },
+	{ "{\"k\":{\"b\":[1,{\"c\":2}]}}", "k", LS_OK,
+	    "{\"b\":[1,{\"c\":2}]}" },
+	{ "{\"k\":[1, 2 ,3]}", "k", LS_OK, "[1, 2 ,3]" },
+	{ "{\"k\":{}}", "k", LS_OK, "{}" },
+	{ "{\"k\":[]}", "k", LS_OK, "[]" },
+	/* nested members of the same name are not matched */
+	{ "{\"a\":{\"b\":2},\"b\":3}", "b", LS_OK, "3" },
+	{ "{\"a\":{\"b\":2}}", "b", LS_END, NULL },
+	{ "{\"a\":[{\"b\":2}],\"c\":{\"d\":{\"b\":1}}}", "b", LS_END, NULL },
+	{ "{\"a\":\"\\\"b\\\":1\"}", "b", LS_END, NULL },
+	/* a string value is returned still escaped */
+	{ "{\"s\":\"he said \\\"hi\\\"\",\"t\":1}", "s", LS_OK,
+	    "he said \\\"hi\\\"" },
+	{ "{\"s\":\"a\\\\\",\"t\":2}", "s", LS_OK, "a\\\\" },
+	{ "{\"s\":\"a\\\\\",\"t\":2}", "t", LS_OK, "2" },
+	{ "{\"x\":\"}\\\"{,]\",\"k\":true}", "k", LS_OK, "true" },
+	{ "{\"x\":[\"]\",\"}\"],\"k\":[\"[\"]}", "k", LS_OK, "[\"[\"]" },
+	{ "{\"s\":\"\\u00e9\\n\"}", "s", LS_OK, "\\u00e9\\n" },
+	/* white space */
+	{ " \t\r\n{ \"k\" :\n 7 , \"z\" : null } \n", "k", LS_OK, "7" },
+	{ " \t\r\n{ \"k\" :\n 7 , \"z\" : null } \n", "z", LS_OK, "null" },
+	{ "{\"k\":1 }", "k", LS_OK, "1" },
+	{ "{\"k\" : \"v\" }", "k", LS_OK, "v" },
+	/* duplicates: the first wins */
+	{ "{\"k\":1,\"k\":2}", "k", LS_OK, "1" },
+	/* keys compared after unescaping, and exactly */
+	{ "{\"\\u006b\":7}", "k", LS_OK, "7" },
+	{ "{\"\\u006B\\u006b\":8}", "kk", LS_OK, "8" },
+	{ "{\"a\\\"b\":1}", "a\"b", LS_OK, "1" },
+	{ "{\"a\\\\b\":1}", "a\\b", LS_OK, "1" },
+	{ "{\"a\\/b\\tc\":1}", "a/b\tc", LS_OK, "1" },
+	{ "{\"\\u00e9t\\u00E9\":2}", "\xc3\xa9t\xc3\xa9", LS_OK, "2" },
+	{ "{\"\xc3\xa9t\xc3\xa9\":2}", "\xc3\xa9t\xc3\xa9", LS_OK, "2" },
+	{ "{\"\\u20ac\":3}", "\xe2\x82\xac", LS_OK, "3" },
+	{ "{\"\\ud83d\\ude00\":4}", "\xf0\x9f\x98\x80", LS_OK, "4" },
+	{ "{\"\\ud83d\":4}", "\xed\xa0\xbd", LS_END, NULL },
+	{ "{\"k\\u0000\":1}", "k", LS_END, NULL },
+	{ "{\"a\\\"b\":1}", "a\\\"b", LS_END, NULL },
+	{ "{\"kk\":1}", "k", LS_END, NULL },
+	{ "{\"k\":1}", "kk", LS_END, NULL },
+	{ "{\"K\":1}", "k", LS_END, NULL },
+	/* not an object */
+	{ "[1,2]", "a", LS_END, NULL },
+	{ "[{\"a\":1}]", "a", LS_END, NULL },
+	{ "\"a\"", "a", LS_END, NULL },
+	{ "1", "a", LS_END, NULL },
+	{ "null", "a", LS_END, NULL },
+	{ "{}", "a", LS_END, NULL },
+	{ " { } ", "a", LS_END, NULL },
+	/* empty */
+	{ "", "a", LS_END, NULL },
+	{ "   ", "a", LS_END, NULL },
+	/* not valid JSON, even where the member comes first */
+	{ "{\"a\":1,}", "a", LS_END, NULL },
+	{ "{\"a\":1", "a", LS_END, NULL },
+	{ "{\"a\":", "a", LS_END, NULL },
+	{ "{\"a\"", "a", LS_END, NULL },
+	{ "{\"a", "a", LS_END, NULL },
+	{ "{", "a", LS_END, NULL },
+	{ "{\"a\" 1}", "a", LS_END, NULL },
+	{ "{a:1}", "a", LS_END, NULL },
+	{ "{'a':1}", "a", LS_END, NULL },
+	{ "{\"a\":1}}", "a", LS_END, NULL },
+	{ "{\"a\":1} x", "a", LS_END, NULL },
+	{ "{\"a\":1}{\"a\":2}", "a", LS_END, NULL },
+	{ "{\"a\":01}", "a", LS_END, NULL },
+	{ "{\"a\":tru}", "a", LS_END, NULL },
+	{ "{\"a\":\"x}", "a", LS_END, NULL },
+	{ "{\"a\":\"\\x\"}", "a", LS_END, NULL },
+	{ "{\"a\":\"\\u12\"}", "a", LS_END, NULL },
+	{ "{\"a\":1,\"b\":[}", "a", LS_END, NULL },
+	{ "{\"a\":\"\xff\"}", "a", LS_END, NULL },
+	{ "{\"a\":\"\t\"}", "a", LS_END, NULL },
+};
+
+static void
+test_json_field(void **state)
+{
+	static const unsigned char sentinel[1];
+
+	(void)state;
+	for (size_t i = 0; i < NELEM(fields); i++) {
+		size_t n = strlen(fields[i].json), len = 12345;
+		unsigned char *p = dup_exact(fields[i].json, n);
+		const unsigned char *val = sentinel;
+		int rc = ls_json_field(p, n, fields[i].name, &val, &len);
+
+		if (rc != fields[i].rc)
+			fail_msg("case %zu: %s [%s]: rc %d", i, fields[i].json,
+			    fields[i].name, rc);
+		if (rc == LS_OK) {
+			assert_true(val >= p && val + len <= p + n);
+			assert_int_equal(len, strlen(fields[i].val));
+			assert_memory_equal(val, fields[i].val, len);
+		} else {
+			/* untouched when not found */
+			assert_ptr_equal(val, sentinel);
+			assert_int_equal(len, 12345);
+		}
+		free(p);
+	}
+}
+
+static const char *const objects[] = {
+	"{\"a\":1,\"b\":\"x\\\"y\",\"c\":{\"a\":[1,2,{\"b\":null}]},"
+	    "\"d\":-0.5e-3,\"e\":true}",
+	"  {  \"key\" : \"value with } and ] and \\\\\" , \"n\" : [ ] }  \n",
+	"{\"\\u0061\":{},\"b\":[\"]\",\"}\",\"\\\"\"],\"c\":false,"
+	    "\"\\ud83d\\ude00\":0}",
+};
+static const char *const names[] = { "a", "b", "c", "d", "e", "key", "n",
+	"x", "", "\xf0\x9f\x98\x80" };
+
+/* Checks one call on p[0..n) (an exact heap copy): a found value lies in
+ * the input, and the input was a valid JSON object. */
+static int
+field_checked(const unsigned char *p, size_t n, const char *name)
+{
+	const unsigned char *val = NULL;
+	size_t len = 0;
+	int rc = ls_json_field(p, n, name, &val, &len);
+
+	assert_true(rc == LS_OK || rc == LS_END);
+	if (rc == LS_OK) {
+		assert_non_null(val);
+		assert_true(val >= p && len <= n &&
+		    (size_t)(val - p) <= n - len);
+		assert_true(ls_json_valid(p, n));
+	}
+	return rc;
+}
+
+static void
+test_json_field_prefixes(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < NELEM(objects); i++) {
+		size_t n = strlen(objects[i]);
+		size_t close = (size_t)(strrchr(objects[i], '}') - objects[i]);
+		int found = 0;
+
+		for (size_t k = 0; k <= n; k++) {
+			unsigned char *p = dup_exact(objects[i], k);
+			for (size_t j = 0; j < NELEM(names); j++) {
+				int rc = field_checked(p, k, names[j]);
+				/* cut before its closing brace, an object is
+				 * not valid, so nothing is found */
+				if (k <= close)
+					assert_int_equal(rc, LS_END);
+				else if (rc == LS_OK)
+					found++;
+			}
+			free(p);
+		}
+		assert_true(found > 0);
+	}
+}
+
+static void
+test_json_field_mutations(void **state)
+{
+	static const unsigned char alphabet[] = "{}[]\",:\\ u0a1e-.tn\xff\xc3";
+	unsigned char buf[128];
+
+	(void)state;
+	rng_state = 1234;
+	for (int round = 0; round < 20000; round++) {
+		const char *src = objects[rng_below(NELEM(objects))];
+		size_t n = strlen(src);
+		memcpy(buf, src, n);
+		for (int m = (int)rng_below(4) + 1; m > 0 && n > 0; m--) {
+			size_t at = (size_t)rng_below(n);
+			switch (rng_below(3)) {
+			case 0:		/* replace */
+				buf[at] = alphabet[rng_below(
+				    sizeof(alphabet) - 1)];
+				break;
+			case 1:		/* delete */
+				if (at + 1 < n)
+					memmove(buf + at, buf + at + 1,
+					    n - at - 1);
+				n--;
+				break;
+			default:	/* cut */
+				n = at;
+			}
+		}
+		unsigned char *p = dup_exact(buf, n);
+		field_checked(p, n, names[rng_below(NELEM(names))]);
+		free(p);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_murmur2),
+		cmocka_unit_test(test_partition_kafka),
+		cmocka_unit_test(test_jump_known),
+		cmocka_unit_test(test_jump_properties),
+		cmocka_unit_test(test_hash64),
+		cmocka_unit_test(test_json_field),
+		cmocka_unit_test(test_json_field_prefixes),
+		cmocka_unit_test(test_json_field_mutations),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
