@@ -624,8 +624,10 @@ LS_API int ls_outs_pick(ls_outs *os, size_t *i, ls_error *err);
 /* True if output i is a worker that died and will not be restarted. */
 LS_API bool ls_outs_failed(const ls_outs *os, size_t i);
 
-/* Writes out what is buffered for every output. */
+/* Writes out what is buffered for every output, stopping at the first
+ * that fails; ls_outs_flush_one for output i only. */
 LS_API int ls_outs_flush(ls_outs *os, ls_error *err);
+LS_API int ls_outs_flush_one(ls_outs *os, size_t i, ls_error *err);
 
 /*
  * Ends every output: sinks as ls_sink_close(k, eos); workers get the end

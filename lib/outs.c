@@ -537,17 +537,25 @@ ls_outs_pick(ls_outs *os, size_t *pick, ls_error *err)
 }
 
 LS_API int
+ls_outs_flush_one(ls_outs *os, size_t i, ls_error *err)
+{
+	struct output *w = &os->v[i];
+	int rc;
+
+	if (w->sink != NULL)
+		return ls_sink_flush(w->sink, err);
+	if ((rc = ls_out_flush(&w->out, err)) != LS_OK)
+		rc = out_failed(os, i, rc, err);
+	return rc;
+}
+
+LS_API int
 ls_outs_flush(ls_outs *os, ls_error *err)
 {
 	int rc = LS_OK;
 
-	for (size_t i = 0; i < os->n && rc == LS_OK; i++) {
-		struct output *w = &os->v[i];
-		if (w->sink != NULL)
-			rc = ls_sink_flush(w->sink, err);
-		else if ((rc = ls_out_flush(&w->out, err)) != LS_OK)
-			rc = out_failed(os, i, rc, err);
-	}
+	for (size_t i = 0; i < os->n && rc == LS_OK; i++)
+		rc = ls_outs_flush_one(os, i, err);
 	return rc;
 }
 
