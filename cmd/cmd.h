@@ -104,6 +104,8 @@ cmd_sink_option(int ch, const char *arg, ls_sink_opts *ko)
 struct cmd_stats {
 	const char *program;
 	_Atomic uint64_t in, out, filtered, skipped, raw, corrupt, bytes;
+	_Atomic uint64_t retried, dead;	/* batch: runs retried, messages
+					   dead-lettered */
 	uint64_t start_ms;
 	uint64_t interval_us;	/* 0: only on SIGUSR1 and at exit */
 };
@@ -128,7 +130,8 @@ cmd_stats_print(void)
 
 	n = snprintf(line, sizeof(line), "{\"program\":\"%s\",\"elapsed_ms\":"
 	    "%llu,\"in\":%llu,\"out\":%llu,\"filtered\":%llu,\"skipped\":%llu,"
-	    "\"raw\":%llu,\"corrupt\":%llu,\"bytes\":%llu,\"rate\":%.1f}\n",
+	    "\"raw\":%llu,\"corrupt\":%llu,\"bytes\":%llu,\"retried\":%llu,"
+	    "\"dead\":%llu,\"rate\":%.1f}\n",
 	    s->program, (unsigned long long)el,
 	    (unsigned long long)atomic_load(&s->in), (unsigned long long)out,
 	    (unsigned long long)atomic_load(&s->filtered),
@@ -136,6 +139,8 @@ cmd_stats_print(void)
 	    (unsigned long long)atomic_load(&s->raw),
 	    (unsigned long long)atomic_load(&s->corrupt),
 	    (unsigned long long)atomic_load(&s->bytes),
+	    (unsigned long long)atomic_load(&s->retried),
+	    (unsigned long long)atomic_load(&s->dead),
 	    el ? (double)out * 1000.0 / (double)el : 0.0);
 	if (n > 0)
 		(void)ls_write_all(STDERR_FILENO, line, (size_t)n);

@@ -390,6 +390,48 @@ hex4(const unsigned char *p)
 	return v;
 }
 
+/* Decodes the character at k[*i] of a valid string body k[0..n) into
+ * u (up to 4 bytes), moving *i past it; returns its length, 0 for a
+ * lone surrogate or a cut escape. */
+static size_t
+unescape_one(const unsigned char *k, size_t n, size_t *i, unsigned char *u)
+{
+	unsigned long c;
+
+	if (k[*i] != '\\') {
+		u[0] = k[(*i)++];
+		return 1;
+	}
+	if (*i + 1 >= n)
+		return 0;
+	switch (k[*i + 1]) {
+	case 'b': u[0] = '\b'; break;
+	case 'f': u[0] = '\f'; break;
+	case 'n': u[0] = '\n'; break;
+	case 'r': u[0] = '\r'; break;
+	case 't': u[0] = '\t'; break;
+	case 'u': break;
+	default: u[0] = k[*i + 1]; break;	/* " \ / */
+	}
+	if (k[*i + 1] != 'u') {
+		*i += 2;
+		return 1;
+	}
+	if (n - *i < 6)
+		return 0;
+	c = hex4(k + *i + 2);
+	*i += 6;
+	if (c >= 0xd800 && c <= 0xdbff && n - *i >= 6 && k[*i] == '\\' &&
+	    k[*i + 1] == 'u') {
+		unsigned long lo = hex4(k + *i + 2);
+		if (lo >= 0xdc00 && lo <= 0xdfff) {
+			c = 0x10000 + ((c - 0xd800) << 10) + (lo - 0xdc00);
+			*i += 6;
+		}
+	}
+	return utf8_put(u, c);
+}
+
 /* True if the string body k[0..n) (valid JSON, between the quotes)
  * unescapes to the NUL-terminated name. */
 static bool
@@ -400,49 +442,29 @@ key_equals(const unsigned char *k, size_t n, const char *name)
 	size_t i = 0, ulen;
 
 	while (i < n) {
-		if (k[i] != '\\') {
-			if (*s++ != k[i++])
-				return false;
-			continue;
-		}
-		if (i + 1 >= n)
+		if ((ulen = unescape_one(k, n, &i, u)) == 0)
 			return false;
-		switch (k[i + 1]) {
-		case 'b': u[0] = '\b'; break;
-		case 'f': u[0] = '\f'; break;
-		case 'n': u[0] = '\n'; break;
-		case 'r': u[0] = '\r'; break;
-		case 't': u[0] = '\t'; break;
-		case 'u': break;
-		default: u[0] = k[i + 1]; break;	/* " \ / */
-		}
-		if (k[i + 1] != 'u') {
-			ulen = 1;
-			i += 2;
-		} else {
-			unsigned long c;
-			if (n - i < 6)
-				return false;
-			c = hex4(k + i + 2);
-			i += 6;
-			if (c >= 0xd800 && c <= 0xdbff && n - i >= 6 &&
-			    k[i] == '\\' && k[i + 1] == 'u') {
-				unsigned long lo = hex4(k + i + 2);
-				if (lo >= 0xdc00 && lo <= 0xdfff) {
-					c = 0x10000 + ((c - 0xd800) << 10) +
-					    (lo - 0xdc00);
-					i += 6;
-				}
-			}
-			if ((ulen = utf8_put(u, c)) == 0)
-				return false;
-		}
 		/* a NUL from \u0000 never matches: the name ends there */
 		for (size_t j = 0; j < ulen; j++)
 			if (*s == '\0' || *s++ != u[j])
 				return false;
 	}
 	return *s == '\0';
+}
+
+LS_API size_t
+ls_json_unescape(const unsigned char *p, size_t n, unsigned char *out)
+{
+	size_t i = 0, len = 0, ulen;
+	unsigned char u[4];
+
+	while (i < n) {
+		if ((ulen = unescape_one(p, n, &i, u)) == 0)
+			return SIZE_MAX;
+		memcpy(out + len, u, ulen);
+		len += ulen;
+	}
+	return len;
 }
 
 /* Returns the index after the value at p[i] (of a document already
@@ -524,4 +546,28 @@ ls_json_field(const unsigned char *p, size_t n, const char *name,
 		i = skip_ws(p, i + 1, n);
 	}
 	return LS_END;
+}
+
+LS_API int
+ls_json_array_next(const unsigned char *p, size_t n, size_t *pos,
+    const unsigned char **val, size_t *len)
+{
+	size_t i = skip_ws(p, *pos, n), e;
+
+	if (i >= n)
+		return LS_END;
+	if (*pos == 0) {
+		if (p[i] != '[')
+			return LS_ERR_INVAL;
+		i = skip_ws(p, i + 1, n);
+	} else if (p[i] == ',')
+		i = skip_ws(p, i + 1, n);
+	if (i >= n || p[i] == ']')
+		return LS_END;
+	if ((e = skip_value(p, i, n)) == 0)
+		return LS_ERR_INVAL;
+	*val = p + i;
+	*len = e - i;
+	*pos = e;
+	return LS_OK;
 }

@@ -413,6 +413,21 @@ LS_API uint32_t ls_partition_kafka(const void *key, size_t n,
  * deep), or some other value. Reads nothing outside p[0..n) and does not
  * allocate.
  */
+/*
+ * Steps through the elements of p[0..n), a JSON array already checked
+ * with ls_json_valid: start with *pos = 0; each call sets *val and *len to
+ * the next element's raw text (a string with its quotes) and returns
+ * LS_OK, then LS_END after the last. LS_ERR_INVAL if p is not an array.
+ */
+LS_API int ls_json_array_next(const unsigned char *p, size_t n, size_t *pos,
+    const unsigned char **val, size_t *len);
+
+/* Unescapes the body p[0..n) of a valid JSON string (between its
+ * quotes) into out, which needs n bytes; returns the length, or
+ * SIZE_MAX if it holds a lone surrogate. */
+LS_API size_t ls_json_unescape(const unsigned char *p, size_t n,
+    unsigned char *out);
+
 LS_API int ls_json_field(const unsigned char *p, size_t n, const char *name,
     const unsigned char **val, size_t *len);
 
@@ -573,6 +588,16 @@ LS_API int ls_sink_abort(ls_sink *k, ls_error *err);
 LS_API int ls_sink_fd(const ls_sink *k);
 
 /* --- stage outputs: sinks and worker processes ----------------------- */
+
+/*
+ * Starts /bin/sh -c cmd with in and out as its standard input and output,
+ * the environment plus vars ("NAME=value", NULL-terminated, replacing
+ * those names), default dispositions for SIGPIPE, SIGINT, SIGTERM and
+ * SIGUSR1, and no signal blocked. Returns 0 with *pid set, or an errno
+ * value.
+ */
+LS_API int ls_spawn_sh(const char *cmd, int in, int out, char *const *vars,
+    pid_t *pid);
 
 typedef struct ls_outs_opts {
 	ls_sink_opts sink;	/* for outputs named by URIs */

@@ -76,33 +76,38 @@ pipe_pair(int fd[2])
 	return pipe2(fd, O_CLOEXEC);
 }
 
-/* Starts worker i on its pipes. Called with the lock held (or before
- * the merger runs). Returns 0 or an errno value. */
-static int
-spawn(ls_outs *os, size_t i)
+LS_API int
+ls_spawn_sh(const char *cmd, int in, int out, char *const *vars, pid_t *pid)
 {
-	struct output *w = &os->v[i];
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t sa;
 	sigset_t none, def;
-	char var[32], **env;
-	size_t n = 0, k = 0;
+	char **env;
+	size_t n = 0, nv = 0, k = 0;
 	int rc;
 
 	while (environ[n] != NULL)
 		n++;
-	if ((env = calloc(n + 2, sizeof(*env))) == NULL)
+	while (vars != NULL && vars[nv] != NULL)
+		nv++;
+	if ((env = calloc(n + nv + 1, sizeof(*env))) == NULL)
 		return ENOMEM;
-	for (size_t j = 0; j < n; j++)
-		if (strncmp(environ[j], "STREAM_WORKER=", 14) != 0)
+	for (size_t j = 0; j < n; j++) {
+		bool set = false;
+		for (size_t v = 0; v < nv && !set; v++) {
+			size_t len = strcspn(vars[v], "=") + 1;
+			set = strncmp(environ[j], vars[v], len) == 0;
+		}
+		if (!set)
 			env[k++] = environ[j];
-	snprintf(var, sizeof(var), "STREAM_WORKER=%zu", i);
-	env[k++] = var;
+	}
+	for (size_t v = 0; v < nv; v++)
+		env[k++] = vars[v];
 	env[k] = NULL;
 
 	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, w->in_r, STDIN_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, w->out_w, STDOUT_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, in, STDIN_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, out, STDOUT_FILENO);
 	posix_spawnattr_init(&sa);
 	sigemptyset(&none);
 	sigemptyset(&def);
@@ -114,12 +119,26 @@ spawn(ls_outs *os, size_t i)
 	posix_spawnattr_setsigdefault(&sa, &def);
 	posix_spawnattr_setflags(&sa, POSIX_SPAWN_SETSIGMASK |
 	    POSIX_SPAWN_SETSIGDEF);
-	char *argv[] = { "sh", "-c", os->exec, NULL };
-	rc = posix_spawn(&w->pid, "/bin/sh", &fa, &sa, argv, env);
+	char *argv[] = { "sh", "-c", (char *)cmd, NULL };
+	rc = posix_spawn(pid, "/bin/sh", &fa, &sa, argv, env);
 	posix_spawnattr_destroy(&sa);
 	posix_spawn_file_actions_destroy(&fa);
 	free(env);
-	if (rc != 0)
+	return rc;
+}
+
+/* Starts worker i on its pipes. Called with the lock held (or before
+ * the merger runs). Returns 0 or an errno value. */
+static int
+spawn(ls_outs *os, size_t i)
+{
+	struct output *w = &os->v[i];
+	char var[32], *vars[] = { var, NULL };
+	int rc;
+
+	snprintf(var, sizeof(var), "STREAM_WORKER=%zu", i);
+	if ((rc = ls_spawn_sh(os->exec, w->in_r, w->out_w, vars, &w->pid)) !=
+	    0)
 		w->pid = 0;
 	return rc;
 }

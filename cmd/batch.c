@@ -1,0 +1,1103 @@
+/* batch: group messages by count, bytes and time; emit or run a command
+ * per batch; split batches back into messages. */
+#define _GNU_SOURCE	/* pipe2 */
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/wait.h>
+
+#include "stage.h"
+
+#define DEAD_KEY "dead-letter"
+
+/* A batch: its messages encoded (JSON elements, or lines for --exec). */
+struct batch {
+	struct group *g;
+	unsigned char *buf;
+	size_t len, cap, count;
+	ls_msg first;		/* meta of its first message (no payload) */
+	uint64_t id;
+	unsigned attempt;	/* runs so far */
+	uint64_t not_before;	/* ms: next run */
+	int why;		/* wait status of the last failed run */
+	struct batch *next;	/* in its group's queue */
+};
+
+/* The messages of one key: an open batch, and closed ones waiting. */
+struct group {
+	unsigned char *key;
+	size_t key_len;
+	uint64_t hash;
+	struct batch *open;
+	struct batch *head, *tail;	/* closed, to run in order */
+	bool running;
+};
+
+struct job {
+	pid_t pid;
+	int in, out;
+	struct batch *b;
+	size_t fed;
+	unsigned char *cap;
+	size_t clen, ccap;
+	bool out_eof, exited;
+	int status;
+	size_t slot;
+};
+
+struct timer {
+	struct group *g;
+	uint64_t id, at;
+};
+
+static struct stage st;
+static ls_sink *sink, *dead;
+static const char *exec_cmd;
+static size_t max_count, max_bytes, jobs_max = 1;
+static uint64_t timeout_ms, backoff_min = 100, backoff_max = 10000;
+static unsigned retries = 3;
+static bool stop_on_error, keep_meta, by_field, by_stream;
+static const char *field;
+
+static struct group **groups;	/* open addressing, by hash */
+static size_t ngroups, groups_cap;
+static struct group single;	/* without --by */
+static struct timer *timers;	/* a ring, in deadline order */
+static size_t t_head, t_len, t_cap;
+static struct job *jobs;
+static size_t njobs;
+static size_t queued;		/* closed batches not yet done */
+static uint64_t next_id = 1;
+static uint64_t n_dead;
+static bool stopping;		/* --on-error stop was triggered */
+static ls_out enc;		/* encodes into *enc_dst */
+static unsigned char *scratch;
+static size_t scratch_len, scratch_cap;
+static int wait_rc = LS_OK;
+static ls_error wait_err;
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: batch [-q] [-b bytes] [-i input] [-n count] [-o output]\n"
+	    "             [-t timeout] [--by stream|field:name] [--keep-meta]\n"
+	    "             [--exec command [-j count] [--retries count]\n"
+	    "             [--backoff min..max] [--dead-letter output]\n"
+	    "             [--on-error continue|stop]]\n"
+	    "             [--on-bad-line fail|skip|raw] [--append | --force]\n"
+	    "             [--beacon-interval bytes] [--no-eos] [--skip-corrupt]\n"
+	    "             [--stats] [--stats-interval duration]\n"
+	    "       batch --split [-q] [-i input] [-o output] [options]\n");
+	exit(2);
+}
+
+/* Grows *buf (capacity *cap) to hold need bytes; -1 on failure. */
+static int
+grow(unsigned char **buf, size_t *cap, size_t need)
+{
+	size_t n = *cap ? *cap : 256;
+	unsigned char *p;
+
+	if (need <= *cap)
+		return 0;
+	while (n < need) {
+		if (n > SIZE_MAX / 2)
+			return -1;
+		n *= 2;
+	}
+	if ((p = realloc(*buf, n)) == NULL)
+		return -1;
+	*buf = p;
+	*cap = n;
+	return 0;
+}
+
+static ssize_t
+enc_write(void *ctx, const void *p, size_t n)
+{
+	(void)ctx;
+	if (grow(&scratch, &scratch_cap, scratch_len + n) != 0) {
+		errno = ENOMEM;
+		return -1;
+	}
+	memcpy(scratch + scratch_len, p, n);
+	scratch_len += n;
+	return (ssize_t)n;
+}
+
+static void
+fail_output(const ls_error *e)
+{
+	errx(1, "%s", e->msg);
+}
+
+/* --- groups -------------------------------------------------------------- */
+
+static struct group *
+group_for(const void *key, size_t len)
+{
+	uint64_t h = ls_hash64(key, len);
+	size_t i;
+
+	if (2 * (ngroups + 1) > groups_cap) {
+		size_t cap = groups_cap ? 2 * groups_cap : 64;
+		struct group **v = calloc(cap, sizeof(*v));
+		if (v == NULL)
+			err(1, NULL);
+		for (size_t j = 0; j < groups_cap; j++) {
+			struct group *g = groups[j];
+			if (g == NULL)
+				continue;
+			for (i = g->hash & (cap - 1); v[i] != NULL;
+			    i = (i + 1) & (cap - 1))
+				;
+			v[i] = g;
+		}
+		free(groups);
+		groups = v;
+		groups_cap = cap;
+	}
+	for (i = h & (groups_cap - 1); groups[i] != NULL;
+	    i = (i + 1) & (groups_cap - 1)) {
+		struct group *g = groups[i];
+		if (g->hash == h && g->key_len == len &&
+		    memcmp(g->key, key, len) == 0)
+			return g;
+	}
+	struct group *g = calloc(1, sizeof(*g));
+	if (g == NULL || (g->key = malloc(len + 1)) == NULL)
+		err(1, NULL);
+	memcpy(g->key, key, len);
+	g->key_len = len;
+	g->hash = h;
+	groups[i] = g;
+	ngroups++;
+	return g;
+}
+
+/* --- timers -------------------------------------------------------------- */
+
+static void
+timer_push(struct group *g, uint64_t id, uint64_t at)
+{
+	if (t_len == t_cap) {
+		size_t cap = t_cap ? 2 * t_cap : 64;
+		struct timer *v = reallocarray(NULL, cap, sizeof(*v));
+		if (v == NULL)
+			err(1, NULL);
+		for (size_t k = 0; k < t_len; k++)
+			v[k] = timers[(t_head + k) % t_cap];
+		free(timers);
+		timers = v;
+		t_cap = cap;
+		t_head = 0;
+	}
+	timers[(t_head + t_len) % t_cap] = (struct timer){ g, id, at };
+	t_len++;
+}
+
+/* --- emitting, running and dead letters ---------------------------------- */
+
+static void
+batch_free(struct batch *b)
+{
+	free(b->buf);
+	free(b);
+}
+
+/* Writes b as one message: a JSON array of its elements. */
+static void
+emit(struct batch *b)
+{
+	ls_error e;
+	ls_msg m = b->first;
+	int rc;
+
+	b->buf[b->len++] = ']';	/* room was kept */
+	m.payload = b->buf;
+	m.len = b->len;
+	rc = ls_sink_write(sink, &m, &e);
+	if (rc == LS_OK) {
+		cmd_count(&cmd_stats.out, b->count);
+		cmd_count(&cmd_stats.bytes, b->len);
+	} else if (rc == LS_END)
+		cmd_count(&cmd_stats.filtered, b->count);
+	else if (rc == LS_ERR_NOTLINE) {
+		warnx("batch of %zu from stream %s seq %llu: %s; not written",
+		    b->count, m.key, (unsigned long long)m.seq, e.msg);
+		cmd_count(&cmd_stats.skipped, b->count);
+	} else
+		fail_output(&e);
+	batch_free(b);
+}
+
+static struct batch **ready;	/* closed batches of --exec, in order */
+static size_t nready, ready_cap;
+
+static void
+ready_remove(struct batch *b)
+{
+	for (size_t i = 0; i < nready; i++)
+		if (ready[i] == b) {
+			memmove(ready + i, ready + i + 1,
+			    (nready - i - 1) * sizeof(*ready));
+			nready--;
+			return;
+		}
+}
+
+static void
+status_text(int ws, char *buf, size_t n)
+{
+	if (WIFSIGNALED(ws))
+		snprintf(buf, n, "killed by signal %d", WTERMSIG(ws));
+	else if (WIFEXITED(ws))
+		snprintf(buf, n, "exited with status %d", WEXITSTATUS(ws));
+	else
+		snprintf(buf, n, "%s", "did not run");
+}
+
+/* Sends the messages of b (lines) to the dead-letter output, after a
+ * record of why; without one, to stderr. */
+static void
+dead_letter(struct batch *b, const char *why)
+{
+	static ls_out err_out;
+	static bool err_ready;
+	char reason[512];
+	ls_error e;
+	ls_msg m;
+	unsigned have;
+	int rc;
+
+	warnx("batch of %zu from stream %s seq %llu %s after %u attempt%s%s",
+	    b->count, b->first.key, (unsigned long long)b->first.seq, why,
+	    b->attempt, b->attempt == 1 ? "" : "s", dead ? "" :
+	    "; its messages follow");
+	if (dead == NULL && !err_ready) {
+		if (ls_out_init(&err_out, STDERR_FILENO, 65536, &e) != LS_OK)
+			fail_output(&e);
+		err_ready = true;
+	}
+	memset(&m, 0, sizeof(m));
+	ls_msg_set_key(&m, DEAD_KEY, sizeof(DEAD_KEY) - 1, NULL);
+	m.ts_ms = ls_now_ms();
+	m.seq = atomic_load(&cmd_stats.dead);
+	int n = snprintf(reason, sizeof(reason), "{\"reason\":\"%s\","
+	    "\"attempts\":%u,\"messages\":%zu,\"stream_key\":\"%s\","
+	    "\"sequence\":%llu}", why, b->attempt, b->count, b->first.key,
+	    (unsigned long long)b->first.seq);
+	m.payload = (const unsigned char *)reason;
+	m.len = (size_t)n;
+	rc = dead ? ls_sink_write(dead, &m, &e) : ls_line_write(&err_out, &m,
+	    &e);
+	for (size_t off = 0; rc == LS_OK && off < b->len;) {
+		const unsigned char *nl = memchr(b->buf + off, '\n',
+		    b->len - off);
+		size_t len = (size_t)(nl - (b->buf + off));
+		if (ls_line_parse((const char *)b->buf + off, len, &m, &have,
+		    &e) == LS_OK)
+			rc = dead ? ls_sink_write(dead, &m, &e) :
+			    ls_line_write(&err_out, &m, &e);
+		off += len + 1;
+	}
+	if (rc == LS_OK)
+		rc = dead ? ls_sink_flush(dead, &e) : ls_out_flush(&err_out, &e);
+	if (rc != LS_OK && rc != LS_END)
+		fail_output(&e);
+	cmd_count(&cmd_stats.dead, b->count);
+	n_dead++;
+	if (stop_on_error)
+		stopping = true;
+}
+
+/* A batch is done (run, or dead): the next of its key may go. */
+static void
+batch_done(struct batch *b)
+{
+	ready_remove(b);
+	queued--;
+	batch_free(b);
+}
+
+/* True if no earlier batch of b's key waits before it. */
+static bool
+first_of_key(size_t idx)
+{
+	struct group *g = ready[idx]->g;
+
+	if (!by_stream && !by_field)
+		return true;
+	if (g->running)
+		return false;
+	for (size_t i = 0; i < idx; i++)
+		if (ready[i]->g == g)
+			return false;
+	return true;
+}
+
+static void
+set_nonblock(int fd)
+{
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+static void
+start_job(struct batch *b, size_t slot)
+{
+	struct job *j = &jobs[slot];
+	int in[2], out[2], rc;
+	char v1[32], v2[32], v3[sizeof(b->first.key) + 16];
+	char *vars[] = { v1, v2, v3, NULL };
+
+	if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0)
+		err(1, "pipe");
+	snprintf(v1, sizeof(v1), "STREAM_WORKER=%zu", slot);
+	snprintf(v2, sizeof(v2), "STREAM_ATTEMPT=%u", b->attempt + 1);
+	snprintf(v3, sizeof(v3), "STREAM_KEY=%s", b->first.key);
+	rc = ls_spawn_sh(exec_cmd, in[0], out[1], vars, &j->pid);
+	close(in[0]);
+	close(out[1]);
+	if (rc != 0)
+		errc(1, rc, "/bin/sh");
+	j->in = in[1];
+	j->out = out[0];
+	set_nonblock(j->in);
+	set_nonblock(j->out);
+	j->b = b;
+	j->fed = 0;
+	j->clen = 0;
+	j->out_eof = j->exited = false;
+	j->slot = slot;
+	b->g->running = true;
+	njobs++;
+}
+
+/* Starts what may run: the first ready batch of each idle key. */
+static void
+schedule(void)
+{
+	uint64_t now = ls_now_ms();
+
+	for (size_t i = 0; i < nready && njobs < jobs_max; i++) {
+		struct batch *b = ready[i];
+		bool busy = false;
+		if (b->not_before > now || !first_of_key(i))
+			continue;
+		for (size_t k = 0; k < jobs_max; k++)
+			busy |= jobs[k].b == b;
+		if (busy)
+			continue;
+		if (stopping) {
+			b->attempt = 0;
+			dead_letter(b, "not run: an earlier batch failed");
+			batch_done(b);
+			i--;
+			continue;
+		}
+		size_t slot = 0;
+		while (jobs[slot].b != NULL)
+			slot++;
+		start_job(b, slot);
+	}
+}
+
+static uint64_t
+backoff(unsigned attempt)
+{
+	uint64_t d = backoff_min;
+
+	for (unsigned k = 1; k < attempt && d < backoff_max; k++)
+		d *= 2;
+	if (d > backoff_max)
+		d = backoff_max;
+	/* equal jitter: between half and the whole */
+	return d / 2 + arc4random_uniform((uint32_t)(d / 2 + 1));
+}
+
+/* The job of slot has exited and its output is read: keep or retry. */
+static void
+finish_job(struct job *j)
+{
+	struct batch *b = j->b;
+	char why[64];
+
+	close(j->out);
+	if (j->in >= 0)
+		close(j->in);
+	j->in = j->out = -1;
+	j->b = NULL;
+	njobs--;
+	b->g->running = false;
+	b->attempt++;
+	if (WIFEXITED(j->status) && WEXITSTATUS(j->status) == 0) {
+		if (j->clen > 0 && j->cap[j->clen - 1] != '\n') {
+			if (grow(&j->cap, &j->ccap, j->clen + 1) != 0)
+				err(1, NULL);
+			j->cap[j->clen++] = '\n';
+		}
+		if (j->clen > 0 && ls_write_all(STDOUT_FILENO, j->cap,
+		    j->clen) < 0) {
+			if (errno == EPIPE)
+				cmd_die_of_sigpipe();
+			err(1, "stdout");
+		}
+		cmd_count(&cmd_stats.out, b->count);
+		cmd_count(&cmd_stats.bytes, j->clen);
+		batch_done(b);
+		return;
+	}
+	status_text(j->status, why, sizeof(why));
+	if (b->attempt <= retries && !stopping) {
+		if (!st.quiet)
+			warnx("batch of %zu from stream %s seq %llu %s; retry "
+			    "%u of %u", b->count, b->first.key,
+			    (unsigned long long)b->first.seq, why, b->attempt,
+			    retries);
+		cmd_count(&cmd_stats.retried, 1);
+		b->not_before = ls_now_ms() + backoff(b->attempt);
+		return;
+	}
+	dead_letter(b, why);
+	batch_done(b);
+}
+
+/*
+ * Moves the jobs on: feeds their input, reads their output, reaps them.
+ * Waits up to timeout ms (-1: until something happens) for them or for
+ * input on fd (if >= 0). Returns true if fd is readable.
+ */
+static bool
+service(int timeout, int fd)
+{
+	struct pollfd p[2 * 1024 + 1];
+	size_t np = 0;
+	bool readable = false, reaping = false;
+
+	for (size_t k = 0; jobs != NULL && k < jobs_max; k++) {
+		struct job *j = &jobs[k];
+		if (j->b == NULL)
+			continue;
+		if (j->in >= 0 && j->fed < j->b->len)
+			p[np++] = (struct pollfd){ j->in, POLLOUT, 0 };
+		if (!j->out_eof)
+			p[np++] = (struct pollfd){ j->out, POLLIN, 0 };
+		else
+			reaping = true;
+	}
+	if (fd >= 0)
+		p[np++] = (struct pollfd){ fd, POLLIN, 0 };
+	if (reaping && (timeout < 0 || timeout > 10))
+		timeout = 10;
+	if (poll(p, np, timeout) > 0 && fd >= 0 && p[np - 1].revents != 0)
+		readable = true;
+	for (size_t k = 0; jobs != NULL && k < jobs_max; k++) {
+		struct job *j = &jobs[k];
+		if (j->b == NULL)
+			continue;
+		while (j->in >= 0 && j->fed < j->b->len) {
+			ssize_t w = write(j->in, j->b->buf + j->fed,
+			    j->b->len - j->fed);
+			if (w > 0) {
+				j->fed += (size_t)w;
+				continue;
+			}
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0 && errno != EAGAIN) {
+				/* it stopped reading: its status tells */
+				close(j->in);
+				j->in = -1;
+			}
+			break;
+		}
+		if (j->in >= 0 && j->fed == j->b->len) {
+			close(j->in);
+			j->in = -1;
+		}
+		while (!j->out_eof) {
+			if (grow(&j->cap, &j->ccap, j->clen + 65536) != 0)
+				err(1, NULL);
+			ssize_t r = read(j->out, j->cap + j->clen, 65536);
+			if (r > 0)
+				j->clen += (size_t)r;
+			else if (r == 0)
+				j->out_eof = true;
+			else if (errno != EINTR)
+				break;
+		}
+		if (j->out_eof && waitpid(j->pid, &j->status, WNOHANG) ==
+		    j->pid)
+			finish_job(j);
+	}
+	return readable;
+}
+
+/* --- batching ------------------------------------------------------------ */
+
+/* Closes g's open batch: out it goes, or into the queue to run. */
+static void
+close_batch(struct group *g)
+{
+	struct batch *b = g->open;
+
+	if (b == NULL)
+		return;
+	g->open = NULL;
+	if (exec_cmd == NULL) {
+		emit(b);
+		return;
+	}
+	if (nready == ready_cap) {
+		ready_cap = ready_cap ? 2 * ready_cap : 16;
+		if ((ready = reallocarray(ready, ready_cap, sizeof(*ready))) ==
+		    NULL)
+			err(1, NULL);
+	}
+	ready[nready++] = b;
+	queued++;
+	schedule();
+}
+
+static void
+check_timers(uint64_t now)
+{
+	while (t_len > 0 && timers[t_head].at <= now) {
+		struct timer *t = &timers[t_head];
+		if (t->g->open != NULL && t->g->open->id == t->id)
+			close_batch(t->g);
+		t_head = (t_head + 1) % t_cap;
+		t_len--;
+	}
+}
+
+/* True if p[0..n) can go into the array as it is, and come back out
+ * byte for byte: JSON, not a string, no outer whitespace or newline. */
+static bool
+embeddable(const unsigned char *p, size_t n)
+{
+	return n > 0 && strchr("{[-0123456789tfn", p[0]) != NULL &&
+	    p[0] != '\0' && strchr(" \t\r\n", p[n - 1]) == NULL &&
+	    memchr(p, '\n', n) == NULL && memchr(p, '\r', n) == NULL &&
+	    ls_json_valid(p, n);
+}
+
+/* Encodes m into scratch: a line for --exec, else an array element. */
+static int
+encode(const ls_msg *m, ls_error *e)
+{
+	int rc;
+
+	scratch_len = 0;
+	if (exec_cmd != NULL) {
+		if ((rc = ls_line_write(&enc, m, e)) != LS_OK)
+			return rc;
+		return ls_out_flush(&enc, e);
+	}
+	if (!ls_utf8_valid(m->payload, m->len)) {
+		e->code = LS_ERR_NOTLINE;
+		snprintf(e->msg, sizeof(e->msg), "payload is not UTF-8");
+		return LS_ERR_NOTLINE;
+	}
+	if (keep_meta) {
+		char ts[32], head[LS_KEY_MAX + 160];
+		ts[ls_time_format(m->ts_ms, ts)] = '\0';
+		int n = snprintf(head, sizeof(head), "{\"header\":{"
+		    "\"stream_key\":\"%s\",\"shard_id\":%llu,\"sequence\":%llu,"
+		    "\"timestamp\":\"%s\"},\"payload\":", m->key,
+		    (unsigned long long)m->shard, (unsigned long long)m->seq,
+		    ts);
+		if ((rc = ls_out_write(&enc, head, (size_t)n, e)) != LS_OK)
+			return rc;
+	}
+	if (embeddable(m->payload, m->len))
+		rc = ls_out_write(&enc, m->payload, m->len, e);
+	else
+		rc = ls_json_write_string(&enc, m->payload, m->len, e);
+	if (rc == LS_OK && keep_meta)
+		rc = ls_out_write(&enc, "}", 1, e);
+	if (rc == LS_OK)
+		rc = ls_out_flush(&enc, e);
+	return rc;
+}
+
+static void
+add(const ls_msg *m)
+{
+	struct group *g = &single;
+	const unsigned char *v;
+	size_t vlen, size;
+	ls_error e;
+	int rc;
+
+	if (by_stream)
+		g = group_for(m->key, m->key_len);
+	else if (by_field)
+		g = ls_json_field(m->payload, m->len, field, &v, &vlen) ==
+		    LS_OK ? group_for(v, vlen) : group_for("", 0);
+	if ((rc = encode(m, &e)) != LS_OK) {
+		if (rc != LS_ERR_NOTLINE)
+			fail_output(&e);
+		warnx("%s: %s %llu: stream %s seq %llu: %s; not batched",
+		    ls_source_name(st.src), ls_source_is_lines(st.src) ?
+		    "line" : "byte", (unsigned long long)ls_source_where(st.src),
+		    m->key, (unsigned long long)m->seq, e.msg);
+		cmd_count(&cmd_stats.skipped, 1);
+		return;
+	}
+	/* the size of what leaves: "[" elements "]", or the lines */
+	if (g->open != NULL && max_bytes > 0) {
+		size = g->open->len + scratch_len + (exec_cmd ? 0 : 2);
+		if (size > max_bytes)
+			close_batch(g);
+	}
+	struct batch *b = g->open;
+	if (b == NULL) {
+		if ((b = calloc(1, sizeof(*b))) == NULL)
+			err(1, NULL);
+		b->g = g;
+		b->id = next_id++;
+		b->first = *m;
+		b->first.payload = NULL;
+		b->first.len = 0;
+		g->open = b;
+		if (exec_cmd == NULL)
+			b->buf = NULL;
+		if (timeout_ms > 0)
+			timer_push(g, b->id, ls_now_ms() + timeout_ms);
+	}
+	if (grow(&b->buf, &b->cap, b->len + scratch_len + 2) != 0)
+		err(1, NULL);
+	if (exec_cmd == NULL)
+		b->buf[b->len++] = b->count == 0 ? '[' : ',';
+	memcpy(b->buf + b->len, scratch, scratch_len);
+	b->len += scratch_len;
+	if (++b->count == max_count)
+		close_batch(g);
+}
+
+static void
+close_all(void)
+{
+	close_batch(&single);
+	for (size_t i = 0; i < groups_cap; i++)
+		if (groups[i] != NULL)
+			close_batch(groups[i]);
+}
+
+/* Waits for every queued batch to run (retries included). */
+static void
+drain(void)
+{
+	while (queued > 0) {
+		schedule();
+		int timeout = -1;
+		if (njobs == 0) {
+			uint64_t now = ls_now_ms(), first = UINT64_MAX;
+			for (size_t i = 0; i < nready; i++)
+				if (ready[i]->not_before < first)
+					first = ready[i]->not_before;
+			timeout = first > now ? (int)(first - now) : 0;
+		}
+		service(timeout, -1);
+	}
+}
+
+/* The input waits: let jobs and timers go on meanwhile. Gives up (so
+ * that the main loop closes batches) when a deadline or a retry is due. */
+static int
+wait_input(void *ctx, int fd)
+{
+	uint64_t start = ls_now_ms();
+
+	(void)ctx;
+	for (;;) {
+		uint64_t now = ls_now_ms(), due = UINT64_MAX;
+		schedule();
+		if (t_len > 0 && timers[t_head].at <= now)
+			return 1;
+		if (t_len > 0)
+			due = timers[t_head].at;
+		for (size_t i = 0; i < nready; i++)
+			if (ready[i]->not_before > now &&
+			    ready[i]->not_before < due)
+				due = ready[i]->not_before;
+		int timeout = due == UINT64_MAX ? -1 : (int)(due - now);
+		if (fd < 0 && (timeout < 0 || timeout > 50))
+			timeout = 50;	/* a follower's pause */
+		bool readable = service(timeout, fd);
+		if (cmd_stop || readable)
+			return 0;	/* on a stop, the source ends */
+		if (fd < 0 && ls_now_ms() >= start + 50)
+			return 0;
+	}
+}
+
+static void
+flush_output(void *ctx)
+{
+	(void)ctx;
+	if (wait_rc == LS_OK && sink != NULL)
+		wait_rc = ls_sink_flush(sink, &wait_err);
+}
+
+/* --- split --------------------------------------------------------------- */
+
+static unsigned char *unesc;
+static size_t unesc_cap;
+
+/* Sets m's payload from the array element v[0..n): a string's text, or
+ * the JSON itself. */
+static bool
+element_payload(const unsigned char *v, size_t n, ls_msg *m)
+{
+	if (n >= 2 && v[0] == '"') {
+		if (grow(&unesc, &unesc_cap, n) != 0)
+			err(1, NULL);
+		size_t len = ls_json_unescape(v + 1, n - 2, unesc);
+		if (len == SIZE_MAX)
+			return false;
+		m->payload = unesc;
+		m->len = len;
+		return true;
+	}
+	m->payload = v;
+	m->len = n;
+	return true;
+}
+
+/* Reads the meta of a --keep-meta element; false if it is not one. */
+static bool
+element_meta(const unsigned char *v, size_t n, ls_msg *m,
+    const unsigned char **pv, size_t *pn)
+{
+	const unsigned char *h, *f, *pay;
+	size_t hn, fn, payn;
+	char num[32];
+	const char *errstr;
+
+	if (n == 0 || v[0] != '{' ||
+	    ls_json_field(v, n, "header", &h, &hn) != LS_OK ||
+	    ls_json_field(v, n, "payload", &pay, &payn) != LS_OK ||
+	    hn == 0 || h[0] != '{')
+		return false;
+	if (ls_json_field(h, hn, "stream_key", &f, &fn) != LS_OK ||
+	    f[-1] != '"' || ls_msg_set_key(m, (const char *)f, fn, NULL) !=
+	    LS_OK)
+		return false;
+	if (ls_json_field(h, hn, "shard_id", &f, &fn) != LS_OK ||
+	    fn >= sizeof(num))
+		return false;
+	memcpy(num, f, fn);
+	num[fn] = '\0';
+	m->shard = strtonum(num, 0, LLONG_MAX, &errstr);
+	if (errstr != NULL)
+		return false;
+	if (ls_json_field(h, hn, "sequence", &f, &fn) != LS_OK ||
+	    fn >= sizeof(num))
+		return false;
+	memcpy(num, f, fn);
+	num[fn] = '\0';
+	m->seq = strtonum(num, 0, LLONG_MAX, &errstr);
+	if (errstr != NULL)
+		return false;
+	if (ls_json_field(h, hn, "timestamp", &f, &fn) != LS_OK ||
+	    f[-1] != '"' || ls_time_parse((const char *)f, fn, &m->ts_ms) !=
+	    LS_OK)
+		return false;
+	/* a string value: back to its quotes */
+	if (pay[-1] == '"') {
+		pay--;
+		payn += 2;
+	}
+	*pv = pay;
+	*pn = payn;
+	return true;
+}
+
+static void
+put(const ls_msg *m)
+{
+	ls_error e;
+	int rc = ls_sink_write(sink, m, &e);
+
+	if (rc == LS_OK) {
+		cmd_count(&cmd_stats.out, 1);
+		cmd_count(&cmd_stats.bytes, m->len);
+	} else if (rc == LS_END)
+		cmd_count(&cmd_stats.filtered, 1);
+	else if (rc == LS_ERR_NOTLINE) {
+		warnx("%s: %s %llu: stream %s seq %llu: %s; not written",
+		    ls_source_name(st.src), ls_source_is_lines(st.src) ?
+		    "line" : "byte", (unsigned long long)ls_source_where(st.src),
+		    m->key, (unsigned long long)m->seq, e.msg);
+		cmd_count(&cmd_stats.skipped, 1);
+	} else
+		fail_output(&e);
+}
+
+static void
+split(const ls_msg *m)
+{
+	const unsigned char *v, *pv;
+	size_t n, pn, pos = 0;
+	ls_msg o;
+	uint64_t i = 0;
+	int rc;
+
+	if (!ls_json_valid(m->payload, m->len) ||
+	    ls_json_array_next(m->payload, m->len, &pos, &v, &n) ==
+	    LS_ERR_INVAL) {
+		warnx("%s: %s %llu: stream %s seq %llu: not a batch (a JSON "
+		    "array); passed on as it is", ls_source_name(st.src),
+		    ls_source_is_lines(st.src) ? "line" : "byte",
+		    (unsigned long long)ls_source_where(st.src), m->key,
+		    (unsigned long long)m->seq);
+		cmd_count(&cmd_stats.raw, 1);
+		put(m);
+		return;
+	}
+	for (pos = 0; (rc = ls_json_array_next(m->payload, m->len, &pos, &v,
+	    &n)) == LS_OK; i++) {
+		o = *m;
+		o.seq = m->seq + i;
+		if (!element_meta(v, n, &o, &pv, &pn)) {
+			o = *m;
+			o.seq = m->seq + i;
+			pv = v;
+			pn = n;
+		}
+		if (!element_payload(pv, pn, &o)) {
+			warnx("%s: stream %s seq %llu: element %llu holds a lone "
+			    "surrogate; not written", ls_source_name(st.src),
+			    m->key, (unsigned long long)m->seq,
+			    (unsigned long long)i);
+			cmd_count(&cmd_stats.skipped, 1);
+			continue;
+		}
+		put(&o);
+	}
+}
+
+/* --- main ---------------------------------------------------------------- */
+
+static void
+parse_backoff(const char *s)
+{
+	const char *dots = strstr(s, "..");
+	char min[64];
+	uint64_t lo, hi;
+
+	if (dots == NULL || (size_t)(dots - s) >= sizeof(min))
+		errx(2, "--backoff: '%s' is not MIN..MAX", s);
+	memcpy(min, s, (size_t)(dots - s));
+	min[dots - s] = '\0';
+	lo = cmd_duration(min, "--backoff") / 1000;
+	hi = cmd_duration(dots + 2, "--backoff") / 1000;
+	if (lo == 0 || hi < lo)
+		errx(2, "--backoff: '%s': MIN must be at least 1ms and at "
+		    "most MAX", s);
+	backoff_min = lo;
+	backoff_max = hi;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "append", no_argument, NULL, 'A' },
+		{ "backoff", required_argument, NULL, 'W' },
+		{ "beacon-interval", required_argument, NULL, 'B' },
+		{ "by", required_argument, NULL, 'y' },
+		{ "bytes", required_argument, NULL, 'b' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "dead-letter", required_argument, NULL, 'D' },
+		{ "exec", required_argument, NULL, 'x' },
+		{ "force", no_argument, NULL, 'F' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "keep-meta", no_argument, NULL, 'K' },
+		{ "no-eos", no_argument, NULL, 'E' },
+		{ "on-error", required_argument, NULL, 'O' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "retries", required_argument, NULL, 'r' },
+		{ "split", no_argument, NULL, 'P' },
+		{ "timeout", required_argument, NULL, 't' },
+		STAGE_LONGOPTS,
+		{ NULL, 0, NULL, 0 }
+	};
+	ls_sink_opts ko;
+	ls_error e;
+	ls_msg m, eos;
+	const char *output = "-", *dead_uri = NULL;
+	bool do_split = false, jobs_set = false, exec_only = false;
+	unsigned tick = 0;
+	int ch, rc, status;
+
+	stage_init(&st, "batch");
+	memset(&ko, 0, sizeof(ko));
+	ko.interval = LS_SS_DEFAULT_INTERVAL;
+	while ((ch = getopt_long(argc, argv, "b:hi:j:n:o:qt:", longopts,
+	    NULL)) != -1) {
+		if (cmd_sink_option(ch, optarg, &ko) ||
+		    stage_option(&st, ch, optarg))
+			continue;
+		switch (ch) {
+		case 'D':
+			dead_uri = optarg;
+			exec_only = true;
+			break;
+		case 'E':
+			ko.no_eos = true;
+			break;
+		case 'K':
+			keep_meta = true;
+			break;
+		case 'O':
+			if (strcmp(optarg, "stop") == 0)
+				stop_on_error = true;
+			else if (strcmp(optarg, "continue") != 0)
+				errx(2, "--on-error: '%s' is not continue or "
+				    "stop", optarg);
+			exec_only = true;
+			break;
+		case 'P':
+			do_split = true;
+			break;
+		case 'W':
+			parse_backoff(optarg);
+			exec_only = true;
+			break;
+		case 'b':
+			max_bytes = (size_t)cmd_number(optarg, 1, LLONG_MAX,
+			    "-b");
+			break;
+		case 'j':
+			jobs_max = (size_t)cmd_number(optarg, 1, 1024, "-j");
+			jobs_set = true;
+			break;
+		case 'n':
+			max_count = (size_t)cmd_number(optarg, 1, LLONG_MAX,
+			    "-n");
+			break;
+		case 'o':
+			output = optarg;
+			break;
+		case 'r':
+			retries = (unsigned)cmd_number(optarg, 0, 1000,
+			    "--retries");
+			exec_only = true;
+			break;
+		case 't':
+			timeout_ms = cmd_duration(optarg, "-t") / 1000;
+			if (timeout_ms == 0)
+				errx(2, "-t: '%s' is under a millisecond",
+				    optarg);
+			break;
+		case 'x':
+			exec_cmd = optarg;
+			break;
+		case 'y':
+			if (strcmp(optarg, "stream") == 0)
+				by_stream = true;
+			else if (strncmp(optarg, "field:", 6) == 0 &&
+			    optarg[6] != '\0') {
+				by_field = true;
+				field = optarg + 6;
+			} else
+				errx(2, "--by: '%s' is not stream or field:NAME",
+				    optarg);
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc != 0)
+		usage();
+	if (ko.append && ko.force)
+		errx(2, "--append and --force do not go together");
+	if (exec_cmd == NULL && (exec_only || jobs_set))
+		errx(2, "-j, --retries, --backoff, --dead-letter and --on-error "
+		    "go with --exec");
+	if (exec_cmd != NULL && strcmp(output, "-") != 0)
+		errx(2, "-o: with --exec, the commands' output is ours");
+	if (do_split && (exec_cmd != NULL || max_count || max_bytes ||
+	    timeout_ms || by_stream || by_field || keep_meta))
+		errx(2, "--split takes no batching options");
+	if (!do_split && max_count == 0 && max_bytes == 0 && timeout_ms == 0)
+		max_count = 100;
+	if (exec_cmd != NULL && keep_meta)
+		errx(2, "--keep-meta is for batches as messages, not --exec");
+
+	st.so.on_wait = flush_output;
+	if (exec_cmd != NULL || timeout_ms > 0)
+		st.so.wait = wait_input;
+	stage_open(&st);
+	if (ls_out_init_fn(&enc, enc_write, NULL, 65536, &e) != LS_OK)
+		errx(1, "%s", e.msg);
+	if (exec_cmd == NULL && (sink = ls_sink_open(output, &ko, &e)) == NULL)
+		errx(1, "%s", e.msg);
+	if (dead_uri != NULL && (dead = ls_sink_open(dead_uri, &ko, &e)) ==
+	    NULL)
+		errx(1, "%s", e.msg);
+	if (exec_cmd != NULL) {
+		if ((jobs = calloc(jobs_max, sizeof(*jobs))) == NULL)
+			err(1, NULL);
+		for (size_t k = 0; k < jobs_max; k++)
+			jobs[k].in = jobs[k].out = -1;
+	}
+
+	while (!stopping) {
+		rc = stage_next(&st, &m);
+		if (wait_rc != LS_OK)
+			fail_output(&wait_err);
+		if (rc == LS_AGAIN) {
+			check_timers(ls_now_ms());
+			schedule();
+			continue;
+		}
+		if (rc != LS_OK || cmd_stop)
+			break;
+		if (do_split) {
+			split(&m);
+			continue;
+		}
+		add(&m);
+		if (timeout_ms > 0)
+			check_timers(ls_now_ms());
+		if (exec_cmd == NULL)
+			continue;
+		if ((++tick & 63) == 0)
+			service(0, -1);
+		/* a bounded queue: the input waits while it is full */
+		while (queued >= 2 * jobs_max + 2 && !stopping) {
+			schedule();
+			service(njobs > 0 ? -1 : 10, -1);
+		}
+	}
+	if (!do_split)
+		close_all();
+	if (exec_cmd != NULL)
+		drain();
+	status = 0;
+	if (sink != NULL && ls_sink_close(sink, stage_eos(&st, &eos), &e) !=
+	    LS_OK) {
+		warnx("%s", e.msg);
+		status = 1;
+	}
+	if (dead != NULL && ls_sink_close(dead, NULL, &e) != LS_OK) {
+		warnx("%s", e.msg);
+		status = 1;
+	}
+	if (stage_close(&st) != 0)
+		status = 1;
+	if (n_dead > 0) {
+		warnx("dead-lettered: %llu batches, %llu messages",
+		    (unsigned long long)n_dead,
+		    (unsigned long long)atomic_load(&cmd_stats.dead));
+		status = 1;
+	}
+	return status;
+}
