@@ -413,6 +413,9 @@ LS_API uint32_t ls_partition_kafka(const void *key, size_t n,
  * deep), or some other value. Reads nothing outside p[0..n) and does not
  * allocate.
  */
+LS_API int ls_json_field(const unsigned char *p, size_t n, const char *name,
+    const unsigned char **val, size_t *len);
+
 /*
  * Steps through the elements of p[0..n), a JSON array already checked
  * with ls_json_valid: start with *pos = 0; each call sets *val and *len to
@@ -427,9 +430,6 @@ LS_API int ls_json_array_next(const unsigned char *p, size_t n, size_t *pos,
  * SIZE_MAX if it holds a lone surrogate. */
 LS_API size_t ls_json_unescape(const unsigned char *p, size_t n,
     unsigned char *out);
-
-LS_API int ls_json_field(const unsigned char *p, size_t n, const char *name,
-    const unsigned char **val, size_t *len);
 
 /* --- sources and sinks ------------------------------------------------ */
 
@@ -482,8 +482,9 @@ typedef struct ls_source_opts {
 	 * its output there, so nothing waits in its buffers */
 	void (*on_wait)(void *ctx);
 	void *wait_ctx;
-	/* if set, called (after on_wait) instead of blocking in a read of a
-	 * pipe, FIFO or terminal fd, or for a follower's pause (fd -1, up
+	/* if set, called (after on_wait) instead of blocking in a read of
+	 * an fd that is not a regular file (a pipe, FIFO, terminal or
+	 * socket; never for .gz files), or for a follower's pause (fd -1, up
 	 * to poll_ms): returns 0 once fd is readable or the pause is over,
 	 * non-zero to give up; ls_source_next then returns LS_AGAIN, and
 	 * the next call goes on where it was. This lets a stage keep timers
@@ -607,9 +608,10 @@ typedef struct ls_outs_opts {
 	 * outputs are merged into ours a whole line at a time */
 	const char *exec;
 	bool demand;		/* one-page input pipes, for ls_outs_pick */
-	unsigned restarts;	/* times each worker that exits before its
-				   input ended is started again, on the same
-				   pipe, after 0.1 s, 0.2 s, ... up to 5 s */
+	unsigned restarts;	/* times each worker is started again, on
+				   the same pipe, after 0.1 s, 0.2 s, ... up to
+				   5 s, when it exits before its input ended
+				   or with a status other than 0 */
 	volatile int *stop;	/* set when writing our stdout fails; a
 				   signal that sets it ends ls_outs_pick */
 } ls_outs_opts;
@@ -661,6 +663,10 @@ LS_API int ls_outs_flush_one(ls_outs *os, size_t i, ls_error *err);
  * failed write, or a worker that did not exit with status 0. Frees os.
  */
 LS_API int ls_outs_close(ls_outs *os, const ls_msg *eos, ls_error *err);
+
+/* As ls_outs_close after a failure: sinks end as by ls_sink_abort, with
+ * no End-of-Stream, so that they do not look cleanly closed. */
+LS_API int ls_outs_abort(ls_outs *os, ls_error *err);
 
 #ifdef __cplusplus
 }

@@ -50,6 +50,7 @@ ls_strstatus(int code)
 	case LS_OK: return "ok";
 	case LS_END: return "end of data";
 	case LS_PARTIAL: return "data ends inside a message";
+	case LS_AGAIN: return "nothing yet";
 	case LS_ERR_IO: return "I/O error";
 	case LS_ERR_INVAL: return "invalid input";
 	case LS_ERR_CORRUPT: return "corrupt file";

@@ -44,6 +44,7 @@ struct output {
 	unsigned restarts;
 	uint64_t restart_at;	/* ms; 0: none due */
 	_Atomic int failed;	/* it died and will not be restarted */
+	bool ended;		/* we closed its input (lock held) */
 	int status;		/* its wait status, once reaped */
 	unsigned char *mbuf;	/* its output not yet a whole line */
 	size_t mlen, mcap;
@@ -57,6 +58,7 @@ struct ls_outs {
 	char *exec;
 	bool workers;
 	size_t next;		/* demand: where the search starts */
+	struct pollfd *pfd;	/* demand: one per output */
 	pthread_t merger;
 	bool merging;
 	pthread_mutex_t lock;
@@ -210,7 +212,7 @@ reap(ls_outs *os, struct output *w)
 	drain(os, w);
 	merge_lines(os, w, true);
 	bool clean = WIFEXITED(st) && WEXITSTATUS(st) == 0;
-	if (os->closing && clean)
+	if (w->ended && clean)
 		return;
 	if (w->restarts < os->o.restarts) {
 		uint64_t ms = BACKOFF_MIN_MS;
@@ -222,7 +224,7 @@ reap(ls_outs *os, struct output *w)
 		w->restart_at = now_ms() + ms;
 		return;
 	}
-	if (os->closing)
+	if (w->ended)
 		return;	/* its status tells */
 	atomic_store(&w->failed, 1);
 	/* a writer blocked on its full pipe gets EPIPE */
@@ -359,6 +361,7 @@ outs_free(ls_outs *os)
 		free(w->name);
 	}
 	free(os->v);
+	free(os->pfd);
 	free(os->exec);
 	free(os);
 }
@@ -384,6 +387,10 @@ ls_outs_open(const char *const *uris, size_t n, const ls_outs_opts *o,
 	os->n = n;
 	os->workers = os->o.exec != NULL;
 	pthread_mutex_init(&os->lock, NULL);
+	if (os->o.demand && (os->pfd = calloc(n, sizeof(*os->pfd))) == NULL) {
+		ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
+		goto fail;
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct output *w = &os->v[i];
 		w->in_r = w->in_w = w->out_r = w->out_w = -1;
@@ -422,10 +429,12 @@ fail:
 		struct output *w = &os->v[i];
 		if (w->sink != NULL)
 			ls_sink_abort(w->sink, NULL);
-		if (w->in_w >= 0) {
-			close(w->in_w);
-			w->in_w = -1;
-		}
+		/* nobody reads its output: let it fail to write */
+		int fds[] = { w->in_w, w->out_r, w->out_w };
+		for (size_t k = 0; k < 3; k++)
+			if (fds[k] >= 0)
+				close(fds[k]);
+		w->in_w = w->out_r = w->out_w = -1;
 		if (w->pid != 0)
 			waitpid(w->pid, NULL, 0);
 	}
@@ -478,8 +487,12 @@ ls_outs_write(ls_outs *os, size_t i, const ls_msg *m, ls_error *err)
 	struct output *w = &os->v[i];
 	int rc;
 
-	if (w->sink != NULL)
-		return ls_sink_write(w->sink, m, err);
+	if (w->sink != NULL) {
+		rc = ls_sink_write(w->sink, m, err);
+		if (rc == LS_OK && os->o.demand)
+			rc = ls_sink_flush(w->sink, err);
+		return rc;
+	}
 	if (atomic_load(&w->failed))
 		return out_failed(os, i, LS_ERR_IO, err);
 	rc = ls_line_write(&w->out, m, err);
@@ -506,13 +519,14 @@ queued(ls_outs *os, size_t i)
 LS_API int
 ls_outs_pick(ls_outs *os, size_t *pick, ls_error *err)
 {
-	struct pollfd *p;
+	struct pollfd *p = os->pfd;
 	size_t best = SIZE_MAX, best_q = SIZE_MAX;
 
-	if ((p = calloc(os->n, sizeof(*p))) == NULL)
-		return ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
+	if (p == NULL)
+		return ls__fail(err, LS_ERR_INVAL, 0, "not opened for demand");
 	for (;;) {
 		size_t live = 0;
+		bool always = false;	/* a sink without a descriptor */
 		for (size_t i = 0; i < os->n; i++) {
 			struct output *w = &os->v[i];
 			p[i].fd = w->sink != NULL ? ls_sink_fd(w->sink) :
@@ -520,18 +534,15 @@ ls_outs_pick(ls_outs *os, size_t *pick, ls_error *err)
 			p[i].events = POLLOUT;
 			p[i].revents = 0;
 			live += p[i].fd >= 0 || w->sink != NULL;
+			always |= w->sink != NULL && p[i].fd < 0;
 		}
-		if (live == 0) {
-			free(p);
+		if (live == 0)
 			return ls__fail(err, LS_ERR_IO, 0, "no output left");
-		}
-		int r = poll(p, os->n, -1);
+		int r = poll(p, os->n, always ? 0 : -1);
 		if (r < 0 && errno == EINTR && os->o.stop != NULL &&
-		    *os->o.stop) {
-			free(p);
+		    *os->o.stop)
 			return LS_END;
-		}
-		if (r <= 0)
+		if (r < 0)
 			continue;
 		/* the least busy of those that can take data now; ties in
 		 * turn, from the one after the last pick */
@@ -549,7 +560,6 @@ ls_outs_pick(ls_outs *os, size_t *pick, ls_error *err)
 		if (best != SIZE_MAX)
 			break;
 	}
-	free(p);
 	*pick = best;
 	os->next = (best + 1) % os->n;
 	return LS_OK;
@@ -584,8 +594,9 @@ ls_outs_failed(const ls_outs *os, size_t i)
 	return os->workers && atomic_load(&os->v[i].failed);
 }
 
-LS_API int
-ls_outs_close(ls_outs *os, const ls_msg *eos, ls_error *err)
+/* Ends every output; abort: sinks without End-of-Stream. */
+static int
+outs_end(ls_outs *os, const ls_msg *eos, bool abort, ls_error *err)
 {
 	int rc = LS_OK;
 	ls_error e2;
@@ -596,7 +607,8 @@ ls_outs_close(ls_outs *os, const ls_msg *eos, ls_error *err)
 		struct output *w = &os->v[i];
 		int r;
 		if (w->sink != NULL) {
-			r = ls_sink_close(w->sink, eos, rc == LS_OK ? err :
+			r = abort ? ls_sink_abort(w->sink, NULL) :
+			    ls_sink_close(w->sink, eos, rc == LS_OK ? err :
 			    NULL);
 			w->sink = NULL;
 		} else if ((r = ls_out_flush(&w->out, rc == LS_OK ? err :
@@ -604,9 +616,12 @@ ls_outs_close(ls_outs *os, const ls_msg *eos, ls_error *err)
 			r = out_failed(os, i, r, err);
 		if (rc == LS_OK)
 			rc = r;
-		if (w->in_w >= 0) {
+		if (os->workers) {
+			pthread_mutex_lock(&os->lock);
+			w->ended = true;
 			close(w->in_w);
 			w->in_w = -1;
+			pthread_mutex_unlock(&os->lock);
 		}
 	}
 	if (os->merging) {
@@ -637,4 +652,16 @@ ls_outs_close(ls_outs *os, const ls_msg *eos, ls_error *err)
 	pthread_mutex_destroy(&os->lock);
 	outs_free(os);
 	return rc;
+}
+
+LS_API int
+ls_outs_close(ls_outs *os, const ls_msg *eos, ls_error *err)
+{
+	return outs_end(os, eos, false, err);
+}
+
+LS_API int
+ls_outs_abort(ls_outs *os, ls_error *err)
+{
+	return outs_end(os, NULL, true, err);
 }
