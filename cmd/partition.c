@@ -27,7 +27,7 @@ static void
 abort_outputs(void)
 {
 	if (outs != NULL)
-		ls_outs_close(outs, NULL, NULL);
+		ls_outs_abort(outs, NULL);
 	if (missing != NULL)
 		ls_sink_abort(missing, NULL);
 	outs = NULL;
@@ -57,13 +57,13 @@ static char *
 expand(const char *tpl, size_t i)
 {
 	char *s, *p;
-	size_t n = strlen(tpl) + 32;
+	size_t n = strlen(tpl) * 10 + 1;	/* "%d": up to 20 digits */
 
 	if ((s = p = malloc(n)) == NULL)
 		err(1, NULL);
 	for (; *tpl != '\0'; tpl++) {
 		if (tpl[0] == '%' && tpl[1] == 'd') {
-			p += snprintf(p, 24, "%zu", i);
+			p += snprintf(p, 21, "%zu", i);
 			tpl++;
 		} else if (tpl[0] == '%' && tpl[1] == '%') {
 			*p++ = '%';
@@ -78,17 +78,18 @@ expand(const char *tpl, size_t i)
 static bool
 has_number(const char *tpl)
 {
+	bool found = false;
+
 	for (; *tpl != '\0'; tpl++)
 		if (tpl[0] == '%') {
 			if (tpl[1] == 'd')
-				return true;
-			if (tpl[1] == '%')
-				tpl++;
-			else
+				found = true;
+			else if (tpl[1] != '%')
 				errx(2, "template: '%%%c' is not %%d or %%%%",
 				    tpl[1] ? tpl[1] : ' ');
+			tpl++;
 		}
-	return false;
+	return found;
 }
 
 int
@@ -182,7 +183,7 @@ main(int argc, char *argv[])
 	if (missing_uri != NULL && by != BY_FIELD)
 		errx(2, "--missing goes with --key field:NAME");
 	if (oo.exec == NULL) {
-		if (n > 1 && !has_number(argv[0]))
+		if (!has_number(argv[0]) && n > 1)
 			errx(2, "template '%s' has no %%d for the partition "
 			    "number", argv[0]);
 		if ((uris = calloc(n, sizeof(*uris))) == NULL)
