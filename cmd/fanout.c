@@ -25,7 +25,7 @@ static void
 abort_outputs(void)
 {
 	if (outs != NULL)
-		ls_outs_close(outs, NULL, NULL);
+		ls_outs_abort(outs, NULL);
 	outs = NULL;
 }
 
@@ -204,9 +204,11 @@ main(int argc, char *argv[])
 		case DEMAND:
 			for (;;) {
 				size_t i;
+				/* stopped while waiting: m was read, so it
+				 * still goes out, to the first live output */
 				if ((rc = ls_outs_pick(outs, &i, &e)) == LS_END)
-					break;
-				if (rc != LS_OK) {
+					i = 0;
+				else if (rc != LS_OK) {
 					warnx("%s", e.msg);
 					abort_outputs();
 					exit(1);
