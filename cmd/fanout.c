@@ -222,6 +222,11 @@ main(int argc, char *argv[])
 		}
 	}
 	status = ndead > 0;
+	for (size_t i = 0; i < ls_outs_count(outs); i++)
+		if (ls_outs_restarts(outs, i) > 0 && !st.quiet)
+			warnx("%s was started again %u time%s so far",
+			    ls_outs_name(outs, i), ls_outs_restarts(outs, i),
+			    ls_outs_restarts(outs, i) == 1 ? "" : "s");
 	rc = ls_outs_close(outs, stage_eos(&st, &eos), &e);
 	outs = NULL;
 	if (rc != LS_OK) {

@@ -648,6 +648,9 @@ LS_API int ls_outs_write(ls_outs *os, size_t i, const ls_msg *m,
  */
 LS_API int ls_outs_pick(ls_outs *os, size_t *i, ls_error *err);
 
+/* Times worker i has been started again so far (0 for a sink). */
+LS_API unsigned ls_outs_restarts(ls_outs *os, size_t i);
+
 /* True if output i is a worker that died and will not be restarted. */
 LS_API bool ls_outs_failed(const ls_outs *os, size_t i);
 

@@ -588,6 +588,19 @@ ls_outs_flush(ls_outs *os, ls_error *err)
 	return rc;
 }
 
+LS_API unsigned
+ls_outs_restarts(ls_outs *os, size_t i)
+{
+	unsigned n;
+
+	if (!os->workers)
+		return 0;
+	pthread_mutex_lock(&os->lock);
+	n = os->v[i].restarts;
+	pthread_mutex_unlock(&os->lock);
+	return n;
+}
+
 LS_API bool
 ls_outs_failed(const ls_outs *os, size_t i)
 {
