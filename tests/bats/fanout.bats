@@ -475,7 +475,8 @@ EOF
 	for mode in roundrobin demand broadcast; do
 		rm -f "$T"/M.* "$T/starts"
 		runf fanout --mode "$mode" -i "$D/small.txt" -j 3 --exec "sh '$T/w.sh'" --on-exit restart
-		assert_equal "$mode: status $status: $(cat "$T/err")" "$mode: status 0: "
+		assert_equal "$mode: status $status: $(cat "$T/err")" "$mode: status 0: $(
+			printf 'fanout: worker %d was started again 1 time so far\n' 0 1 2)"
 		# each worker ran twice
 		run bash -c "sort '$T/starts' | uniq -c | awk '{ print \$2, \$1 }'"
 		assert_output "$(printf '0 2\n1 2\n2 2')"
