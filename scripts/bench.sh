@@ -17,6 +17,40 @@
 #   file->stdio of the 4x file, for its peak memory     peer: cat FILE4 >/dev/null
 #   jq -c . on 100,000 lines of the ndjson output, scaled, as a reference.
 #
+# The stages, each writing 4 files into one directory, against cat, GNU
+# split and GNU parallel doing the same split of the same input:
+#
+#   partition by stream key   bin/partition -n 4 DIR/out%d.txt <LINES
+#   partition by a JSON field bin/partition -n 4 --key field:user_id
+#                             DIR/out%d.txt <JSON (the same N messages,
+#                             each payload a 100-byte JSON object whose
+#                             "user_id" takes 1000 values)
+#   fanout round-robin        bin/fanout --mode roundrobin DIR/o0 .. DIR/o3
+#                             <LINES
+#       peers, on the same input (LINES or JSON):
+#                             cat IN >file; split -n r/4 IN DIR/sp;
+#                             parallel --will-cite --pipe --roundrobin -j4
+#                             'cat > DIR/pp.{%}' <IN
+#       target: at least as fast as split -n r/4 and twice as fast as
+#       parallel --pipe --roundrobin, peak memory <= BENCH_MEM_MIB.
+#   batch -n 1000             bin/batch -n 1000 <LINES >OUT (text payloads:
+#                             JSON strings), and <JSON >OUT (the objects
+#                             embedded)                   peer: cat IN >file
+#       target: >= 3,000,000 messages/s, peak memory <= BENCH_MEM_MIB.
+#   batch -n 1000 of a 4x stream (LINES four times, through a pipe, to
+#                             /dev/null), for its peak memory: bounded by
+#                             the batch limit, not the stream.
+#
+# Their outputs are checked after the timed runs (from the last run), so
+# that a broken command cannot look fast: every tool's 4 files hold the N
+# lines, byte for byte in total; partition puts each key in one file (and
+# its number in the shard field); fanout's and split's files interleave
+# back to the input; batch writes N/1000 batches that batch --split turns
+# back into the input's payloads.
+#
+# Then scripts/bench-batch-timing.sh measures when batch -t 200ms closes
+# its batches on a slow trickle (a second table).
+#
 # relay writes with its default beacon interval, 1 MiB, the same as the
 # ss-build runs, and ends its .ss with an End-of-Stream message (stamped
 # with the time of closing, so its output is not compared byte for byte:
@@ -29,12 +63,16 @@
 # Markdown to build/bench.md. Missing a target does not fail the script
 # (it is a measurement, not a test); a failing command does.
 #
-# Wall time is taken with bash's EPOCHREALTIME around each command (10 ms,
-# the resolution of /usr/bin/time's %e, is too coarse for the cat peers);
-# peak RSS is /usr/bin/time's %M (KiB).
+# Every run starts after a sync (untimed), so that the kernel's writeback of
+# earlier runs' files does not land on it. Wall time is taken with bash's
+# EPOCHREALTIME around each command (10 ms, the resolution of
+# /usr/bin/time's %e, is too coarse for the cat peers); peak RSS is
+# /usr/bin/time's %M (KiB).
 #
 # Environment: BENCH_MESSAGES (default 1000000), BENCH_RUNS (3),
-# BENCH_MEM_MIB (8: what "a few MiB" of peak memory means here), TMPDIR.
+# BENCH_MEM_MIB (8: what "a few MiB" of peak memory means here), TMPDIR;
+# BENCH_TIMING_SECONDS, BENCH_TIMING_SLACK_MS (see bench-batch-timing.sh;
+# BENCH_TIMING_SECONDS=0 leaves the timing table out).
 set -euo pipefail
 export LC_ALL=C
 cd "$(dirname "$0")/.."
@@ -48,6 +86,9 @@ INTERVAL=1048576
 CREATED=1704067200000 # fixed, so that every .ss written here is identical
 DECODE=bin/ss-decode
 RELAY=bin/relay
+PARTITION=bin/partition
+FANOUT=bin/fanout
+BATCH=bin/batch
 BUILD=build/tools/ss-build
 OUTMD=build/bench.md
 TIME=/usr/bin/time
@@ -57,11 +98,17 @@ die() {
 	exit 1
 }
 
-for f in "$DECODE" "$RELAY" "$BUILD"; do
+for f in "$DECODE" "$RELAY" "$PARTITION" "$FANOUT" "$BATCH" "$BUILD"; do
 	[ -x "$f" ] || die "$f is missing; run make all tests (or make bench)"
 done
 [ -x "$TIME" ] || die "$TIME is missing (Debian package time)"
 command -v jq >/dev/null || die "jq is missing (Debian package jq)"
+command -v parallel >/dev/null ||
+	die "parallel is missing (Debian package parallel)"
+parallel --will-cite --version 2>/dev/null | grep -q '^GNU parallel' ||
+	die "parallel is not GNU parallel (Debian package parallel)"
+split --version 2>/dev/null | grep -q 'GNU coreutils' ||
+	die "split is not GNU split (coreutils)"
 [ -n "${EPOCHREALTIME:-}" ] || die "needs bash 5 (EPOCHREALTIME)"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/libstream-bench.XXXXXX")
@@ -70,9 +117,10 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # Disk: the line file (~150 B/msg) and its cat copy, the .ss (~134 B/msg),
-# its ss-build rewrite and its relay rewrite, the 4x .ss; about 1.25 KB per
-# message, asked with margin.
-need_kib=$((N * 1450 / 1024 + 65536))
+# its ss-build rewrite and its relay rewrite, the 4x .ss; the JSON line
+# file (~150 B/msg), the 4 files of one stage or peer at a time (as much),
+# batch's output (a bit more); about 1.7 KB per message, asked with margin.
+need_kib=$((N * 1950 / 1024 + 65536))
 free_kib=$(df -Pk "$tmp" | awk 'NR == 2 { print $4 }')
 echo "disk: $((free_kib / 1024)) MiB free in ${tmp%/*}," \
     "about $((need_kib / 1024)) MiB needed"
@@ -100,6 +148,28 @@ gen() {
 	}'
 }
 
+# gen_json N: as gen, with each payload a 100-byte JSON object:
+# {"user_id":"uUUU","n":I,"pad":"..."}, UUU = (I * 7919 + I / 1000) mod
+# 1000 (each of the 1000 values once in every 1000 messages, and not tied
+# to the stream key), pad a rotating cut of [0-9A-Za-z].
+gen_json() {
+	awk -v n="$1" 'BEGIN {
+		for (c = 48; c < 123; c++)
+			if (c < 58 || (c > 64 && c < 91) || c > 96)
+				an = an sprintf("%c", c)
+		an = an an an
+		for (i = 0; i < n; i++) {
+			s = int(i / 1000)
+			p = sprintf("{\"user_id\":\"u%03d\",\"n\":%d,\"pad\":\"",
+			    (i * 7919 + int(i / 1000)) % 1000, i)
+			printf "[2024-01-01T%02d:%02d:%02d.%03d | k%d | %d | 0] %s%s\"}\n",
+			    int(s / 3600), int(s / 60) % 60, s % 60, i % 1000,
+			    i % 8, int(i / 8), p, substr(an, i % 62 + 1,
+			    98 - length(p))
+		}
+	}'
+}
+
 # build OUT: ss-build -l with the fixed header, lines on stdin.
 build() {
 	"$BUILD" -l -i "$INTERVAL" -n bench.ss -c "$CREATED" "$1"
@@ -117,6 +187,7 @@ check_count() {
 
 echo "generating $N messages (and $N4 for the 4x file)"
 gen "$N" >"$tmp/lines.txt"
+gen_json "$N" >"$tmp/json.txt"
 build "$tmp/msgs.ss" <"$tmp/lines.txt"
 check_count "$tmp/msgs.ss" "$N"
 gen "$N4" | build "$tmp/msgs4.ss"
@@ -133,11 +204,15 @@ head -n "$NJQ" "$tmp/lines.txt" | build "$tmp/small.ss"
 declare -A SEC RSS
 # run NAME IN OUT CMD...: runs CMD once with stdin IN and stdout OUT (an OUT
 # other than /dev/null is removed first), keeps the lowest wall time in
-# SEC[NAME] and the highest peak RSS (KiB) in RSS[NAME].
+# SEC[NAME] and the highest peak RSS (KiB) in RSS[NAME]. It syncs first
+# (untimed): the runs write about 1.5 GB of files each round, and without
+# that the kernel's writeback of one run's files (and its throttling of
+# writers) lands on whichever run comes next.
 run() {
 	local name=$1 in=$2 out=$3 t0 t1 s m
 	shift 3
 	[ "$out" = /dev/null ] || rm -f "$out"
+	sync	# no writeback of earlier runs' files during this one
 	t0=$EPOCHREALTIME
 	if ! "$TIME" -f '%e %M' -o "$tmp/time" "$@" <"$in" >"$out" \
 	    2>"$tmp/err"; then
@@ -157,8 +232,101 @@ run() {
 	fi
 }
 
+# fresh DIR: DIR, empty (outside the timed runs).
+fresh() {
+	rm -rf "$1"
+	mkdir "$1"
+}
+
+# check_files NAME DIR IN: DIR holds 4 files, with the lines of IN in all
+# (as many lines, as many bytes).
+check_files() {
+	local name=$1 dir=$2 src=$3 files lines bytes
+	files=$(find "$dir" -type f | wc -l)
+	[ "$files" -eq 4 ] || die "$name: $files files in its directory, not 4"
+	lines=$(cat "$dir"/* | wc -l)
+	bytes=$(cat "$dir"/* | wc -c)
+	[ "$lines" -eq "$N" ] ||
+		die "$name: its 4 files hold $lines lines, not $N"
+	[ "$bytes" -eq "$(wc -c <"$src")" ] ||
+		die "$name: its 4 files hold $bytes bytes, not those of $src"
+}
+
+# check_rr NAME IN FILE...: the files, a line of each in turn, are IN.
+check_rr() {
+	local name=$1 src=$2
+	shift 2
+	paste -d '\n' "$@" | head -n "$N" | cmp -s - "$src" ||
+		die "$name: its files are not $src dealt out a line at a time"
+}
+
+# check_keys NAME DIR FIELD: partition's files DIR/out0.txt..out3.txt:
+# each key (the stream key, or with FIELD that JSON field) in one file
+# only, and every message's shard set to the number of its file.
+check_keys() {
+	local name=$1 dir=$2 field=$3
+	awk -v field="$field" -v name="$name" '
+	FNR == 1 { f = FILENAME; sub(/.*out/, "", f); sub(/\.txt$/, "", f) }
+	{
+		split($0, h, / \| /)
+		k = h[2]
+		if (field != "") {
+			if (!match($0, "\"" field "\":\"[^\"]*\"")) {
+				print name ": no " field ": " $0
+				bad = 1
+				exit
+			}
+			k = substr($0, RSTART, RLENGTH)
+		}
+		if ((k in where) && where[k] != f) {
+			print name ": " k " in out" where[k] ".txt and out" f ".txt"
+			bad = 1
+			exit
+		}
+		where[k] = f
+		sh = h[4]
+		sub(/\].*/, "", sh)
+		if (sh != f) {
+			print name ": shard " sh " in out" f ".txt"
+			bad = 1
+			exit
+		}
+	}
+	END { exit bad }' "$dir"/out0.txt "$dir"/out1.txt "$dir"/out2.txt \
+	    "$dir"/out3.txt >&2 || die "$name: a key in two partitions"
+}
+
+# payloads: the payloads of the lines on stdin.
+payloads() {
+	sed 's/^[^]]*] //'
+}
+
+# check_batch NAME OUT IN: OUT is N/1000 batches that batch --split turns
+# back into IN's payloads.
+check_batch() {
+	local name=$1 out=$2 src=$3 nb
+	nb=$(wc -l <"$out")
+	[ "$nb" -eq $(((N + 999) / 1000)) ] ||
+		die "$name: $nb batches, not $(((N + 999) / 1000))"
+	"$BATCH" --split <"$out" | payloads | cmp -s - <(payloads <"$src") ||
+		die "$name: batch --split does not give back the payloads of $src"
+}
+
+# counts DIR FILE...: the line counts of the files, as A/B/C/D.
+counts() {
+	local dir=$1 f c=""
+	shift
+	for f in "$@"; do
+		c="$c${c:+/}$(wc -l <"$dir/$f")"
+	done
+	echo "$c"
+}
+
+mkfifo "$tmp/fifo"
+qtmp=$(printf '%q' "$tmp")
 echo "measuring, best of $RUNS"
-cat "$tmp/msgs.ss" "$tmp/msgs4.ss" "$tmp/lines.txt" >/dev/null # warm cache
+cat "$tmp/msgs.ss" "$tmp/msgs4.ss" "$tmp/lines.txt" "$tmp/json.txt" \
+    >/dev/null # warm cache
 for ((i = 1; i <= RUNS; i++)); do
 	run log /dev/null /dev/null "$DECODE" "$tmp/msgs.ss"
 	run cat_ss /dev/null /dev/null cat "$tmp/msgs.ss"
@@ -174,6 +342,60 @@ for ((i = 1; i <= RUNS; i++)); do
 	run rread4 /dev/null /dev/null "$RELAY" -i "$tmp/msgs4.ss"
 	run cat_ss4 /dev/null /dev/null cat "$tmp/msgs4.ss"
 	run jq "$tmp/sample.ndjson" /dev/null jq -c .
+
+	# the stages and their peers; the outputs of the last run checked
+	run cat_json "$tmp/json.txt" "$tmp/cat.out" cat
+	rm -f "$tmp/cat.out"
+	for src in lines json; do
+		fresh "$tmp/o"
+		run "split_$src" /dev/null /dev/null \
+		    split -n r/4 "$tmp/$src.txt" "$tmp/o/sp"
+		if [ "$i" -eq "$RUNS" ]; then
+			check_files "split ($src)" "$tmp/o" "$tmp/$src.txt"
+			check_rr "split ($src)" "$tmp/$src.txt" "$tmp"/o/sp*
+		fi
+		fresh "$tmp/o"
+		run "par_$src" "$tmp/$src.txt" /dev/null parallel --will-cite \
+		    --pipe --roundrobin -j4 "cat > $qtmp/o/pp.{%}"
+		[ "$i" -lt "$RUNS" ] ||
+			check_files "parallel ($src)" "$tmp/o" "$tmp/$src.txt"
+	done
+	fresh "$tmp/o"
+	run part_stream "$tmp/lines.txt" /dev/null \
+	    "$PARTITION" -n 4 "$tmp/o/out%d.txt"
+	if [ "$i" -eq "$RUNS" ]; then
+		check_files "partition by stream" "$tmp/o" "$tmp/lines.txt"
+		check_keys "partition by stream" "$tmp/o" ""
+		dist_stream=$(counts "$tmp/o" out0.txt out1.txt out2.txt out3.txt)
+	fi
+	fresh "$tmp/o"
+	run part_field "$tmp/json.txt" /dev/null \
+	    "$PARTITION" -n 4 --key field:user_id "$tmp/o/out%d.txt"
+	if [ "$i" -eq "$RUNS" ]; then
+		check_files "partition by field" "$tmp/o" "$tmp/json.txt"
+		check_keys "partition by field" "$tmp/o" user_id
+		dist_field=$(counts "$tmp/o" out0.txt out1.txt out2.txt out3.txt)
+	fi
+	fresh "$tmp/o"
+	run fanout "$tmp/lines.txt" /dev/null "$FANOUT" --mode roundrobin \
+	    "$tmp/o/o0" "$tmp/o/o1" "$tmp/o/o2" "$tmp/o/o3"
+	if [ "$i" -eq "$RUNS" ]; then
+		check_files "fanout" "$tmp/o" "$tmp/lines.txt"
+		check_rr "fanout" "$tmp/lines.txt" "$tmp"/o/o[0-3]
+	fi
+	rm -rf "$tmp/o"
+	run batch "$tmp/lines.txt" "$tmp/batch.out" "$BATCH" -n 1000
+	[ "$i" -lt "$RUNS" ] ||
+		check_batch "batch" "$tmp/batch.out" "$tmp/lines.txt"
+	run batch_json "$tmp/json.txt" "$tmp/batch.out" "$BATCH" -n 1000
+	[ "$i" -lt "$RUNS" ] ||
+		check_batch "batch (json)" "$tmp/batch.out" "$tmp/json.txt"
+	rm -f "$tmp/batch.out"
+	# the 4x stream: the line file four times, through a pipe
+	cat "$tmp/lines.txt" "$tmp/lines.txt" "$tmp/lines.txt" \
+	    "$tmp/lines.txt" >"$tmp/fifo" &
+	run batch4 "$tmp/fifo" /dev/null "$BATCH" -n 1000
+	wait $! || die "batch, 4x stream: the cat feeding it failed"
 done
 cmp -s "$tmp/write.ss" "$tmp/msgs.ss" ||
 	die "the measured write gave a different .ss file"
@@ -184,10 +406,13 @@ check_count "$tmp/relay.ss" "$((N + 1))"
 "$DECODE" "$tmp/relay.ss" | tail -n 1 | grep -q '| SEA_STREAMER_INTERNAL | .*] EOS$' ||
 	die "relay -o gave a .ss that does not end with End-of-Stream"
 
-# The table, as TSV rows: task, messages, seconds, peer, kind, target.
-# kind: speed:MIN (msg/s, and peak <= MEM_MIB), mem:BASE (peak <= MEM_MIB
-# and <= the peak of the run named BASE + 1 MiB), peer, ref (seconds shown
-# scaled from NJQ messages to N).
+# The table, as TSV rows: task, messages, run, peer(s), kind.
+# peer(s): one run, or several (comma-separated), each then shown with
+# its name (cat, split, parallel). kind: speed:MIN (msg/s, and peak <=
+# MEM_MIB), vs:NAME=X,... (at least X times as fast as the peer NAME, for
+# each, and peak <= MEM_MIB), mem:BASE (peak <= MEM_MIB and <= the peak
+# of the run named BASE + 1 MiB), peer, ref (seconds shown scaled from NJQ
+# messages to N).
 {
 	printf 'log decode (ss-decode)\t%s\tlog\tcat_ss\tspeed:5000000\n' "$N"
 	printf 'ndjson decode (ss-decode -F ndjson)\t%s\tndjson\tcat_ss\tspeed:3000000\n' "$N"
@@ -196,20 +421,52 @@ check_count "$tmp/relay.ss" "$((N + 1))"
 	printf 'write, library writer alone (ss-build -l)\t%s\twrite\tcat_lines\tspeed:4000000\n' "$N"
 	printf 'file->stdio (relay -i .ss)\t%s\trread\tcat_ss\tspeed:5000000\n' "$N"
 	printf 'file->stdio, 4x file (relay -i)\t%s\trread4\tcat_ss4\tmem:rread\n' "$N4"
+	printf 'partition -n 4, by stream key\t%s\tpart_stream\tcat_lines,split_lines,par_lines\tvs:split=1,parallel=2\n' "$N"
+	printf 'partition -n 4, by JSON field user_id\t%s\tpart_field\tcat_json,split_json,par_json\tvs:split=1,parallel=2\n' "$N"
+	printf 'fanout --mode roundrobin, 4 files\t%s\tfanout\tcat_lines,split_lines,par_lines\tvs:split=1,parallel=2\n' "$N"
+	printf 'batch -n 1000 (text payloads)\t%s\tbatch\tcat_lines\tspeed:3000000\n' "$N"
+	printf 'batch -n 1000 (JSON payloads)\t%s\tbatch_json\tcat_json\tspeed:3000000\n' "$N"
+	printf 'batch -n 1000, 4x stream (pipe)\t%s\tbatch4\t-\tmem:batch\n' "$N4"
 	printf 'peer: cat .ss >/dev/null\t%s\tcat_ss\t-\tpeer\n' "$N"
 	printf 'peer: cat lines >file\t%s\tcat_lines\t-\tpeer\n' "$N"
 	printf 'peer: cat 4x .ss >/dev/null\t%s\tcat_ss4\t-\tpeer\n' "$N4"
+	printf 'peer: cat JSON lines >file\t%s\tcat_json\t-\tpeer\n' "$N"
+	printf 'peer: split -n r/4 lines\t%s\tsplit_lines\t-\tpeer\n' "$N"
+	printf 'peer: split -n r/4 JSON lines\t%s\tsplit_json\t-\tpeer\n' "$N"
+	printf 'peer: parallel --pipe --roundrobin -j4, lines\t%s\tpar_lines\t-\tpeer\n' "$N"
+	printf 'peer: parallel --pipe --roundrobin -j4, JSON lines\t%s\tpar_json\t-\tpeer\n' "$N"
 	printf 'reference: jq -c . (%s lines, x%s)\t%s\tjq\t-\tref\n' \
 	    "$NJQ" "$((N / NJQ))" "$N"
 } >"$tmp/rows"
+
+# peer_name RUN: how a peer run is named in a row of several peers.
+peer_name() {
+	case $1 in
+	cat_*) echo cat ;;
+	split_*) echo split ;;
+	par_*) echo parallel ;;
+	*) echo "$1" ;;
+	esac
+}
 
 table=$(
 	while IFS=$'\t' read -r task n key peer kind; do
 		base=0
 		case $kind in mem:*) base=${RSS[${kind#mem:}]} ;; esac
+		case $peer in
+		*,*)
+			# name:seconds;... for several peers
+			peers=""
+			IFS=, read -ra plist <<<"$peer"
+			for p in "${plist[@]}"; do
+				peers="$peers${peers:+;}$(peer_name "$p"):${SEC[$p]}"
+			done
+			;;
+		*) peers=${SEC[$peer]:-} ;;
+		esac
 		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$task" "$n" \
 		    "${SEC[$key]}" "$NJQ" "$kind" "${RSS[$key]}" \
-		    "${SEC[$peer]:-}" "$base" "$MEM_MIB"
+		    "$peers" "$base" "$MEM_MIB"
 	done <"$tmp/rows" | awk -F '\t' '
 	function commas(x,   s, r) {
 		s = sprintf("%.0f", x)
@@ -228,12 +485,35 @@ table=$(
 			sec = sec * n / njq
 		} else
 			rate = n / sec
-		ratio = peer == "" ? "-" : sprintf("%.2f", peer / $3)
+		split("", r)
+		if (peer ~ /:/) {
+			# several peers: "x.xx name, ..."
+			np = split(peer, pp, ";")
+			ratio = ""
+			for (k = 1; k <= np; k++) {
+				split(pp[k], nv, ":")
+				r[nv[1]] = nv[2] / $3
+				ratio = ratio (k > 1 ? ", " : "") \
+				    sprintf("%.2f %s", r[nv[1]], nv[1])
+			}
+		} else
+			ratio = peer == "" ? "-" : sprintf("%.2f", peer / $3)
 		target = "-"; res = "-"
 		if (kind ~ /^speed:/) {
 			min = substr(kind, 7) + 0
 			target = ">= " commas(min) " msg/s, <= " lim " MiB"
 			res = (rate >= min && mib <= lim) ? "meets" : "below"
+		} else if (kind ~ /^vs:/) {
+			nt = split(substr(kind, 4), tt, ",")
+			target = ""; ok = mib <= lim
+			for (k = 1; k <= nt; k++) {
+				split(tt[k], nv, "=")
+				target = target ">= " nv[2] "x " nv[1] ", "
+				if (!(nv[1] in r) || r[nv[1]] < nv[2] + 0)
+					ok = 0
+			}
+			target = target "<= " lim " MiB"
+			res = ok ? "meets" : "below"
 		} else if (kind ~ /^mem:/) {
 			target = sprintf("<= %d MiB, not above %.1f + 1 MiB (1x file)",
 			    lim, base)
@@ -262,9 +542,26 @@ relay file->stdio is cat of the same .ss bytes to /dev/null; of the writes,
 cat of the line file into a file). Best of $RUNS runs; peak MiB = highest
 peak RSS of those runs. The relay rows are the commands of issue 3; the
 ss-build row is the library's .ss writer without relay's line source.
-ss-decode -F ndjson is ${jqr}x as fast as jq -c . per message."
+ss-decode -F ndjson is ${jqr}x as fast as jq -c . per message.
+The stage rows give the ratio to each of their peers (same formula).
+The stages write 4 files into one directory: partition -n 4 DIR/out%d.txt
+(jump hash), fanout --mode roundrobin DIR/o0..o3; their peers, on the same
+input: cat IN >file, split -n r/4 IN DIR/sp, and parallel --will-cite
+--pipe --roundrobin -j4 'cat > DIR/pp.{%}' (its peak is its perl's).
+Lines per partition: by the 8 stream keys $dist_stream;
+by the 1000 user_id values $dist_field.
+batch -n 1000 writes its batches (JSON arrays) to a file; its 4x stream is
+the line file four times through a pipe, batched to /dev/null. Every
+output is checked (see scripts/bench.sh)."
 echo
 echo "$notes"
+
+if [ "${BENCH_TIMING_SECONDS:-5}" != 0 ]; then
+	echo
+	rm -f "$tmp/write.ss" "$tmp/relay.ss" "$tmp/cat.out"
+	sync	# a quiet machine for the timings
+	bash scripts/bench-batch-timing.sh "$tmp/timing.md"
+fi
 
 rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [ -n "$(git status --porcelain -- lib cmd tests 2>/dev/null)" ]; then
@@ -286,5 +583,11 @@ mkdir -p "${OUTMD%/*}"
 	      if (NR == 1) print "|---|--:|--:|--:|--:|--:|---|---|" }'
 	echo
 	echo "$notes"
+	if [ -s "$tmp/timing.md" ]; then
+		echo
+		echo "Batch timing (scripts/bench-batch-timing.sh):"
+		echo
+		cat "$tmp/timing.md"
+	fi
 } >"$OUTMD"
 echo "(written to $OUTMD)"

@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="gcc make pkg-config libbsd-dev zlib1g-dev libcmocka-dev bats
-bats-assert bats-support jq time python3"
+bats-assert bats-support jq time python3 parallel"
 
 missing=""
 for p in $PKGS; do
