@@ -91,6 +91,16 @@ usage(void)
 	exit(2);
 }
 
+/* Milliseconds on the monotonic clock, for deadlines. */
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 /* Grows *buf (capacity *cap) to hold need bytes; -1 on failure. */
 static int
 grow(unsigned char **buf, size_t *cap, size_t need)
@@ -128,6 +138,9 @@ enc_write(void *ctx, const void *p, size_t n)
 static void
 fail_output(const ls_error *e)
 {
+	if (errno == EPIPE && sink != NULL && !ls_sink_is_ss(sink) &&
+	    strcmp(ls_sink_name(sink), "stdout") == 0)
+		cmd_die_of_sigpipe();
 	errx(1, "%s", e->msg);
 }
 
@@ -347,7 +360,7 @@ start_job(struct batch *b, size_t slot)
 {
 	struct job *j = &jobs[slot];
 	int in[2], out[2], rc;
-	char v1[32], v2[32], v3[sizeof(b->first.key) + 16];
+	char v1[48], v2[32], v3[sizeof(b->first.key) + 16];
 	char *vars[] = { v1, v2, v3, NULL };
 
 	if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0)
@@ -377,7 +390,7 @@ start_job(struct batch *b, size_t slot)
 static void
 schedule(void)
 {
-	uint64_t now = ls_now_ms();
+	uint64_t now = mono_ms();
 
 	for (size_t i = 0; i < nready && njobs < jobs_max; i++) {
 		struct batch *b = ready[i];
@@ -389,8 +402,11 @@ schedule(void)
 		if (busy)
 			continue;
 		if (stopping) {
-			b->attempt = 0;
-			dead_letter(b, "not run: an earlier batch failed");
+			char why[64];
+			if (b->attempt > 0)	/* failed, waiting to retry */
+				status_text(b->why, why, sizeof(why));
+			dead_letter(b, b->attempt > 0 ? why :
+			    "not run: an earlier batch failed");
 			batch_done(b);
 			i--;
 			continue;
@@ -448,6 +464,7 @@ finish_job(struct job *j)
 		return;
 	}
 	status_text(j->status, why, sizeof(why));
+	b->why = j->status;
 	if (b->attempt <= retries && !stopping) {
 		if (!st.quiet)
 			warnx("batch of %zu from stream %s seq %llu %s; retry "
@@ -455,7 +472,7 @@ finish_job(struct job *j)
 			    (unsigned long long)b->first.seq, why, b->attempt,
 			    retries);
 		cmd_count(&cmd_stats.retried, 1);
-		b->not_before = ls_now_ms() + backoff(b->attempt);
+		b->not_before = mono_ms() + backoff(b->attempt);
 		return;
 	}
 	dead_letter(b, why);
@@ -571,15 +588,39 @@ check_timers(uint64_t now)
 	}
 }
 
+/* True if the JSON text p[0..n) nests at most max deep. */
+static bool
+shallow(const unsigned char *p, size_t n, unsigned max)
+{
+	unsigned depth = 0;
+	bool str = false;
+
+	for (size_t i = 0; i < n; i++) {
+		if (str) {
+			if (p[i] == '\\')
+				i++;
+			else if (p[i] == '"')
+				str = false;
+		} else if (p[i] == '"')
+			str = true;
+		else if ((p[i] == '[' || p[i] == '{') && ++depth > max)
+			return false;
+		else if (p[i] == ']' || p[i] == '}')
+			depth--;
+	}
+	return true;
+}
+
 /* True if p[0..n) can go into the array as it is, and come back out
- * byte for byte: JSON, not a string, no outer whitespace or newline. */
+ * byte for byte: JSON, not a string, no outer whitespace or newline,
+ * shallow enough for the batch (one or two levels more) to be JSON. */
 static bool
 embeddable(const unsigned char *p, size_t n)
 {
 	return n > 0 && strchr("{[-0123456789tfn", p[0]) != NULL &&
 	    p[0] != '\0' && strchr(" \t\r\n", p[n - 1]) == NULL &&
 	    memchr(p, '\n', n) == NULL && memchr(p, '\r', n) == NULL &&
-	    ls_json_valid(p, n);
+	    ls_json_valid(p, n) && shallow(p, n, keep_meta ? 510 : 511);
 }
 
 /* Encodes m into scratch: a line for --exec, else an array element. */
@@ -664,7 +705,7 @@ add(const ls_msg *m)
 		if (exec_cmd == NULL)
 			b->buf = NULL;
 		if (timeout_ms > 0)
-			timer_push(g, b->id, ls_now_ms() + timeout_ms);
+			timer_push(g, b->id, mono_ms() + timeout_ms);
 	}
 	if (grow(&b->buf, &b->cap, b->len + scratch_len + 2) != 0)
 		err(1, NULL);
@@ -693,7 +734,7 @@ drain(void)
 		schedule();
 		int timeout = -1;
 		if (njobs == 0) {
-			uint64_t now = ls_now_ms(), first = UINT64_MAX;
+			uint64_t now = mono_ms(), first = UINT64_MAX;
 			for (size_t i = 0; i < nready; i++)
 				if (ready[i]->not_before < first)
 					first = ready[i]->not_before;
@@ -708,11 +749,11 @@ drain(void)
 static int
 wait_input(void *ctx, int fd)
 {
-	uint64_t start = ls_now_ms();
+	uint64_t start = mono_ms();
 
 	(void)ctx;
 	for (;;) {
-		uint64_t now = ls_now_ms(), due = UINT64_MAX;
+		uint64_t now = mono_ms(), due = UINT64_MAX;
 		schedule();
 		if (t_len > 0 && timers[t_head].at <= now)
 			return 1;
@@ -726,9 +767,11 @@ wait_input(void *ctx, int fd)
 		if (fd < 0 && (timeout < 0 || timeout > 50))
 			timeout = 50;	/* a follower's pause */
 		bool readable = service(timeout, fd);
-		if (cmd_stop || readable)
-			return 0;	/* on a stop, the source ends */
-		if (fd < 0 && ls_now_ms() >= start + 50)
+		if (cmd_stop)
+			return 1;	/* the source ends at its next read */
+		if (readable)
+			return 0;
+		if (fd < 0 && mono_ms() >= start + 50)
 			return 0;
 	}
 }
@@ -1054,11 +1097,11 @@ main(int argc, char *argv[])
 		if (wait_rc != LS_OK)
 			fail_output(&wait_err);
 		if (rc == LS_AGAIN) {
-			check_timers(ls_now_ms());
+			check_timers(mono_ms());
 			schedule();
 			continue;
 		}
-		if (rc != LS_OK || cmd_stop)
+		if (rc != LS_OK)
 			break;
 		if (do_split) {
 			split(&m);
@@ -1066,7 +1109,7 @@ main(int argc, char *argv[])
 		}
 		add(&m);
 		if (timeout_ms > 0)
-			check_timers(ls_now_ms());
+			check_timers(mono_ms());
 		if (exec_cmd == NULL)
 			continue;
 		if ((++tick & 63) == 0)

@@ -181,12 +181,18 @@ cmd_stats_start(const char *program, uint64_t interval_us)
 	cmd_stats.program = program;
 	cmd_stats.start_ms = ls_now_ms();
 	cmd_stats.interval_us = interval_us;
+	/* the thread starts with SIGINT and SIGTERM blocked, so that they
+	 * interrupt the main thread's reads; every thread blocks SIGUSR1 */
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if (pthread_create(&t, NULL, cmd_stats_thread, NULL) != 0)
 		err(1, "pthread_create");
 	pthread_detach(t);
+	sigdelset(&set, SIGUSR1);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 }
 
 #endif

@@ -10,6 +10,8 @@ struct input {
 };
 
 static ls_sink *sink;
+static struct input *inputs;
+static size_t ninputs;
 static int wait_rc = LS_OK;
 static ls_error wait_err;
 static bool quiet, skip_corrupt;
@@ -27,6 +29,18 @@ usage(void)
 	exit(2);
 }
 
+/* What the output has taken is acknowledged to brokers. */
+static void
+commit_inputs(void)
+{
+	ls_error e;
+
+	for (size_t i = 0; wait_rc == LS_OK && i < ninputs; i++)
+		if (inputs[i].src != NULL &&
+		    ls_source_commit(inputs[i].src, &e) != LS_OK)
+			warnx("%s: %s", ls_source_name(inputs[i].src), e.msg);
+}
+
 /* Before the input waits, everything read so far goes out. */
 static void
 flush_output(void *ctx)
@@ -34,6 +48,7 @@ flush_output(void *ctx)
 	(void)ctx;
 	if (sink != NULL && wait_rc == LS_OK)
 		wait_rc = ls_sink_flush(sink, &wait_err);
+	commit_inputs();
 }
 
 static void
@@ -216,6 +231,8 @@ main(int argc, char *argv[])
 	so.on_wait = flush_output;
 	if ((in = calloc(nin, sizeof(*in))) == NULL)
 		err(1, NULL);
+	inputs = in;
+	ninputs = nin;
 	for (size_t i = 0; i < nin; i++)
 		if ((in[i].src = ls_source_open(uris[i], &so, &e)) == NULL)
 			errx(1, "%s", e.msg);
@@ -259,6 +276,8 @@ main(int argc, char *argv[])
 	if (ls_sink_close(sink, ls_sink_is_ss(sink) || eos_ts ? &eos : NULL,
 	    &e) != LS_OK)
 		output_failed(&e);
+	sink = NULL;
+	commit_inputs();
 	for (size_t i = 0; i < nin; i++) {
 		if (ls_source_raw_count(in[i].src) > 0 && !quiet)
 			warnx("%s: %llu lines taken raw",

@@ -11,6 +11,7 @@
 #include <zlib.h>
 
 #include "ls-internal.h"
+#include "broker-internal.h"
 #include "streams-internal.h"
 
 struct key {
@@ -25,6 +26,7 @@ struct keyset {
 
 struct uri {
 	bool stdio;
+	int broker;		/* 'r' redis://, 'k' kafka://, or 0 */
 	bool gz;
 	char *path;		/* owned */
 	struct keyset keys;	/* owned */
@@ -112,10 +114,17 @@ uri_parse(const char *uri, bool output, struct uri *u, ls_error *err)
 			p++;
 		return keys_parse(&u->keys, p, err);
 	}
-	if (strncmp(uri, "redis://", 8) == 0 || strncmp(uri, "kafka://", 8) ==
-	    0 || strncmp(uri, "rediss://", 9) == 0)
-		return ls__fail(err, LS_ERR_INVAL, 0, "%.5s URIs need a "
-		    "broker backend that this build of libstream lacks", uri);
+	if (strncmp(uri, "redis://", 8) == 0) {
+		u->broker = 'r';
+		return LS_OK;
+	}
+	if (strncmp(uri, "kafka://", 8) == 0) {
+		u->broker = 'k';
+		return LS_OK;
+	}
+	if (strncmp(uri, "rediss://", 9) == 0)
+		return ls__fail(err, LS_ERR_INVAL, 0, "%s: TLS (rediss://) is "
+		    "not supported", uri);
 	p = strncmp(uri, "file://", 7) == 0 ? uri + 7 : uri;
 	if (*p == '\0')
 		return ls__fail(err, LS_ERR_INVAL, 0, "empty path in '%s'", uri);
@@ -163,6 +172,8 @@ struct ls_source {
 	/* .ss */
 	ls_ss_reader *r;
 	bool ended;
+	/* a broker */
+	struct ls__bsrc *b;
 	/* the wait hook may be called (inside ls_source_next), and gave up */
 	bool may_wait, again;
 };
@@ -205,6 +216,8 @@ src_read(void *ctx, void *buf, size_t n)
 			return k;
 		}
 		if (!s->regular && give_up(s, s->fd))
+			return 0;
+		if (s->o.stop != NULL && *s->o.stop)
 			return 0;
 		r = read(s->fd, buf, n);
 		if (r < 0 && errno == EINTR)
@@ -282,6 +295,15 @@ next_line(ls_source *s, const char **line, size_t *len, ls_error *err)
 		}
 		if (s->end == s->start)
 			return LS_END;
+		if (stopped(s)) {
+			/* the rest of it was not read: leave it out */
+			size_t k = s->end - s->start;
+			s->start = s->scan = s->end;
+			return ls__fail(err, LS_PARTIAL, s->lineno + 1,
+			    "%s: line %llu: cut short by a stop; its %zu bytes "
+			    "read so far are left out", s->name,
+			    (unsigned long long)s->lineno + 1, k);
+		}
 		/* a last line without a newline */
 		*line = (const char *)s->buf + s->start;
 		*len = s->end - s->start;
@@ -412,9 +434,20 @@ ls_source_next(ls_source *s, ls_msg *m, ls_error *err)
 
 	s->may_wait = true;
 	s->again = false;
-	rc = s->ss ? ss_next(s, m, err) : lines_next(s, m, err);
+	if (s->b != NULL)
+		rc = s->b->next(s->b->ctx, m, err);
+	else
+		rc = s->ss ? ss_next(s, m, err) : lines_next(s, m, err);
 	s->may_wait = false;
 	return rc;
+}
+
+LS_API int
+ls_source_commit(ls_source *s, ls_error *err)
+{
+	if (s->b == NULL || s->b->commit == NULL)
+		return LS_OK;
+	return s->b->commit(s->b->ctx, err);
 }
 
 LS_API const char *
@@ -426,13 +459,15 @@ ls_source_name(const ls_source *s)
 LS_API uint64_t
 ls_source_where(const ls_source *s)
 {
+	if (s->b != NULL)
+		return s->b->where ? s->b->where(s->b->ctx) : 0;
 	return s->ss ? ls_ss_reader_msg_offset(s->r) : s->lineno;
 }
 
 LS_API bool
 ls_source_is_lines(const ls_source *s)
 {
-	return !s->ss;
+	return !s->ss && s->b == NULL;
 }
 
 LS_API uint64_t
@@ -446,6 +481,9 @@ ls_source_close(ls_source *s)
 {
 	if (s == NULL)
 		return;
+	if (s->b != NULL && s->b->close != NULL)
+		s->b->close(s->b->ctx);
+	free(s->b);
 	ls_ss_reader_free(s->r);
 	if (s->gz != NULL)
 		gzclose(s->gz);
@@ -526,6 +564,21 @@ ls_source_open(const char *uri, const ls_source_opts *o, ls_error *err)
 	u.keys.v = NULL;
 	s->seqs.last = SIZE_MAX;
 	s->fd = -1;
+	if (u.broker) {
+		if ((s->b = calloc(1, sizeof(*s->b))) == NULL ||
+		    (s->name = strdup(uri)) == NULL) {
+			ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
+			goto fail;
+		}
+		rc = u.broker == 'r' ? ls__redis_source(uri, &s->o, s->b, err) :
+		    ls__kafka_source(uri, &s->o, s->b, err);
+		if (rc != LS_OK) {
+			s->b->close = NULL;
+			goto fail;
+		}
+		uri_free(&u);
+		return s;
+	}
 	if (u.stdio) {
 		s->fd = STDIN_FILENO;
 		s->name = strdup("stdin");
@@ -616,6 +669,8 @@ struct ls_sink {
 	bool out_ready;
 	ls_ss_writer *w;
 	uint64_t synced_ms;
+	struct ls__bsink *b;	/* a broker */
+	bool aborting;
 };
 
 static ssize_t
@@ -655,7 +710,8 @@ sink_sync(ls_sink *k, ls_error *err)
 static int
 sink_drain(ls_sink *k, ls_error *err)
 {
-	int rc = k->ss ? ls_ss_flush(k->w, err) : ls_out_flush(&k->out, err);
+	int rc = k->b != NULL ? k->b->flush(k->b->ctx, err) : k->ss ?
+	    ls_ss_flush(k->w, err) : ls_out_flush(&k->out, err);
 
 	if (rc != LS_OK && err != NULL) {
 		char why[LS_ERRMSG_MAX];
@@ -672,6 +728,8 @@ ls_sink_write(ls_sink *k, const ls_msg *m, ls_error *err)
 
 	if (!keys_pass(&k->keys, m) && !ls_msg_is_eos(m))
 		return LS_END;
+	if (k->b != NULL)
+		return k->b->write(k->b->ctx, m, err);
 	rc = k->ss ? ls_ss_write(k->w, m, err) : ls_line_write(&k->out, m, err);
 	if (rc != LS_OK)
 		return rc;
@@ -703,7 +761,7 @@ ls_sink_is_ss(const ls_sink *k)
 LS_API int
 ls_sink_fd(const ls_sink *k)
 {
-	return k->gz != NULL ? -1 : k->fd;
+	return k->gz != NULL || k->b != NULL ? -1 : k->fd;
 }
 
 LS_API const char *
@@ -720,6 +778,7 @@ sink_free(ls_sink *k)
 		ls_out_free(&k->out);
 	free(k->keys.v);
 	free(k->name);
+	free(k->b);
 	free(k);
 }
 
@@ -732,6 +791,12 @@ ls_sink_close(ls_sink *k, const ls_msg *eos, ls_error *err)
 
 	if (err == NULL)
 		err = &e2;
+	if (k->b != NULL) {
+		/* brokers carry no End-of-Stream: a stream has no end */
+		rc = k->b->close(k->b->ctx, k->aborting, err);
+		sink_free(k);
+		return rc;
+	}
 	if (k->ss && !k->o.no_eos) {
 		if (eos == NULL) {
 			ls_msg_eos(&mark, ls_now_ms());
@@ -760,6 +825,7 @@ LS_API int
 ls_sink_abort(ls_sink *k, ls_error *err)
 {
 	k->o.no_eos = true;
+	k->aborting = true;
 	return ls_sink_close(k, NULL, err);
 }
 
@@ -788,6 +854,20 @@ ls_sink_open(const char *uri, const ls_sink_opts *o, ls_error *err)
 	u.keys.v = NULL;
 	k->fd = -1;
 	k->synced_ms = ls_now_ms();
+	if (u.broker) {
+		int rc;
+		if ((k->b = calloc(1, sizeof(*k->b))) == NULL ||
+		    (k->name = strdup(uri)) == NULL) {
+			ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
+			goto fail;
+		}
+		rc = u.broker == 'r' ? ls__redis_sink(uri, &k->o, k->b, err) :
+		    ls__kafka_sink(uri, &k->o, k->b, err);
+		if (rc != LS_OK)
+			goto fail;
+		uri_free(&u);
+		return k;
+	}
 	if (u.stdio) {
 		k->fd = STDOUT_FILENO;
 		k->name = strdup("stdout");

@@ -490,6 +490,16 @@ typedef struct ls_source_opts {
 	 * the next call goes on where it was. This lets a stage keep timers
 	 * while its input is quiet. */
 	int (*wait)(void *ctx, int fd);
+	/* brokers (redis://, kafka://) */
+	bool from_given;	/* from was asked for; else a broker's default:
+				   new entries only (Redis), the start (Kafka) */
+	const char *from_id;	/* Redis: start after this entry ID */
+	const char *group;	/* consumer group (Redis) or group.id (Kafka) */
+	const char *consumer;	/* Redis: consumer name in the group */
+	uint64_t claim_idle_ms;	/* Redis: take over entries pending longer */
+	bool exit_at_end;	/* Kafka: end at the end of every partition */
+	const char *const *props;	/* Kafka: "name=value" librdkafka
+					   properties, NULL-terminated */
 } ls_source_opts;
 
 typedef struct ls_source ls_source;
@@ -521,6 +531,14 @@ LS_API ls_source *ls_source_open(const char *uri, const ls_source_opts *o,
  */
 LS_API int ls_source_next(ls_source *s, ls_msg *m, ls_error *err);
 
+/*
+ * Acknowledges every message returned so far: a Redis consumer group's
+ * XACK, a Kafka group's offset commit. Call it once the output has taken
+ * them (flushed), so that a crash delivers them again rather than losing
+ * them. A no-op for files and stdin. Returns LS_OK or an error.
+ */
+LS_API int ls_source_commit(ls_source *s, ls_error *err);
+
 /* The source's name for messages: the path, or "stdin". */
 LS_API const char *ls_source_name(const ls_source *s);
 
@@ -542,6 +560,12 @@ typedef struct ls_sink_opts {
 	bool no_eos;		/* no End-of-Stream at close, nor forwarded */
 	uint32_t interval;	/* .ss: beacon interval of a new file */
 	enum ls_sync sync;	/* files: when to fsync */
+	/* brokers */
+	uint64_t maxlen;	/* Redis: XADD MAXLEN ~ maxlen (0: none) */
+	const char *key_field;	/* Kafka: the key from this JSON payload
+				   field (else the stream key) */
+	bool partition_by_shard;	/* Kafka: the partition is the shard */
+	const char *const *props;	/* Kafka: as in ls_source_opts */
 } ls_sink_opts;
 
 typedef struct ls_sink ls_sink;

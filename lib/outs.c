@@ -248,10 +248,6 @@ merger(void *arg)
 {
 	ls_outs *os = arg;
 	struct pollfd *p;
-	sigset_t all;
-
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	if ((p = calloc(os->n, sizeof(*p))) == NULL)
 		return NULL;
 	for (;;) {
@@ -415,7 +411,13 @@ ls_outs_open(const char *const *uris, size_t n, const ls_outs_opts *o,
 		}
 	}
 	if (os->workers) {
-		if (pthread_create(&os->merger, NULL, merger, os) != 0) {
+		/* no signal for the merger, from its first instruction on */
+		sigset_t all, old;
+		sigfillset(&all);
+		pthread_sigmask(SIG_BLOCK, &all, &old);
+		int rc = pthread_create(&os->merger, NULL, merger, os);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (rc != 0) {
 			ls__fail(err, LS_ERR_NOMEM, 0, "cannot start a thread");
 			goto fail;
 		}

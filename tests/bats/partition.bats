@@ -725,7 +725,7 @@ EOF
 	local -a cases=(
 		"-n 2 -i $T/no-such-file o.%d|$T/no-such-file: No such file or directory"
 		"-n 2 $T/no-dir/o.%d|$T/no-dir/o.0: No such file or directory"
-		"-n 2 kafka://broker:9092/t%d|kafka URIs need a broker backend"
+		"-n 2 rediss://host/t%d|rediss://host/t0: TLS (rediss://) is not supported"
 		"-n 2 --key field:x --missing $T/no-dir/m o.%d|$T/no-dir/m: No such file or directory"
 	)
 	local c args want
