@@ -25,7 +25,12 @@ usage(void)
 	    "             [--no-eos] [--on-bad-line fail|skip|raw] "
 	    "[--skip-corrupt]\n"
 	    "             [--stats] [--stats-interval duration]\n"
-	    "             [--sync none|interval|every]\n");
+	    "             [--sync none|interval|every]\n"
+	    "             [--group name] [--consumer name] "
+	    "[--claim-idle duration]\n"
+	    "             [--maxlen count] [--exit-at-end] "
+	    "[--key field:name]\n"
+	    "             [--partition shard] [-X name=value]\n");
 	exit(2);
 }
 
@@ -123,7 +128,14 @@ main(int argc, char *argv[])
 		{ "beacon-interval", required_argument, NULL, 'B' },
 		{ "follow", no_argument, NULL, 'f' },
 		{ "force", no_argument, NULL, 'F' },
+		{ "claim-idle", required_argument, NULL, 'c' },
+		{ "consumer", required_argument, NULL, 'u' },
+		{ "exit-at-end", no_argument, NULL, 'e' },
 		{ "from", required_argument, NULL, 'P' },
+		{ "group", required_argument, NULL, 'g' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "maxlen", required_argument, NULL, 'M' },
+		{ "partition", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "input", required_argument, NULL, 'i' },
 		{ "no-eos", no_argument, NULL, 'E' },
@@ -140,6 +152,8 @@ main(int argc, char *argv[])
 	ls_sink_opts ko;
 	ls_error e;
 	const char **uris = NULL, *output = "-";
+	const char **props = NULL;
+	size_t nprops = 0;
 	struct input *in;
 	size_t nin = 0;
 	uint64_t eos_ts = 0, interval_us = 1000000;
@@ -149,7 +163,7 @@ main(int argc, char *argv[])
 	memset(&so, 0, sizeof(so));
 	memset(&ko, 0, sizeof(ko));
 	ko.interval = LS_SS_DEFAULT_INTERVAL;
-	while ((ch = getopt_long(argc, argv, "fhi:o:q", longopts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, "fhi:o:qX:", longopts, NULL)) !=
 	    -1) {
 		if (cmd_sink_option(ch, optarg, &ko))
 			continue;
@@ -175,8 +189,48 @@ main(int argc, char *argv[])
 				    "or raw", optarg);
 			break;
 		case 'P':
-			if (ls_pos_parse(optarg, &so.from, &e) != LS_OK)
+			so.from_given = true;
+			if (strncmp(optarg, "id:", 3) == 0 && optarg[3] != '\0')
+				so.from_id = optarg + 3;
+			else if (ls_pos_parse(optarg, &so.from, &e) != LS_OK)
 				errx(2, "--from: %s", e.msg);
+			break;
+		case 'X':
+			if (strchr(optarg, '=') == NULL)
+				errx(2, "-X: '%s' is not name=value", optarg);
+			if ((props = reallocarray(props, nprops + 2,
+			    sizeof(*props))) == NULL)
+				err(1, NULL);
+			props[nprops++] = optarg;
+			props[nprops] = NULL;
+			so.props = ko.props = props;
+			break;
+		case 'c':
+			so.claim_idle_ms = cmd_duration(optarg, "--claim-idle") /
+			    1000;
+			break;
+		case 'e':
+			so.exit_at_end = true;
+			break;
+		case 'g':
+			so.group = optarg;
+			break;
+		case 'k':
+			if (strncmp(optarg, "field:", 6) != 0 || optarg[6] == '\0')
+				errx(2, "--key: '%s' is not field:NAME", optarg);
+			ko.key_field = optarg + 6;
+			break;
+		case 'M':
+			ko.maxlen = (uint64_t)cmd_number(optarg, 1, LLONG_MAX,
+			    "--maxlen");
+			break;
+		case 'p':
+			if (strcmp(optarg, "shard") != 0)
+				errx(2, "--partition: '%s' is not shard", optarg);
+			ko.partition_by_shard = true;
+			break;
+		case 'u':
+			so.consumer = optarg;
 			break;
 		case 'S':
 			stats = true;
@@ -224,6 +278,8 @@ main(int argc, char *argv[])
 	}
 	if (so.follow && nin > 1)
 		errx(2, "--follow takes a single input");
+	if (so.consumer != NULL && so.group == NULL)
+		errx(2, "--consumer goes with --group");
 
 	cmd_signals();
 	cmd_stats_start("relay", stats ? interval_us : 0);
@@ -299,5 +355,6 @@ main(int argc, char *argv[])
 	free(in);
 	if (uris != NULL && nin > 0 && strcmp(uris[0], "-") != 0)
 		free(uris);
+	free(props);
 	return status;
 }

@@ -4,7 +4,8 @@
 set -eu
 
 PKGS="gcc make pkg-config libbsd-dev zlib1g-dev libcmocka-dev bats
-bats-assert bats-support jq time python3 parallel"
+bats-assert bats-support jq time python3 parallel libhiredis-dev
+librdkafka-dev redis-server redis-tools kcat"
 
 missing=""
 for p in $PKGS; do
