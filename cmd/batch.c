@@ -620,7 +620,9 @@ embeddable(const unsigned char *p, size_t n)
 	return n > 0 && strchr("{[-0123456789tfn", p[0]) != NULL &&
 	    p[0] != '\0' && strchr(" \t\r\n", p[n - 1]) == NULL &&
 	    memchr(p, '\n', n) == NULL && memchr(p, '\r', n) == NULL &&
-	    ls_json_valid(p, n) && shallow(p, n, keep_meta ? 510 : 511);
+	    ls_json_valid(p, n) &&
+	    /* valid JSON nested past 510 takes at least 1022 bytes */
+	    (n < 1022 || shallow(p, n, keep_meta ? 510 : 511));
 }
 
 /* Encodes m into scratch: a line for --exec, else an array element. */
