@@ -81,35 +81,6 @@ batch() {
 	timeout -k 5 "$LIMIT" "$BATCH" "$@"
 }
 
-# bg PIDFILE OUT ERR CMD...: starts CMD in the background under timeout(1)
-# with standard input from $BG_IN (default /dev/null), standard output and
-# error to OUT and ERR. CMD's own pid is written to PIDFILE before it
-# starts; $BG is the pid to wait for, whose status is CMD's (124 if it had
-# to be stopped).
-bg() {
-	local pidf=$1 out=$2 errf=$3
-	shift 3
-	timeout -k 5 "$LIMIT" bash -c 'echo $$ >"$0"; exec "$@"' "$pidf" "$@" \
-	    <"${BG_IN:-/dev/null}" >"$out" 2>"$errf" 3>&- 5>&- 6>&- &
-	BG=$!
-}
-
-# wait_until SECONDS CMD...: runs CMD every 10 ms until it succeeds;
-# returns 1 if it has not after about SECONDS.
-wait_until() {
-	local _wu_end=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ "$SECONDS" -le "$_wu_end" ] || return 1
-		sleep 0.01
-	done
-}
-
-# lines_at_least N FILE: FILE has at least N lines.
-lines_at_least() {
-	[ -e "$2" ] && [ "$(wc -l <"$2")" -ge "$1" ]
-}
-
 # payloads: the payloads of lines on stdin (what follows the meta block).
 payloads() {
 	sed 's/^[^]]*] //'

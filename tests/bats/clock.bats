@@ -23,35 +23,6 @@ clock() {
 	timeout -k 5 "$LIMIT" "$CLOCK" "$@"
 }
 
-# bg PIDFILE OUT ERR CMD...: starts CMD in the background under timeout(1)
-# with standard input from /dev/null, standard output and error to OUT
-# and ERR. CMD's own pid is written to PIDFILE before it starts (signal
-# it only once it has shown that it runs); $BG is the pid to wait for,
-# whose status is CMD's (124 if it had to be stopped).
-bg() {
-	local pidf=$1 out=$2 errf=$3
-	shift 3
-	timeout -k 5 "$LIMIT" bash -c 'echo $$ >"$0"; exec "$@"' "$pidf" "$@" \
-	    </dev/null >"$out" 2>"$errf" 3>&- &
-	BG=$!
-}
-
-# wait_until SECONDS CMD...: runs CMD every 10 ms until it succeeds;
-# returns 1 if it has not after about SECONDS.
-wait_until() {
-	local _wu_end=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ "$SECONDS" -le "$_wu_end" ] || return 1
-		sleep 0.01
-	done
-}
-
-# lines_at_least N FILE: FILE has at least N lines.
-lines_at_least() {
-	[ -e "$2" ] && [ "$(wc -l <"$2")" -ge "$1" ]
-}
-
 # ticks_ok FILE KEY COUNT: FILE holds COUNT canonical lines of stream KEY,
 # shard 0, sequences 0 to COUNT-1 in order, timestamps never decreasing;
 # prints what is wrong.
@@ -414,7 +385,7 @@ stall() {
 	runf clock -n 1 -o "$T/no-dir/c.ss"
 	assert_equal "$status" 1
 	grep -qF "$T/no-dir/c.ss" "$T/err"
-	runf clock -n 1 -o redis://host/k
+	runf clock -n 1 -o rediss://host/k
 	assert_equal "$status" 1
-	grep -q 'redis URIs need a broker backend' "$T/err"
+	grep -qF 'rediss://host/k: TLS (rediss://) is not supported' "$T/err"
 }

@@ -59,32 +59,6 @@ fanout() {
 	timeout -k 5 "$LIMIT" "$FANOUT" "$@"
 }
 
-# bg PIDFILE OUT ERR CMD...: as in relay.bats: CMD in the background under
-# timeout(1), stdin from $BG_IN (default /dev/null); its pid in PIDFILE,
-# $BG the pid to wait for.
-bg() {
-	local pidf=$1 out=$2 errf=$3
-	shift 3
-	timeout -k 5 "$LIMIT" bash -c 'echo $$ >"$0"; exec "$@"' "$pidf" "$@" \
-	    <"${BG_IN:-/dev/null}" >"$out" 2>"$errf" 3>&- 5>&- &
-	BG=$!
-}
-
-# wait_until SECONDS CMD...: runs CMD every 10 ms until it succeeds;
-# returns 1 if it has not after about SECONDS.
-wait_until() {
-	local _wu_end=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ "$SECONDS" -le "$_wu_end" ] || return 1
-		sleep 0.01
-	done
-}
-
-lines_at_least() {
-	[ -e "$2" ] && [ "$(wc -l <"$2")" -ge "$1" ]
-}
-
 # tsv FILE: the messages of the .ss FILE as TSV (without the trailer),
 # which must verify and end cleanly.
 tsv() {

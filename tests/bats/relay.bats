@@ -72,39 +72,9 @@ relay() {
 	timeout -k 5 "$LIMIT" "$RELAY" "$@"
 }
 
-# bg PIDFILE OUT ERR CMD...: starts CMD in the background under timeout(1)
-# with standard input from $BG_IN (default /dev/null), standard output and
-# error to OUT and ERR. CMD's own pid is written to PIDFILE before it
-# starts (signal it only once it has shown that it runs); $BG is the pid to
-# wait for, whose status is CMD's (124 if it had to be stopped).
-bg() {
-	local pidf=$1 out=$2 errf=$3
-	shift 3
-	timeout -k 5 "$LIMIT" bash -c 'echo $$ >"$0"; exec "$@"' "$pidf" "$@" \
-	    <"${BG_IN:-/dev/null}" >"$out" 2>"$errf" 3>&- 5>&- &
-	BG=$!
-}
-
-# wait_until SECONDS CMD...: runs CMD every 10 ms until it succeeds;
-# returns 1 if it has not after about SECONDS. (CMD may be eval of a
-# string using the caller's variables: none of them is shadowed here.)
-wait_until() {
-	local _wu_end=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ "$SECONDS" -le "$_wu_end" ] || return 1
-		sleep 0.01
-	done
-}
-
 # at_least N FILE: FILE has at least N bytes.
 at_least() {
 	[ -e "$2" ] && [ "$(fsize "$2")" -ge "$1" ]
-}
-
-# lines_at_least N FILE: FILE has at least N lines.
-lines_at_least() {
-	[ -e "$2" ] && [ "$(wc -l <"$2")" -ge "$1" ]
 }
 
 # tsv FILE: the messages of the .ss FILE as TSV, checked by ss-tsv -v (the

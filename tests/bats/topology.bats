@@ -33,21 +33,6 @@ teardown() {
 	return 0
 }
 
-# wait_until SECONDS CMD...: runs CMD every 10 ms until it succeeds;
-# returns 1 if it has not after about SECONDS.
-wait_until() {
-	local _wu_end=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ "$SECONDS" -le "$_wu_end" ] || return 1
-		sleep 0.01
-	done
-}
-
-lines_at_least() {
-	[ -e "$2" ] && [ "$(wc -l <"$2")" -ge "$1" ]
-}
-
 # stage NAME IN OUT CMD...: starts CMD in the background, a child of this
 # shell, with standard input from IN, output to OUT (which may be FIFOs)
 # and standard error to $T/NAME.err; records its pid as NAME in
