@@ -34,6 +34,24 @@ BSD_CFLAGS := $(shell pkg-config --cflags libbsd-overlay 2>/dev/null)
 BSD_LIBS := $(shell pkg-config --libs libbsd-overlay 2>/dev/null || echo -lbsd)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
+# Broker backends, each built if its client library is there (NO_REDIS=1
+# or NO_KAFKA=1 leave one out); without, its URIs say what to install.
+ifneq ($(NO_REDIS),1)
+ifeq ($(shell pkg-config --exists hiredis && echo y),y)
+BROKER_CFLAGS += -DLS_HAVE_HIREDIS $(shell pkg-config --cflags hiredis)
+BROKER_LIBS += $(shell pkg-config --libs hiredis)
+BROKER_PC += hiredis
+endif
+endif
+ifneq ($(NO_KAFKA),1)
+ifeq ($(shell pkg-config --exists rdkafka && echo y),y)
+BROKER_CFLAGS += -DLS_HAVE_RDKAFKA $(shell pkg-config --cflags rdkafka)
+BROKER_LIBS += $(shell pkg-config --libs rdkafka)
+BROKER_PC += rdkafka
+endif
+endif
+LIBS = $(BROKER_LIBS) -lz -lpthread
+
 SOVER = 0
 LIB_SRC = $(wildcard lib/*.c)
 LIB_OBJ = $(LIB_SRC:lib/%.c=$(OUT)/obj/lib/%.o)
@@ -55,7 +73,8 @@ tests: all $(UNIT) $(TOOLS)
 
 $(OUT)/obj/lib/%.o: lib/%.c $(HDR)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -DLS_BUILDING -c $< -o $@
+	$(CC) $(CFLAGS) $(BROKER_CFLAGS) -fPIC -fvisibility=hidden \
+		-DLS_BUILDING -c $< -o $@
 
 $(LIB_A): $(LIB_OBJ)
 	@mkdir -p $(@D)
@@ -65,28 +84,27 @@ $(LIB_A): $(LIB_OBJ)
 $(LIB_SO): $(LIB_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -shared -Wl,-soname,libstream.so.$(SOVER) -o $@ \
-		$(LIB_OBJ) -lz -lpthread
+		$(LIB_OBJ) $(LIBS)
 	ln -sf libstream.so.$(SOVER) $(OUT)/lib/libstream.so
 
 $(BIN)/%: cmd/%.c $(LIB_A) lib/libstream.h $(wildcard cmd/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(BSD_CFLAGS) -Ilib $< -o $@ $(LDFLAGS) $(LIB_A) \
-		$(BSD_LIBS) -lz -lpthread
+		$(BSD_LIBS) $(LIBS)
 
 $(OUT)/tests/%: tests/unit/%.c $(LIB_A) $(HDR) $(wildcard tests/unit/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Ilib $< -o $@ $(LDFLAGS) $(LIB_A) $(CMOCKA_LIBS) -lz \
-		-lpthread
+	$(CC) $(CFLAGS) -Ilib $< -o $@ $(LDFLAGS) $(LIB_A) $(CMOCKA_LIBS) $(LIBS)
 
 $(OUT)/tools/%: tests/tools/%.c $(LIB_A) lib/libstream.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(BSD_CFLAGS) -Ilib $< -o $@ $(LDFLAGS) $(LIB_A) \
-		$(BSD_LIBS) -lz -lpthread
+	$(CC) $(CFLAGS) $(BROKER_CFLAGS) $(BSD_CFLAGS) -Ilib $< -o $@ $(LDFLAGS) $(LIB_A) \
+		$(BSD_LIBS) $(LIBS)
 
 $(OUT)/libstream.pc: libstream.pc.in Makefile
 	@mkdir -p $(@D)
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|0.1.0|' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|0.1.0|' -e 's|@REQUIRES@|$(BROKER_PC)|' \
 		libstream.pc.in > $@
 
 # libFuzzer harnesses (clang); each runs FUZZ_SECONDS on the vectors.

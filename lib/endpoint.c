@@ -96,6 +96,32 @@ uri_free(struct uri *u)
 	memset(u, 0, sizeof(*u));
 }
 
+/*
+ * A broker URI as messages name it: a password in it (scheme://[USER]:
+ * PASSWORD@HOST/...) replaced by "***", so that it stays out of logs.
+ */
+static char *
+broker_name(const char *uri)
+{
+	const char *p = strstr(uri, "://"), *at = NULL, *colon;
+	size_t auth, n;
+	char *name;
+
+	if (p == NULL)
+		return strdup(uri);
+	p += 3;
+	auth = strcspn(p, "/");
+	for (const char *q = p; q < p + auth; q++)
+		if (*q == '@')
+			at = q;
+	if (at == NULL || (colon = memchr(p, ':', (size_t)(at - p))) == NULL)
+		return strdup(uri);
+	n = strlen(uri) + 5;
+	if ((name = malloc(n)) != NULL)
+		snprintf(name, n, "%.*s:***%s", (int)(colon - uri), uri, at);
+	return name;
+}
+
 static int
 uri_parse(const char *uri, bool output, struct uri *u, ls_error *err)
 {
@@ -566,7 +592,7 @@ ls_source_open(const char *uri, const ls_source_opts *o, ls_error *err)
 	s->fd = -1;
 	if (u.broker) {
 		if ((s->b = calloc(1, sizeof(*s->b))) == NULL ||
-		    (s->name = strdup(uri)) == NULL) {
+		    (s->name = broker_name(uri)) == NULL) {
 			ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
 			goto fail;
 		}
@@ -857,7 +883,7 @@ ls_sink_open(const char *uri, const ls_sink_opts *o, ls_error *err)
 	if (u.broker) {
 		int rc;
 		if ((k->b = calloc(1, sizeof(*k->b))) == NULL ||
-		    (k->name = strdup(uri)) == NULL) {
+		    (k->name = broker_name(uri)) == NULL) {
 			ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
 			goto fail;
 		}

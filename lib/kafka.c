@@ -23,6 +23,952 @@ ls__kafka_sink(const char *uri, const ls_sink_opts *o, struct ls__bsink *b,
 	    "without librdkafka: install librdkafka-dev and rebuild", uri);
 }
 #else
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
 #include <librdkafka/rdkafka.h>
-/* the backend: written next */
+
+#define POLL_MS 100		/* a consumer's wait, between looks at stop */
+#define META_MS 10000		/* metadata and offset look-ups */
+
+/* Header names the sink adds and the source prefers to Kafka's own key,
+ * partition and offset. */
+#define H_KEY "stream_key"
+#define H_SEQ "seq"
+#define H_SHARD "shard"
+
+/* The parts of kafka://HOSTS/TOPIC, owned. */
+struct kuri {
+	char *hosts;
+	char *topic;
+};
+
+static void
+kuri_free(struct kuri *u)
+{
+	free(u->hosts);
+	free(u->topic);
+}
+
+static bool
+topic_valid(const char *t)
+{
+	size_t n = strlen(t);
+
+	if (n == 0 || n > 249 || strcmp(t, ".") == 0 || strcmp(t, "..") == 0)
+		return false;
+	for (; *t != '\0'; t++)
+		if (!((*t >= 'a' && *t <= 'z') || (*t >= 'A' && *t <= 'Z') ||
+		    (*t >= '0' && *t <= '9') || *t == '.' || *t == '_' ||
+		    *t == '-'))
+			return false;
+	return true;
+}
+
+static int
+kuri_parse(const char *uri, struct kuri *u, ls_error *err)
+{
+	const char *p = uri + strlen("kafka://"), *slash = strchr(p, '/');
+
+	memset(u, 0, sizeof(*u));
+	if (slash == NULL || slash == p || !topic_valid(slash + 1))
+		return ls__fail(err, LS_ERR_INVAL, 0, "%s: not "
+		    "kafka://HOST:PORT[,HOST:PORT...]/TOPIC", uri);
+	if ((u->hosts = strndup(p, (size_t)(slash - p))) == NULL ||
+	    (u->topic = strdup(slash + 1)) == NULL) {
+		kuri_free(u);
+		return ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
+	}
+	return LS_OK;
+}
+
+/* librdkafka logs from its own threads; the library does not print,
+ * unless asked to with -X debug=... */
+static void
+log_quiet(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	(void)rk;
+	(void)level;
+	(void)fac;
+	(void)buf;
+}
+
+static bool
+props_have(const char *const *props, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (; props != NULL && *props != NULL; props++)
+		if (strncmp(*props, name, n) == 0 && (*props)[n] == '=')
+			return true;
+	return false;
+}
+
+static int
+conf_set(rd_kafka_conf_t *conf, const char *uri, const char *name,
+    const char *value, ls_error *err)
+{
+	char errstr[200];
+
+	if (rd_kafka_conf_set(conf, name, value, errstr, sizeof(errstr)) !=
+	    RD_KAFKA_CONF_OK)
+		return ls__fail(err, LS_ERR_INVAL, 0, "%s: -X %s=%s: %s", uri,
+		    name, value, errstr);
+	return LS_OK;
+}
+
+/*
+ * A configuration: bootstrap.servers from the URI, then defaults (name,
+ * value pairs, NULL-terminated), then the -X properties, which win.
+ */
+static rd_kafka_conf_t *
+conf_make(const char *uri, const struct kuri *u, const char *const *defs,
+    const char *const *props, ls_error *err)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	char name[256];
+
+	if (conf == NULL) {
+		ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
+		return NULL;
+	}
+	if (conf_set(conf, uri, "bootstrap.servers", u->hosts, err) != LS_OK)
+		goto fail;
+	for (; defs != NULL && *defs != NULL; defs += 2)
+		if (conf_set(conf, uri, defs[0], defs[1], err) != LS_OK)
+			goto fail;
+	for (; props != NULL && *props != NULL; props++) {
+		const char *eq = strchr(*props, '=');
+		size_t n = eq ? (size_t)(eq - *props) : strlen(*props);
+		if (eq == NULL || n == 0 || n >= sizeof(name)) {
+			ls__fail(err, LS_ERR_INVAL, 0, "%s: -X %s: not "
+			    "name=value", uri, *props);
+			goto fail;
+		}
+		memcpy(name, *props, n);
+		name[n] = '\0';
+		if (conf_set(conf, uri, name, eq + 1, err) != LS_OK)
+			goto fail;
+	}
+	if (!props_have(props, "debug"))
+		rd_kafka_conf_set_log_cb(conf, log_quiet);
+	return conf;
+fail:
+	rd_kafka_conf_destroy(conf);
+	return NULL;
+}
+
+/* Parses a header value written by a sink: decimal, no sign, no excess. */
+static bool
+header_u64(const rd_kafka_headers_t *h, const char *name, uint64_t *v)
+{
+	const void *val;
+	size_t n;
+	uint64_t x = 0;
+
+	if (h == NULL || rd_kafka_header_get_last(h, name, &val, &n) !=
+	    RD_KAFKA_RESP_ERR_NO_ERROR || val == NULL || n == 0 || n > 20)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned d = ((const unsigned char *)val)[i] - (unsigned)'0';
+		if (d > 9 || x > (UINT64_MAX - d) / 10)
+			return false;
+		x = x * 10 + d;
+	}
+	*v = x;
+	return true;
+}
+
+/* --- sink: a producer ---------------------------------------------------- */
+
+struct ksink {
+	char *uri;
+	rd_kafka_t *rk;
+	rd_kafka_topic_t *rkt;
+	const ls_sink_opts *o;
+	unsigned char *keybuf;	/* an unescaped --key field */
+	size_t keycap;
+	/* delivery reports: the first failure, and how many failed */
+	uint64_t failed;
+	rd_kafka_resp_err_t fail_err;
+	int32_t fail_part;
+	char last_error[200];	/* the last error the client reported */
+};
+
+static void
+sink_dr(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
+{
+	struct ksink *k = opaque;
+
+	(void)rk;
+	if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+		return;
+	if (k->failed++ == 0) {
+		k->fail_err = msg->err;
+		k->fail_part = msg->partition;
+	}
+}
+
+static void
+client_error(rd_kafka_t *rk, int e, const char *reason, void *opaque)
+{
+	struct ksink *k = opaque;
+
+	(void)rk;
+	(void)e;
+	snprintf(k->last_error, sizeof(k->last_error), "%s", reason);
+}
+
+/* The error for failed deliveries; uri names the sink unless NULL. */
+static int
+sink_failure(struct ksink *k, const char *uri, ls_error *err)
+{
+	char part[40] = "";
+
+	if (k->fail_part >= 0)
+		snprintf(part, sizeof(part), " partition %ld",
+		    (long)k->fail_part);
+	return ls__fail(err, LS_ERR_IO, 0, "%s%sdelivery failed for %llu "
+	    "message%s (topic %s%s): %s%s%s", uri ? uri : "", uri ? ": " : "",
+	    (unsigned long long)k->failed, k->failed == 1 ? "" : "s",
+	    rd_kafka_topic_name(k->rkt), part, rd_kafka_err2str(k->fail_err),
+	    k->last_error[0] ? "; last error: " : "", k->last_error);
+}
+
+static int
+ksink_write(void *ctx, const ls_msg *m, ls_error *err)
+{
+	struct ksink *k = ctx;
+	const void *key = m->key;
+	size_t klen = m->key_len;
+	int32_t part = RD_KAFKA_PARTITION_UA;
+	char seq[24], shard[24];
+	rd_kafka_resp_err_t e;
+
+	if (k->failed > 0)
+		return sink_failure(k, k->uri, err);
+	if (k->o->key_field != NULL) {
+		const unsigned char *v;
+		size_t n;
+		key = NULL;
+		klen = 0;
+		if (ls_json_field(m->payload, m->len, k->o->key_field, &v,
+		    &n) == LS_OK) {
+			key = v;
+			klen = n;
+			/* a string: the text between its quotes, unescaped */
+			if (v > m->payload && v[-1] == '"') {
+				if (n > k->keycap && ls__grow(&k->keybuf,
+				    &k->keycap, n) != 0)
+					return ls__fail(err, LS_ERR_NOMEM, 0,
+					    "out of memory");
+				klen = ls_json_unescape(v, n, k->keybuf);
+				key = k->keybuf;
+				if (klen == SIZE_MAX) {
+					key = v;
+					klen = n;
+				}
+			}
+		}
+	}
+	if (k->o->partition_by_shard) {
+		if (m->shard > INT32_MAX)
+			return ls__fail(err, LS_ERR_INVAL, 0, "%s: shard %llu "
+			    "is not a partition number", k->uri,
+			    (unsigned long long)m->shard);
+		part = (int32_t)m->shard;
+	}
+	/*
+	 * The meta the record does not carry goes in headers: the stream
+	 * key unless it is the record's key, the shard unless it is the
+	 * partition. Each header costs an allocation (and the broker the
+	 * bytes), so there are no more than needed.
+	 */
+	rd_kafka_vu_t vu[10];
+	size_t nvu = 0;
+	vu[nvu].vtype = RD_KAFKA_VTYPE_RKT;
+	vu[nvu++].u.rkt = k->rkt;
+	vu[nvu].vtype = RD_KAFKA_VTYPE_PARTITION;
+	vu[nvu++].u.i32 = part;
+	vu[nvu].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
+	vu[nvu++].u.i = RD_KAFKA_MSG_F_COPY;
+	vu[nvu].vtype = RD_KAFKA_VTYPE_VALUE;
+	vu[nvu].u.mem.ptr = (void *)m->payload;
+	vu[nvu++].u.mem.size = m->len;
+	vu[nvu].vtype = RD_KAFKA_VTYPE_KEY;
+	vu[nvu].u.mem.ptr = (void *)key;
+	vu[nvu++].u.mem.size = klen;
+	vu[nvu].vtype = RD_KAFKA_VTYPE_TIMESTAMP;
+	vu[nvu++].u.i64 = (int64_t)m->ts_ms;
+	if (key != m->key) {
+		vu[nvu].vtype = RD_KAFKA_VTYPE_HEADER;
+		vu[nvu].u.header.name = H_KEY;
+		vu[nvu].u.header.val = m->key;
+		vu[nvu++].u.header.size = (ssize_t)m->key_len;
+	}
+	vu[nvu].vtype = RD_KAFKA_VTYPE_HEADER;
+	vu[nvu].u.header.name = H_SEQ;
+	vu[nvu].u.header.val = seq;
+	vu[nvu++].u.header.size = (ssize_t)ls__u64_format(m->seq, seq);
+	if (!k->o->partition_by_shard) {
+		vu[nvu].vtype = RD_KAFKA_VTYPE_HEADER;
+		vu[nvu].u.header.name = H_SHARD;
+		vu[nvu].u.header.val = shard;
+		vu[nvu++].u.header.size = (ssize_t)ls__u64_format(m->shard,
+		    shard);
+	}
+	for (;;) {
+		rd_kafka_error_t *ee = rd_kafka_produceva(k->rk, vu, nvu);
+		e = ee != NULL ? rd_kafka_error_code(ee) :
+		    RD_KAFKA_RESP_ERR_NO_ERROR;
+		if (ee != NULL)
+			rd_kafka_error_destroy(ee);
+		if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+			break;
+		/* the local queue is full: wait for deliveries */
+		rd_kafka_poll(k->rk, 100);
+		if (k->failed > 0)
+			return sink_failure(k, k->uri, err);
+	}
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		if (e == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION && part >= 0)
+			return ls__fail(err, LS_ERR_INVAL, 0, "%s: topic %s "
+			    "has no partition %ld (shard %llu)", k->uri,
+			    rd_kafka_topic_name(k->rkt), (long)part,
+			    (unsigned long long)m->shard);
+		return ls__fail(err, LS_ERR_IO, 0, "%s: produce: %s", k->uri,
+		    rd_kafka_err2str(e));
+	}
+	rd_kafka_poll(k->rk, 0);	/* delivery reports */
+	if (k->failed > 0)
+		return sink_failure(k, k->uri, err);
+	return LS_OK;
+}
+
+/* Waits for the delivery report of every message written. */
+static int
+sink_wait(struct ksink *k, const char *uri, ls_error *err)
+{
+	while (rd_kafka_flush(k->rk, 1000) == RD_KAFKA_RESP_ERR__TIMED_OUT)
+		;
+	if (k->failed > 0)
+		return sink_failure(k, uri, err);
+	return LS_OK;
+}
+
+static int
+ksink_flush(void *ctx, ls_error *err)
+{
+	/* the caller names the sink */
+	return sink_wait(ctx, NULL, err);
+}
+
+static void
+ksink_free(struct ksink *k)
+{
+	if (k->rkt != NULL)
+		rd_kafka_topic_destroy(k->rkt);
+	if (k->rk != NULL)
+		rd_kafka_destroy(k->rk);
+	free(k->keybuf);
+	free(k->uri);
+	free(k);
+}
+
+static int
+ksink_close(void *ctx, bool abort, ls_error *err)
+{
+	struct ksink *k = ctx;
+	int rc;
+
+	/* after a failure too: what was written goes out, as for files */
+	(void)abort;
+	rc = sink_wait(k, k->uri, err);
+	ksink_free(k);
+	return rc;
+}
+
+int
+ls__kafka_sink(const char *uri, const ls_sink_opts *o, struct ls__bsink *b,
+    ls_error *err)
+{
+	/*
+	 * One request in flight per broker: a retry never reorders the
+	 * messages of a partition, and a flush is not held up by a broker
+	 * that delays pipelined answers (librdkafka's mock cluster waits
+	 * for TCP's delayed ACK, 40 ms, on each). Measured with
+	 * scripts/bench.sh; -X max.in.flight=5 or enable.idempotence=true
+	 * for more throughput over long links. The partitioner is the
+	 * Java client's (murmur2 of the key), the one partition(1)
+	 * --hash kafka reproduces, so local partitions line up with the
+	 * topic's.
+	 */
+	static const char *const defs[] = {
+		"max.in.flight", "1",
+		"partitioner", "murmur2_random",
+		NULL
+	};
+	struct ksink *k;
+	struct kuri u;
+	rd_kafka_conf_t *conf;
+	char errstr[256];
+
+	if (o->maxlen > 0)
+		return ls__fail(err, LS_ERR_INVAL, 0, "%s: --maxlen is for "
+		    "Redis outputs", uri);
+	if (kuri_parse(uri, &u, err) != LS_OK)
+		return err ? err->code : LS_ERR_INVAL;
+	if ((k = calloc(1, sizeof(*k))) == NULL ||
+	    (k->uri = strdup(uri)) == NULL) {
+		free(k);
+		kuri_free(&u);
+		return ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
+	}
+	k->o = o;
+	k->fail_part = -1;
+	if ((conf = conf_make(uri, &u, defs, o->props, err)) == NULL)
+		goto fail;
+	rd_kafka_conf_set_opaque(conf, k);
+	rd_kafka_conf_set_dr_msg_cb(conf, sink_dr);
+	rd_kafka_conf_set_error_cb(conf, client_error);
+	if ((k->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr,
+	    sizeof(errstr))) == NULL) {
+		rd_kafka_conf_destroy(conf);
+		ls__fail(err, LS_ERR_INVAL, 0, "%s: %s", uri, errstr);
+		goto fail;
+	}
+	if ((k->rkt = rd_kafka_topic_new(k->rk, u.topic, NULL)) == NULL) {
+		ls__fail(err, LS_ERR_INVAL, 0, "%s: %s", uri,
+		    rd_kafka_err2str(rd_kafka_last_error()));
+		goto fail;
+	}
+	kuri_free(&u);
+	b->ctx = k;
+	b->write = ksink_write;
+	b->flush = ksink_flush;
+	b->close = ksink_close;
+	return LS_OK;
+fail:
+	kuri_free(&u);
+	ksink_free(k);
+	return err ? err->code : LS_ERR_INVAL;
+}
+
+/* --- source: a consumer -------------------------------------------------- */
+
+struct ksrc {
+	char *uri;
+	char *topic;
+	rd_kafka_t *rk;
+	const ls_source_opts *o;
+	rd_kafka_message_t *cur;	/* the message last returned */
+	uint64_t where;
+	bool group;
+	bool pending;		/* stored since the last commit */
+	bool ended;		/* next returned LS_END: commit synchronously */
+	/* partitions assigned, and which of them are at their end, by
+	 * partition number */
+#define P_OURS 1u		/* assigned to us */
+#define P_EOF 2u		/* at its end */
+#define P_SKIP 4u		/* skipping messages stamped up to --from time */
+	unsigned char *state;	/* P_* flags */
+	size_t nstate;
+	size_t nassigned, neof;
+	/* an error met in a callback, reported by the next call */
+	int cb_rc;
+	char cb_msg[LS_ERRMSG_MAX];
+	char last_error[200];
+};
+
+static void
+src_error(rd_kafka_t *rk, int e, const char *reason, void *opaque)
+{
+	struct ksrc *s = opaque;
+
+	(void)rk;
+	(void)e;
+	snprintf(s->last_error, sizeof(s->last_error), "%s", reason);
+}
+
+/* Keeps the first error met in a callback: what, then why. */
+static void
+src_failed(struct ksrc *s, const char *what, const char *why)
+{
+	if (s->cb_rc != LS_OK)
+		return;
+	s->cb_rc = LS_ERR_IO;
+	snprintf(s->cb_msg, sizeof(s->cb_msg), "%s%s", what, why);
+}
+
+static int
+state_grow(struct ksrc *s, int32_t part)
+{
+	size_t need = (size_t)part + 1;
+
+	if (part < 0)
+		return -1;
+	if (need > s->nstate) {
+		unsigned char *v = realloc(s->state, need);
+		if (v == NULL)
+			return -1;
+		memset(v + s->nstate, 0, need - s->nstate);
+		s->state = v;
+		s->nstate = need;
+	}
+	return 0;
+}
+
+static unsigned
+state_get(const struct ksrc *s, int32_t part)
+{
+	return part >= 0 && (size_t)part < s->nstate ? s->state[part] : 0;
+}
+
+/* Sets the P_* flags of partition part. */
+static void
+state_set(struct ksrc *s, int32_t part, unsigned st)
+{
+	if (state_grow(s, part) != 0) {
+		src_failed(s, "", "out of memory");
+		return;
+	}
+	unsigned old = s->state[part];
+	s->nassigned += (st & P_OURS) != 0;
+	s->nassigned -= (old & P_OURS) != 0;
+	s->neof += (st & P_EOF) != 0;
+	s->neof -= (old & P_EOF) != 0;
+	s->state[part] = (unsigned char)st;
+}
+
+/*
+ * Sets each partition of l without a committed offset of the group to
+ * the first message stamped after time:T, by the broker's time index.
+ * Where the broker finds none, the partition is read from its start,
+ * skipping messages stamped up to T: the answer is the same on a broker
+ * that has no time index (as librdkafka's mock cluster), and where no
+ * message is later than T yet, only the new ones pass.
+ */
+static rd_kafka_resp_err_t
+from_time(struct ksrc *s, rd_kafka_topic_partition_list_t *l, bool group)
+{
+	rd_kafka_topic_partition_list_t *q;
+	rd_kafka_resp_err_t e;
+
+	if (group && (e = rd_kafka_committed(s->rk, l, META_MS)) !=
+	    RD_KAFKA_RESP_ERR_NO_ERROR)
+		return e;
+	if ((q = rd_kafka_topic_partition_list_new(l->cnt)) == NULL)
+		return RD_KAFKA_RESP_ERR__FAIL;
+	for (int i = 0; i < l->cnt; i++)
+		if (!group || l->elems[i].offset < 0)
+			rd_kafka_topic_partition_list_add(q, l->elems[i].topic,
+			    l->elems[i].partition)->offset =
+			    (int64_t)s->o->from.value + 1;
+	e = q->cnt > 0 ? rd_kafka_offsets_for_times(s->rk, q, META_MS) :
+	    RD_KAFKA_RESP_ERR_NO_ERROR;
+	for (int i = 0; e == RD_KAFKA_RESP_ERR_NO_ERROR && i < q->cnt; i++) {
+		rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(
+		    l, q->elems[i].topic, q->elems[i].partition);
+		if (q->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR)
+			e = q->elems[i].err;
+		else if (p != NULL && q->elems[i].offset >= 0)
+			p->offset = q->elems[i].offset;
+		else if (p != NULL) {
+			p->offset = RD_KAFKA_OFFSET_BEGINNING;
+			state_set(s, p->partition,
+			    state_get(s, p->partition) | P_SKIP);
+		}
+	}
+	rd_kafka_topic_partition_list_destroy(q);
+	return e;
+}
+
+static void
+src_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
+    rd_kafka_topic_partition_list_t *l, void *opaque)
+{
+	struct ksrc *s = opaque;
+	bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+	rd_kafka_error_t *ee = NULL;
+	rd_kafka_resp_err_t ae = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+	if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		for (int i = 0; i < l->cnt; i++)
+			state_set(s, l->elems[i].partition, P_OURS);
+		if (s->o->from_given && s->o->from.from == LS_FROM_TIME &&
+		    (ae = from_time(s, l, true)) != RD_KAFKA_RESP_ERR_NO_ERROR)
+			src_failed(s, "--from time: ", rd_kafka_err2str(ae));
+		if (coop)
+			ee = rd_kafka_incremental_assign(rk, l);
+		else
+			ae = rd_kafka_assign(rk, l);
+	} else {
+		/* revoked (or lost): another member takes them over from
+		 * the last commit */
+		for (int i = 0; i < l->cnt; i++)
+			state_set(s, l->elems[i].partition, 0);
+		if (coop)
+			ee = rd_kafka_incremental_unassign(rk, l);
+		else
+			ae = rd_kafka_assign(rk, NULL);
+	}
+	if (ee != NULL) {
+		src_failed(s, "assign: ", rd_kafka_error_string(ee));
+		rd_kafka_error_destroy(ee);
+	} else if (ae != RD_KAFKA_RESP_ERR_NO_ERROR)
+		src_failed(s, "assign: ", rd_kafka_err2str(ae));
+}
+
+static void
+src_committed(rd_kafka_t *rk, rd_kafka_resp_err_t e,
+    rd_kafka_topic_partition_list_t *l, void *opaque)
+{
+	struct ksrc *s = opaque;
+
+	(void)rk;
+	if (e == RD_KAFKA_RESP_ERR_NO_ERROR && l != NULL)
+		for (int i = 0; i < l->cnt; i++)
+			if (l->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+				e = l->elems[i].err;
+				break;
+			}
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR &&
+	    e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+		src_failed(s, "commit: ", rd_kafka_err2str(e));
+}
+
+/* Errors that end a consumer; the client retries the others. */
+static bool
+src_fatal(rd_kafka_resp_err_t e)
+{
+	switch (e) {
+	case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+	case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+	case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+	case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+	case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
+	case RD_KAFKA_RESP_ERR__FATAL:
+	case RD_KAFKA_RESP_ERR__INVALID_ARG:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static int
+src_report(struct ksrc *s, ls_error *err)
+{
+	int rc = ls__fail(err, s->cb_rc, 0, "%s", s->cb_msg);
+
+	s->cb_rc = LS_OK;
+	return rc;
+}
+
+static void
+src_fill(struct ksrc *s, const rd_kafka_message_t *msg, ls_msg *m)
+{
+	static const unsigned char empty[1];
+	rd_kafka_headers_t *h = NULL;
+	const void *val;
+	size_t n;
+	int64_t ts;
+
+	if (rd_kafka_message_headers(msg, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		h = NULL;
+	if (h != NULL && rd_kafka_header_get_last(h, H_KEY, &val, &n) ==
+	    RD_KAFKA_RESP_ERR_NO_ERROR && val != NULL && ls_key_valid(val, n))
+		;
+	else if (msg->key != NULL && ls_key_valid(msg->key, msg->key_len)) {
+		val = msg->key;
+		n = msg->key_len;
+	} else {
+		val = LS_DEFAULT_KEY;
+		n = strlen(LS_DEFAULT_KEY);
+	}
+	memcpy(m->key, val, n);
+	m->key[n] = '\0';
+	m->key_len = n;
+	if (!header_u64(h, H_SEQ, &m->seq))
+		m->seq = (uint64_t)msg->offset;
+	if (!header_u64(h, H_SHARD, &m->shard))
+		m->shard = (uint64_t)msg->partition;
+	ts = rd_kafka_message_timestamp(msg, NULL);
+	m->ts_ms = ts >= 0 ? (uint64_t)ts : ls_now_ms();
+	m->payload = msg->payload != NULL ? msg->payload : empty;
+	m->len = msg->payload != NULL ? msg->len : 0;
+	s->where = (uint64_t)msg->offset;
+}
+
+static int
+ksrc_next(void *ctx, ls_msg *m, ls_error *err)
+{
+	struct ksrc *s = ctx;
+	rd_kafka_message_t *msg;
+	unsigned st;
+
+	if (s->cur != NULL) {
+		/* the caller is done with it: committed by the next commit;
+		 * a partition taken away meanwhile is read again by its new
+		 * owner */
+		rd_kafka_resp_err_t e = s->group ? rd_kafka_offset_store(
+		    s->cur->rkt, s->cur->partition, s->cur->offset) :
+		    RD_KAFKA_RESP_ERR_NO_ERROR;
+		rd_kafka_message_destroy(s->cur);
+		s->cur = NULL;
+		if (e != RD_KAFKA_RESP_ERR_NO_ERROR &&
+		    e != RD_KAFKA_RESP_ERR__STATE)
+			return ls__fail(err, LS_ERR_IO, 0, "offset store: %s",
+			    rd_kafka_err2str(e));
+		s->pending |= s->group;
+	}
+	for (;;) {
+		if (s->cb_rc != LS_OK)
+			return src_report(s, err);
+		if ((s->o->stop != NULL && *s->o->stop) || (s->o->exit_at_end &&
+		    s->nassigned > 0 && s->neof == s->nassigned)) {
+			s->ended = true;
+			return LS_END;
+		}
+		if ((msg = rd_kafka_consumer_poll(s->rk, 0)) == NULL) {
+			if (s->o->on_wait != NULL)
+				s->o->on_wait(s->o->wait_ctx);
+			if (s->cb_rc != LS_OK)
+				return src_report(s, err);
+			if (s->o->stop != NULL && *s->o->stop)
+				continue;
+			if ((msg = rd_kafka_consumer_poll(s->rk, POLL_MS)) ==
+			    NULL)
+				continue;
+		}
+		st = state_get(s, msg->partition);
+		if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+			if (st & P_OURS)
+				state_set(s, msg->partition, st | P_EOF);
+			rd_kafka_message_destroy(msg);
+			continue;
+		}
+		if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+			rd_kafka_resp_err_t e = msg->err;
+			char reason[200];
+			snprintf(reason, sizeof(reason), "%s",
+			    rd_kafka_message_errstr(msg));
+			rd_kafka_message_destroy(msg);
+			if (src_fatal(e))
+				return ls__fail(err, LS_ERR_IO, 0, "%s", reason);
+			continue;
+		}
+		if (st & P_SKIP) {
+			int64_t ts = rd_kafka_message_timestamp(msg, NULL);
+			if (ts >= 0 && (uint64_t)ts <= s->o->from.value) {
+				rd_kafka_message_destroy(msg);
+				continue;
+			}
+			st &= ~P_SKIP;
+		}
+		if (st != state_get(s, msg->partition) || (st & P_EOF))
+			state_set(s, msg->partition, st & ~P_EOF);
+		src_fill(s, msg, m);
+		s->cur = msg;
+		return LS_OK;
+	}
+}
+
+static int
+ksrc_commit(void *ctx, ls_error *err)
+{
+	struct ksrc *s = ctx;
+	rd_kafka_resp_err_t e;
+
+	if (!s->group)
+		return LS_OK;
+	if (s->cb_rc != LS_OK)
+		return src_report(s, err);
+	if (!s->pending)
+		return LS_OK;
+	s->pending = false;
+	/* synchronous at the end, so that it is done when we exit */
+	e = rd_kafka_commit(s->rk, NULL, !s->ended);
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR &&
+	    e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+		return ls__fail(err, LS_ERR_IO, 0, "commit: %s",
+		    rd_kafka_err2str(e));
+	return LS_OK;
+}
+
+static uint64_t
+ksrc_where(void *ctx)
+{
+	return ((struct ksrc *)ctx)->where;
+}
+
+static void
+ksrc_free(struct ksrc *s)
+{
+	if (s->cur != NULL)
+		rd_kafka_message_destroy(s->cur);
+	if (s->rk != NULL) {
+		/* leaves the group; commits nothing (no auto commit) */
+		rd_kafka_consumer_close(s->rk);
+		rd_kafka_destroy(s->rk);
+	}
+	free(s->state);
+	free(s->topic);
+	free(s->uri);
+	free(s);
+}
+
+static void
+ksrc_close(void *ctx)
+{
+	ksrc_free(ctx);
+}
+
+/* Without a group: every partition of the topic, from the position. */
+static int
+assign_all(struct ksrc *s, ls_error *err)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_topic_partition_list_t *l = NULL;
+	rd_kafka_topic_t *rkt;
+	rd_kafka_resp_err_t e;
+	int64_t start = RD_KAFKA_OFFSET_BEGINNING;
+	int rc = LS_OK;
+
+	if ((rkt = rd_kafka_topic_new(s->rk, s->topic, NULL)) == NULL)
+		return ls__fail(err, LS_ERR_INVAL, 0, "%s: %s", s->uri,
+		    rd_kafka_err2str(rd_kafka_last_error()));
+	e = rd_kafka_metadata(s->rk, 0, rkt, &md, META_MS);
+	rd_kafka_topic_destroy(rkt);
+	if (e == RD_KAFKA_RESP_ERR_NO_ERROR && (md->topic_cnt != 1 ||
+	    md->topics[0].partition_cnt == 0))
+		e = md->topic_cnt == 1 && md->topics[0].err !=
+		    RD_KAFKA_RESP_ERR_NO_ERROR ? md->topics[0].err :
+		    RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		rc = ls__fail(err, LS_ERR_IO, 0, "%s: topic %s: %s%s%s",
+		    s->uri, s->topic, rd_kafka_err2str(e),
+		    s->last_error[0] ? "; last error: " : "", s->last_error);
+		goto done;
+	}
+	if (s->o->from_given && s->o->from.from == LS_FROM_END)
+		start = RD_KAFKA_OFFSET_END;
+	if ((l = rd_kafka_topic_partition_list_new(
+	    md->topics[0].partition_cnt)) == NULL) {
+		rc = ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
+		goto done;
+	}
+	for (int i = 0; i < md->topics[0].partition_cnt; i++) {
+		int32_t p = md->topics[0].partitions[i].id;
+		rd_kafka_topic_partition_list_add(l, s->topic, p)->offset =
+		    start;
+		state_set(s, p, P_OURS);
+	}
+	if (s->o->from_given && s->o->from.from == LS_FROM_TIME &&
+	    (e = from_time(s, l, false)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		rc = ls__fail(err, LS_ERR_IO, 0, "%s: --from time: %s", s->uri,
+		    rd_kafka_err2str(e));
+		goto done;
+	}
+	if ((e = rd_kafka_assign(s->rk, l)) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		rc = ls__fail(err, LS_ERR_IO, 0, "%s: assign: %s", s->uri,
+		    rd_kafka_err2str(e));
+	if (rc == LS_OK && s->cb_rc != LS_OK)
+		rc = src_report(s, err);
+done:
+	if (l != NULL)
+		rd_kafka_topic_partition_list_destroy(l);
+	if (md != NULL)
+		rd_kafka_metadata_destroy(md);
+	return rc;
+}
+
+int
+ls__kafka_source(const char *uri, const ls_source_opts *o,
+    struct ls__bsrc *b, ls_error *err)
+{
+	const char *defs[] = {
+		"enable.auto.commit", "false",
+		"enable.auto.offset.store", "false",
+		"enable.partition.eof", o->exit_at_end ? "true" : "false",
+		/* a group's partitions without a committed offset */
+		"auto.offset.reset", o->from_given &&
+		    o->from.from == LS_FROM_END ? "latest" : "earliest",
+		/* assign() needs one; without --group nothing joins a
+		 * group or commits to it */
+		"group.id", o->group ? o->group : "libstream",
+		NULL
+	};
+	struct ksrc *s;
+	struct kuri u;
+	rd_kafka_conf_t *conf;
+	char errstr[256];
+
+	if (o->from_given && o->from.from != LS_FROM_START &&
+	    o->from.from != LS_FROM_END && o->from.from != LS_FROM_TIME)
+		return ls__fail(err, LS_ERR_INVAL, 0, "%s: --from: Kafka "
+		    "inputs start at start, end or time:T", uri);
+	if (o->from_id != NULL || o->consumer != NULL || o->claim_idle_ms > 0)
+		return ls__fail(err, LS_ERR_INVAL, 0, "%s: --from id:, "
+		    "--consumer and --claim-idle are for Redis inputs", uri);
+	if (o->from_given && o->from.key != NULL)
+		return ls__fail(err, LS_ERR_INVAL, 0, "%s: --from: a position "
+		    "in one stream is for .ss files", uri);
+	if (kuri_parse(uri, &u, err) != LS_OK)
+		return err ? err->code : LS_ERR_INVAL;
+	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    (s->uri = strdup(uri)) == NULL) {
+		free(s);
+		kuri_free(&u);
+		return ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
+	}
+	s->o = o;
+	s->topic = u.topic;
+	u.topic = NULL;
+	s->group = o->group != NULL;
+	if ((conf = conf_make(uri, &u, defs, o->props, err)) == NULL)
+		goto fail;
+	rd_kafka_conf_set_opaque(conf, s);
+	rd_kafka_conf_set_error_cb(conf, src_error);
+	rd_kafka_conf_set_offset_commit_cb(conf, src_committed);
+	if (s->group)
+		rd_kafka_conf_set_rebalance_cb(conf, src_rebalance);
+	if ((s->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr,
+	    sizeof(errstr))) == NULL) {
+		rd_kafka_conf_destroy(conf);
+		ls__fail(err, LS_ERR_INVAL, 0, "%s: %s", uri, errstr);
+		goto fail;
+	}
+	rd_kafka_poll_set_consumer(s->rk);
+	if (s->group) {
+		rd_kafka_topic_partition_list_t *l =
+		    rd_kafka_topic_partition_list_new(1);
+		rd_kafka_resp_err_t e;
+		if (l == NULL) {
+			ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
+			goto fail;
+		}
+		rd_kafka_topic_partition_list_add(l, s->topic,
+		    RD_KAFKA_PARTITION_UA);
+		e = rd_kafka_subscribe(s->rk, l);
+		rd_kafka_topic_partition_list_destroy(l);
+		if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+			ls__fail(err, LS_ERR_IO, 0, "%s: subscribe: %s", uri,
+			    rd_kafka_err2str(e));
+			goto fail;
+		}
+	} else if (assign_all(s, err) != LS_OK)
+		goto fail;
+	kuri_free(&u);
+	b->ctx = s;
+	b->next = ksrc_next;
+	b->commit = ksrc_commit;
+	b->where = ksrc_where;
+	b->close = ksrc_close;
+	return LS_OK;
+fail:
+	kuri_free(&u);
+	ksrc_free(s);
+	return err ? err->code : LS_ERR_INVAL;
+}
 #endif

@@ -511,7 +511,10 @@ typedef struct ls_source ls_source;
  *                                      or a file of lines
  *   "file://PATH/KEY"                  the same, only stream KEY, when PATH
  *                                      is a file and PATH/KEY is not
- * A PATH ending in ".gz" is read through zlib (sequentially only).
+ *   "redis://[:PASS@]HOST[:PORT]/STREAM" a Redis stream (XREAD, XREADGROUP)
+ *   "kafka://HOST:PORT[,...]/TOPIC"    a Kafka topic (librdkafka consumer)
+ * A PATH ending in ".gz" is read through zlib (sequentially only). A
+ * broker URI whose backend was not built is refused naming the package.
  * Returns NULL with err set on failure.
  */
 LS_API ls_source *ls_source_open(const char *uri, const ls_source_opts *o,
@@ -532,10 +535,13 @@ LS_API ls_source *ls_source_open(const char *uri, const ls_source_opts *o,
 LS_API int ls_source_next(ls_source *s, ls_msg *m, ls_error *err);
 
 /*
- * Acknowledges every message returned so far: a Redis consumer group's
- * XACK, a Kafka group's offset commit. Call it once the output has taken
- * them (flushed), so that a crash delivers them again rather than losing
- * them. A no-op for files and stdin. Returns LS_OK or an error.
+ * Acknowledges every message the caller is done with: a Redis consumer
+ * group's XACK, a Kafka group's offset commit. A message is done with
+ * once ls_source_next is called again (the one last returned is still
+ * the caller's, which may hold it, as a merge does). Call it once the
+ * output has taken them (flushed), so that a crash delivers them again
+ * rather than losing them. A no-op for files and stdin. Returns LS_OK or
+ * an error.
  */
 LS_API int ls_source_commit(ls_source *s, ls_error *err);
 
@@ -573,7 +579,9 @@ typedef struct ls_sink ls_sink;
 /*
  * Opens an output named by uri: "-", "stdio://", "stdio:///k1,k2" (only
  * those keys), PATH or "file://PATH" (a .ss file if the name ends in
- * ".ss" or ".ss.gz", else lines), "file://PATH/KEY" as for sources. An
+ * ".ss" or ".ss.gz", else lines), "file://PATH/KEY" as for sources,
+ * "redis://..." (pipelined XADD) and "kafka://..." (a producer whose
+ * delivery reports flush and close wait for) as for sources. An
  * existing file is an error unless append or force is set. Appending to
  * a ".gz" file is refused.
  */

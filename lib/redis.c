@@ -1,4 +1,17 @@
-/* Redis Streams through hiredis: redis://[:PASSWORD@]HOST[:PORT]/STREAM */
+/* Redis Streams through hiredis: redis://[[USER]:PASSWORD@]HOST[:PORT]/STREAM
+ *
+ * A sink turns each message into one XADD whose fields carry the payload
+ * and the meta (payload, key, shard, seq, ts), formatted here into a batch
+ * buffer and pipelined: a batch goes out when it holds RBATCH commands or
+ * RBATCH_BYTES, and its replies are read after the next batch has been
+ * sent, so that the server works on one while the next is formatted. A
+ * flush sends what is left and reads every reply.
+ *
+ * A source reads with XREAD (or XREADGROUP in a consumer group), RCOUNT
+ * entries a call, and returns them from the reply; a following source
+ * blocks RBLOCK_MS at a time, looking at the stop flag in between. In a
+ * group, the IDs returned are kept until commit, which XACKs them.
+ * relay(1) describes the mapping of fields to meta. */
 #include "ls-internal.h"
 #include "broker-internal.h"
 
@@ -23,6 +36,1088 @@ ls__redis_sink(const char *uri, const ls_sink_opts *o, struct ls__bsink *b,
 	    "without hiredis: install libhiredis-dev and rebuild", uri);
 }
 #else
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/time.h>
+#include <unistd.h>
+
 #include <hiredis/hiredis.h>
-/* the backend: written next */
+
+#define RPORT 6379
+#define RBATCH 1024			/* XADDs a round trip, at most */
+#define RBATCH_BYTES (1024u * 1024u)	/* or this many bytes of commands */
+#define RCOUNT 1024			/* entries an XREAD asks for */
+#define RBLOCK_MS "200"			/* a follower's XREAD BLOCK */
+#define RACKS 1024			/* IDs an XACK carries */
+#define RCONNECT_S 10			/* connect timeout */
+#define RID_MAX 48			/* "ms-seq" and its NUL */
+
+/* --- connections ----------------------------------------------------- */
+
+struct conn {
+	redisContext *c;
+	char *name;		/* the URI without its password, for messages */
+	char *stream;		/* the stream's key in Redis */
+	size_t stream_len;
+	bool named;		/* messages start with name (else the caller's
+				   name for the source comes first) */
+};
+
+/* Decodes %XX escapes of p[0..n) into a new string. */
+static char *
+pct_decode(const char *p, size_t n)
+{
+	char *s = malloc(n + 1), *q = s;
+
+	if (s == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '%' && i + 2 < n &&
+		    isxdigit((unsigned char)p[i + 1]) &&
+		    isxdigit((unsigned char)p[i + 2])) {
+			char hx[3] = { p[i + 1], p[i + 2], '\0' };
+			*q++ = (char)strtoul(hx, NULL, 16);
+			i += 2;
+		} else
+			*q++ = p[i];
+	}
+	*q = '\0';
+	return s;
+}
+
+static void
+conn_close(struct conn *cn)
+{
+	if (cn->c != NULL)
+		redisFree(cn->c);
+	free(cn->name);
+	free(cn->stream);
+	memset(cn, 0, sizeof(*cn));
+}
+
+/* The error of a failed hiredis call on cn: LS_ERR_IO with cn's name. */
+static int
+conn_fail(struct conn *cn, ls_error *err, const char *what)
+{
+	return ls__fail(err, LS_ERR_IO, 0, "%s%s%s: %s", cn->named ? cn->name :
+	    "", cn->named ? ": " : "", what, cn->c->errstr[0] != '\0' ?
+	    cn->c->errstr : "connection lost");
+}
+
+/* A reply that is an error, or NULL (the connection failed): fails with
+ * a message naming cn and what, and frees r. */
+static int
+reply_fail(struct conn *cn, redisReply *r, ls_error *err, const char *what)
+{
+	int rc;
+
+	if (r == NULL)
+		return conn_fail(cn, err, what);
+	if (r->type == REDIS_REPLY_ERROR)
+		rc = ls__fail(err, LS_ERR_IO, 0, "%s%s%s: %.*s", cn->named ?
+		    cn->name : "", cn->named ? ": " : "", what, (int)r->len,
+		    r->str);
+	else
+		rc = ls__fail(err, LS_ERR_IO, 0, "%s%s%s: unexpected reply "
+		    "(type %d)", cn->named ? cn->name : "", cn->named ? ": " :
+		    "", what, r->type);
+	freeReplyObject(r);
+	return rc;
+}
+
+/* Runs a command given as NULL-terminated strings; returns its reply or
+ * NULL with err set (an error reply is a failure). */
+static redisReply *
+conn_cmd(struct conn *cn, const char *what, ls_error *err, ...)
+{
+	const char *argv[24];
+	size_t lens[24];
+	int argc = 0;
+	va_list ap;
+	redisReply *r;
+
+	va_start(ap, err);
+	while (argc < 24 && (argv[argc] = va_arg(ap, const char *)) != NULL) {
+		lens[argc] = strlen(argv[argc]);
+		argc++;
+	}
+	va_end(ap);
+	r = redisCommandArgv(cn->c, argc, argv, lens);
+	if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+		reply_fail(cn, r, err, what);
+		return NULL;
+	}
+	return r;
+}
+
+/*
+ * Parses uri into host, port, credentials and stream, connects and
+ * authenticates: with the URI's password, else $REDISCLI_AUTH.
+ */
+static int
+conn_open(struct conn *cn, const char *uri, ls_error *err)
+{
+	const char *p = uri + 8, *slash, *at, *hp, *he, *colon;
+	char host[256], portbuf[8];
+	char *user = NULL, *pass = NULL;
+	long port = RPORT;
+	int rc = LS_OK;
+	size_t n;
+
+	memset(cn, 0, sizeof(*cn));
+	cn->named = true;
+	slash = strchr(p, '/');
+	if (slash == NULL || slash[1] == '\0')
+		return ls__fail(err, LS_ERR_INVAL, 0, "%s: no stream: the form "
+		    "is redis://[:PASSWORD@]HOST[:PORT]/STREAM", uri);
+	at = memchr(p, '@', (size_t)(slash - p));
+	for (const char *q = at; q != NULL && q + 1 < slash; q++)
+		if (*q == '@')
+			at = q;		/* the last '@' before the path */
+	hp = at != NULL ? at + 1 : p;
+	/* the name for messages: the password left out */
+	n = strlen(uri) + 8;
+	if ((cn->name = malloc(n)) == NULL)
+		return ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
+	if (at != NULL) {
+		const char *c = memchr(p, ':', (size_t)(at - p));
+		size_t ulen = c != NULL ? (size_t)(c - p) : 0;
+		snprintf(cn->name, n, "redis://%.*s:***@%s", (int)ulen, p, hp);
+		if (c != NULL) {
+			if (ulen > 0 && (user = pct_decode(p, ulen)) == NULL)
+				goto nomem;
+			pass = pct_decode(c + 1, (size_t)(at - c - 1));
+		} else
+			pass = pct_decode(p, (size_t)(at - p));
+		if (pass == NULL)
+			goto nomem;
+	} else
+		snprintf(cn->name, n, "%s", uri);
+	/* HOST, [V6HOST], either with :PORT */
+	if (*hp == '[') {
+		he = memchr(hp, ']', (size_t)(slash - hp));
+		if (he == NULL) {
+			rc = ls__fail(err, LS_ERR_INVAL, 0, "%s: unclosed "
+			    "'[' in the host", cn->name);
+			goto out;
+		}
+		hp++;
+		colon = he + 1 < slash && he[1] == ':' ? he + 1 : NULL;
+		if (he + 1 < slash && colon == NULL) {
+			rc = ls__fail(err, LS_ERR_INVAL, 0, "%s: bad host",
+			    cn->name);
+			goto out;
+		}
+	} else {
+		colon = memchr(hp, ':', (size_t)(slash - hp));
+		he = colon != NULL ? colon : slash;
+	}
+	if (he == hp || (size_t)(he - hp) >= sizeof(host)) {
+		rc = ls__fail(err, LS_ERR_INVAL, 0, "%s: bad host", cn->name);
+		goto out;
+	}
+	memcpy(host, hp, (size_t)(he - hp));
+	host[he - hp] = '\0';
+	if (colon != NULL) {
+		char *end;
+		n = (size_t)(slash - colon - 1);
+		if (n == 0 || n >= sizeof(portbuf)) {
+			rc = ls__fail(err, LS_ERR_INVAL, 0, "%s: bad port",
+			    cn->name);
+			goto out;
+		}
+		memcpy(portbuf, colon + 1, n);
+		portbuf[n] = '\0';
+		errno = 0;
+		port = strtol(portbuf, &end, 10);
+		if (*end != '\0' || port < 1 || port > 65535) {
+			rc = ls__fail(err, LS_ERR_INVAL, 0, "%s: bad port '%s'",
+			    cn->name, portbuf);
+			goto out;
+		}
+	}
+	if ((cn->stream = pct_decode(slash + 1, strlen(slash + 1))) == NULL)
+		goto nomem;
+	cn->stream_len = strlen(cn->stream);
+	if (cn->stream_len == 0) {
+		rc = ls__fail(err, LS_ERR_INVAL, 0, "%s: empty stream name",
+		    cn->name);
+		goto out;
+	}
+	if (pass == NULL) {
+		const char *env = getenv("REDISCLI_AUTH");
+		if (env != NULL && *env != '\0' && (pass = strdup(env)) == NULL)
+			goto nomem;
+	}
+
+	struct timeval tv = { RCONNECT_S, 0 };
+	cn->c = redisConnectWithTimeout(host, (int)port, tv);
+	if (cn->c == NULL)
+		goto nomem;
+	if (cn->c->err) {
+		rc = ls__fail(err, LS_ERR_IO, 0, "%s: cannot connect to %s "
+		    "port %ld: %s", cn->name, host, port, cn->c->errstr);
+		goto out;
+	}
+	/* the connect timeout is not one for replies: a follower blocks */
+	tv.tv_sec = 0;
+	redisSetTimeout(cn->c, tv);
+	redisEnableKeepAlive(cn->c);
+	if (pass != NULL) {
+		redisReply *r = user != NULL ?
+		    conn_cmd(cn, "AUTH", err, "AUTH", user, pass, NULL) :
+		    conn_cmd(cn, "AUTH", err, "AUTH", pass, NULL);
+		if (r == NULL) {
+			rc = LS_ERR_IO;
+			goto out;
+		}
+		freeReplyObject(r);
+	}
+	/* a first command, so that a refusal (NOAUTH) or a key that is not
+	 * a stream shows here, not in the middle of a stream */
+	redisReply *r = conn_cmd(cn, "TYPE", err, "TYPE", cn->stream, NULL);
+	if (r == NULL) {
+		rc = LS_ERR_IO;
+		goto out;
+	}
+	if (r->type == REDIS_REPLY_STATUS && strcmp(r->str, "stream") != 0 &&
+	    strcmp(r->str, "none") != 0)
+		rc = ls__fail(err, LS_ERR_INVAL, 0, "%s: key '%s' holds a %s, "
+		    "not a stream", cn->name, cn->stream, r->str);
+	freeReplyObject(r);
+	goto out;
+nomem:
+	rc = ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
+out:
+	if (pass != NULL) {
+		explicit_bzero(pass, strlen(pass));
+		free(pass);
+	}
+	free(user);
+	if (rc != LS_OK)
+		conn_close(cn);
+	return rc;
+}
+
+/* --- numbers and IDs ------------------------------------------------- */
+
+/* Parses a decimal u64 of exactly p[0..n). */
+static bool
+parse_u64(const char *p, size_t n, uint64_t *v)
+{
+	uint64_t x = 0;
+
+	if (n == 0 || n > 20)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return false;
+		unsigned d = (unsigned)(p[i] - '0');
+		if (x > (UINT64_MAX - d) / 10)
+			return false;
+		x = x * 10 + d;
+	}
+	*v = x;
+	return true;
+}
+
+/* Parses an entry ID "MS-SEQ". */
+static bool
+parse_id(const char *p, size_t n, uint64_t *ms, uint64_t *seq)
+{
+	const char *dash = memchr(p, '-', n);
+
+	if (dash == NULL)
+		return false;
+	return parse_u64(p, (size_t)(dash - p), ms) &&
+	    parse_u64(dash + 1, n - (size_t)(dash - p) - 1, seq);
+}
+
+static size_t
+format_id(char *out, uint64_t ms, uint64_t seq)
+{
+	size_t n = ls__u64_format(ms, out);
+
+	out[n++] = '-';
+	n += ls__u64_format(seq, out + n);
+	out[n] = '\0';
+	return n;
+}
+
+/* --- the sink -------------------------------------------------------- */
+
+struct rsink {
+	struct conn cn;
+	char maxlen[24];	/* "" for none */
+	unsigned char *buf;	/* the batch being formatted */
+	size_t len, cap;
+	size_t n;		/* commands in buf */
+	size_t inflight;	/* commands sent whose replies are unread */
+};
+
+/* Appends one RESP bulk string. Room has been made. */
+static unsigned char *
+put_bulk(unsigned char *p, const void *s, size_t n)
+{
+	*p++ = '$';
+	p += ls__u64_format(n, (char *)p);
+	*p++ = '\r';
+	*p++ = '\n';
+	memcpy(p, s, n);
+	p += n;
+	*p++ = '\r';
+	*p++ = '\n';
+	return p;
+}
+
+static unsigned char *
+put_num(unsigned char *p, uint64_t v)
+{
+	char d[24];
+
+	return put_bulk(p, d, ls__u64_format(v, d));
+}
+
+/* Reads n replies of XADDs; the first error is returned once all are
+ * read, so that the connection stays in step. */
+static int
+sink_replies(struct rsink *k, size_t n, ls_error *err)
+{
+	int rc = LS_OK;
+
+	for (size_t i = 0; i < n; i++) {
+		redisReply *r = NULL;
+		if (redisGetReply(k->cn.c, (void **)&r) != REDIS_OK) {
+			if (rc == LS_OK)
+				rc = conn_fail(&k->cn, err, "XADD");
+			k->inflight = 0;
+			return rc;
+		}
+		if (r->type == REDIS_REPLY_ERROR && rc == LS_OK)
+			rc = ls__fail(err, LS_ERR_IO, 0, "%s: XADD: %.*s",
+			    k->cn.name, (int)r->len, r->str);
+		freeReplyObject(r);
+	}
+	k->inflight -= n;
+	return rc;
+}
+
+/* Sends the batch; then reads the replies of the one before, or of all
+ * if drain. */
+static int
+sink_send(struct rsink *k, bool drain, ls_error *err)
+{
+	size_t before = k->inflight;
+	int done = 0;
+
+	if (k->n > 0) {
+		if (redisAppendFormattedCommand(k->cn.c, (const char *)k->buf,
+		    k->len) != REDIS_OK)
+			return conn_fail(&k->cn, err, "XADD");
+		k->inflight += k->n;
+		k->n = k->len = 0;
+		while (!done)
+			if (redisBufferWrite(k->cn.c, &done) != REDIS_OK)
+				return conn_fail(&k->cn, err, "XADD");
+	}
+	return sink_replies(k, drain ? k->inflight : before, err);
+}
+
+static int
+rsink_write(void *ctx, const ls_msg *m, ls_error *err)
+{
+	struct rsink *k = ctx;
+	size_t need;
+	unsigned char *p;
+
+	/* a stream has no end: End-of-Stream is not carried */
+	if (ls_msg_is_eos(m))
+		return LS_OK;
+	/* *N, XADD, key, [MAXLEN ~ N], *, 5 fields and values; each
+	 * bulk's header at most 24 bytes */
+	need = 32 + 20 * 24 + k->cn.stream_len + m->key_len + m->len + 4 * 24;
+	if (need > SIZE_MAX / 2 - k->len ||
+	    ls__grow(&k->buf, &k->cap, k->len + need) != 0)
+		return ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
+	p = k->buf + k->len;
+	if (k->maxlen[0] != '\0') {
+		memcpy(p, "*16\r\n$4\r\nXADD\r\n", 15);
+		p = put_bulk(p + 15, k->cn.stream, k->cn.stream_len);
+		memcpy(p, "$6\r\nMAXLEN\r\n$1\r\n~\r\n", 19);
+		p = put_bulk(p + 19, k->maxlen, strlen(k->maxlen));
+	} else {
+		memcpy(p, "*13\r\n$4\r\nXADD\r\n", 15);
+		p = put_bulk(p + 15, k->cn.stream, k->cn.stream_len);
+	}
+	memcpy(p, "$1\r\n*\r\n$7\r\npayload\r\n", 20);
+	p = put_bulk(p + 20, m->payload, m->len);
+	memcpy(p, "$3\r\nkey\r\n", 9);
+	p = put_bulk(p + 9, m->key, m->key_len);
+	memcpy(p, "$5\r\nshard\r\n", 11);
+	p = put_num(p + 11, m->shard);
+	memcpy(p, "$3\r\nseq\r\n", 9);
+	p = put_num(p + 9, m->seq);
+	memcpy(p, "$2\r\nts\r\n", 8);
+	p = put_num(p + 8, m->ts_ms);
+	k->len = (size_t)(p - k->buf);
+	k->n++;
+	if (k->n >= RBATCH || k->len >= RBATCH_BYTES)
+		return sink_send(k, false, err);
+	return LS_OK;
+}
+
+static int
+rsink_flush(void *ctx, ls_error *err)
+{
+	struct rsink *k = ctx;
+	int rc = sink_send(k, true, err);
+
+	/* endpoint.c names the sink in front of the message */
+	if (rc != LS_OK && err != NULL) {
+		size_t n = strlen(k->cn.name);
+		if (strncmp(err->msg, k->cn.name, n) == 0 &&
+		    strncmp(err->msg + n, ": ", 2) == 0)
+			memmove(err->msg, err->msg + n + 2,
+			    strlen(err->msg + n + 2) + 1);
+	}
+	return rc;
+}
+
+static int
+rsink_close(void *ctx, bool abort, ls_error *err)
+{
+	struct rsink *k = ctx;
+	int rc = abort ? LS_OK : sink_send(k, true, err);
+
+	conn_close(&k->cn);
+	free(k->buf);
+	free(k);
+	return rc;
+}
+
+int
+ls__redis_sink(const char *uri, const ls_sink_opts *o, struct ls__bsink *b,
+    ls_error *err)
+{
+	struct rsink *k = calloc(1, sizeof(*k));
+	int rc;
+
+	if (k == NULL)
+		return ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
+	if ((rc = conn_open(&k->cn, uri, err)) != LS_OK) {
+		free(k);
+		return rc;
+	}
+	if (o != NULL && o->maxlen > 0)
+		k->maxlen[ls__u64_format(o->maxlen, k->maxlen)] = '\0';
+	b->ctx = k;
+	b->write = rsink_write;
+	b->flush = rsink_flush;
+	b->close = rsink_close;
+	return LS_OK;
+}
+
+/* --- the source ------------------------------------------------------ */
+
+enum phase {
+	PH_READ,	/* XREAD after last */
+	PH_PENDING,	/* XREADGROUP: our own pending entries after last */
+	PH_CLAIM,	/* XAUTOCLAIM from cursor */
+	PH_NEW		/* XREADGROUP > */
+};
+
+struct rid {
+	uint64_t ms, seq;
+};
+
+struct rsrc {
+	struct conn cn;
+	const ls_source_opts *o;
+	char defkey[LS_KEY_MAX + 7];
+	size_t defkey_len;
+	char *group, *consumer;
+	char claim_idle[24];
+	bool follow;
+	bool ended;
+	enum phase ph;
+	char last[RID_MAX];	/* PH_READ, PH_PENDING: read after this ID */
+	char cursor[RID_MAX];	/* PH_CLAIM */
+	uint64_t claimed_ms;	/* when a claim pass last ended */
+	redisReply *reply;
+	redisReply **ents;	/* entries of reply */
+	size_t nents, at;
+	uint64_t where;
+	struct rid *acks;	/* moved past, not acknowledged */
+	size_t nacks, capacks;
+	struct rid held;	/* the entry last returned, still the caller's */
+	bool holding;
+	unsigned char *jbuf;	/* a payload made of several fields */
+	size_t jcap;
+};
+
+static bool
+stopped(const struct rsrc *s)
+{
+	return s->o->stop != NULL && *s->o->stop;
+}
+
+static int
+ack_add(struct rsrc *s, uint64_t ms, uint64_t seq, ls_error *err)
+{
+	if (s->nacks == s->capacks) {
+		size_t n = s->capacks ? s->capacks * 2 : RCOUNT;
+		struct rid *v;
+		if (n > SIZE_MAX / 2 / sizeof(*v) ||
+		    (v = reallocarray(s->acks, n, sizeof(*v))) == NULL)
+			return ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
+		s->acks = v;
+		s->capacks = n;
+	}
+	s->acks[s->nacks].ms = ms;
+	s->acks[s->nacks].seq = seq;
+	s->nacks++;
+	return LS_OK;
+}
+
+/* XACKs every ID returned since the last commit, RACKS to a command,
+ * pipelined. */
+static int
+rsrc_commit(void *ctx, ls_error *err)
+{
+	struct rsrc *s = ctx;
+	static const char cmd[] = "XACK";
+	const char *argv[3 + RACKS];
+	size_t lens[3 + RACKS];
+	char (*ids)[RID_MAX];
+	size_t sent = 0, ncmd = 0;
+	int rc = LS_OK;
+
+	if (s->group == NULL || s->nacks == 0)
+		return LS_OK;
+	if ((ids = calloc(RACKS, sizeof(*ids))) == NULL)
+		return ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
+	argv[0] = cmd;
+	lens[0] = 4;
+	argv[1] = s->cn.stream;
+	lens[1] = s->cn.stream_len;
+	argv[2] = s->group;
+	lens[2] = strlen(s->group);
+	while (sent < s->nacks) {
+		size_t k = s->nacks - sent < RACKS ? s->nacks - sent : RACKS;
+		for (size_t i = 0; i < k; i++) {
+			argv[3 + i] = ids[i];
+			lens[3 + i] = format_id(ids[i], s->acks[sent + i].ms,
+			    s->acks[sent + i].seq);
+		}
+		/* argv is formatted (copied) at once */
+		if (redisAppendCommandArgv(s->cn.c, (int)(3 + k), argv,
+		    lens) != REDIS_OK) {
+			rc = conn_fail(&s->cn, err, "XACK");
+			break;
+		}
+		ncmd++;
+		sent += k;
+	}
+	for (size_t i = 0; i < ncmd; i++) {
+		redisReply *r = NULL;
+		if (redisGetReply(s->cn.c, (void **)&r) != REDIS_OK) {
+			rc = conn_fail(&s->cn, err, "XACK");
+			break;
+		}
+		if (r->type == REDIS_REPLY_ERROR && rc == LS_OK)
+			rc = ls__fail(err, LS_ERR_IO, 0, "XACK: %.*s",
+			    (int)r->len, r->str);
+		freeReplyObject(r);
+	}
+	free(ids);
+	if (rc == LS_OK)
+		s->nacks = 0;
+	return rc;
+}
+
+static uint64_t
+rsrc_where(void *ctx)
+{
+	return ((struct rsrc *)ctx)->where;
+}
+
+/* Keeps the entries of one stream's reply to XREAD(GROUP): [[key,
+ * [entry...]]], or nil. */
+static int
+take_entries(struct rsrc *s, redisReply *r, ls_error *err)
+{
+	s->nents = s->at = 0;
+	if (r->type == REDIS_REPLY_NIL)
+		return LS_OK;
+	if (r->type != REDIS_REPLY_ARRAY)
+		return ls__fail(err, LS_ERR_IO, 0, "unexpected reply (type %d)",
+		    r->type);
+	if (r->elements == 0)
+		return LS_OK;
+	redisReply *st = r->element[0];
+	if (st->type != REDIS_REPLY_ARRAY || st->elements != 2 ||
+	    st->element[1]->type != REDIS_REPLY_ARRAY)
+		return ls__fail(err, LS_ERR_IO, 0, "unexpected reply");
+	s->ents = st->element[1]->element;
+	s->nents = st->element[1]->elements;
+	return LS_OK;
+}
+
+/* The ID of the last entry of the reply into s->last. */
+static void
+keep_last(struct rsrc *s)
+{
+	redisReply *e = s->ents[s->nents - 1];
+
+	if (e->type == REDIS_REPLY_ARRAY && e->elements >= 1 &&
+	    e->element[0]->type == REDIS_REPLY_STRING &&
+	    e->element[0]->len < RID_MAX) {
+		memcpy(s->last, e->element[0]->str, e->element[0]->len);
+		s->last[e->element[0]->len] = '\0';
+	}
+}
+
+/* Issues the next command the phase calls for; leaves its entries in
+ * s->ents (maybe none). Sets s->ended when there is nothing more to
+ * read. Returns LS_AGAIN if the wait hook gave up. */
+static int
+fetch(struct rsrc *s, ls_error *err)
+{
+	const ls_source_opts *o = s->o;
+	bool block = s->follow && o->wait == NULL;
+	const char *argv[16];
+	size_t lens[16];
+	int argc = 0, rc;
+	redisReply *r;
+	char count[24];
+
+	if (s->reply != NULL) {
+		freeReplyObject(s->reply);
+		s->reply = NULL;
+	}
+	s->nents = s->at = 0;
+	count[ls__u64_format(RCOUNT, count)] = '\0';
+	if (s->ph == PH_NEW && s->claim_idle[0] != '\0' &&
+	    ls_now_ms() - s->claimed_ms >= o->claim_idle_ms) {
+		s->ph = PH_CLAIM;
+		memcpy(s->cursor, "0-0", 4);
+	}
+	/* the caller flushes its output and commits here */
+	if (o->on_wait != NULL)
+		o->on_wait(o->wait_ctx);
+	if (stopped(s))
+		return LS_OK;
+#define ARG(x) (argv[argc] = (x), lens[argc] = strlen(argv[argc]), argc++)
+	switch (s->ph) {
+	case PH_READ:
+		ARG("XREAD");
+		ARG("COUNT");
+		ARG(count);
+		if (block) {
+			ARG("BLOCK");
+			ARG(RBLOCK_MS);
+		}
+		ARG("STREAMS");
+		ARG(s->cn.stream);
+		ARG(s->last);
+		break;
+	case PH_PENDING:
+	case PH_NEW:
+		ARG("XREADGROUP");
+		ARG("GROUP");
+		ARG(s->group);
+		ARG(s->consumer);
+		ARG("COUNT");
+		ARG(count);
+		if (block && s->ph == PH_NEW) {
+			ARG("BLOCK");
+			ARG(RBLOCK_MS);
+		}
+		ARG("STREAMS");
+		ARG(s->cn.stream);
+		ARG(s->ph == PH_NEW ? ">" : s->last);
+		break;
+	case PH_CLAIM:
+		ARG("XAUTOCLAIM");
+		ARG(s->cn.stream);
+		ARG(s->group);
+		ARG(s->consumer);
+		ARG(s->claim_idle);
+		ARG(s->cursor);
+		ARG("COUNT");
+		ARG(count);
+		break;
+	}
+#undef ARG
+	r = redisCommandArgv(s->cn.c, argc, argv, lens);
+	if (r == NULL || r->type == REDIS_REPLY_ERROR)
+		return reply_fail(&s->cn, r, err, argv[0]);
+	s->reply = r;
+	if (s->ph == PH_CLAIM) {
+		/* [cursor, [entry...], [deleted ID...]] */
+		if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
+		    r->element[0]->type != REDIS_REPLY_STRING ||
+		    r->element[0]->len >= RID_MAX ||
+		    r->element[1]->type != REDIS_REPLY_ARRAY)
+			return ls__fail(err, LS_ERR_IO, 0, "XAUTOCLAIM: "
+			    "unexpected reply");
+		memcpy(s->cursor, r->element[0]->str, r->element[0]->len);
+		s->cursor[r->element[0]->len] = '\0';
+		s->ents = r->element[1]->element;
+		s->nents = r->element[1]->elements;
+		if (strcmp(s->cursor, "0-0") == 0) {
+			s->ph = PH_NEW;
+			s->claimed_ms = ls_now_ms();
+		}
+		return LS_OK;
+	}
+	if ((rc = take_entries(s, r, err)) != LS_OK) {
+		char why[LS_ERRMSG_MAX];
+		snprintf(why, sizeof(why), "%s", err ? err->msg : "");
+		return ls__fail(err, rc, 0, "%s: %s", argv[0], why);
+	}
+	if (s->nents > 0) {
+		if (s->ph != PH_NEW)
+			keep_last(s);
+		return LS_OK;
+	}
+	/* nothing */
+	if (s->ph == PH_PENDING) {
+		s->ph = s->claim_idle[0] != '\0' ? PH_CLAIM : PH_NEW;
+		memcpy(s->cursor, "0-0", 4);
+		return LS_OK;
+	}
+	if (!s->follow)
+		s->ended = true;
+	else if (o->wait != NULL && o->wait(o->wait_ctx, -1) != 0)
+		return LS_AGAIN;
+	return LS_OK;
+}
+
+/* Appends p[0..n) to the JSON buffer at *at as a string literal; bytes
+ * of text that is not UTF-8 are taken as Latin-1 characters. */
+static int
+json_string(struct rsrc *s, size_t *at, const unsigned char *p, size_t n)
+{
+	bool utf8 = ls_utf8_valid(p, n);
+	size_t o = *at;
+
+	if (n > (SIZE_MAX - 64 - o) / 6 ||
+	    ls__grow(&s->jbuf, &s->jcap, o + 6 * n + 64) != 0)
+		return -1;
+	s->jbuf[o++] = '"';
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = p[i];
+		if (c == '"' || c == '\\') {
+			s->jbuf[o++] = '\\';
+			s->jbuf[o++] = c;
+		} else if (c < 0x20 || c == 0x7f || (c >= 0x80 && !utf8)) {
+			o += (size_t)snprintf((char *)s->jbuf + o, 7,
+			    "\\u%04x", c);
+		} else
+			s->jbuf[o++] = c;
+	}
+	s->jbuf[o++] = '"';
+	*at = o;
+	return 0;
+}
+
+enum { F_PAYLOAD, F_KEY, F_SHARD, F_SEQ, F_TS, F_N };
+
+/* Fills m from entry e, [id, [field, value, ...]]. Returns LS_OK, LS_END
+ * for a deleted entry (a nil list of fields: a pending entry trimmed
+ * away), or an error. */
+static int
+entry_msg(struct rsrc *s, redisReply *e, ls_msg *m, uint64_t *ms,
+    uint64_t *seq, ls_error *err)
+{
+	static const char *names[F_N] = { "payload", "key", "shard", "seq",
+		"ts" };
+	redisReply *f, *v[F_N] = { NULL };
+	size_t nother = 0, other = 0;
+	uint64_t num[F_N];
+
+	if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+	    e->element[0]->type != REDIS_REPLY_STRING ||
+	    !parse_id(e->element[0]->str, e->element[0]->len, ms, seq))
+		return ls__fail(err, LS_ERR_IO, 0, "unexpected entry in a "
+		    "reply");
+	f = e->element[1];
+	if (f->type == REDIS_REPLY_NIL)
+		return LS_END;
+	if (f->type != REDIS_REPLY_ARRAY || f->elements % 2 != 0)
+		return ls__fail(err, LS_ERR_IO, 0, "entry %s: unexpected "
+		    "fields", e->element[0]->str);
+	/* the meta fields that are well-formed; the rest is payload */
+	for (size_t i = 0; i < f->elements; i += 2) {
+		redisReply *name = f->element[i], *val = f->element[i + 1];
+		int k;
+		for (k = 0; k < F_N; k++)
+			if (name->len == strlen(names[k]) &&
+			    memcmp(name->str, names[k], name->len) == 0)
+				break;
+		if (k < F_N && v[k] == NULL && (k == F_PAYLOAD ||
+		    (k == F_KEY && ls_key_valid(val->str, val->len)) ||
+		    (k > F_KEY && parse_u64(val->str, val->len, &num[k])))) {
+			v[k] = val;
+			continue;
+		}
+		nother++;
+		other = i;
+	}
+	if (v[F_PAYLOAD] != NULL) {
+		m->payload = (const unsigned char *)v[F_PAYLOAD]->str;
+		m->len = v[F_PAYLOAD]->len;
+	} else if (nother == 1) {
+		m->payload = (const unsigned char *)f->element[other + 1]->str;
+		m->len = f->element[other + 1]->len;
+	} else if (nother == 0) {
+		m->payload = (const unsigned char *)"";
+		m->len = 0;
+	} else {
+		/* {"field":"value",...} in the entry's order */
+		size_t at = 0;
+		bool first = true;
+		if (ls__grow(&s->jbuf, &s->jcap, 2) != 0)
+			goto nomem;
+		s->jbuf[at++] = '{';
+		for (size_t i = 0; i < f->elements; i += 2) {
+			redisReply *name = f->element[i];
+			int k;
+			for (k = 0; k < F_N; k++)
+				if (v[k] == f->element[i + 1])
+					break;
+			if (k < F_N)
+				continue;
+			if (!first)
+				s->jbuf[at++] = ',';
+			first = false;
+			if (json_string(s, &at, (unsigned char *)name->str,
+			    name->len) != 0)
+				goto nomem;
+			s->jbuf[at++] = ':';
+			redisReply *val = f->element[i + 1];
+			if (json_string(s, &at, (unsigned char *)val->str,
+			    val->len) != 0)
+				goto nomem;
+		}
+		s->jbuf[at++] = '}';
+		m->payload = s->jbuf;
+		m->len = at;
+	}
+	if (v[F_KEY] != NULL) {
+		memcpy(m->key, v[F_KEY]->str, v[F_KEY]->len);
+		m->key[v[F_KEY]->len] = '\0';
+		m->key_len = v[F_KEY]->len;
+	} else {
+		memcpy(m->key, s->defkey, s->defkey_len + 1);
+		m->key_len = s->defkey_len;
+	}
+	m->shard = v[F_SHARD] != NULL ? num[F_SHARD] : 0;
+	m->ts_ms = v[F_TS] != NULL ? num[F_TS] : *ms;
+	if (v[F_SEQ] != NULL)
+		m->seq = num[F_SEQ];
+	else if (*ms <= (UINT64_MAX - *seq) / 1000000)
+		m->seq = *ms * 1000000 + *seq;
+	else
+		m->seq = *seq;
+	return LS_OK;
+nomem:
+	return ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
+}
+
+static int
+rsrc_next(void *ctx, ls_msg *m, ls_error *err)
+{
+	struct rsrc *s = ctx;
+	uint64_t ms = 0, seq = 0;
+	int rc;
+
+	/* the caller is done with the entry it had: acknowledged next */
+	if (s->holding) {
+		s->holding = false;
+		if ((rc = ack_add(s, s->held.ms, s->held.seq, err)) != LS_OK)
+			return rc;
+	}
+	for (;;) {
+		if (stopped(s))
+			return LS_END;
+		if (s->at < s->nents) {
+			rc = entry_msg(s, s->ents[s->at++], m, &ms, &seq, err);
+			if (rc == LS_END) {
+				/* gone from the stream: acknowledge it */
+				if (s->group != NULL &&
+				    (rc = ack_add(s, ms, seq, err)) != LS_OK)
+					return rc;
+				continue;
+			}
+			if (rc != LS_OK)
+				return rc;
+			if (s->group != NULL) {
+				s->held.ms = ms;
+				s->held.seq = seq;
+				s->holding = true;
+			}
+			s->where = ms;
+			return LS_OK;
+		}
+		if (s->ended)
+			return LS_END;
+		if ((rc = fetch(s, err)) != LS_OK)
+			return rc;
+	}
+}
+
+static void
+rsrc_close(void *ctx)
+{
+	struct rsrc *s = ctx;
+
+	if (s->reply != NULL)
+		freeReplyObject(s->reply);
+	conn_close(&s->cn);
+	free(s->group);
+	free(s->consumer);
+	free(s->acks);
+	free(s->jbuf);
+	free(s);
+}
+
+/* The start position as an ID: read after it. */
+static int
+start_id(struct rsrc *s, char *id, ls_error *err)
+{
+	const ls_source_opts *o = s->o;
+
+	if (o->from_id != NULL) {
+		if (strlen(o->from_id) >= RID_MAX)
+			return ls__fail(err, LS_ERR_INVAL, 0, "%s: --from "
+			    "id:%s: not an entry ID", s->cn.name, o->from_id);
+		strcpy(id, o->from_id);
+		return LS_OK;
+	}
+	if (!o->from_given || o->from.from == LS_FROM_END) {
+		strcpy(id, "$");
+		return LS_OK;
+	}
+	switch (o->from.from) {
+	case LS_FROM_START:
+		strcpy(id, "0-0");
+		return LS_OK;
+	case LS_FROM_TIME:
+		/* after every entry of that millisecond */
+		format_id(id, o->from.value, UINT64_MAX);
+		return LS_OK;
+	default:
+		return ls__fail(err, LS_ERR_INVAL, 0, "%s: a Redis stream "
+		    "starts at start, end, time:T or id:ID", s->cn.name);
+	}
+}
+
+int
+ls__redis_source(const char *uri, const ls_source_opts *o,
+    struct ls__bsrc *b, ls_error *err)
+{
+	static const ls_source_opts none;
+	struct rsrc *s = calloc(1, sizeof(*s));
+	char id[RID_MAX];
+	redisReply *r;
+	int rc;
+
+	if (s == NULL)
+		return ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
+	s->o = o != NULL ? o : &none;
+	o = s->o;
+	if ((rc = conn_open(&s->cn, uri, err)) != LS_OK) {
+		free(s);
+		return rc;
+	}
+	if (ls_key_valid(s->cn.stream, s->cn.stream_len)) {
+		memcpy(s->defkey, s->cn.stream, s->cn.stream_len + 1);
+		s->defkey_len = s->cn.stream_len;
+	} else {
+		memcpy(s->defkey, LS_DEFAULT_KEY, sizeof(LS_DEFAULT_KEY));
+		s->defkey_len = sizeof(LS_DEFAULT_KEY) - 1;
+	}
+	/* new entries only, by default: that is waiting for them */
+	s->follow = o->follow || !o->from_given ||
+	    (o->from_id == NULL && o->from.from == LS_FROM_END);
+	if ((rc = start_id(s, id, err)) != LS_OK)
+		goto fail;
+	if (o->group == NULL) {
+		s->ph = PH_READ;
+		if (strcmp(id, "$") == 0) {
+			/* "$" again after a timeout would skip what came in
+			 * between: the last ID now, once */
+			r = conn_cmd(&s->cn, "XREVRANGE", err, "XREVRANGE",
+			    s->cn.stream, "+", "-", "COUNT", "1", NULL);
+			if (r == NULL) {
+				rc = LS_ERR_IO;
+				goto fail;
+			}
+			strcpy(id, "0-0");
+			if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
+			    r->element[0]->type == REDIS_REPLY_ARRAY &&
+			    r->element[0]->elements == 2 &&
+			    r->element[0]->element[0]->len < RID_MAX) {
+				memcpy(id, r->element[0]->element[0]->str,
+				    r->element[0]->element[0]->len);
+				id[r->element[0]->element[0]->len] = '\0';
+			}
+			freeReplyObject(r);
+		}
+		memcpy(s->last, id, sizeof(id));
+	} else {
+		char host[256];
+		if ((s->group = strdup(o->group)) == NULL)
+			goto nomem;
+		if (o->consumer != NULL)
+			s->consumer = strdup(o->consumer);
+		else {
+			size_t n;
+			if (gethostname(host, sizeof(host) - 1) != 0)
+				strcpy(host, "localhost");
+			host[sizeof(host) - 1] = '\0';
+			n = strlen(host) + 24;
+			if ((s->consumer = malloc(n)) != NULL)
+				snprintf(s->consumer, n, "%s-%ld", host,
+				    (long)getpid());
+		}
+		if (s->consumer == NULL)
+			goto nomem;
+		if (o->claim_idle_ms > 0)
+			s->claim_idle[ls__u64_format(o->claim_idle_ms,
+			    s->claim_idle)] = '\0';
+		/* the group from the position asked, unless it exists */
+		r = redisCommand(s->cn.c, "XGROUP CREATE %b %s %s MKSTREAM",
+		    s->cn.stream, s->cn.stream_len, s->group, id);
+		if (r != NULL && r->type == REDIS_REPLY_ERROR &&
+		    strncmp(r->str, "BUSYGROUP", 9) == 0) {
+			freeReplyObject(r);
+			r = redisCommand(s->cn.c, "PING");
+		}
+		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+			rc = reply_fail(&s->cn, r, err, "XGROUP CREATE");
+			goto fail;
+		}
+		freeReplyObject(r);
+		s->ph = PH_PENDING;
+		strcpy(s->last, "0-0");
+	}
+	s->cn.named = false;
+	b->ctx = s;
+	b->next = rsrc_next;
+	b->commit = rsrc_commit;
+	b->where = rsrc_where;
+	b->close = rsrc_close;
+	return LS_OK;
+nomem:
+	rc = ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
+fail:
+	rsrc_close(s);
+	return rc;
+}
 #endif

@@ -563,6 +563,15 @@ if [ "${BENCH_TIMING_SECONDS:-5}" != 0 ]; then
 	bash scripts/bench-batch-timing.sh "$tmp/timing.md"
 fi
 
+# --- Redis (scripts/bench-redis.sh): only if redis-server is installed ---
+# relay to and from a Redis stream beside redis-benchmark's XADD, on the
+# same lines; a table of its own. BENCH_REDIS=0 leaves it out.
+if command -v redis-server >/dev/null && [ "${BENCH_REDIS:-1}" != 0 ]; then
+	echo
+	bash scripts/bench-redis.sh "$tmp/redis.md" "$tmp/lines.txt"
+fi
+# --- end of Redis ---
+
 rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [ -n "$(git status --porcelain -- lib cmd tests 2>/dev/null)" ]; then
 	rev="$rev + local changes"
@@ -589,5 +598,93 @@ mkdir -p "${OUTMD%/*}"
 		echo
 		cat "$tmp/timing.md"
 	fi
+	# --- Redis ---
+	if [ -s "$tmp/redis.md" ]; then
+		echo
+		echo "Redis Streams (scripts/bench-redis.sh):"
+		echo
+		cat "$tmp/redis.md"
+	fi
+	# --- end of Redis ---
 } >"$OUTMD"
 echo "(written to $OUTMD)"
+
+# --- Kafka (kafka://) -------------------------------------------------------
+# stdio->Kafka: bin/relay -o kafka://BOOT/r <LINES (the N messages above:
+# 8 keys, 100-byte payloads, meta as headers) beside kcat -P -K TAB of the
+# same keys and payloads, each into a fresh 3-partition topic of a fresh
+# build/tools/kafka-mock (librdkafka's mock cluster: 3 brokers on loopback,
+# in memory), best of RUNS; both exit once every delivery report is in.
+# Target: at least 0.7 of kcat -P's messages/s. The last run's topics are
+# read back with kcat and checked: the same keys and payloads as the input.
+# Left out, saying why, without kcat or the mock tool, or with
+# BENCH_KAFKA=0. Printed and appended to build/bench.md.
+MOCK=build/tools/kafka-mock
+if [ "${BENCH_KAFKA:-1}" = 0 ]; then
+	echo "kafka: left out (BENCH_KAFKA=0)"
+elif ! command -v kcat >/dev/null || [ ! -x "$MOCK" ]; then
+	echo "kafka: left out: needs kcat and $MOCK (librdkafka-dev)"
+else
+	sed -E 's/^\[[^|]*\| ([^ ]+) [^]]*\] /\1\t/' "$tmp/lines.txt" \
+	    >"$tmp/kv.txt"
+	for i in $(seq 1 "$RUNS"); do
+		rm -f "$tmp/boot"
+		"$MOCK" -t r:3 -t k:3 >"$tmp/boot" &
+		mpid=$!
+		for _ in $(seq 1 500); do
+			[ -s "$tmp/boot" ] && break
+			sleep 0.01
+		done
+		[ -s "$tmp/boot" ] || die "kafka-mock did not start"
+		boot=$(head -n 1 "$tmp/boot")
+		run kafka_kcat "$tmp/kv.txt" /dev/null kcat -b "$boot" -P -t k \
+		    -K "$(printf '\t')"
+		run kafka_relay "$tmp/lines.txt" /dev/null "$RELAY" \
+		    -o "kafka://$boot/r"
+		if [ "$i" -eq "$RUNS" ]; then
+			# the mock keeps the last 5 MB of each partition: the
+			# offsets count every record, and the records kept
+			# must be input lines (which repeat every 376)
+			sort -u "$tmp/kv.txt" >"$tmp/kv.sorted"
+			for t in r k; do
+				timeout 300 kcat -b "$boot" -C -t "$t" -e -q \
+				    -f '%p %o\t%k\t%s\n' >"$tmp/kafka.$t"
+				c=$(awk -F '\t' '{ split($1, po, " ")
+				    if (po[2] + 1 > e[po[1]]) e[po[1]] = po[2] + 1 }
+				    END { for (p in e) s += e[p]; print s + 0 }' \
+				    "$tmp/kafka.$t")
+				[ "$c" -eq "$N" ] ||
+					die "kafka: topic $t holds $c records, not $N"
+				cut -f 2- "$tmp/kafka.$t" | sort -u >"$tmp/kafka.s"
+				[ -z "$(comm -23 "$tmp/kafka.s" "$tmp/kv.sorted" |
+				    head -n 1)" ] ||
+					die "kafka: topic $t holds records not in the input"
+			done
+			rm -f "$tmp"/kafka.? "$tmp/kv.sorted"
+		fi
+		kill "$mpid"
+		wait "$mpid" || true
+	done
+	ktable=$(awk -v n="$N" -v r="${SEC[kafka_relay]}" \
+	    -v k="${SEC[kafka_kcat]}" -v rm="${RSS[kafka_relay]}" \
+	    -v km="${RSS[kafka_kcat]}" 'BEGIN {
+		printf "stdio->Kafka (relay -o kafka://)\t%.3f\t%.0f\t%.2f\t%.1f\t>= 0.70 of kcat -P\t%s\n",
+		    r, n / r, k / r, rm / 1024, (k / r >= 0.7 ? "meets" : "below")
+		printf "peer: kcat -P -K TAB\t%.3f\t%.0f\t-\t%.1f\t-\t-\n",
+		    k, n / k, km / 1024
+	}')
+	khead="task	seconds	messages/s	vs kcat	peak MiB	target	result"
+	echo
+	{ echo "$khead"; echo "$ktable"; } | column -t -s "$(printf '\t')"
+	{
+		echo
+		echo "Kafka, $N messages into librdkafka's mock cluster" \
+		    "(build/tools/kafka-mock, 3 brokers, fresh per run)," \
+		    "best of $RUNS:"
+		echo
+		{ echo "$khead"; echo "$ktable"; } | awk -F '\t' '
+		    { line = "|"; for (i = 1; i <= NF; i++) line = line " " $i " |"
+		      print line
+		      if (NR == 1) print "|---|--:|--:|--:|--:|---|---|" }'
+	} >>"$OUTMD"
+fi

@@ -1,0 +1,359 @@
+#!/usr/bin/env bats
+# relay(1) and Kafka (kafka://), against librdkafka's mock cluster
+# (tests/tools/kafka-mock, 3 brokers on loopback, in memory), cross-checked
+# with kcat: what relay writes kcat reads and the other way round, the meta
+# mapping both ways, --key field:, --partition shard, the default
+# partitioner, --from, --exit-at-end, SIGTERM, consumer groups (commits
+# after the output took the messages: at-least-once across kill -9,
+# exactly once across SIGTERM), delivery failures and -X.
+#
+# Nothing here measures time. A group whose members all left makes the
+# next join wait about session.timeout.ms in the mock, so group consumers
+# run with 6 s; each test uses topics and groups of its own.
+
+load helper
+
+RELAY=$LS_BIN/relay
+MOCK=$LS_TOOLS/kafka-mock
+LIMIT=60
+GROUPX=(-X session.timeout.ms=6000)
+
+setup_file() {
+	local D=$BATS_FILE_TMPDIR
+	[ -x "$LS_TOOLS/kafka-mock" ] ||
+		fail "$LS_TOOLS/kafka-mock is missing: run 'make tests'"
+	"$LS_TOOLS/kafka-mock" -t out:3 -t in:3 -t rt:3 -t rt2:3 -t shard:4 \
+	    -t keyf:3 -t part:4 -t from:2 -t live:2 -t exact:3 -t kill:3 \
+	    -t k2k:2 -t merge:1 >"$D/mock.boot" 2>"$D/mock.err" 3>&- &
+	echo $! >"$D/mock.pid"
+	wait_until 20 test -s "$D/mock.boot" || fail "kafka-mock did not start"
+	BOOT=$(head -n 1 "$D/mock.boot")
+	export BOOT
+}
+
+teardown_file() {
+	local D=$BATS_FILE_TMPDIR
+	[ -e "$D/mock.pid" ] && kill "$(cat "$D/mock.pid")" 2>/dev/null
+	true
+}
+
+setup() {
+	ls_setup
+	[ -x "$RELAY" ] || fail "$RELAY is missing: run 'make' (LS_BIN)"
+	[ -n "$BOOT" ] || fail "no mock cluster"
+}
+
+# kread TOPIC [FORMAT]: everything in TOPIC as kcat sees it, to stdout.
+kread() {
+	timeout "$LIMIT" kcat -b "$BOOT" -C -t "$1" -e -q \
+	    -f "${2:-%k %p %o %T %s\n}"
+}
+
+# The test messages: key, seq, shard, timestamp, payload.
+three_lines() {
+	printf '[2024-01-01T00:00:00.001 | alpha | 7 | 1] one\n'
+	printf '[2024-01-01T00:00:00.002 | beta | 8 | 2] two words\n'
+	printf '[2024-01-01T00:00:00.003 | alpha | 9 | 1] {"x":1}\n'
+}
+
+@test "lines -> kafka: kcat sees the keys, timestamps, payloads and headers (seq, shard)" {
+	three_lines >"$T/in"
+	runf timeout "$LIMIT" "$RELAY" -o "kafka://$BOOT/out" <"$T/in"
+	assert_equal "$status" 0
+	kread out '%k|%T|%s|%h\n' | sort -t'|' -k2 >"$T/k"
+	cat >"$T/want" <<-'EOF'
+	alpha|1704067200001|one|seq=7,shard=1
+	beta|1704067200002|two words|seq=8,shard=2
+	alpha|1704067200003|{"x":1}|seq=9,shard=1
+	EOF
+	diff -u "$T/want" "$T/k"
+	# one key, one partition (the default partitioner)
+	run bash -c "kcat -b '$BOOT' -C -t out -e -q -f '%k %p\n' | sort -u |
+	    cut -d' ' -f1 | uniq -d"
+	assert_output ''
+}
+
+@test "kafka -> lines: relay reads what kcat -P wrote; partition is the shard, offset the sequence" {
+	printf 'p1\np2\n' | kcat -b "$BOOT" -P -t in -p 2 -k key.one
+	printf 'bad\n' | kcat -b "$BOOT" -P -t in -p 1 -k 'not a key'
+	printf 'nokey\n' | kcat -b "$BOOT" -P -t in -p 0
+	runf timeout "$LIMIT" "$RELAY" -i "kafka://$BOOT/in" --exit-at-end
+	assert_equal "$status" 0
+	# kcat stamps messages with the time of producing
+	kread in '%p %o %T %s\n' | sort >"$T/k"
+	sed -E 's/^\[([^ ]+) \| ([^ ]+) \| ([0-9]+) \| ([0-9]+)\] (.*)/\4 \3 \1 \2 \5/' \
+	    "$T/out" | sort >"$T/r"
+	awk "$AWK_LIB"'{ print $1, $2, tsfmt($3), ($1 == 2 ? "key.one" : "broadcast"), $4 }' \
+	    "$T/k" >"$T/want"
+	diff -u "$T/want" "$T/r"
+	assert_equal "$(wc -l <"$T/r")" 4
+}
+
+@test "round trip lines -> kafka -> lines keeps payloads, keys, timestamps, sequences and shards" {
+	gen_tsv 1 300 5 | awk "$AWK_LIB"'BEGIN { FS = "\t"
+	        for (i = 32; i < 127; i++) CH[sprintf("%02x", i)] = sprintf("%c", i) }
+	    { p = ""; for (i = 1; i <= length($5); i += 2) p = p CH[substr($5, i, 2)]
+	      printf "[%s | %s | %s | %s] %s\n", tsfmt($4), $1, $3, $2, p }' \
+	    >"$T/in"
+	runf timeout "$LIMIT" "$RELAY" -o "kafka://$BOOT/rt" <"$T/in"
+	assert_equal "$status" 0
+	runf timeout "$LIMIT" "$RELAY" -i "kafka://$BOOT/rt" --exit-at-end
+	assert_equal "$status" 0
+	sort "$T/in" >"$T/want"
+	sort "$T/out" >"$T/got"
+	diff -u "$T/want" "$T/got"
+	# kafka -> kafka keeps them too (headers carried over)
+	runf timeout "$LIMIT" "$RELAY" -i "kafka://$BOOT/rt" --exit-at-end \
+	    -o "kafka://$BOOT/rt2"
+	assert_equal "$status" 0
+	runf timeout "$LIMIT" "$RELAY" -i "kafka://$BOOT/rt2" --exit-at-end
+	sort "$T/out" >"$T/got2"
+	diff -u "$T/want" "$T/got2"
+}
+
+@test "--partition shard: the shard is the partition; a shard past the partitions is an error" {
+	for i in $(seq 0 39); do
+		printf '[2024-01-01T00:00:00.000 | k%d | %d | %d] m%d\n' \
+		    $((i % 7)) "$i" $((i % 4)) "$i"
+	done >"$T/in"
+	runf timeout "$LIMIT" "$RELAY" -o "kafka://$BOOT/shard" \
+	    --partition shard <"$T/in"
+	assert_equal "$status" 0
+	kread shard '%p %s %h\n' | sort >"$T/k"
+	# the shard is the partition: no shard header
+	run grep -c 'shard=' "$T/k"
+	assert_output 0
+	awk '{ sub(/^m/, "", $2); if ($1 != $2 % 4) bad++ } END { exit bad > 0 }' \
+	    "$T/k" || { cat "$T/k"; fail "a message in the wrong partition"; }
+	assert_equal "$(wc -l <"$T/k")" 40
+	printf '[2024-01-01T00:00:00.000 | k | 1 | 9] far\n' >"$T/in"
+	runf timeout "$LIMIT" "$RELAY" -o "kafka://$BOOT/shard" \
+	    --partition shard <"$T/in"
+	assert_equal "$status" 1
+	run cat "$T/err"
+	assert_output --partial "kafka://$BOOT/shard"
+	assert_output --partial "partition 9"
+}
+
+@test "--key field:NAME: the key is the payload field; the stream key travels as a header" {
+	cat >"$T/in" <<-'EOF'
+	[2024-01-01T00:00:00.000 | s1 | 1 | 0] {"user":"ann","n":1}
+	[2024-01-01T00:00:00.000 | s1 | 2 | 0] {"n":2,"user":"b\u00e9a\"x"}
+	[2024-01-01T00:00:00.000 | s2 | 3 | 0] {"user":42,"n":3}
+	[2024-01-01T00:00:00.000 | s2 | 4 | 0] {"nested":{"user":"no"},"n":4}
+	[2024-01-01T00:00:00.000 | s3 | 5 | 0] not json
+	EOF
+	runf timeout "$LIMIT" "$RELAY" -o "kafka://$BOOT/keyf" \
+	    --key field:user <"$T/in"
+	assert_equal "$status" 0
+	kread keyf '%o %p <%k> %h\n' >"$T/k"
+	sed -E 's/^[0-9]+ [0-9]+ //' "$T/k" | sort >"$T/got"
+	cat >"$T/want" <<-'EOF'
+	<42> stream_key=s2,seq=3,shard=0
+	<> stream_key=s2,seq=4,shard=0
+	<> stream_key=s3,seq=5,shard=0
+	<ann> stream_key=s1,seq=1,shard=0
+	<béa"x> stream_key=s1,seq=2,shard=0
+	EOF
+	diff -u "$T/want" "$T/got"
+	# reading back, the header gives the stream key again
+	runf timeout "$LIMIT" "$RELAY" -i "kafka://$BOOT/keyf" --exit-at-end
+	sort "$T/out" >"$T/got"
+	sort "$T/in" >"$T/want"
+	diff -u "$T/want" "$T/got"
+}
+
+@test "default partitioner (murmur2): each key lands in the partition that partition --hash kafka picks" {
+	for i in $(seq 1 400); do
+		printf '[2024-01-01T00:00:00.000 | key%d | %d | 0] m%d\n' \
+		    $((i % 25)) "$i" "$i"
+	done >"$T/in"
+	timeout "$LIMIT" "$RELAY" -o "kafka://$BOOT/part" <"$T/in"
+	kread part '%k %p\n' | sort -u >"$T/kp"
+	assert_equal "$(wc -l <"$T/kp")" 25
+	assert_equal "$(cut -d' ' -f1 "$T/kp" | sort -u | wc -l)" 25
+	# and the 25 keys spread over more than one of the 4 partitions
+	[ "$(cut -d' ' -f2 "$T/kp" | sort -u | wc -l)" -gt 1 ]
+	# the same split, made locally: the key in file %d is in partition %d
+	(cd "$T" && "$LS_BIN/partition" -n 4 --hash kafka 'local.%d' <in)
+	for p in 0 1 2 3; do
+		sed 's/^\[[^|]*| \([^ ]*\) .*/\1 '"$p"'/' "$T/local.$p"
+	done | sort -u >"$T/local"
+	diff -u "$T/local" "$T/kp"
+}
+
+@test "--from start (the default), end and time:T with --exit-at-end" {
+	printf '[2024-01-01T00:00:01.000 | a | 1 | 0] first\n[2024-01-01T00:00:02.000 | a | 2 | 0] second\n[2024-01-01T00:00:03.000 | b | 3 | 1] third\n' |
+	    timeout "$LIMIT" "$RELAY" -o "kafka://$BOOT/from" --partition shard
+	runf timeout "$LIMIT" "$RELAY" -i "kafka://$BOOT/from" --exit-at-end
+	assert_equal "$status" 0
+	assert_equal "$(sort "$T/out" | sed 's/.*] //' | tr '\n' ' ')" \
+	    "first second third "
+	runf timeout "$LIMIT" "$RELAY" -i "kafka://$BOOT/from" --exit-at-end \
+	    --from start
+	assert_equal "$(wc -l <"$T/out")" 3
+	runf timeout "$LIMIT" "$RELAY" -i "kafka://$BOOT/from" --exit-at-end \
+	    --from end
+	assert_equal "$status" 0
+	assert_equal "$(wc -l <"$T/out")" 0
+	# the first message stamped after T, in each partition
+	runf timeout "$LIMIT" "$RELAY" -i "kafka://$BOOT/from" --exit-at-end \
+	    --from time:2024-01-01T00:00:01
+	assert_equal "$status" 0
+	assert_equal "$(sort "$T/out" | sed 's/.*] //' | tr '\n' ' ')" \
+	    "second third "
+	runf timeout "$LIMIT" "$RELAY" -i "kafka://$BOOT/from" --exit-at-end \
+	    --from time:2024-01-01T00:00:02.5
+	assert_equal "$(sed 's/.*] //' "$T/out")" "third"
+	runf timeout "$LIMIT" "$RELAY" -i "kafka://$BOOT/from" --exit-at-end \
+	    --from time:2030-01-01T00:00:00
+	assert_equal "$status" 0
+	assert_equal "$(wc -l <"$T/out")" 0
+	runf timeout "$LIMIT" "$RELAY" -i "kafka://$BOOT/from" --from seq:1
+	assert_equal "$status" 1
+	run cat "$T/err"
+	assert_output --partial "start, end or time:T"
+}
+
+@test "without --exit-at-end it waits for more; --from end sees only new messages; SIGTERM ends with 0" {
+	printf 'old\n' | timeout "$LIMIT" "$RELAY" -o "kafka://$BOOT/live"
+	bg "$T/pid" "$T/out" "$T/err" "$RELAY" -i "kafka://$BOOT/live" --from end
+	local n=0
+	# until it has seen one: it may not have found the end yet
+	until lines_at_least 1 "$T/out"; do
+		n=$((n + 1))
+		[ "$n" -lt 300 ] || fail "relay saw no new message"
+		printf 'new%d\n' "$n" | "$RELAY" -o "kafka://$BOOT/live"
+	done
+	kill -TERM "$(cat "$T/pid")"
+	wait "$BG" && status=0 || status=$?
+	assert_equal "$status" 0
+	run grep -c 'old$' "$T/out"
+	assert_output 0
+	run cat "$T/err"
+	assert_output ''
+}
+
+# group_run TOPIC GROUP OUT SIGNAL: a group consumer of TOPIC that gets
+# SIGNAL once it has written 40 lines while a producer still writes 300
+# messages (c1..c300) slowly; then a second consumer of the group reads the
+# rest to the end into OUT.2. Leaves OUT.1, OUT.2 and $status of the first.
+group_run() {
+	local topic=$1 group=$2 out=$3 sig=$4 ppid
+	bg "$T/c1.pid" "$out.1" "$T/c1.err" "$RELAY" -i "kafka://$BOOT/$topic" \
+	    --group "$group" "${GROUPX[@]}"
+	local c1=$BG
+	# the producer, flushed as it goes: 10 messages, then once the
+	# consumer has joined and written one, the rest, about 3 s long
+	(for i in $(seq 1 300); do
+		echo "c$i"
+		[ "$i" != 10 ] || wait_until 40 lines_at_least 1 "$out.1"
+		sleep 0.01
+	done | "$RELAY" -o "kafka://$BOOT/$topic") 3>&- &
+	ppid=$!
+	wait_until 40 lines_at_least 40 "$out.1" ||
+		fail "the first consumer wrote $(wc -l <"$out.1") lines"
+	kill "-$sig" "$(cat "$T/c1.pid")"
+	wait "$c1" && status=0 || status=$?
+	wait "$ppid" || fail "the producer failed"
+	local s=$status
+	runf timeout "$LIMIT" "$RELAY" -i "kafka://$BOOT/$topic" \
+	    --group "$group" --exit-at-end "${GROUPX[@]}"
+	assert_equal "$status" 0
+	cp "$T/out" "$out.2"
+	status=$s
+}
+
+@test "group: SIGTERM mid-stream and a restart deliver every message exactly once" {
+	group_run exact gx "$T/x" TERM
+	assert_equal "$status" 0
+	local n1
+	n1=$(wc -l <"$T/x.1")
+	[ "$n1" -ge 40 ]
+	sed 's/.*] //' "$T/x.1" "$T/x.2" | sort >"$T/all"
+	run bash -c "uniq -d '$T/all'"
+	assert_output ''
+	seq 1 300 | sed 's/^/c/' | sort >"$T/want"
+	diff -u "$T/want" "$T/all"
+}
+
+@test "group: kill -9 mid-stream and a restart lose nothing (at-least-once)" {
+	group_run kill gk "$T/k" KILL
+	assert_equal "$status" 137
+	# what the first wrote out before it died, the rest from the second;
+	# messages it took but had not committed come again
+	sed 's/.*] //' "$T/k.1" "$T/k.2" | sort -u >"$T/all"
+	seq 1 300 | sed 's/^/c/' | sort >"$T/want"
+	diff -u "$T/want" "$T/all"
+	# the second starts at the last commit, not at the start
+	[ "$(wc -l <"$T/k.2")" -lt 300 ]
+}
+
+@test "group: merged with another input, the message held for the merge is not committed before it is output" {
+	printf '[2024-01-01T00:00:00.00%d | k | %d | 0] m-%d\n' 1 1 1 2 2 2 3 3 3 |
+	    timeout "$LIMIT" "$RELAY" -o "kafka://$BOOT/merge"
+	mkfifo "$T/b"
+	exec 7<>"$T/b"
+	printf '[2000-01-01T00:00:00.000 | b | 1 | 0] b-1\n' >&7
+	# the merge writes b-1, the earlier, and holds m-1 while it waits
+	# for the next line of the FIFO, flushing and committing as it waits
+	bg "$T/r.pid" "$T/out1" "$T/r.err" "$RELAY" -i "kafka://$BOOT/merge" \
+	    --group gm "${GROUPX[@]}" -i "$T/b"
+	local rbg=$BG
+	wait_until 30 eval '[ -s "$T/out1" ] && [[ "$(cat "/proc/$(cat "$T/r.pid")/wchan" 2>/dev/null)" == *pipe_read ]]' ||
+		fail "relay did not wait on the FIFO: $(cat "$T/r.err")"
+	# a commit, were there one, has been made by now: relay commits on
+	# each wait, and the FIFO's wait comes after its flush
+	kill -KILL "$(cat "$T/r.pid")"
+	wait "$rbg" || true
+	exec 7>&-
+	assert_equal "$(sed 's/.*] //' "$T/out1")" "b-1"
+	runf timeout "$LIMIT" "$RELAY" -i "kafka://$BOOT/merge" --group gm \
+	    "${GROUPX[@]}" --exit-at-end
+	assert_equal "$status" 0
+	assert_equal "$(sed 's/.*] //' "$T/out" | tr '\n' ' ')" "m-1 m-2 m-3 "
+}
+
+@test "a failed delivery is an error naming the URI and the reason" {
+	"$MOCK" -b 1 >"$T/boot" 3>&- &
+	local mp=$!
+	wait_until 20 test -s "$T/boot" || fail "kafka-mock did not start"
+	local dead
+	dead=$(head -n 1 "$T/boot")
+	kill "$mp"
+	wait "$mp" || true
+	printf 'a\nb\n' >"$T/in"
+	runf timeout "$LIMIT" "$RELAY" -o "kafka://$dead/gone" \
+	    -X message.timeout.ms=500 <"$T/in"
+	assert_equal "$status" 1
+	run cat "$T/err"
+	assert_output --partial "relay: kafka://$dead/gone: delivery failed for 2 messages"
+	assert_output --partial "Message timed out"
+}
+
+@test "-X passes librdkafka properties; a bad one is an error naming it" {
+	printf 'x\n' >"$T/in"
+	runf "$RELAY" -o "kafka://$BOOT/out" -X no.such.property=1 <"$T/in"
+	assert_equal "$status" 1
+	run cat "$T/err"
+	assert_output --partial "-X no.such.property=1"
+	runf "$RELAY" -i "kafka://$BOOT/out" -X fetch.wait.max.ms=nope
+	assert_equal "$status" 1
+	run cat "$T/err"
+	assert_output --partial "-X fetch.wait.max.ms=nope"
+	# a property that is taken: compression on the producer
+	runf timeout "$LIMIT" "$RELAY" -o "kafka://$BOOT/k2k" \
+	    -X compression.codec=lz4 -X linger.ms=0 <"$T/in"
+	assert_equal "$status" 0
+	assert_equal "$(kread k2k '%s\n')" x
+}
+
+@test "bad kafka URIs are refused" {
+	for u in kafka:// kafka://host:1 kafka://host:1/ "kafka:///t" \
+	    "kafka://h:1/bad topic"; do
+		runf "$RELAY" -o "$u" </dev/null
+		assert_equal "$status" 1
+		run cat "$T/err"
+		assert_output --partial "not kafka://HOST:PORT"
+	done
+}
