@@ -728,19 +728,34 @@ close_all(void)
 			close_batch(groups[i]);
 }
 
+/* A poll(2) timeout until due: -1 for UINT64_MAX (none), capped. */
+static int
+ms_until(uint64_t due, uint64_t now)
+{
+	if (due == UINT64_MAX)
+		return -1;
+	if (due <= now)
+		return 0;
+	return due - now > INT_MAX ? INT_MAX : (int)(due - now);
+}
+
 /* Waits for every queued batch to run (retries included). */
 static void
 drain(void)
 {
 	while (queued > 0) {
+		/* under --on-error stop this may dead-letter the rest */
 		schedule();
+		if (queued == 0)
+			break;
 		int timeout = -1;
 		if (njobs == 0) {
+			/* then nready > 0: a retry waits for its time */
 			uint64_t now = mono_ms(), first = UINT64_MAX;
 			for (size_t i = 0; i < nready; i++)
 				if (ready[i]->not_before < first)
 					first = ready[i]->not_before;
-			timeout = first > now ? (int)(first - now) : 0;
+			timeout = ms_until(first, now);
 		}
 		service(timeout, -1);
 	}
@@ -765,7 +780,7 @@ wait_input(void *ctx, int fd)
 			if (ready[i]->not_before > now &&
 			    ready[i]->not_before < due)
 				due = ready[i]->not_before;
-		int timeout = due == UINT64_MAX ? -1 : (int)(due - now);
+		int timeout = ms_until(due, now);
 		if (fd < 0 && (timeout < 0 || timeout > 50))
 			timeout = 50;	/* a follower's pause */
 		bool readable = service(timeout, fd);
@@ -866,18 +881,7 @@ put(const ls_msg *m)
 	ls_error e;
 	int rc = ls_sink_write(sink, m, &e);
 
-	if (rc == LS_OK) {
-		cmd_count(&cmd_stats.out, 1);
-		cmd_count(&cmd_stats.bytes, m->len);
-	} else if (rc == LS_END)
-		cmd_count(&cmd_stats.filtered, 1);
-	else if (rc == LS_ERR_NOTLINE) {
-		warnx("%s: %s %llu: stream %s seq %llu: %s; not written",
-		    ls_source_name(st.src), ls_source_is_lines(st.src) ?
-		    "line" : "byte", (unsigned long long)ls_source_where(st.src),
-		    m->key, (unsigned long long)m->seq, e.msg);
-		cmd_count(&cmd_stats.skipped, 1);
-	} else
+	if (!cmd_written(rc, m, st.src, NULL, &e))
 		fail_output(&e);
 }
 

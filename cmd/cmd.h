@@ -119,6 +119,34 @@ cmd_count(_Atomic uint64_t *c, uint64_t n)
 	    memory_order_relaxed) + n, memory_order_relaxed);
 }
 
+/*
+ * Counts the outcome rc of writing m, read from src, to the output named
+ * to (or NULL): written, dropped by the output's key filter, or
+ * (LS_ERR_NOTLINE) not written, with a warning naming the input, where
+ * the message is in it, and e's reason. Returns true for these, false for
+ * any other error, which the caller handles.
+ */
+static inline bool
+cmd_written(int rc, const ls_msg *m, const ls_source *src, const char *to,
+    const ls_error *e)
+{
+	if (rc == LS_OK) {
+		cmd_count(&cmd_stats.out, 1);
+		cmd_count(&cmd_stats.bytes, m->len);
+	} else if (rc == LS_END)
+		cmd_count(&cmd_stats.filtered, 1);
+	else if (rc == LS_ERR_NOTLINE) {
+		warnx("%s: %s %llu: stream %s seq %llu: %s; not written%s%s",
+		    ls_source_name(src), ls_source_is_lines(src) ? "line" :
+		    "byte", (unsigned long long)ls_source_where(src), m->key,
+		    (unsigned long long)m->seq, e->msg, to ? " to " : "",
+		    to ? to : "");
+		cmd_count(&cmd_stats.skipped, 1);
+	} else
+		return false;
+	return true;
+}
+
 static inline void
 cmd_stats_print(void)
 {

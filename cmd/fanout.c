@@ -66,19 +66,7 @@ put(size_t i, const ls_msg *m)
 	ls_error e;
 	int rc = ls_outs_write(outs, i, m, &e);
 
-	if (rc == LS_OK) {
-		cmd_count(&cmd_stats.out, 1);
-		cmd_count(&cmd_stats.bytes, m->len);
-	} else if (rc == LS_END)
-		cmd_count(&cmd_stats.filtered, 1);
-	else if (rc == LS_ERR_NOTLINE) {
-		warnx("%s: %s %llu: stream %s seq %llu: %s; not written to %s",
-		    ls_source_name(st.src), ls_source_is_lines(st.src) ?
-		    "line" : "byte", (unsigned long long)ls_source_where(st.src),
-		    m->key, (unsigned long long)m->seq, e.msg,
-		    ls_outs_name(outs, i));
-		cmd_count(&cmd_stats.skipped, 1);
-	} else {
+	if (!cmd_written(rc, m, st.src, ls_outs_name(outs, i), &e)) {
 		drop(i, &e);
 		return false;
 	}

@@ -235,19 +235,7 @@ main(int argc, char *argv[])
 			rc = ls_sink_write(missing, &m, &e);
 		else
 			rc = ls_outs_write(outs, part, &m, &e);
-		if (rc == LS_OK) {
-			cmd_count(&cmd_stats.out, 1);
-			cmd_count(&cmd_stats.bytes, m.len);
-		} else if (rc == LS_END)
-			cmd_count(&cmd_stats.filtered, 1);
-		else if (rc == LS_ERR_NOTLINE) {
-			warnx("%s: %s %llu: stream %s seq %llu: %s; not written",
-			    ls_source_name(st.src), ls_source_is_lines(st.src) ?
-			    "line" : "byte", (unsigned long long)
-			    ls_source_where(st.src), m.key,
-			    (unsigned long long)m.seq, e.msg);
-			cmd_count(&cmd_stats.skipped, 1);
-		} else
+		if (!cmd_written(rc, &m, st.src, NULL, &e))
 			output_failed(&e);
 	}
 	if (wait_rc != LS_OK)

@@ -307,21 +307,10 @@ main(int argc, char *argv[])
 		if (next == NULL)
 			break;
 		int rc = ls_sink_write(sink, &next->m, &e);
-		if (rc == LS_OK) {
-			cmd_count(&cmd_stats.out, 1);
-			cmd_count(&cmd_stats.bytes, next->m.len);
-		} else if (rc == LS_END)
-			cmd_count(&cmd_stats.filtered, 1);
-		else if (rc == LS_ERR_NOTLINE) {
-			warnx("%s: %s %llu: stream %s seq %llu: %s; not written "
-			    "to %s", ls_source_name(next->src),
-			    ls_source_is_lines(next->src) ? "line" : "byte",
-			    (unsigned long long)ls_source_where(next->src),
-			    next->m.key, (unsigned long long)next->m.seq, e.msg,
-			    ls_sink_name(sink));
-			cmd_count(&cmd_stats.skipped, 1);
+		if (rc == LS_ERR_NOTLINE)
 			status = 1;
-		} else
+		if (!cmd_written(rc, &next->m, next->src, ls_sink_name(sink),
+		    &e))
 			output_failed(&e);
 		next->live = advance(next, so.bad, &eos_ts);
 	}
