@@ -33,7 +33,7 @@ count_tap() {
 }
 
 run_variant() {
-	local name=$1 makeflags=$2 out=$3 bin=$4 rc t
+	local name=$1 makeflags=$2 out=$3 bin=$4 san=$5 rc t
 	echo "== $name build"
 	# shellcheck disable=SC2086
 	if ! make -j2 WERROR=1 $makeflags tests >"$log/$name-build.log" 2>&1; then
@@ -51,17 +51,25 @@ run_variant() {
 		count_tap "$name ${t##*/}" "$log/$name-${t##*/}.tap" "$rc"
 	done
 	echo "== $name bats"
-	LS_BIN=$PWD/$bin LS_TOOLS=$PWD/$out/tools \
-	    bats --tap tests/bats >"$log/$name-bats.tap" 2>&1 </dev/null
+	# shellcheck disable=SC2086
+	LS_BIN=$PWD/$bin LS_TOOLS=$PWD/$out/tools LS_SAN=$san \
+	    bats --tap $jobs tests/bats >"$log/$name-bats.tap" 2>&1 </dev/null
 	rc=$?
 	count_tap "$name bats" "$log/$name-bats.tap" "$rc"
 }
 
+# The bats files run two at a time (LS_JOBS=1: one), the tests of each
+# file in order: most of their time is spent waiting on processes.
+jobs=
+if [ "${LS_JOBS:-2}" -gt 1 ]; then
+	jobs="--jobs ${LS_JOBS:-2} --no-parallelize-within-files"
+fi
+
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=99
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-run_variant plain "" build bin
-run_variant sanitizer "SAN=1" build/asan build/asan/bin
+run_variant plain "" build bin 0
+run_variant sanitizer "SAN=1" build/asan build/asan/bin 1
 
 if [ ${#failed[@]} -gt 0 ]; then
 	echo "failures:"

@@ -43,13 +43,13 @@ check_cuts() {
 @test "append after a cut anywhere in splice-256.ss: prefix kept, 5 appended, verifies" {
 	local src=$VEC/splice-256.ss size cuts=() c b
 	size=$(fsize "$src")
-	for ((c = 128; c <= size; c += 89)); do cuts+=("$c"); done
+	for ((c = 128; c <= size; c += 89 * LS_STRIDE)); do cuts+=("$c"); done
 	# around beacons, where messages are spliced or end exactly
-	for ((b = 256; b < size; b += 256 * 7)); do
+	for ((b = 256; b < size; b += 256 * 7 * LS_STRIDE)); do
 		for d in -2 -1 0 1 5 6 7 8; do cuts+=($((b + d))); done
 	done
 	cuts+=("$size" $((size - 1)))
-	[ "${#cuts[@]}" -gt 150 ] || fail "only ${#cuts[@]} cuts"
+	[ "${#cuts[@]}" -gt $((150 / LS_STRIDE)) ] || fail "only ${#cuts[@]} cuts"
 	run check_cuts "$src" "${cuts[@]}"
 	assert_success
 	assert_output ""
@@ -58,7 +58,7 @@ check_cuts() {
 @test "append after a cut in a many-stream file with a large message: verifies" {
 	local src=$VEC/large.ss size cuts=() c
 	size=$(fsize "$src")
-	for ((c = 128; c <= size; c += 997)); do cuts+=("$c"); done
+	for ((c = 128; c <= size; c += 997 * LS_STRIDE)); do cuts+=("$c"); done
 	run check_cuts "$src" "${cuts[@]}"
 	assert_success
 	assert_output ""
