@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,96 @@
 #include <unistd.h>
 
 #include "libstream.h"
+
+/*
+ * warn(3), warnx, err and errx, each message written with one write(2):
+ * the C library's write the program name, the message and the newline
+ * separately, and the --stats thread's line could land in between.
+ */
+static inline void
+cmd_vwarn(int e, const char *fmt, va_list ap)
+{
+	char buf[2048];
+	size_t n;
+	int k;
+
+	k = snprintf(buf, sizeof(buf), "%s: ", getprogname());
+	n = k > 0 ? (size_t)k : 0;
+	if (fmt != NULL && n < sizeof(buf)) {
+		k = vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
+		n += k > 0 ? (size_t)k : 0;
+	}
+	if (e >= 0 && n < sizeof(buf)) {
+		k = snprintf(buf + n, sizeof(buf) - n, "%s%s",
+		    fmt != NULL ? ": " : "", strerror(e));
+		n += k > 0 ? (size_t)k : 0;
+	}
+	if (n > sizeof(buf) - 1)
+		n = sizeof(buf) - 1;	/* cut short, with its newline */
+	buf[n++] = '\n';
+	(void)ls_write_all(STDERR_FILENO, buf, n);
+}
+
+static inline void __attribute__((format(printf, 1, 2)))
+cmd_warnx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	cmd_vwarn(-1, fmt, ap);
+	va_end(ap);
+}
+
+static inline void __attribute__((format(printf, 1, 2)))
+cmd_warn(const char *fmt, ...)
+{
+	int e = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	cmd_vwarn(e, fmt, ap);
+	va_end(ap);
+}
+
+static inline _Noreturn void __attribute__((format(printf, 2, 3)))
+cmd_errx(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	cmd_vwarn(-1, fmt, ap);
+	va_end(ap);
+	exit(status);
+}
+
+static inline _Noreturn void __attribute__((format(printf, 2, 3)))
+cmd_err(int status, const char *fmt, ...)
+{
+	int e = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	cmd_vwarn(e, fmt, ap);
+	va_end(ap);
+	exit(status);
+}
+
+static inline _Noreturn void __attribute__((format(printf, 3, 4)))
+cmd_errc(int status, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	cmd_vwarn(code, fmt, ap);
+	va_end(ap);
+	exit(status);
+}
+
+#define warnx cmd_warnx
+#define warn cmd_warn
+#define errx cmd_errx
+#define err cmd_err
+#define errc cmd_errc
 
 /* Set by the first SIGINT or SIGTERM; a second one exits at once. */
 static volatile int cmd_stop;
