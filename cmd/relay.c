@@ -214,6 +214,8 @@ main(int argc, char *argv[])
 			break;
 		case 'g':
 			so.group = optarg;
+			/* a commit waits for what went out to be taken */
+			ko.flush_delivers = true;
 			break;
 		case 'k':
 			if (strncmp(optarg, "field:", 6) != 0 || optarg[6] == '\0')

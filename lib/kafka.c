@@ -326,10 +326,17 @@ ksink_write(void *ctx, const ls_msg *m, ls_error *err)
 			rd_kafka_error_destroy(ee);
 		if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
 			break;
-		/* the local queue is full: wait for deliveries */
-		rd_kafka_poll(k->rk, 100);
-		if (k->failed > 0)
-			return sink_failure(k, k->uri, err);
+		/*
+		 * The local queue is full: wait for deliveries until it is
+		 * half empty (trying again as each one comes would build
+		 * and drop a record, headers and all, every time).
+		 */
+		int full = rd_kafka_outq_len(k->rk);
+		do {
+			rd_kafka_poll(k->rk, 10);
+			if (k->failed > 0)
+				return sink_failure(k, k->uri, err);
+		} while (rd_kafka_outq_len(k->rk) > full / 2);
 	}
 	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		if (e == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION && part >= 0)
@@ -360,8 +367,15 @@ sink_wait(struct ksink *k, const char *uri, ls_error *err)
 static int
 ksink_flush(void *ctx, ls_error *err)
 {
+	struct ksink *k = ctx;
+
 	/* the caller names the sink */
-	return sink_wait(ctx, NULL, err);
+	if (k->o->flush_delivers)
+		return sink_wait(k, NULL, err);
+	/* librdkafka sends what is queued on its own; take the reports
+	 * that are in, so that a failure is known */
+	rd_kafka_poll(k->rk, 0);
+	return k->failed > 0 ? sink_failure(k, NULL, err) : LS_OK;
 }
 
 static void

@@ -478,8 +478,9 @@ typedef struct ls_source_opts {
 	/* reads end (as at end of input) once *stop is non-zero; a blocked
 	 * read ends when a signal handler that sets it interrupts it */
 	volatile int *stop;
-	/* called before every read that may wait for input: a stage flushes
-	 * its output there, so nothing waits in its buffers */
+	/* called before every read that may wait for input (and a broker's
+	 * wait): a stage flushes its output there, so nothing waits in its
+	 * buffers */
 	void (*on_wait)(void *ctx);
 	void *wait_ctx;
 	/* if set, called (after on_wait) instead of blocking in a read of
@@ -571,6 +572,9 @@ typedef struct ls_sink_opts {
 	const char *key_field;	/* Kafka: the key from this JSON payload
 				   field (else the stream key) */
 	bool partition_by_shard;	/* Kafka: the partition is the shard */
+	bool flush_delivers;	/* Kafka: ls_sink_flush waits for every
+				   delivery report (else only collects
+				   those in); close always waits */
 	const char *const *props;	/* Kafka: as in ls_source_opts */
 } ls_sink_opts;
 

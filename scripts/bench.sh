@@ -629,7 +629,7 @@ else
 	    >"$tmp/kv.txt"
 	for i in $(seq 1 "$RUNS"); do
 		rm -f "$tmp/boot"
-		"$MOCK" -t r:3 -t k:3 >"$tmp/boot" &
+		"$MOCK" -t r:3 -t k:3 -t h:3 >"$tmp/boot" &
 		mpid=$!
 		for _ in $(seq 1 500); do
 			[ -s "$tmp/boot" ] && break
@@ -639,6 +639,10 @@ else
 		boot=$(head -n 1 "$tmp/boot")
 		run kafka_kcat "$tmp/kv.txt" /dev/null kcat -b "$boot" -P -t k \
 		    -K "$(printf '\t')"
+		# the same records with the two headers relay adds (seq,
+		# shard), which cost librdkafka allocations per record
+		run kafka_kcat_h "$tmp/kv.txt" /dev/null kcat -b "$boot" -P \
+		    -t h -K "$(printf '\t')" -H seq=123456 -H shard=0
 		run kafka_relay "$tmp/lines.txt" /dev/null "$RELAY" \
 		    -o "kafka://$boot/r"
 		if [ "$i" -eq "$RUNS" ]; then
@@ -667,11 +671,15 @@ else
 	done
 	ktable=$(awk -v n="$N" -v r="${SEC[kafka_relay]}" \
 	    -v k="${SEC[kafka_kcat]}" -v rm="${RSS[kafka_relay]}" \
-	    -v km="${RSS[kafka_kcat]}" 'BEGIN {
-		printf "stdio->Kafka (relay -o kafka://)\t%.3f\t%.0f\t%.2f\t%.1f\t>= 0.70 of kcat -P\t%s\n",
-		    r, n / r, k / r, rm / 1024, (k / r >= 0.7 ? "meets" : "below")
+	    -v km="${RSS[kafka_kcat]}" -v kh="${SEC[kafka_kcat_h]}" \
+	    -v khm="${RSS[kafka_kcat_h]}" 'BEGIN {
+		printf "stdio->Kafka (relay -o kafka://)\t%.3f\t%.0f\t%.2f, %.2f with headers\t%.1f\t>= 0.70 of kcat -P\t%s\n",
+		    r, n / r, k / r, kh / r, rm / 1024,
+		    (k / r >= 0.7 ? "meets" : "below")
 		printf "peer: kcat -P -K TAB\t%.3f\t%.0f\t-\t%.1f\t-\t-\n",
 		    k, n / k, km / 1024
+		printf "peer: kcat -P -K TAB -H seq=.. -H shard=..\t%.3f\t%.0f\t-\t%.1f\t-\t-\n",
+		    kh, n / kh, khm / 1024
 	}')
 	khead="task	seconds	messages/s	vs kcat	peak MiB	target	result"
 	echo
@@ -686,5 +694,12 @@ else
 		    { line = "|"; for (i = 1; i <= NF; i++) line = line " " $i " |"
 		      print line
 		      if (NR == 1) print "|---|--:|--:|--:|--:|---|---|" }'
+		echo
+		echo "relay's records carry two headers (seq, shard) beside key," \
+		    "value and timestamp, so that a message read back is the" \
+		    "message written; librdkafka allocates each header per" \
+		    "record, which is most of the difference to kcat -P without" \
+		    "headers. The second ratio is against kcat -P adding the" \
+		    "same two headers to each record."
 	} >>"$OUTMD"
 fi

@@ -24,7 +24,7 @@ setup_file() {
 		fail "$LS_TOOLS/kafka-mock is missing: run 'make tests'"
 	"$LS_TOOLS/kafka-mock" -t out:3 -t in:3 -t rt:3 -t rt2:3 -t shard:4 \
 	    -t keyf:3 -t part:4 -t from:2 -t live:2 -t exact:3 -t kill:3 \
-	    -t k2k:2 -t merge:1 >"$D/mock.boot" 2>"$D/mock.err" 3>&- &
+	    -t k2k:2 -t merge:1 -t held:1 >"$D/mock.boot" 2>"$D/mock.err" 3>&- &
 	echo $! >"$D/mock.pid"
 	wait_until 20 test -s "$D/mock.boot" || fail "kafka-mock did not start"
 	BOOT=$(head -n 1 "$D/mock.boot")
@@ -312,6 +312,33 @@ group_run() {
 	    "${GROUPX[@]}" --exit-at-end
 	assert_equal "$status" 0
 	assert_equal "$(sed 's/.*] //' "$T/out" | tr '\n' ' ')" "m-1 m-2 m-3 "
+}
+
+@test "group into a Kafka output: nothing is committed before the output has its delivery reports" {
+	printf '[2024-01-01T00:00:00.00%d | k | %d | 0] h-%d\n' 1 1 1 2 2 2 3 3 3 |
+	    timeout "$LIMIT" "$RELAY" -o "kafka://$BOOT/held"
+	# an output cluster that is gone: its records wait for delivery
+	"$MOCK" -b 1 >"$T/boot" 3>&- &
+	local mp=$! dead
+	wait_until 20 test -s "$T/boot" || fail "kafka-mock did not start"
+	dead=$(head -n 1 "$T/boot")
+	kill "$mp"
+	wait "$mp" || true
+	bg "$T/r.pid" /dev/null "$T/r.err" "$RELAY" -i "kafka://$BOOT/held" \
+	    --group gh "${GROUPX[@]}" -o "kafka://$dead/x" --stats \
+	    --stats-interval 10ms
+	local rbg=$BG
+	wait_until 30 grep -q '"out":3' "$T/r.err" ||
+		fail "relay did not write the 3 messages: $(tail -n 2 "$T/r.err")"
+	# relay flushes as its input waits; a commit, were there one, would
+	# be made within this second
+	sleep 1
+	kill -KILL "$(cat "$T/r.pid")"
+	wait "$rbg" || true
+	runf timeout "$LIMIT" "$RELAY" -i "kafka://$BOOT/held" --group gh \
+	    "${GROUPX[@]}" --exit-at-end
+	assert_equal "$status" 0
+	assert_equal "$(sed 's/.*] //' "$T/out" | tr '\n' ' ')" "h-1 h-2 h-3 "
 }
 
 @test "a failed delivery is an error naming the URI and the reason" {
