@@ -706,8 +706,10 @@ add(const ls_msg *m)
 		g->open = b;
 		if (exec_cmd == NULL)
 			b->buf = NULL;
+		/* + 1: mono_ms() is rounded down, and the batch may close
+		 * no sooner than TIMEOUT after its first message */
 		if (timeout_ms > 0)
-			timer_push(g, b->id, mono_ms() + timeout_ms);
+			timer_push(g, b->id, mono_ms() + timeout_ms + 1);
 	}
 	if (grow(&b->buf, &b->cap, b->len + scratch_len + 2) != 0)
 		err(1, NULL);
