@@ -25,12 +25,35 @@ hexval(unsigned c)
 	return -1;
 }
 
+/*
+ * True if none of the 8 bytes at p is a quote, a backslash or a control
+ * character: the text a string scan steps over (the classic "has a zero
+ * byte" tests, exact for whether any byte matches).
+ */
+static inline bool
+plain8(const unsigned char *p)
+{
+	const uint64_t ones = 0x0101010101010101ULL;
+	const uint64_t high = 0x8080808080808080ULL;
+	uint64_t v, q, b;
+
+	memcpy(&v, p, sizeof(v));
+	q = v ^ (ones * '"');
+	b = v ^ (ones * '\\');
+	return (((q - ones) & ~q) | ((b - ones) & ~b) |
+	    ((v - ones * 0x20) & ~v)) & high ? false : true;
+}
+
 /* Scans a string starting at the quote p[i]; returns the index after the
  * closing quote or 0 if invalid. The input is already known to be UTF-8. */
 static size_t
 scan_string(const unsigned char *p, size_t i, size_t n)
 {
 	for (i++; i < n; i++) {
+		while (i + 8 <= n && plain8(p + i))
+			i += 8;
+		if (i >= n)
+			break;
 		unsigned c = p[i];
 		if (c == '"')
 			return i + 1;

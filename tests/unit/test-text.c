@@ -475,6 +475,63 @@ test_json_valid(void **state)
 	assert_false(ls_json_valid((const unsigned char *)"[1]", 2));
 }
 
+/*
+ * Strings are scanned 8 bytes at a time where they are plain: a quote, a
+ * backslash escape, a control character or UTF-8 at every offset of a
+ * long string, and strings ending at every offset of the input, are
+ * taken or refused as byte by byte.
+ */
+static void
+test_json_string_offsets(void **state)
+{
+	unsigned char b[64];
+	const unsigned char *val;
+	size_t len;
+
+	(void)state;
+	for (size_t at = 1; at < 40; at++) {
+		memset(b, 'a', sizeof(b));
+		b[0] = '"';
+		b[41] = '"';
+		/* plain */
+		assert_true(ls_json_valid(b, 42));
+		/* an escape */
+		b[at] = '\\';
+		b[at + 1] = 'n';
+		assert_true(ls_json_valid(b, 42));
+		b[at + 1] = 'x';
+		assert_false(ls_json_valid(b, 42));
+		b[at + 1] = '"';	/* an escaped quote: unterminated */
+		assert_int_equal(ls_json_valid(b, 42), at + 1 != 41);
+		/* a control character, and DEL, which is allowed */
+		b[at] = 0x1f;
+		b[at + 1] = 'a';
+		assert_false(ls_json_valid(b, 42));
+		b[at] = 0x7f;
+		assert_true(ls_json_valid(b, 42));
+		b[at] = 0x20;
+		assert_true(ls_json_valid(b, 42));
+		/* two bytes of UTF-8 (e-acute) */
+		b[at] = 0xc3;
+		b[at + 1] = 0xa9;
+		assert_true(ls_json_valid(b, 42));
+		/* a quote: the string ends early, and what follows is junk */
+		b[at] = '"';
+		b[at + 1] = 'a';
+		assert_false(ls_json_valid(b, 42));
+		/* the string ends there: valid up to it */
+		assert_true(ls_json_valid(b, at + 1));
+		/* and a field found past a long string */
+		memcpy(b, "{\"s\":\"", 6);
+		memset(b + 6, 'z', at);
+		memcpy(b + 6 + at, "\",\"k\":7}", 9);
+		assert_int_equal(ls_json_field(b, 14 + at, "k", &val, &len),
+		    LS_OK);
+		assert_int_equal(len, 1);
+		assert_int_equal(val[0], '7');
+	}
+}
+
 static void
 test_json_depth(void **state)
 {
@@ -818,6 +875,7 @@ main(void)
 		cmocka_unit_test(test_json_valid),
 		cmocka_unit_test(test_json_depth),
 		cmocka_unit_test(test_json_write),
+		cmocka_unit_test(test_json_string_offsets),
 		cmocka_unit_test(test_json_write_many),
 		cmocka_unit_test(test_json_write_large),
 		cmocka_unit_test(test_json_write_string),
