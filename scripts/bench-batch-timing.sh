@@ -147,14 +147,7 @@ measure "a line every 300 ms" 300
 
 head="batch -t ${TIMEOUT_MS}ms, input	messages	batches	msgs/batch	min ms	median ms	max ms	target	result"
 echo
-{ echo "$head"; cat "$tmp/rows"; } | awk -F '\t' '
-	{ for (i = 1; i <= NF; i++) { c[NR, i] = $i
-	    if (length($i) > w[i]) w[i] = length($i) } }
-	END { for (r = 1; r <= NR; r++) { line = ""
-	    for (i = 1; i <= 9; i++) {
-	        fmt = (i == 1 || i >= 8) ? "%-" w[i] "s  " : "%" w[i] "s  "
-	        line = line sprintf(fmt, c[r, i]) }
-	    sub(/ +$/, "", line); print line } }'
+{ echo "$head"; cat "$tmp/rows"; } | awk -F '\t' -f scripts/table.awk
 notes="Interval = arrival of the batch line at the reader - the write of the
 batch's first message (both wall times taken in bash, EPOCHREALTIME). Each
 trickle lasts ${SECONDS_EACH} s; slack ${SLACK_MS} ms (BENCH_TIMING_SLACK_MS);

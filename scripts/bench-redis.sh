@@ -129,14 +129,7 @@ table=$(awk -v n="$N" -v p1="${SEC[peer1]}" -v p5="${SEC[peer5]}" \
 	}')
 head="task	messages	seconds	messages/s	vs redis-benchmark	target	result"
 echo
-{ echo "$head"; echo "$table"; } | awk -F '\t' '
-	{ for (i = 1; i <= NF; i++) { c[NR, i] = $i
-	    if (length($i) > w[i]) w[i] = length($i) } }
-	END { for (r = 1; r <= NR; r++) { line = ""
-	    for (i = 1; i <= 7; i++) {
-	        fmt = (i == 1 || i >= 5) ? "%-" w[i] "s  " : "%" w[i] "s  "
-	        line = line sprintf(fmt, c[r, i]) }
-	    sub(/ +$/, "", line); print line } }'
+{ echo "$head"; echo "$table"; } | awk -F '\t' -v tail=3 -f scripts/table.awk
 notes="vs redis-benchmark = its seconds / relay's seconds, against the
 1-field XADD (the target) and the 5-field one (relay's entries: payload,
 key, shard, seq, ts). redis-benchmark runs 50 clients, 16 commands a

@@ -526,14 +526,7 @@ table=$(
 head="task	messages	seconds	messages/s	vs peer	peak MiB	target	result"
 
 echo
-{ echo "$head"; echo "$table"; } | awk -F '\t' '
-	{ for (i = 1; i <= NF; i++) { c[NR, i] = $i
-	    if (length($i) > w[i]) w[i] = length($i) } }
-	END { for (r = 1; r <= NR; r++) { line = ""
-	    for (i = 1; i <= 8; i++) {
-	        fmt = (i == 1 || i >= 7) ? "%-" w[i] "s  " : "%" w[i] "s  "
-	        line = line sprintf(fmt, c[r, i]) }
-	    sub(/ +$/, "", line); print line } }'
+{ echo "$head"; echo "$table"; } | awk -F '\t' -f scripts/table.awk
 
 jqr=$(awk -v a="${SEC[jq]}" -v b="${SEC[ndjson]}" -v n="$N" -v j="$NJQ" \
     'BEGIN { printf "%.0f", (a * n / j) / b }')
@@ -683,7 +676,7 @@ else
 	}')
 	khead="task	seconds	messages/s	vs kcat	peak MiB	target	result"
 	echo
-	{ echo "$khead"; echo "$ktable"; } | column -t -s "$(printf '\t')"
+	{ echo "$khead"; echo "$ktable"; } | awk -F '\t' -f scripts/table.awk
 	{
 		echo
 		echo "Kafka, $N messages into librdkafka's mock cluster" \
