@@ -55,17 +55,8 @@ trap 'exit 143' TERM
 
 if [ -z "$LINES" ]; then
 	LINES=$tmp/lines.txt
-	awk -v n="${BENCH_MESSAGES:-1000000}" 'BEGIN {
-		for (c = 33; c < 127; c++)
-			base = base sprintf("%c", c)
-		base = base base base
-		for (i = 0; i < n; i++) {
-			s = int(i / 1000)
-			printf "[2024-01-01T%02d:%02d:%02d.%03d | k%d | %d | 0] %s\n",
-			    int(s / 3600), int(s / 60) % 60, s % 60, i % 1000,
-			    i % 8, int(i / 8), substr(base, i % 94 + 1, 100)
-		}
-	}' >"$LINES"
+	awk -v n="${BENCH_MESSAGES:-1000000}" -f scripts/gen-lines.awk \
+	    >"$LINES"
 fi
 N=$(wc -l <"$LINES")
 port=$(bash scripts/redis-tmp.sh start "$tmp/redis")

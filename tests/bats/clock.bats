@@ -373,15 +373,7 @@ stall() {
 		"stray|usage: clock"
 		"--interval|requires an argument"
 	)
-	local c args want
-	for c in "${cases[@]}"; do
-		args=${c%%|*} want=${c#*|}
-		# shellcheck disable=SC2086
-		runf clock $args
-		assert_equal "$args: status $status" "$args: status 2"
-		grep -qF -- "$want" "$T/err" || fail "$args: stderr: $(cat "$T/err")"
-		[ ! -s "$T/out" ] || fail "$args: wrote to stdout"
-	done
+	expect_failures 2 clock "${cases[@]}"
 	runf clock -n 1 -o "$T/no-dir/c.ss"
 	assert_equal "$status" 1
 	grep -qF "$T/no-dir/c.ss" "$T/err"

@@ -680,14 +680,7 @@ stats_of() {
 		"-i $T/bad.txt --on-bad-line skip -q /dev/null /dev/null|2 4 0 1 16"
 		"--mode roundrobin -i $D/in.txt /dev/null /dev/null /dev/null|$N $N 0 0 $all"
 	)
-	local c args want got bad=()
-	for c in "${cases[@]}"; do
-		args=${c%%|*} want=${c#*|}
-		# shellcheck disable=SC2086
-		got=$(stats_of $args)
-		[ "$got" = "$want" ] || bad+=("$args: got '$got', want '$want'")
-	done
-	[ "${#bad[@]}" -eq 0 ] || fail "$(printf '%s\n' "${bad[@]}")"
+	expect_outputs stats_of "${cases[@]}"
 }
 
 # ---------------------------------------------------------------------------
@@ -713,16 +706,8 @@ stats_of() {
 		"--bogus $T/a|unrecognized option"
 		"--exec|requires an argument"
 	)
-	local c args want
-	for c in "${cases[@]}"; do
-		args=${c%%|*} want=${c#*|}
-		# shellcheck disable=SC2086
-		runf fanout $args </dev/null
-		assert_equal "$args: status $status" "$args: status 2"
-		grep -qF -- "$want" "$T/err" || fail "$args: stderr: $(cat "$T/err")"
-		[ ! -s "$T/out" ] || fail "$args: wrote to stdout"
-		[ ! -e "$T/a" ] || fail "$args: created an output"
-	done
+	expect_failures 2 fanout "${cases[@]}"
+	[ ! -e "$T/a" ] || fail "an output was created"
 	# the synopsis is the man page's
 	runf fanout --help
 	assert_equal "$status" 2

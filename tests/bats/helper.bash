@@ -226,3 +226,34 @@ wait_until() {
 lines_at_least() {
 	[ -e "$2" ] && [ "$(wc -l <"$2")" -ge "$1" ]
 }
+
+# expect_failures STATUS CMD CASE...: for each case "ARGS|TEXT", CMD ARGS
+# (split on white space, standard input /dev/null) exits with STATUS and
+# TEXT in its standard error; under status 2 (usage) it writes nothing to
+# standard output.
+expect_failures() {
+	local st=$1 cmd=$2 c args want
+	shift 2
+	for c in "$@"; do
+		args=${c%%|*} want=${c#*|}
+		# shellcheck disable=SC2086
+		runf "$cmd" $args </dev/null
+		assert_equal "$args: status $status" "$args: status $st"
+		grep -qF -- "$want" "$T/err" || fail "$args: stderr: $(cat "$T/err")"
+		[ "$st" -ne 2 ] || [ ! -s "$T/out" ] || fail "$args: wrote to stdout"
+	done
+}
+
+# expect_outputs FUNC CASE...: for each case "ARGS|WANT", FUNC ARGS (split
+# on white space) prints WANT; fails naming every case that does not.
+expect_outputs() {
+	local f=$1 c args want got bad=()
+	shift
+	for c in "$@"; do
+		args=${c%%|*} want=${c#*|}
+		# shellcheck disable=SC2086
+		got=$("$f" $args)
+		[ "$got" = "$want" ] || bad+=("$args: got '$got', want '$want'")
+	done
+	[ "${#bad[@]}" -eq 0 ] || fail "$(printf '%s\n' "${bad[@]}")"
+}

@@ -728,15 +728,8 @@ EOF
 		"-n 2 rediss://host/t%d|rediss://host/t0: TLS (rediss://) is not supported"
 		"-n 2 --key field:x --missing $T/no-dir/m o.%d|$T/no-dir/m: No such file or directory"
 	)
-	local c args want
 	cd "$T"
-	for c in "${cases[@]}"; do
-		args=${c%%|*} want=${c#*|}
-		# shellcheck disable=SC2086
-		runf partition $args </dev/null
-		assert_equal "$args: status $status" "$args: status 1"
-		grep -qF -- "$want" "$T/err" || fail "$args: stderr: $(cat "$T/err")"
-	done
+	expect_failures 1 partition "${cases[@]}"
 }
 
 @test "partition --on-bad-line: fail, skip and raw, with and without --quiet" {
@@ -828,15 +821,7 @@ EOF
 		"-h|usage: partition"
 		"-n|requires an argument"
 	)
-	local c args want
 	cd "$T"
-	for c in "${cases[@]}"; do
-		args=${c%%|*} want=${c#*|}
-		# shellcheck disable=SC2086
-		runf partition $args </dev/null
-		assert_equal "$args: status $status" "$args: status 2"
-		grep -qF -- "$want" "$T/err" || fail "$args: stderr: $(cat "$T/err")"
-		[ ! -s "$T/out" ] || fail "$args: wrote to stdout"
-		[ "$(ls "$T")" = "$(printf 'err\nout')" ] || fail "$args: created $(ls "$T")"
-	done
+	expect_failures 2 partition "${cases[@]}"
+	[ "$(ls "$T")" = "$(printf 'err\nout')" ] || fail "created $(ls "$T")"
 }

@@ -952,14 +952,7 @@ payload_bytes() {
 		"-i $VEC/binary.ss|31 18 0 12 0 0 $binary"
 		"-i $CORRUPT/bad-crc.ss --skip-corrupt -o /dev/null|80 79 0 0 0 1 $corrupt"
 	)
-	local c args want got bad=()
-	for c in "${cases[@]}"; do
-		args=${c%%|*} want=${c#*|}
-		# shellcheck disable=SC2086
-		got=$(stats_of $args)
-		[ "$got" = "$want" ] || bad+=("$args: got '$got', want '$want'")
-	done
-	[ "${#bad[@]}" -eq 0 ] || fail "$(printf '%s\n' "${bad[@]}")"
+	expect_outputs stats_of "${cases[@]}"
 }
 
 @test "relay: SIGUSR1 during --follow prints the counters once, with or without --stats; --stats-interval prints more" {
@@ -1032,15 +1025,7 @@ payload_bytes() {
 		"stray|usage: relay"
 		"-i|requires an argument"
 	)
-	local c args want
-	for c in "${cases[@]}"; do
-		args=${c%%|*} want=${c#*|}
-		# shellcheck disable=SC2086
-		runf relay $args </dev/null
-		assert_equal "$args: status $status" "$args: status 2"
-		grep -qF -- "$want" "$T/err" || fail "$args: stderr: $(cat "$T/err")"
-		[ ! -s "$T/out" ] || fail "$args: wrote to stdout"
-	done
+	expect_failures 2 relay "${cases[@]}"
 }
 
 @test "relay: refused URIs and missing inputs exit 1 naming them" {
@@ -1052,14 +1037,7 @@ payload_bytes() {
 		"-o $T/no-dir/x.ss|$T/no-dir/x.ss: No such file or directory"
 		"-i stdio:///bad!key|invalid stream key 'bad!key'"
 	)
-	local c args want
-	for c in "${cases[@]}"; do
-		args=${c%%|*} want=${c#*|}
-		# shellcheck disable=SC2086
-		runf relay $args </dev/null
-		assert_equal "$args: status $status" "$args: status 1"
-		grep -qF -- "$want" "$T/err" || fail "$args: stderr: $(cat "$T/err")"
-	done
+	expect_failures 1 relay "${cases[@]}"
 }
 
 @test "relay: a reader of its output that goes away ends it quietly (SIGPIPE)" {
