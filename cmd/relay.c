@@ -30,7 +30,8 @@ usage(void)
 	    "[--claim-idle duration]\n"
 	    "             [--maxlen count] [--exit-at-end] "
 	    "[--key field:name]\n"
-	    "             [--partition shard] [-X name=value]\n");
+	    "             [--partition shard] [--headers] "
+	    "[-X name=value]\n");
 	exit(2);
 }
 
@@ -133,6 +134,7 @@ main(int argc, char *argv[])
 		{ "exit-at-end", no_argument, NULL, 'e' },
 		{ "from", required_argument, NULL, 'P' },
 		{ "group", required_argument, NULL, 'g' },
+		{ "headers", no_argument, NULL, 'H' },
 		{ "key", required_argument, NULL, 'k' },
 		{ "maxlen", required_argument, NULL, 'M' },
 		{ "partition", required_argument, NULL, 'p' },
@@ -216,6 +218,9 @@ main(int argc, char *argv[])
 			so.group = optarg;
 			/* a commit waits for what went out to be taken */
 			ko.flush_delivers = true;
+			break;
+		case 'H':
+			ko.meta_headers = true;
 			break;
 		case 'k':
 			if (strncmp(optarg, "field:", 6) != 0 || optarg[6] == '\0')

@@ -572,6 +572,8 @@ typedef struct ls_sink_opts {
 	const char *key_field;	/* Kafka: the key from this JSON payload
 				   field (else the stream key) */
 	bool partition_by_shard;	/* Kafka: the partition is the shard */
+	bool meta_headers;	/* Kafka: headers stream_key, seq, shard
+				   (else only what a record carries) */
 	bool flush_delivers;	/* Kafka: ls_sink_flush waits for every
 				   delivery report (else only collects
 				   those in); close always waits */

@@ -2,7 +2,7 @@
 # relay(1) and Kafka (kafka://), against librdkafka's mock cluster
 # (tests/tools/kafka-mock, 3 brokers on loopback, in memory), cross-checked
 # with kcat: what relay writes kcat reads and the other way round, the meta
-# mapping both ways, --key field:, --partition shard, the default
+# mapping both ways, --headers, --key field:, --partition shard, the default
 # partitioner, --from, --exit-at-end, SIGTERM, consumer groups (commits
 # after the output took the messages: at-least-once across kill -9,
 # exactly once across SIGTERM), delivery failures and -X.
@@ -22,7 +22,7 @@ setup_file() {
 	local D=$BATS_FILE_TMPDIR
 	[ -x "$LS_TOOLS/kafka-mock" ] ||
 		fail "$LS_TOOLS/kafka-mock is missing: run 'make tests'"
-	"$LS_TOOLS/kafka-mock" -t out:3 -t in:3 -t rt:3 -t rt2:3 -t shard:4 \
+	"$LS_TOOLS/kafka-mock" -t out:3 -t outh:3 -t in:3 -t rt:3 -t rt2:3 -t rtn:3 -t shard:4 \
 	    -t keyf:3 -t part:4 -t from:2 -t live:2 -t exact:3 -t kill:3 \
 	    -t k2k:2 -t merge:1 -t held:1 >"$D/mock.boot" 2>"$D/mock.err" 3>&- &
 	echo $! >"$D/mock.pid"
@@ -56,21 +56,30 @@ three_lines() {
 	printf '[2024-01-01T00:00:00.003 | alpha | 9 | 1] {"x":1}\n'
 }
 
-@test "lines -> kafka: kcat sees the keys, timestamps, payloads and headers (seq, shard)" {
+@test "lines -> kafka: kcat sees the keys, timestamps and payloads, no headers; --headers adds seq and shard" {
 	three_lines >"$T/in"
 	runf timeout "$LIMIT" "$RELAY" -o "kafka://$BOOT/out" <"$T/in"
 	assert_equal "$status" 0
 	kread out '%k|%T|%s|%h\n' | sort -t'|' -k2 >"$T/k"
 	cat >"$T/want" <<-'EOF'
-	alpha|1704067200001|one|seq=7,shard=1
-	beta|1704067200002|two words|seq=8,shard=2
-	alpha|1704067200003|{"x":1}|seq=9,shard=1
+	alpha|1704067200001|one|
+	beta|1704067200002|two words|
+	alpha|1704067200003|{"x":1}|
 	EOF
 	diff -u "$T/want" "$T/k"
 	# one key, one partition (the default partitioner)
 	run bash -c "kcat -b '$BOOT' -C -t out -e -q -f '%k %p\n' | sort -u |
 	    cut -d' ' -f1 | uniq -d"
 	assert_output ''
+	runf timeout "$LIMIT" "$RELAY" -o "kafka://$BOOT/outh" --headers <"$T/in"
+	assert_equal "$status" 0
+	kread outh '%k|%T|%s|%h\n' | sort -t'|' -k2 >"$T/k"
+	cat >"$T/want" <<-'EOF'
+	alpha|1704067200001|one|seq=7,shard=1
+	beta|1704067200002|two words|seq=8,shard=2
+	alpha|1704067200003|{"x":1}|seq=9,shard=1
+	EOF
+	diff -u "$T/want" "$T/k"
 }
 
 @test "kafka -> lines: relay reads what kcat -P wrote; partition is the shard, offset the sequence" {
@@ -89,13 +98,13 @@ three_lines() {
 	assert_equal "$(wc -l <"$T/r")" 4
 }
 
-@test "round trip lines -> kafka -> lines keeps payloads, keys, timestamps, sequences and shards" {
+@test "round trip lines -> kafka -> lines: --headers keeps everything; without, seq is the offset and shard the partition" {
 	gen_tsv 1 300 5 | awk "$AWK_LIB"'BEGIN { FS = "\t"
 	        for (i = 32; i < 127; i++) CH[sprintf("%02x", i)] = sprintf("%c", i) }
 	    { p = ""; for (i = 1; i <= length($5); i += 2) p = p CH[substr($5, i, 2)]
 	      printf "[%s | %s | %s | %s] %s\n", tsfmt($4), $1, $3, $2, p }' \
 	    >"$T/in"
-	runf timeout "$LIMIT" "$RELAY" -o "kafka://$BOOT/rt" <"$T/in"
+	runf timeout "$LIMIT" "$RELAY" -o "kafka://$BOOT/rt" --headers <"$T/in"
 	assert_equal "$status" 0
 	runf timeout "$LIMIT" "$RELAY" -i "kafka://$BOOT/rt" --exit-at-end
 	assert_equal "$status" 0
@@ -104,11 +113,29 @@ three_lines() {
 	diff -u "$T/want" "$T/got"
 	# kafka -> kafka keeps them too (headers carried over)
 	runf timeout "$LIMIT" "$RELAY" -i "kafka://$BOOT/rt" --exit-at-end \
-	    -o "kafka://$BOOT/rt2"
+	    -o "kafka://$BOOT/rt2" --headers
 	assert_equal "$status" 0
 	runf timeout "$LIMIT" "$RELAY" -i "kafka://$BOOT/rt2" --exit-at-end
 	sort "$T/out" >"$T/got2"
 	diff -u "$T/want" "$T/got2"
+	# without headers: timestamp, key and payload as written, the
+	# partition and offset kcat sees as shard and seq
+	runf timeout "$LIMIT" "$RELAY" -o "kafka://$BOOT/rtn" <"$T/in"
+	assert_equal "$status" 0
+	runf timeout "$LIMIT" "$RELAY" -i "kafka://$BOOT/rtn" --exit-at-end
+	assert_equal "$status" 0
+	assert_equal "$(kread rtn '%h' | tr -d '\n')" ''
+	# each record as kcat sees it, with the line relay read it as
+	kread rtn '%T %k %o %p\n' | awk "$AWK_LIB"'{
+	    printf "[%s | %s | %s | %s]\n", tsfmt($1), $2, $3, $4 }' |
+	    sort >"$T/kmeta"
+	sed 's/\] .*/]/' "$T/out" | sort >"$T/rmeta"
+	diff -u "$T/kmeta" "$T/rmeta"
+	# and the payloads, keys and timestamps are those written
+	sed -E 's/ \| [0-9]+ \| [0-9]+\]/]/' "$T/in" | sort >"$T/want"
+	sed -E 's/ \| [0-9]+ \| [0-9]+\]/]/' "$T/out" | sort >"$T/got"
+	diff -u "$T/want" "$T/got"
+	assert_equal "$(wc -l <"$T/got")" 300
 }
 
 @test "--partition shard: the shard is the partition; a shard past the partitions is an error" {
@@ -117,14 +144,13 @@ three_lines() {
 		    $((i % 7)) "$i" $((i % 4)) "$i"
 	done >"$T/in"
 	runf timeout "$LIMIT" "$RELAY" -o "kafka://$BOOT/shard" \
-	    --partition shard <"$T/in"
+	    --partition shard --headers <"$T/in"
 	assert_equal "$status" 0
 	kread shard '%p %s %h\n' | sort >"$T/k"
-	# the shard is the partition: no shard header
-	run grep -c 'shard=' "$T/k"
-	assert_output 0
-	awk '{ sub(/^m/, "", $2); if ($1 != $2 % 4) bad++ } END { exit bad > 0 }' \
-	    "$T/k" || { cat "$T/k"; fail "a message in the wrong partition"; }
+	# the shard is the partition: a seq header and no shard header
+	awk '{ sub(/^m/, "", $2); if ($1 != $2 % 4 || $3 != "seq=" $2) bad++ }
+	    END { exit bad > 0 }' "$T/k" ||
+		{ cat "$T/k"; fail "a message in the wrong partition or headers"; }
 	assert_equal "$(wc -l <"$T/k")" 40
 	printf '[2024-01-01T00:00:00.000 | k | 1 | 9] far\n' >"$T/in"
 	runf timeout "$LIMIT" "$RELAY" -o "kafka://$BOOT/shard" \
@@ -135,7 +161,7 @@ three_lines() {
 	assert_output --partial "partition 9"
 }
 
-@test "--key field:NAME: the key is the payload field; the stream key travels as a header" {
+@test "--key field:NAME: the key is the payload field; with --headers the stream key travels as a header" {
 	cat >"$T/in" <<-'EOF'
 	[2024-01-01T00:00:00.000 | s1 | 1 | 0] {"user":"ann","n":1}
 	[2024-01-01T00:00:00.000 | s1 | 2 | 0] {"n":2,"user":"b\u00e9a\"x"}
@@ -144,7 +170,7 @@ three_lines() {
 	[2024-01-01T00:00:00.000 | s3 | 5 | 0] not json
 	EOF
 	runf timeout "$LIMIT" "$RELAY" -o "kafka://$BOOT/keyf" \
-	    --key field:user <"$T/in"
+	    --key field:user --headers <"$T/in"
 	assert_equal "$status" 0
 	kread keyf '%o %p <%k> %h\n' >"$T/k"
 	sed -E 's/^[0-9]+ [0-9]+ //' "$T/k" | sort >"$T/got"
