@@ -116,16 +116,32 @@ scan_number(const unsigned char *p, size_t i, size_t n)
 	return i;
 }
 
+static bool key_equals(const unsigned char *k, size_t n, const char *name);
+
+/*
+ * A member of the top-level object looked for while scanning: its name,
+ * then where its value starts and ends (v, e) once found. state: 0 still
+ * looking, 1 the value is next, 2 in the value, 3 found.
+ */
+struct field {
+	const char *name;
+	size_t v, e;
+	int state;
+};
+
 /* Scans an object member's key and colon at p[*i], copying them to out
- * (if not NULL) at *o. */
+ * (if not NULL) at *o; f, if not NULL, is looked for among the keys. */
 static bool
 member_key(const unsigned char *p, size_t *i, size_t n, unsigned char *out,
-    size_t *o)
+    size_t *o, struct field *f)
 {
 	size_t e;
 
 	if (*i >= n || p[*i] != '"' || (e = scan_string(p, *i, n)) == 0)
 		return false;
+	if (f != NULL && f->state == 0 &&
+	    key_equals(p + *i + 1, e - *i - 2, f->name))
+		f->state = 1;
 	if (out)
 		memcpy(out + *o, p + *i, e - *i);
 	*o += e - *i;
@@ -139,14 +155,27 @@ member_key(const unsigned char *p, size_t *i, size_t n, unsigned char *out,
 	return true;
 }
 
+/* A value ended at i, depth deep: the field's, if it is in the value
+ * of a top-level member and back at that depth. */
+static inline void
+field_end(struct field *f, size_t depth, size_t i)
+{
+	if (f != NULL && f->state == 2 && depth == 1) {
+		f->e = i;
+		f->state = 3;
+	}
+}
+
 /*
  * Validates p[0..n) as one JSON value. If out is not NULL, the value is
  * copied there without insignificant white space; out must hold n bytes.
- * Returns the length written (or n when out is NULL) plus one, 0 if
- * invalid.
+ * If f is not NULL, the first member of the top-level object named
+ * f->name is found on the way (see struct field). Returns the length
+ * written (or n when out is NULL) plus one, 0 if invalid.
  */
 static size_t
-json_scan(const unsigned char *p, size_t n, unsigned char *out)
+json_scan(const unsigned char *p, size_t n, unsigned char *out,
+    struct field *f)
 {
 	unsigned char stack[JSON_DEPTH];
 	size_t depth = 0, i = 0, o = 0;
@@ -164,6 +193,10 @@ json_scan(const unsigned char *p, size_t n, unsigned char *out)
 				return 0;
 			unsigned c = p[i];
 			size_t e;
+			if (f != NULL && f->state == 1) {
+				f->v = i;
+				f->state = 2;
+			}
 			if (c == '{' || c == '[') {
 				if (depth == JSON_DEPTH)
 					return 0;
@@ -175,9 +208,11 @@ json_scan(const unsigned char *p, size_t n, unsigned char *out)
 					EMIT(p + i, 1);
 					i++;
 					st = AFTER;
+					field_end(f, depth, i);
 					continue;
 				}
-				if (c == '{' && !member_key(p, &i, n, out, &o))
+				if (c == '{' && !member_key(p, &i, n, out, &o,
+				    depth == 1 ? f : NULL))
 					return 0;
 				continue;
 			}
@@ -198,6 +233,7 @@ json_scan(const unsigned char *p, size_t n, unsigned char *out)
 			EMIT(p + i, e - i);
 			i = e;
 			st = AFTER;
+			field_end(f, depth, i);
 			continue;
 		}
 		/* AFTER a value */
@@ -209,13 +245,15 @@ json_scan(const unsigned char *p, size_t n, unsigned char *out)
 		if (p[i] == ',') {
 			EMIT(p + i, 1);
 			i = skip_ws(p, i + 1, n);
-			if (top == '{' && !member_key(p, &i, n, out, &o))
+			if (top == '{' && !member_key(p, &i, n, out, &o,
+			    depth == 1 ? f : NULL))
 				return 0;
 			st = VALUE;
 		} else if (p[i] == (top == '{' ? '}' : ']')) {
 			EMIT(p + i, 1);
 			i++;
 			depth--;
+			field_end(f, depth, i);
 		} else
 			return 0;
 	}
@@ -225,7 +263,7 @@ json_scan(const unsigned char *p, size_t n, unsigned char *out)
 LS_API bool
 ls_json_valid(const unsigned char *p, size_t n)
 {
-	return ls_utf8_valid(p, n) && json_scan(p, n, NULL) != 0;
+	return ls_utf8_valid(p, n) && json_scan(p, n, NULL, NULL) != 0;
 }
 
 static const char hexdig[] = "0123456789abcdef";
@@ -318,7 +356,7 @@ write_payload(ls_out *o, const unsigned char *p, size_t n, ls_error *err)
 		size_t len;
 		if (d == NULL)
 			return err ? err->code : LS_ERR_IO;
-		if ((len = json_scan(p, n, d)) != 0) {
+		if ((len = json_scan(p, n, d, NULL)) != 0) {
 			o->len += len - 1;
 			return LS_OK;
 		}
@@ -329,7 +367,7 @@ write_payload(ls_out *o, const unsigned char *p, size_t n, ls_error *err)
 		int rc;
 		if (tmp == NULL)
 			return ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
-		if ((len = json_scan(p, n, tmp)) != 0) {
+		if ((len = json_scan(p, n, tmp, NULL)) != 0) {
 			rc = ls_out_write(o, tmp, len - 1, err);
 			free(tmp);
 			return rc;
@@ -533,42 +571,20 @@ LS_API int
 ls_json_field(const unsigned char *p, size_t n, const char *name,
     const unsigned char **val, size_t *len)
 {
-	size_t i, e, v;
+	struct field f = { name, 0, 0, 0 };
 
-	if (!ls_json_valid(p, n))
+	/* one pass validates and finds the member */
+	if (!ls_utf8_valid(p, n) || json_scan(p, n, NULL, &f) == 0 ||
+	    f.state != 3)
 		return LS_END;
-	i = skip_ws(p, 0, n);
-	if (i >= n || p[i] != '{')
-		return LS_END;
-	i = skip_ws(p, i + 1, n);
-	/* from here every member is well-formed: the bounds tests only
-	 * keep a mistake from reading past the end */
-	while (i < n && p[i] == '"') {
-		if ((e = scan_string(p, i, n)) == 0)
-			return LS_END;
-		bool match = key_equals(p + i + 1, e - i - 2, name);
-		i = skip_ws(p, e, n);
-		if (i >= n || p[i] != ':')
-			return LS_END;
-		v = skip_ws(p, i + 1, n);
-		if ((e = skip_value(p, v, n)) == 0)
-			return LS_END;
-		if (match) {
-			if (p[v] == '"') {
-				*val = p + v + 1;
-				*len = e - v - 2;
-			} else {
-				*val = p + v;
-				*len = e - v;
-			}
-			return LS_OK;
-		}
-		i = skip_ws(p, e, n);
-		if (i >= n || p[i] != ',')
-			return LS_END;
-		i = skip_ws(p, i + 1, n);
+	if (p[f.v] == '"') {
+		*val = p + f.v + 1;
+		*len = f.e - f.v - 2;
+	} else {
+		*val = p + f.v;
+		*len = f.e - f.v;
 	}
-	return LS_END;
+	return LS_OK;
 }
 
 LS_API int
