@@ -354,8 +354,10 @@ group_run() {
 	    --group gh "${GROUPX[@]}" -o "kafka://$dead/x" --stats \
 	    --stats-interval 10ms
 	local rbg=$BG
-	wait_until 30 grep -q '"out":3' "$T/r.err" ||
-		fail "relay did not write the 3 messages: $(tail -n 2 "$T/r.err")"
+	# it may have fetched only the first before its input waited: then
+	# it is held in that flush, which waits for a delivery report
+	wait_until 30 grep -q '"out":[1-3],' "$T/r.err" ||
+		fail "relay wrote no message: $(tail -n 2 "$T/r.err")"
 	# relay flushes as its input waits; a commit, were there one, would
 	# be made within this second
 	sleep 1
