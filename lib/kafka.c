@@ -299,9 +299,9 @@ ksink_write(void *ctx, const ls_msg *m, ls_error *err)
 	 * With meta_headers, the meta the record does not carry goes in
 	 * headers: the stream key unless it is the record's key, the shard
 	 * unless it is the partition. librdkafka allocates each header and
-	 * their list for every record, which costs about 40% of the
-	 * throughput, so there are none unless asked for and no more than
-	 * needed when they are.
+	 * their list for every record, which halves the throughput, so
+	 * there are none unless asked for and no more than needed when
+	 * they are.
 	 */
 	if (k->o->meta_headers && key != m->key) {
 		vu[nvu].vtype = RD_KAFKA_VTYPE_HEADER;
