@@ -721,11 +721,19 @@ gz_write(void *ctx, const void *buf, size_t n)
 	return (ssize_t)n;
 }
 
+/*
+ * Makes what was written durable: a .gz file's compressed data first
+ * goes out of zlib with Z_SYNC_FLUSH, after which the file decompresses
+ * up to here.
+ */
 static int
 sink_sync(ls_sink *k, ls_error *err)
 {
-	if (!k->regular || k->gz != NULL)
+	if (!k->regular)
 		return LS_OK;
+	if (k->gz != NULL && gzflush(k->gz, Z_SYNC_FLUSH) != Z_OK)
+		return ls__fail(err, LS_ERR_IO, 0, "%s: zlib: flush failed",
+		    k->name);
 	if (fsync(k->fd) != 0)
 		return ls__fail(err, LS_ERR_IO, 0, "%s: fsync: %s", k->name,
 		    strerror(errno));
@@ -834,13 +842,15 @@ ls_sink_close(ls_sink *k, const ls_msg *eos, ls_error *err)
 	int rc2 = sink_drain(k, rc == LS_OK ? err : NULL);
 	if (rc == LS_OK)
 		rc = rc2;
-	if (rc == LS_OK && k->o.sync != LS_SYNC_NONE)
-		rc = sink_sync(k, err);
 	if (k->gz != NULL) {
 		if (gzclose(k->gz) != Z_OK && rc == LS_OK)
 			rc = ls__fail(err, LS_ERR_IO, 0, "%s: zlib: close failed",
 			    k->name);
-	} else if (k->own_fd && close(k->fd) != 0 && rc == LS_OK)
+		k->gz = NULL;	/* the trailer is out: only fsync is left */
+	}
+	if (rc == LS_OK && k->o.sync != LS_SYNC_NONE)
+		rc = sink_sync(k, err);
+	if (k->own_fd && close(k->fd) != 0 && rc == LS_OK)
 		rc = ls__fail(err, LS_ERR_IO, 0, "%s: close: %s", k->name,
 		    strerror(errno));
 	sink_free(k);
@@ -926,10 +936,17 @@ ls_sink_open(const char *uri, const ls_sink_opts *o, ls_error *err)
 		}
 		k->own_fd = true;
 		k->regular = fstat(k->fd, &st) == 0 && S_ISREG(st.st_mode);
-		if (u.gz && (k->gz = gzdopen(k->fd, "wb")) == NULL) {
-			ls__fail(err, LS_ERR_NOMEM, 0, "%s: zlib: out of memory",
-			    u.path);
-			goto fail;
+		/* zlib closes its own descriptor; k->fd stays for fsync */
+		if (u.gz) {
+			int zfd = dup(k->fd);
+			if (zfd < 0 || (k->gz = gzdopen(zfd, "wb")) == NULL) {
+				if (zfd >= 0)
+					close(zfd);
+				ls__fail(err, LS_ERR_NOMEM, 0, "%s: zlib: %s",
+				    u.path, zfd < 0 ? strerror(errno) :
+				    "out of memory");
+				goto fail;
+			}
 		}
 	}
 	if (k->name == NULL) {
@@ -972,7 +989,7 @@ fail:
 	uri_free(&u);
 	if (k->gz != NULL)
 		gzclose(k->gz);
-	else if (k->own_fd)
+	if (k->own_fd)
 		close(k->fd);
 	k->gz = NULL;
 	k->own_fd = false;

@@ -713,6 +713,51 @@ check_from() {
 	fi
 }
 
+# zlines FILE: how many lines FILE decompresses to so far (a file still
+# being written ends early, which zcat reports)
+zlines() {
+	zcat "$1" 2>/dev/null | wc -l
+}
+
+@test "relay --sync every to a .gz output: each message is in the file, readable, while relay runs; fsync'd after the trailer" {
+	mkfifo "$T/feed"
+	exec 5<>"$T/feed"
+	BG_IN=$T/feed bg "$T/w.pid" "$T/w.out" "$T/w.err" "$RELAY" \
+	    -o "$T/z.txt.gz" --sync every
+	local wbg=$BG st n
+	for n in 1 2 3; do
+		printf '[2024-01-01T00:00:00.00%d | k | %d | 0] m%d\n' \
+		    "$n" "$n" "$n" >&5
+		wait_until 20 eval '[ "$(zlines "$T/z.txt.gz")" -ge '"$n"' ]' ||
+			fail "message $n not in the file: $(zlines "$T/z.txt.gz") lines"
+	done
+	exec 5>&-
+	wait "$wbg" && st=0 || st=$?
+	assert_equal "status $st: $(cat "$T/w.err")" "status 0: "
+	gzip -t "$T/z.txt.gz"
+	assert_equal "$(zcat "$T/z.txt.gz" | sed 's/.*] //' | tr '\n' ' ')" \
+	    "m1 m2 m3 "
+	# .ss.gz too: what is synced decodes, the finished file verifies
+	relay -i "$VEC/consumer.ss" -o "$T/z.ss.gz" --sync every </dev/null
+	relay -i "$T/z.ss.gz" | cmp - <(relay -i "$VEC/consumer.ss") ||
+		fail ".ss.gz with --sync every differs"
+	# where strace works: one fsync a message, and one after the trailer
+	if strace -f -qq -e trace=fsync -o "$T/st" true 2>/dev/null; then
+		rm -f "$T/s.txt.gz"
+		printf 'a\nb\nc\n' |
+		    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+		    strace -f -qq -e trace=fsync,close -o "$T/st" \
+		    "$RELAY" -o "$T/s.txt.gz" --sync every
+		# from the first fsync on: one a message (F), zlib closing its
+		# descriptor (Z), the last fsync after the trailer, the close (C)
+		run awk -F '[()]' '/ fsync\(/ && fd == "" { fd = $2 }
+		    fd == "" || $2 == -1 { next }
+		    / fsync\(/ { t = t "F" } / close\(/ { t = t ($2 == fd ? "C" : "Z") }
+		    END { print t }' "$T/st"
+		assert_output FFFZFC
+	fi
+}
+
 @test "relay --on-bad-line: fail, skip and raw, with and without --quiet" {
 	printf '[k | 1] good1\n[bad topic] x\n[k | 2] good2\n[k | 3\nlast\n' >"$T/bad.txt"
 	local l2="relay: $T/bad.txt: line 2: column 2: invalid timestamp or stream key 'bad topic'"
