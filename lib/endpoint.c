@@ -96,12 +96,8 @@ uri_free(struct uri *u)
 	memset(u, 0, sizeof(*u));
 }
 
-/*
- * A broker URI as messages name it: a password in it (scheme://[USER]:
- * PASSWORD@HOST/...) replaced by "***", so that it stays out of logs.
- */
-static char *
-broker_name(const char *uri)
+char *
+ls__uri_redact(const char *uri)
 {
 	const char *p = strstr(uri, "://"), *at = NULL, *colon;
 	size_t auth, n;
@@ -114,11 +110,14 @@ broker_name(const char *uri)
 	for (const char *q = p; q < p + auth; q++)
 		if (*q == '@')
 			at = q;
-	if (at == NULL || (colon = memchr(p, ':', (size_t)(at - p))) == NULL)
+	if (at == NULL)
 		return strdup(uri);
+	/* USER:PASSWORD keeps USER; without a colon it is all password */
+	colon = memchr(p, ':', (size_t)(at - p));
 	n = strlen(uri) + 5;
 	if ((name = malloc(n)) != NULL)
-		snprintf(name, n, "%.*s:***%s", (int)(colon - uri), uri, at);
+		snprintf(name, n, "%.*s:***%s", (int)((colon ? colon : p) - uri),
+		    uri, at);
 	return name;
 }
 
@@ -592,7 +591,7 @@ ls_source_open(const char *uri, const ls_source_opts *o, ls_error *err)
 	s->fd = -1;
 	if (u.broker) {
 		if ((s->b = calloc(1, sizeof(*s->b))) == NULL ||
-		    (s->name = broker_name(uri)) == NULL) {
+		    (s->name = ls__uri_redact(uri)) == NULL) {
 			ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
 			goto fail;
 		}
@@ -747,7 +746,8 @@ sink_drain(ls_sink *k, ls_error *err)
 	int rc = k->b != NULL ? k->b->flush(k->b->ctx, err) : k->ss ?
 	    ls_ss_flush(k->w, err) : ls_out_flush(&k->out, err);
 
-	if (rc != LS_OK && err != NULL) {
+	/* a broker's errors name it already, as they do from write */
+	if (rc != LS_OK && err != NULL && k->b == NULL) {
 		char why[LS_ERRMSG_MAX];
 		snprintf(why, sizeof(why), "%s", err->msg);
 		ls__fail(err, rc, err->offset, "%s: %s", k->name, why);
@@ -893,7 +893,7 @@ ls_sink_open(const char *uri, const ls_sink_opts *o, ls_error *err)
 	if (u.broker) {
 		int rc;
 		if ((k->b = calloc(1, sizeof(*k->b))) == NULL ||
-		    (k->name = broker_name(uri)) == NULL) {
+		    (k->name = ls__uri_redact(uri)) == NULL) {
 			ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
 			goto fail;
 		}
@@ -938,13 +938,16 @@ ls_sink_open(const char *uri, const ls_sink_opts *o, ls_error *err)
 		k->regular = fstat(k->fd, &st) == 0 && S_ISREG(st.st_mode);
 		/* zlib closes its own descriptor; k->fd stays for fsync */
 		if (u.gz) {
-			int zfd = dup(k->fd);
-			if (zfd < 0 || (k->gz = gzdopen(zfd, "wb")) == NULL) {
-				if (zfd >= 0)
-					close(zfd);
-				ls__fail(err, LS_ERR_NOMEM, 0, "%s: zlib: %s",
-				    u.path, zfd < 0 ? strerror(errno) :
-				    "out of memory");
+			int zfd = fcntl(k->fd, F_DUPFD_CLOEXEC, 0);
+			if (zfd < 0) {
+				ls__fail(err, LS_ERR_IO, 0, "%s: %s", u.path,
+				    strerror(errno));
+				goto fail;
+			}
+			if ((k->gz = gzdopen(zfd, "wb")) == NULL) {
+				close(zfd);
+				ls__fail(err, LS_ERR_NOMEM, 0, "%s: zlib: out "
+				    "of memory", u.path);
 				goto fail;
 			}
 		}

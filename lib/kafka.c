@@ -220,17 +220,17 @@ client_error(rd_kafka_t *rk, int e, const char *reason, void *opaque)
 	snprintf(k->last_error, sizeof(k->last_error), "%s", reason);
 }
 
-/* The error for failed deliveries; uri names the sink unless NULL. */
+/* The error for failed deliveries, naming the sink. */
 static int
-sink_failure(struct ksink *k, const char *uri, ls_error *err)
+sink_failure(struct ksink *k, ls_error *err)
 {
 	char part[40] = "";
 
 	if (k->fail_part >= 0)
 		snprintf(part, sizeof(part), " partition %ld",
 		    (long)k->fail_part);
-	return ls__fail(err, LS_ERR_IO, 0, "%s%sdelivery failed for %llu "
-	    "message%s (topic %s%s): %s%s%s", uri ? uri : "", uri ? ": " : "",
+	return ls__fail(err, LS_ERR_IO, 0, "%s: delivery failed for %llu "
+	    "message%s (topic %s%s): %s%s%s", k->uri,
 	    (unsigned long long)k->failed, k->failed == 1 ? "" : "s",
 	    rd_kafka_topic_name(k->rkt), part, rd_kafka_err2str(k->fail_err),
 	    k->last_error[0] ? "; last error: " : "", k->last_error);
@@ -247,7 +247,7 @@ ksink_write(void *ctx, const ls_msg *m, ls_error *err)
 	rd_kafka_resp_err_t e;
 
 	if (k->failed > 0)
-		return sink_failure(k, k->uri, err);
+		return sink_failure(k, err);
 	if (k->o->key_field != NULL) {
 		const unsigned char *v;
 		size_t n;
@@ -340,7 +340,7 @@ ksink_write(void *ctx, const ls_msg *m, ls_error *err)
 		do {
 			rd_kafka_poll(k->rk, 10);
 			if (k->failed > 0)
-				return sink_failure(k, k->uri, err);
+				return sink_failure(k, err);
 		} while (rd_kafka_outq_len(k->rk) > full / 2);
 	}
 	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -354,18 +354,18 @@ ksink_write(void *ctx, const ls_msg *m, ls_error *err)
 	}
 	rd_kafka_poll(k->rk, 0);	/* delivery reports */
 	if (k->failed > 0)
-		return sink_failure(k, k->uri, err);
+		return sink_failure(k, err);
 	return LS_OK;
 }
 
 /* Waits for the delivery report of every message written. */
 static int
-sink_wait(struct ksink *k, const char *uri, ls_error *err)
+sink_wait(struct ksink *k, ls_error *err)
 {
 	while (rd_kafka_flush(k->rk, 1000) == RD_KAFKA_RESP_ERR__TIMED_OUT)
 		;
 	if (k->failed > 0)
-		return sink_failure(k, uri, err);
+		return sink_failure(k, err);
 	return LS_OK;
 }
 
@@ -374,13 +374,12 @@ ksink_flush(void *ctx, ls_error *err)
 {
 	struct ksink *k = ctx;
 
-	/* the caller names the sink */
 	if (k->o->flush_delivers)
-		return sink_wait(k, NULL, err);
+		return sink_wait(k, err);
 	/* librdkafka sends what is queued on its own; take the reports
 	 * that are in, so that a failure is known */
 	rd_kafka_poll(k->rk, 0);
-	return k->failed > 0 ? sink_failure(k, NULL, err) : LS_OK;
+	return k->failed > 0 ? sink_failure(k, err) : LS_OK;
 }
 
 static void
@@ -403,7 +402,7 @@ ksink_close(void *ctx, bool abort, ls_error *err)
 
 	/* after a failure too: what was written goes out, as for files */
 	(void)abort;
-	rc = sink_wait(k, k->uri, err);
+	rc = sink_wait(k, err);
 	ksink_free(k);
 	return rc;
 }

@@ -18,6 +18,13 @@ int ls__fail(ls_error *err, int code, uint64_t offset, const char *fmt, ...)
  * returns 0 or -1 (nothing changed) on overflow or ENOMEM. */
 int ls__grow(unsigned char **buf, size_t *cap, size_t need);
 
+/*
+ * A copy of uri for messages, the credentials of its authority
+ * (scheme://[USER]:PASSWORD@ or scheme://PASSWORD@) shown as "USER:***@",
+ * so that a password stays out of logs; NULL if out of memory.
+ */
+char *ls__uri_redact(const char *uri);
+
 /* Makes room for n more bytes in o; returns a pointer to them or NULL
  * (err set) if a flush failed. n must not exceed o->cap. */
 unsigned char *ls__out_reserve(ls_out *o, size_t n, ls_error *err);

@@ -178,14 +178,11 @@ conn_open(struct conn *cn, const char *uri, ls_error *err)
 		if (*q == '@')
 			at = q;		/* the last '@' before the path */
 	hp = at != NULL ? at + 1 : p;
-	/* the name for messages: the password left out */
-	n = strlen(uri) + 8;
-	if ((cn->name = malloc(n)) == NULL)
+	if ((cn->name = ls__uri_redact(uri)) == NULL)
 		return ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
 	if (at != NULL) {
 		const char *c = memchr(p, ':', (size_t)(at - p));
 		size_t ulen = c != NULL ? (size_t)(c - p) : 0;
-		snprintf(cn->name, n, "redis://%.*s:***@%s", (int)ulen, p, hp);
 		if (c != NULL) {
 			if (ulen > 0 && (user = pct_decode(p, ulen)) == NULL)
 				goto nomem;
@@ -194,8 +191,7 @@ conn_open(struct conn *cn, const char *uri, ls_error *err)
 			pass = pct_decode(p, (size_t)(at - p));
 		if (pass == NULL)
 			goto nomem;
-	} else
-		snprintf(cn->name, n, "%s", uri);
+	}
 	/* HOST, [V6HOST], either with :PORT */
 	if (*hp == '[') {
 		he = memchr(hp, ']', (size_t)(slash - hp));
@@ -472,18 +468,7 @@ rsink_write(void *ctx, const ls_msg *m, ls_error *err)
 static int
 rsink_flush(void *ctx, ls_error *err)
 {
-	struct rsink *k = ctx;
-	int rc = sink_send(k, true, err);
-
-	/* endpoint.c names the sink in front of the message */
-	if (rc != LS_OK && err != NULL) {
-		size_t n = strlen(k->cn.name);
-		if (strncmp(err->msg, k->cn.name, n) == 0 &&
-		    strncmp(err->msg + n, ": ", 2) == 0)
-			memmove(err->msg, err->msg + n + 2,
-			    strlen(err->msg + n + 2) + 1);
-	}
-	return rc;
+	return sink_send(ctx, true, err);
 }
 
 static int

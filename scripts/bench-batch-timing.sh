@@ -158,10 +158,8 @@ echo "$notes"
 
 if [ -n "$OUT" ]; then
 	{
-		{ echo "$head"; cat "$tmp/rows"; } | awk -F '\t' '
-		    { line = "|"; for (i = 1; i <= NF; i++) line = line " " $i " |"
-		      print line
-		      if (NR == 1) print "|---|--:|--:|--:|--:|--:|--:|---|---|" }'
+		{ echo "$head"; cat "$tmp/rows"; } |
+		    awk -F '\t' -f scripts/mdtable.awk
 		echo
 		echo "$notes"
 	} >"$OUT"

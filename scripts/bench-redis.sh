@@ -131,11 +131,8 @@ echo
 echo "$notes"
 if [ -n "$MD" ]; then
 	{
-		echo "$head" | awk -F '\t' '{ line = "|"
-		    for (i = 1; i <= NF; i++) line = line " " $i " |"; print line }'
-		echo "|---|--:|--:|--:|--:|---|---|"
-		echo "$table" | awk -F '\t' '{ line = "|"
-		    for (i = 1; i <= NF; i++) line = line " " $i " |"; print line }'
+		{ echo "$head"; echo "$table"; } |
+		    awk -F '\t' -f scripts/mdtable.awk
 		echo
 		echo "$notes"
 	} >"$MD"

@@ -566,10 +566,7 @@ mkdir -p "${OUTMD%/*}"
 	    "(${cpu:-unknown CPU}), $N messages of 100-byte payloads over" \
 	    "8 keys, beacon interval $INTERVAL; \`make bench\`."
 	echo
-	{ echo "$head"; echo "$table"; } | awk -F '\t' '
-	    { line = "|"; for (i = 1; i <= NF; i++) line = line " " $i " |"
-	      print line
-	      if (NR == 1) print "|---|--:|--:|--:|--:|--:|---|---|" }'
+	{ echo "$head"; echo "$table"; } | awk -F '\t' -f scripts/mdtable.awk
 	echo
 	echo "$notes"
 	if [ -s "$tmp/timing.md" ]; then
@@ -677,10 +674,8 @@ else
 		    "(build/tools/kafka-mock, 3 brokers, fresh per run)," \
 		    "best of $RUNS:"
 		echo
-		{ echo "$khead"; echo "$ktable"; } | awk -F '\t' '
-		    { line = "|"; for (i = 1; i <= NF; i++) line = line " " $i " |"
-		      print line
-		      if (NR == 1) print "|---|--:|--:|--:|--:|---|---|" }'
+		{ echo "$khead"; echo "$ktable"; } |
+		    awk -F '\t' -f scripts/mdtable.awk
 		echo
 		echo "relay's records carry key, value and timestamp, as kcat" \
 		    "-P writes them. With --headers they also carry seq and" \

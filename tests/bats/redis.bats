@@ -460,6 +460,11 @@ drain() {
 	assert_failure 1
 	assert_line --partial "relay: redis://default:***@127.0.0.1:$PA/$S: byte"
 	refute_output --partial s3cret
+	# the whole user part is the password when it has no colon
+	run relay -i "redis://s3cret%21@127.0.0.1:$PA/$S" --from start
+	assert_failure 1
+	assert_line --partial "relay: redis://:***@127.0.0.1:$PA/$S: byte"
+	refute_output --partial s3cret
 }
 
 @test "redis: a refused connection names the URI and exits 1; so do bad URIs and a key that is not a stream" {
