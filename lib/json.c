@@ -300,6 +300,30 @@ escape(unsigned char *dst, const unsigned char *p, size_t n)
 	return (size_t)(d - dst);
 }
 
+size_t
+ls__json_quote(unsigned char *dst, const unsigned char *p, size_t n)
+{
+	unsigned char *d = dst;
+
+	*d++ = '"';
+	if (ls_utf8_valid(p, n))
+		d += escape(d, p, n);
+	else
+		for (size_t i = 0; i < n; i++) {
+			if (p[i] < 0x80) {
+				d += escape(d, p + i, 1);
+				continue;
+			}
+			/* a Latin-1 character */
+			memcpy(d, "\\u00", 4);
+			d[4] = (unsigned char)hexdig[p[i] >> 4];
+			d[5] = (unsigned char)hexdig[p[i] & 15];
+			d += 6;
+		}
+	*d++ = '"';
+	return (size_t)(d - dst);
+}
+
 LS_API int
 ls_json_write_string(ls_out *o, const unsigned char *p, size_t n,
     ls_error *err)

@@ -25,6 +25,13 @@ int ls__grow(unsigned char **buf, size_t *cap, size_t need);
  */
 char *ls__uri_redact(const char *uri);
 
+/*
+ * Writes p[0..n) to dst as a JSON string literal, quotes included, and
+ * returns its length (at most 6 * n + 2). Text that is not UTF-8 is
+ * taken as Latin-1: each byte a character.
+ */
+size_t ls__json_quote(unsigned char *dst, const unsigned char *p, size_t n);
+
 /* Makes room for n more bytes in o; returns a pointer to them or NULL
  * (err set) if a flush failed. n must not exceed o->cap. */
 unsigned char *ls__out_reserve(ls_out *o, size_t n, ls_error *err);

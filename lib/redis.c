@@ -787,26 +787,10 @@ fetch(struct rsrc *s, ls_error *err)
 static int
 json_string(struct rsrc *s, size_t *at, const unsigned char *p, size_t n)
 {
-	bool utf8 = ls_utf8_valid(p, n);
-	size_t o = *at;
-
-	if (n > (SIZE_MAX - 64 - o) / 6 ||
-	    ls__grow(&s->jbuf, &s->jcap, o + 6 * n + 64) != 0)
+	if (n > (SIZE_MAX - 64 - *at) / 6 ||
+	    ls__grow(&s->jbuf, &s->jcap, *at + 6 * n + 64) != 0)
 		return -1;
-	s->jbuf[o++] = '"';
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = p[i];
-		if (c == '"' || c == '\\') {
-			s->jbuf[o++] = '\\';
-			s->jbuf[o++] = c;
-		} else if (c < 0x20 || c == 0x7f || (c >= 0x80 && !utf8)) {
-			o += (size_t)snprintf((char *)s->jbuf + o, 7,
-			    "\\u%04x", c);
-		} else
-			s->jbuf[o++] = c;
-	}
-	s->jbuf[o++] = '"';
-	*at = o;
+	*at += ls__json_quote(s->jbuf + *at, p, n);
 	return 0;
 }
 

@@ -183,6 +183,12 @@ EOF
 [2023-11-14T22:13:20.003 | $S | 1700000000003000000 | 0] {"key":"not a key!","shard":"x"}
 EOF
 	cmp "$T/want" "$T/out" || fail "$(diff "$T/want" "$T/out")"
+	# in the JSON object, a value that is not UTF-8 is Latin-1; controls
+	# and quotes are escaped, UTF-8 text is kept
+	rcli XADD "$S" 1700000000004-0 n $'caf\xe9' t $'a\tb\x01"' u 'é' >/dev/null
+	relay -i "$U" --from id:1700000000003-0 -o "$T/out3"
+	assert_equal "$(sed 's/^[^]]*\] //' "$T/out3" | jq -c .)" \
+	    "$(jq -nc '{n: "café", t: "a\tb\u0001\"", u: "é"}')"
 	# a stream name that is not a stream key gives the key broadcast
 	redis-cli -p "$P" XADD "$S:x" '*' msg hi >/dev/null
 	relay -i "redis://127.0.0.1:$P/$S:x" --from start -o "$T/out2"
