@@ -98,13 +98,14 @@ $(OUT)/tests/%: tests/unit/%.c $(LIB_A) $(HDR) $(wildcard tests/unit/*.h)
 
 $(OUT)/tools/%: tests/tools/%.c $(LIB_A) lib/libstream.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(BROKER_CFLAGS) $(BSD_CFLAGS) -Ilib $< -o $@ $(LDFLAGS) $(LIB_A) \
-		$(BSD_LIBS) $(LIBS)
+	$(CC) $(CFLAGS) $(BROKER_CFLAGS) $(BSD_CFLAGS) -Ilib $< -o $@ \
+		$(LDFLAGS) $(LIB_A) $(BSD_LIBS) $(LIBS)
 
 $(OUT)/libstream.pc: libstream.pc.in Makefile
 	@mkdir -p $(@D)
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|0.1.0|' -e 's|@REQUIRES@|$(BROKER_PC)|' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|0.1.0|' \
+		-e 's|@REQUIRES@|$(BROKER_PC)|' \
 		libstream.pc.in > $@
 
 # libFuzzer harnesses (clang); each runs FUZZ_SECONDS on the vectors.
