@@ -35,7 +35,10 @@ struct ls_ss_reader {
 	uint64_t msg_off;
 	unsigned char *scratch;	/* a spliced message, joined */
 	size_t scap;
-	size_t *spl;		/* offsets (from start) of beacons in it */
+	struct spl {		/* a beacon inside it: */
+		size_t rel;	/* its offset from start */
+		size_t done;	/* the message's bytes before it */
+	} *spl;
 	size_t nspl, capspl;
 	ls_ss_beacon *beacon;
 	unsigned char *survey;	/* BEACON_MAX bytes for pread */
@@ -647,18 +650,40 @@ msg_decode(ls_ss_reader *r, const unsigned char *p, size_t total, ls_msg *m,
 }
 
 static int
-spl_push(ls_ss_reader *r, size_t rel)
+spl_push(ls_ss_reader *r, size_t rel, size_t done)
 {
 	if (r->nspl == r->capspl) {
 		size_t cap = r->capspl ? r->capspl * 2 : 16;
-		size_t *v = reallocarray(r->spl, cap, sizeof(*v));
+		struct spl *v = reallocarray(r->spl, cap, sizeof(*v));
 		if (v == NULL)
 			return -1;
 		r->spl = v;
 		r->capspl = cap;
 	}
-	r->spl[r->nspl++] = rel;
+	r->spl[r->nspl++] = (struct spl){ rel, done };
 	return 0;
+}
+
+/*
+ * Checks the remaining count of the beacons inside a message of total
+ * bytes, from the first not yet checked (*checked) on. A beacon that
+ * the message runs into must count its rest: a length field made too
+ * large is damage here, where the next beacon disagrees, not a file
+ * cut short at its end.
+ */
+static int
+spl_check(ls_ss_reader *r, size_t *checked, size_t total, ls_error *err)
+{
+	for (; *checked < r->nspl; (*checked)++) {
+		const struct spl *s = &r->spl[*checked];
+		uint32_t rem = ls__get32(r->buf + r->start + s->rel + 1);
+		if (rem != total - s->done)
+			return ls__fail(err, LS_ERR_CORRUPT, r->pos + s->rel +
+			    1, "beacon claims %u remaining bytes, the message "
+			    "at byte %llu has %zu", rem,
+			    (unsigned long long)r->pos, total - s->done);
+	}
+	return LS_OK;
 }
 
 /*
@@ -669,7 +694,7 @@ spl_push(ls_ss_reader *r, size_t rel)
 static int
 join_spliced(ls_ss_reader *r, size_t *used, size_t *total, ls_error *err)
 {
-	size_t want = 1, got = 0, rel = 0, hl = 0;
+	size_t want = 1, got = 0, rel = 0, hl = 0, checked = 0;
 	uint64_t phys = r->pos;
 	int rc;
 
@@ -679,9 +704,12 @@ join_spliced(ls_ss_reader *r, size_t *used, size_t *total, ls_error *err)
 			size_t bs;
 			if ((rc = beacon_at(r, rel, phys, &bs, err)) != LS_OK)
 				return rc;
-			if (spl_push(r, rel) != 0)
+			if (spl_push(r, rel, got) != 0)
 				return ls__fail(err, LS_ERR_NOMEM, phys,
 				    "out of memory");
+			if (got >= hl && hl > 0 &&
+			    (rc = spl_check(r, &checked, want, err)) != LS_OK)
+				return rc;
 			rel += bs;
 			phys += bs;
 		}
@@ -708,11 +736,39 @@ join_spliced(ls_ss_reader *r, size_t *used, size_t *total, ls_error *err)
 				return rc;
 			want = LS__MSIZE(r->scratch[0],
 			    ls__get32(r->scratch + got - 4));
+			if ((rc = spl_check(r, &checked, want, err)) != LS_OK)
+				return rc;
 		}
 	}
 	*used = rel;
 	*total = want;
 	return LS_OK;
+}
+
+/*
+ * The data ends inside the message at pos. A file cut short ends there;
+ * one that ends with a whole End-of-Stream after the message's start
+ * was closed cleanly, so the message's length is damage. (A beacon in
+ * between would have disagreed with the message before this.)
+ */
+static int
+cut_short(ls_ss_reader *r, ls_error *err)
+{
+	static const unsigned char eos_head[] = "\x15SEA_STREAMER_INTERNAL";
+	enum { KEY = sizeof(eos_head) - 1, SIZE = KEY + 24 + 4 + 3 + 3 };
+	const unsigned char *t = r->buf + r->end - SIZE;
+
+	if (r->end - r->start <= SIZE || memcmp(t, eos_head, KEY) != 0 ||
+	    ls__get64(t + KEY) != 0 || ls__get64(t + KEY + 8) != 0 ||
+	    ls__get32(t + KEY + 24) != 3 || memcmp(t + KEY + 28, "EOS", 3) != 0 ||
+	    ls__get16(t + KEY + 31) != ls_crc16(LS_CRC_INIT, t + KEY + 28, 3) ||
+	    t[SIZE - 1] != 0x0D)
+		return ls__fail(err, LS_PARTIAL, r->pos,
+		    "data ends inside a message");
+	return ls__fail(err, LS_ERR_CORRUPT, r->pos, "the message at byte %llu "
+	    "runs past the End-of-Stream that ends the file at byte %llu",
+	    (unsigned long long)r->pos, (unsigned long long)(r->pos +
+	    (r->end - r->start)));
 }
 
 LS_API int
@@ -758,8 +814,7 @@ ls_ss_next(ls_ss_reader *r, ls_msg *m, ls_error *err)
 	size_t hl = LS__MHDR(p[0]) + 4;
 	if (hl < room) {
 		if ((rc = fill(r, hl, err)) != 1)
-			return rc == 0 ? ls__fail(err, LS_PARTIAL, r->pos,
-			    "data ends inside a message") : rc;
+			return rc == 0 ? cut_short(r, err) : rc;
 		p = r->buf + r->start;
 		if ((rc = key_check(p, r->pos, err)) != LS_OK)
 			return rc;
@@ -769,8 +824,7 @@ ls_ss_next(ls_ss_reader *r, ls_msg *m, ls_error *err)
 	if (total < room) {
 		/* contiguous: decode in place */
 		if ((rc = fill(r, total, err)) != 1)
-			return rc == 0 ? ls__fail(err, LS_PARTIAL, r->pos,
-			    "data ends inside a message") : rc;
+			return rc == 0 ? cut_short(r, err) : rc;
 		p = r->buf + r->start;
 		if ((rc = msg_decode(r, p, total, m, &crc, err)) != LS_OK)
 			return rc;
@@ -779,8 +833,7 @@ ls_ss_next(ls_ss_reader *r, ls_msg *m, ls_error *err)
 	} else {
 		rc = join_spliced(r, &used, &total, err);
 		if (rc == LS_PARTIAL)
-			return ls__fail(err, LS_PARTIAL, r->pos,
-			    "data ends inside a message");
+			return cut_short(r, err);
 		if (rc != LS_OK)
 			return rc;
 		if ((rc = msg_decode(r, r->scratch, total, m, &crc, err)) !=
@@ -790,24 +843,11 @@ ls_ss_next(ls_ss_reader *r, ls_msg *m, ls_error *err)
 	if ((r->flags & LS_SS_VERIFY) && (rc = verify_msg(r, m, crc, err)) !=
 	    LS_OK)
 		return rc;
-	/* beacons inside the message: remaining counts must agree */
-	for (size_t i = 0, done = 0, last = 0; i < r->nspl; i++) {
-		size_t rel = r->spl[i];
-		uint64_t off = r->pos + rel;
-		uint32_t rem;
-		size_t bs;
-		done += rel - last;
-		rem = ls__get32(r->buf + r->start + rel + 1);
-		if (rem != total - done)
-			return ls__fail(err, LS_ERR_CORRUPT, off + 1,
-			    "beacon claims %u remaining bytes, the message "
-			    "has %zu", rem, total - done);
-		if ((rc = deliver_beacon(r, rel, off, err)) != LS_OK)
+	/* beacons inside the message, their counts checked by the join */
+	for (size_t i = 0; i < r->nspl; i++)
+		if ((rc = deliver_beacon(r, r->spl[i].rel, r->pos +
+		    r->spl[i].rel, err)) != LS_OK)
 			return rc;
-		beacon_parse(r->buf + r->start + rel, r->end - r->start - rel,
-		    off, r->iv, NULL, &bs, NULL);
-		last = rel + bs;
-	}
 	r->start += used;
 	r->pos += used;
 	return LS_OK;
