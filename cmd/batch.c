@@ -1088,11 +1088,10 @@ main(int argc, char *argv[])
 	stage_open(&st);
 	if (ls_out_init_fn(&enc, enc_write, NULL, 65536, &e) != LS_OK)
 		errx(1, "%s", e.msg);
-	if (exec_cmd == NULL && (sink = ls_sink_open(output, &ko, &e)) == NULL)
-		errx(1, "%s", e.msg);
-	if (dead_uri != NULL && (dead = ls_sink_open(dead_uri, &ko, &e)) ==
-	    NULL)
-		errx(1, "%s", e.msg);
+	if (exec_cmd == NULL)
+		sink = cmd_sink_open(output, &ko);
+	if (dead_uri != NULL)
+		dead = cmd_sink_open(dead_uri, &ko);
 	if (exec_cmd != NULL) {
 		if ((jobs = calloc(jobs_max, sizeof(*jobs))) == NULL)
 			err(1, NULL);

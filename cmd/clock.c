@@ -137,8 +137,7 @@ main(int argc, char *argv[])
 
 	cmd_signals();
 	signal(SIGUSR1, SIG_IGN);
-	if ((sink = ls_sink_open(output, &ko, &e)) == NULL)
-		errx(1, "%s", e.msg);
+	sink = cmd_sink_open(output, &ko);
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	for (tick = 0; !cmd_stop && (count == 0 || tick < count); tick++) {
 		if (tick > 0) {

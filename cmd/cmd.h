@@ -191,6 +191,45 @@ cmd_sink_option(int ch, const char *arg, ls_sink_opts *ko)
 	return false;
 }
 
+/* Reports the incomplete tail (a last line or message its writer was
+ * stopped inside) that an append dropped from output name. */
+static inline void
+cmd_dropped(const char *name, uint64_t n, uint64_t at)
+{
+	if (n > 0)
+		warnx("%s: byte %llu: dropped an incomplete tail of %llu "
+		    "byte%s before appending", name, (unsigned long long)at,
+		    (unsigned long long)n, n == 1 ? "" : "s");
+}
+
+/* Opens output uri, or exits naming why; reports what an append
+ * dropped. */
+static inline ls_sink *
+cmd_sink_open(const char *uri, const ls_sink_opts *ko)
+{
+	ls_error e;
+	ls_sink *k;
+	uint64_t n, at;
+
+	if ((k = ls_sink_open(uri, ko, &e)) == NULL)
+		errx(1, "%s", e.msg);
+	n = ls_sink_dropped(k, &at);
+	cmd_dropped(ls_sink_name(k), n, at);
+	return k;
+}
+
+/* Reports what appends dropped from every output of a stage. */
+static inline void
+cmd_outs_opened(const ls_outs *os)
+{
+	uint64_t n, at;
+
+	for (size_t i = 0; i < ls_outs_count(os); i++) {
+		n = ls_outs_dropped(os, i, &at);
+		cmd_dropped(ls_outs_name(os, i), n, at);
+	}
+}
+
 /* Counters a stage reports; written by the main thread only. */
 struct cmd_stats {
 	const char *program;

@@ -170,6 +170,7 @@ main(int argc, char *argv[])
 	if ((outs = ls_outs_open((const char *const *)argv, n, &oo, &e)) ==
 	    NULL)
 		errx(1, "%s", e.msg);
+	cmd_outs_opened(outs);
 
 	while (!cmd_stop && (rc = stage_next(&st, &m)) == LS_OK) {
 		switch (mode) {

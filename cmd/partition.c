@@ -199,6 +199,7 @@ main(int argc, char *argv[])
 	if ((outs = ls_outs_open((const char *const *)uris, n, &oo, &e)) ==
 	    NULL)
 		errx(1, "%s", e.msg);
+	cmd_outs_opened(outs);
 	if (missing_uri != NULL &&
 	    (missing = ls_sink_open(missing_uri, &oo.sink, &e)) == NULL) {
 		warnx("%s", e.msg);

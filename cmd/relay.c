@@ -299,8 +299,7 @@ main(int argc, char *argv[])
 	for (size_t i = 0; i < nin; i++)
 		if ((in[i].src = ls_source_open(uris[i], &so, &e)) == NULL)
 			errx(1, "%s", e.msg);
-	if ((sink = ls_sink_open(output, &ko, &e)) == NULL)
-		errx(1, "%s", e.msg);
+	sink = cmd_sink_open(output, &ko);
 
 	for (size_t i = 0; i < nin; i++)
 		in[i].live = advance(&in[i], so.bad, &eos_ts);

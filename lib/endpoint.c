@@ -1,5 +1,6 @@
 /* Sources and sinks named by URI: line framing on stdio or files, .ss
  * files, either of them through zlib. */
+#define _GNU_SOURCE	/* memrchr */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -696,6 +697,7 @@ struct ls_sink {
 	uint64_t synced_ms;
 	struct ls__bsink *b;	/* a broker */
 	bool aborting;
+	uint64_t dropped, dropped_at;	/* an append's incomplete tail */
 };
 
 static ssize_t
@@ -802,6 +804,50 @@ LS_API const char *
 ls_sink_name(const ls_sink *k)
 {
 	return k->name;
+}
+
+LS_API uint64_t
+ls_sink_dropped(const ls_sink *k, uint64_t *at)
+{
+	*at = k->dropped_at;
+	return k->dropped;
+}
+
+/* An append to a file of lines starts after its last newline: an
+ * incomplete last line (a writer killed inside it) is cut off, so that
+ * the next line is not glued onto it. */
+static int
+lines_tail(ls_sink *k, ls_error *err)
+{
+	unsigned char buf[4096];
+	struct stat st;
+	off_t end, at;
+
+	if (fstat(k->fd, &st) != 0)
+		return ls__fail(err, LS_ERR_IO, 0, "%s: fstat: %s", k->name,
+		    strerror(errno));
+	for (end = st.st_size; end > 0; end = at) {
+		size_t n = end < (off_t)sizeof(buf) ? (size_t)end : sizeof(buf);
+		ssize_t got;
+		at = end - (off_t)n;
+		if ((got = pread(k->fd, buf, n, at)) != (ssize_t)n)
+			return ls__fail(err, LS_ERR_IO, (uint64_t)at,
+			    "%s: read: %s", k->name, got < 0 ? strerror(errno) :
+			    "file changed under the append");
+		unsigned char *nl = memrchr(buf, '\n', n);
+		if (nl != NULL) {
+			end = at + (nl - buf) + 1;
+			break;
+		}
+	}
+	if (end == st.st_size)
+		return LS_OK;
+	if (ftruncate(k->fd, end) != 0)
+		return ls__fail(err, LS_ERR_IO, (uint64_t)end,
+		    "%s: truncate: %s", k->name, strerror(errno));
+	k->dropped = (uint64_t)(st.st_size - end);
+	k->dropped_at = (uint64_t)end;
+	return LS_OK;
 }
 
 static void
@@ -919,7 +965,7 @@ ls_sink_open(const char *uri, const ls_sink_opts *o, ls_error *err)
 		if (exists && !S_ISREG(st.st_mode))
 			flags |= O_WRONLY;	/* a FIFO or a device */
 		else if (k->o.append)
-			flags |= O_CREAT | (k->ss ? O_RDWR : O_WRONLY | O_APPEND);
+			flags |= O_CREAT | (k->ss ? O_RDWR : O_RDWR | O_APPEND);
 		else if (k->o.force)
 			flags |= O_WRONLY | O_CREAT | O_TRUNC;
 		else
@@ -957,6 +1003,8 @@ ls_sink_open(const char *uri, const ls_sink_opts *o, ls_error *err)
 		goto fail;
 	}
 	if (!k->ss) {
+		if (k->o.append && k->regular && lines_tail(k, err) != LS_OK)
+			goto fail;
 		if ((k->gz ? ls_out_init_fn(&k->out, gz_write, k, LS_IOBUF, err) :
 		    ls_out_init(&k->out, k->fd, LS_IOBUF, err)) != LS_OK)
 			goto fail;
@@ -977,6 +1025,8 @@ ls_sink_open(const char *uri, const ls_sink_opts *o, ls_error *err)
 		k->w = ls_ss_writer_append(k->fd, &h, err);
 	else
 		k->w = ls_ss_writer_new(k->fd, &h, err);
+	if (k->w != NULL && k->o.append && k->regular)
+		k->dropped = ls_ss_writer_dropped(k->w, &k->dropped_at);
 	if (k->w == NULL) {
 		if (err != NULL) {
 			char why[LS_ERRMSG_MAX];

@@ -123,7 +123,10 @@ LS_API int ls_time_parse(const char *s, size_t n, uint64_t *ts_ms);
 /*
  * A buffered writer. ls_out_init allocates cap bytes (at least 64 KiB is
  * used whatever is asked). Writes go to fd through write(2), retried on
- * EINTR and short counts. The caller owns fd.
+ * EINTR and short counts. The caller owns fd. A full buffer goes out up
+ * to its last newline, the rest staying buffered, so that a process
+ * killed between flushes leaves whole lines (a line longer than the
+ * buffer goes out in pieces); ls_out_flush writes everything.
  */
 typedef struct ls_out {
 	int fd;
@@ -261,6 +264,10 @@ LS_API ls_ss_writer *ls_ss_writer_new(int fd, const ls_ss_header *h,
  */
 LS_API ls_ss_writer *ls_ss_writer_append(int fd, const ls_ss_header *h,
     ls_error *err);
+
+/* The bytes of an incomplete message that ls_ss_writer_append dropped
+ * from the end of the file (0 if none), and where they began (*at). */
+LS_API uint64_t ls_ss_writer_dropped(const ls_ss_writer *w, uint64_t *at);
 
 /* Buffers m (splicing it around beacons). m's key must be valid. */
 LS_API int ls_ss_write(ls_ss_writer *w, const ls_msg *m, ls_error *err);
@@ -626,6 +633,14 @@ LS_API int ls_sink_abort(ls_sink *k, ls_error *err);
 /* The file descriptor a sink writes, or -1 (a compressed file). */
 LS_API int ls_sink_fd(const ls_sink *k);
 
+/*
+ * The bytes an append (ls_sink_opts.append) dropped from the end of the
+ * file before continuing it, and where they began (*at): an incomplete
+ * last line of a file of lines, or an incomplete message of a .ss file
+ * (its trailing End-of-Stream is not counted). 0 if nothing was dropped.
+ */
+LS_API uint64_t ls_sink_dropped(const ls_sink *k, uint64_t *at);
+
 /* --- stage outputs: sinks and worker processes ----------------------- */
 
 /*
@@ -668,6 +683,8 @@ LS_API size_t ls_outs_count(const ls_outs *os);
 
 /* The name of output i: its sink's name, or "worker I". */
 LS_API const char *ls_outs_name(const ls_outs *os, size_t i);
+/* As ls_sink_dropped, for output i (0 for a worker). */
+LS_API uint64_t ls_outs_dropped(const ls_outs *os, size_t i, uint64_t *at);
 
 /*
  * Writes m to output i (buffered; a demand output is written at once).

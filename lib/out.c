@@ -1,4 +1,5 @@
 /* Buffered output and write-all. */
+#define _GNU_SOURCE	/* memrchr */
 #include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -39,24 +40,50 @@ ls_out_init(ls_out *o, int fd, size_t cap, ls_error *err)
 	return LS_OK;
 }
 
+/* Writes buf[0..n) out and moves what follows it to the front. */
+static int
+out_put(ls_out *o, size_t n, ls_error *err)
+{
+	if (n == 0)
+		return LS_OK;
+	if ((o->fn ? o->fn(o->ctx, o->buf, n) :
+	    ls_write_all(o->fd, o->buf, n)) < 0)
+		return ls__fail(err, LS_ERR_IO, o->total, "write: %s",
+		    strerror(errno));
+	o->total += n;
+	o->len -= n;
+	memmove(o->buf, o->buf + n, o->len);
+	return LS_OK;
+}
+
 LS_API int
 ls_out_flush(ls_out *o, ls_error *err)
 {
-	if (o->len == 0)
+	return out_put(o, o->len, err);
+}
+
+/* Makes room for n bytes: whole lines go out first, and everything only
+ * if the room is still short. */
+static int
+out_room(ls_out *o, size_t n, ls_error *err)
+{
+	unsigned char *nl;
+	int rc;
+
+	if (o->cap - o->len >= n)
 		return LS_OK;
-	if ((o->fn ? o->fn(o->ctx, o->buf, o->len) :
-	    ls_write_all(o->fd, o->buf, o->len)) < 0)
-		return ls__fail(err, LS_ERR_IO, o->total, "write: %s",
-		    strerror(errno));
-	o->total += o->len;
-	o->len = 0;
-	return LS_OK;
+	if ((nl = memrchr(o->buf, '\n', o->len)) != NULL &&
+	    (rc = out_put(o, (size_t)(nl - o->buf) + 1, err)) != LS_OK)
+		return rc;
+	if (o->cap - o->len >= n)
+		return LS_OK;
+	return ls_out_flush(o, err);
 }
 
 unsigned char *
 ls__out_reserve(ls_out *o, size_t n, ls_error *err)
 {
-	if (o->cap - o->len < n && ls_out_flush(o, err) != LS_OK)
+	if (out_room(o, n, err) != LS_OK)
 		return NULL;
 	return o->buf + o->len;
 }
@@ -64,14 +91,12 @@ ls__out_reserve(ls_out *o, size_t n, ls_error *err)
 LS_API int
 ls_out_write(ls_out *o, const void *p, size_t n, ls_error *err)
 {
-	if (o->cap - o->len >= n) {
-		memcpy(o->buf + o->len, p, n);
-		o->len += n;
-		return LS_OK;
-	}
-	if (ls_out_flush(o, err) != LS_OK)
-		return err ? err->code : LS_ERR_IO;
-	if (n >= o->cap) {
+	int rc;
+
+	if (o->cap - o->len < n &&
+	    (rc = out_room(o, n < o->cap ? n : o->cap, err)) != LS_OK)
+		return rc;
+	if (n >= o->cap) {	/* o->len is 0: too large to buffer */
 		if ((o->fn ? o->fn(o->ctx, p, n) : ls_write_all(o->fd, p, n)) <
 		    0)
 			return ls__fail(err, LS_ERR_IO, o->total, "write: %s",
@@ -79,8 +104,8 @@ ls_out_write(ls_out *o, const void *p, size_t n, ls_error *err)
 		o->total += n;
 		return LS_OK;
 	}
-	memcpy(o->buf, p, n);
-	o->len = n;
+	memcpy(o->buf + o->len, p, n);
+	o->len += n;
 	return LS_OK;
 }
 

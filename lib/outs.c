@@ -456,6 +456,13 @@ ls_outs_name(const ls_outs *os, size_t i)
 	return os->v[i].name;
 }
 
+LS_API uint64_t
+ls_outs_dropped(const ls_outs *os, size_t i, uint64_t *at)
+{
+	*at = 0;
+	return os->v[i].sink != NULL ? ls_sink_dropped(os->v[i].sink, at) : 0;
+}
+
 /* Names what went wrong with output i after a failed write. */
 static int
 out_failed(ls_outs *os, size_t i, int rc, ls_error *err)

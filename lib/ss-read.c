@@ -1156,10 +1156,12 @@ ls_ss_resync(ls_ss_reader *r, uint64_t *from, uint64_t *to, ls_error *err)
 }
 
 int
-ls__ss_find_end(int fd, ls_ss_header *h, uint64_t *end, ls_error *err)
+ls__ss_find_end(int fd, ls_ss_header *h, uint64_t *end, uint64_t *whole,
+    ls_error *err)
 {
 	static const ls_ss_pos at_end = { .from = LS_FROM_END };
 	ls_ss_reader *r;
+	ls_msg m;
 	int rc;
 
 	if (lseek(fd, 0, SEEK_SET) < 0)
@@ -1167,8 +1169,14 @@ ls__ss_find_end(int fd, ls_ss_header *h, uint64_t *end, ls_error *err)
 	if ((r = ls_ss_reader_open(fd, 0, err)) == NULL)
 		return err ? err->code : LS_ERR_CORRUPT;
 	*h = r->h;
-	if ((rc = ls_ss_seek(r, &at_end, err)) == LS_OK)
+	if ((rc = ls_ss_seek(r, &at_end, err)) == LS_OK) {
 		*end = r->pos;
+		/* past a trailing End-of-Stream, to where the data stops */
+		while ((rc = ls_ss_next(r, &m, err)) == LS_OK)
+			;
+		*whole = r->pos;
+		rc = rc == LS_END || rc == LS_PARTIAL ? LS_OK : rc;
+	}
 	ls_ss_reader_free(r);
 	return rc;
 }

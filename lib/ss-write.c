@@ -21,6 +21,7 @@ struct ls_ss_writer {
 	size_t msg_total;	/* size of the message being written */
 	size_t msg_done;	/* how much of it is written */
 	struct ls__streams streams;
+	uint64_t dropped, dropped_at;	/* an append's incomplete tail */
 };
 
 LS_API unsigned
@@ -246,7 +247,7 @@ LS_API ls_ss_writer *
 ls_ss_writer_append(int fd, const ls_ss_header *h, ls_error *err)
 {
 	ls_ss_header fh;
-	uint64_t end;
+	uint64_t end, whole;
 	struct stat st;
 	ls_ss_writer *w;
 
@@ -256,7 +257,7 @@ ls_ss_writer_append(int fd, const ls_ss_header *h, ls_error *err)
 	}
 	if (st.st_size == 0)
 		return ls_ss_writer_new(fd, h, err);
-	if (ls__ss_find_end(fd, &fh, &end, err) != LS_OK)
+	if (ls__ss_find_end(fd, &fh, &end, &whole, err) != LS_OK)
 		return NULL;
 	if (ftruncate(fd, (off_t)end) != 0 ||
 	    lseek(fd, (off_t)end, SEEK_SET) < 0) {
@@ -266,11 +267,22 @@ ls_ss_writer_append(int fd, const ls_ss_header *h, ls_error *err)
 	if ((w = writer_alloc(fd, &fh, err)) == NULL)
 		return NULL;
 	w->offset = end;
+	if ((uint64_t)st.st_size > whole) {
+		w->dropped = (uint64_t)st.st_size - whole;
+		w->dropped_at = whole;
+	}
 	if (boundary_beacon(w, err) != LS_OK || wflush(w, err) != LS_OK) {
 		ls_ss_writer_free(w);
 		return NULL;
 	}
 	return w;
+}
+
+LS_API uint64_t
+ls_ss_writer_dropped(const ls_ss_writer *w, uint64_t *at)
+{
+	*at = w->dropped_at;
+	return w->dropped;
 }
 
 LS_API int

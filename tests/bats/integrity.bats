@@ -73,3 +73,77 @@ setbyte() {
 	[ "$n" -gt 60 ] || fail "only $n cases"
 	[ "${#bad[@]}" -eq 0 ] || fail "$(printf '%s\n' "${bad[@]}")"
 }
+
+# lines3 FIRST COUNT: COUNT lines with full meta, numbered from FIRST.
+lines3() {
+	awk -v f="$1" -v n="$2" 'BEGIN { for (i = f; i < f + n; i++)
+		printf "[2026-01-01T00:00:00.%03d | k%d | %d | 0] payload-%d\n", i % 1000, i % 3, i, i }'
+}
+
+@test "--append to a line file cut inside its last line drops that part, reports it, and glues nothing" {
+	local cut bad=()
+	lines3 0 5 >"$T/all.log"
+	lines3 5 3 >"$T/more.log"
+	full=$(fsize "$T/all.log")
+	# every cut inside the last line, and none
+	last=$(($(head -n 4 "$T/all.log" | wc -c)))
+	for cut in $(seq "$last" "$full" | sample); do
+		head -c "$cut" "$T/all.log" >"$T/o.log"
+		"$RELAY" --append -o "$T/o.log" <"$T/more.log" 2>"$T/err" || bad+=("$cut: status $?")
+		if [ "$cut" -gt "$last" ] && [ "$cut" -lt "$full" ]; then
+			d=$((cut - last)) s=s
+			[ "$d" -gt 1 ] || s=
+			grep -qx "relay: $T/o.log: byte $last: dropped an incomplete tail of $d byte$s before appending" "$T/err" ||
+				bad+=("$cut: stderr: $(cat "$T/err")")
+		else
+			[ ! -s "$T/err" ] || bad+=("$cut: stderr: $(cat "$T/err")")
+		fi
+		want=$( { head -n "$([ "$cut" -eq "$full" ] && echo 5 || echo 4)" "$T/all.log"; cat "$T/more.log"; })
+		[ "$(cat "$T/o.log")" = "$want" ] || bad+=("$cut: file: $(cat "$T/o.log")")
+	done
+	[ "${#bad[@]}" -eq 0 ] || fail "$(printf '%s\n' "${bad[@]}")"
+}
+
+@test "--append to a .ss file reports the incomplete message it drops" {
+	head -c 4800 "$VEC/consumer.ss" >"$T/c.ss"
+	runf "$RELAY" --append -o "$T/c.ss" <<<"[k | 1] more"
+	assert_equal "$status" 0
+	assert_equal "$(cat "$T/err")" "relay: $T/c.ss: byte 4774: dropped an incomplete tail of 26 bytes before appending"
+	"$SS_DECODE" --verify "$T/c.ss" >/dev/null
+	# a file closed cleanly loses only its End-of-Stream, silently
+	runf "$RELAY" --append -o "$T/c.ss" <<<"[k | 2] again"
+	assert_equal "$status" 0
+	[ ! -s "$T/err" ] || fail "stderr: $(cat "$T/err")"
+}
+
+@test "partition and batch --append drop and report an incomplete last line too" {
+	one=$(lines3 0 1 | wc -c)
+	lines3 0 2 | head -c $((one + 8)) >"$T/p0.log"
+	lines3 2 2 | "$LS_BIN/partition" -n 1 --append "$T/p%d.log" 2>"$T/err"
+	grep -q "p0.log: byte $one: dropped an incomplete tail of 8 bytes" "$T/err" || fail "stderr: $(cat "$T/err")"
+	assert_equal "$(cat "$T/p0.log")" "$(lines3 0 1; lines3 2 2)"
+	printf '["x"' >"$T/b.log"
+	lines3 0 2 | "$LS_BIN/batch" -n 2 --append -o "$T/b.log" 2>"$T/err"
+	grep -q "b.log: byte 0: dropped an incomplete tail of 4 bytes" "$T/err" || fail "stderr: $(cat "$T/err")"
+	[ "$(wc -l <"$T/b.log")" -eq 1 ] || fail "file: $(cat "$T/b.log")"
+}
+
+# (a relay writes whole lines, test-line's test_write_whole_lines shows;
+# a kill inside a write(2) may still cut one at a page boundary)
+@test "a relay killed while writing lines, then --append with the rest: the input exactly once" {
+	lines3 0 400000 >"$T/in.log"
+	for try in 1 2 3; do
+		rm -f "$T/o.log"
+		"$RELAY" -i "$T/in.log" -o "$T/o.log" &
+		pid=$!
+		wait_until 20 eval '[ "$(fsize "$T/o.log" 2>/dev/null || echo 0)" -gt 300000 ]' || true
+		kill -9 "$pid" 2>/dev/null || true
+		wait "$pid" || true
+		size=$(fsize "$T/o.log")
+		[ "$size" -lt "$(fsize "$T/in.log")" ] && break
+	done
+	[ "$size" -gt 0 ] || fail "nothing written before the kill"
+	n=$(wc -l <"$T/o.log")
+	tail -n +"$((n + 1))" "$T/in.log" | "$RELAY" --append -o "$T/o.log"
+	cmp "$T/o.log" "$T/in.log"
+}

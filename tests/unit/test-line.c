@@ -611,6 +611,71 @@ test_write_pipe(void **state)
 	assert_memory_equal(got.payload, payload, m.len);
 }
 
+/* Every chunk a full buffer hands out, and whether each ended a line. */
+struct chunks {
+	size_t n, whole, bytes;
+	size_t longest_cut;	/* largest chunk that did not end a line */
+};
+
+static ssize_t
+chunk_write(void *ctx, const void *buf, size_t n)
+{
+	struct chunks *c = ctx;
+	const unsigned char *p = buf;
+
+	c->n++;
+	c->bytes += n;
+	if (n > 0 && p[n - 1] == '\n')
+		c->whole++;
+	else if (n > c->longest_cut)
+		c->longest_cut = n;
+	return (ssize_t)n;
+}
+
+/* A full buffer goes out up to its last newline, so that a writer
+ * killed between flushes leaves whole lines; only a line longer than
+ * the buffer is cut. */
+static void
+test_write_whole_lines(void **state)
+{
+	static unsigned char big[200000];
+	ls_out o;
+	ls_msg m;
+	ls_error err;
+	struct chunks c = { 0 };
+	size_t total = 0;
+
+	(void)state;
+	rng_state = 12;
+	memset(big, 'x', sizeof(big));
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(ls_msg_set_key(&m, "k", 1, &err), LS_OK);
+	m.ts_ms = TS_2022;
+	m.payload = big;
+	assert_int_equal(ls_out_init_fn(&o, chunk_write, &c, 65536, &err),
+	    LS_OK);
+	for (int i = 0; i < 20000; i++) {
+		m.seq = (uint64_t)i;
+		m.len = (size_t)rng_below(300);
+		assert_int_equal(ls_line_write(&o, &m, &err), LS_OK);
+	}
+	assert_true(c.n > 10);
+	assert_int_equal(c.whole, c.n);
+	/* a line longer than the buffer goes out in pieces, then whole
+	 * lines again */
+	m.len = sizeof(big);
+	assert_int_equal(ls_line_write(&o, &m, &err), LS_OK);
+	m.len = 10;
+	for (int i = 0; i < 10000; i++)
+		assert_int_equal(ls_line_write(&o, &m, &err), LS_OK);
+	assert_true(c.longest_cut > 0 && c.longest_cut <= sizeof(big));
+	total = c.bytes + o.len;
+	assert_int_equal(ls_out_flush(&o, &err), LS_OK);
+	assert_int_equal(c.bytes, total);
+	assert_int_equal(o.total, total);
+	ls_out_free(&o);
+}
+
 int
 main(void)
 {
@@ -623,6 +688,7 @@ main(void)
 		cmocka_unit_test(test_write_notline),
 		cmocka_unit_test(test_write_round_trip),
 		cmocka_unit_test(test_write_pipe),
+		cmocka_unit_test(test_write_whole_lines),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
