@@ -93,6 +93,8 @@ main(int argc, char *argv[])
 	struct timespec next, now;
 	int ch;
 
+	cmd_init();
+	signal(SIGUSR1, SIG_IGN);
 	memset(&ko, 0, sizeof(ko));
 	ko.interval = LS_SS_DEFAULT_INTERVAL;
 	while ((ch = getopt_long(argc, argv, "hi:n:o:p:s:", longopts, NULL)) !=
@@ -135,8 +137,6 @@ main(int argc, char *argv[])
 	if (ko.append && ko.force)
 		errx(2, "--append and --force do not go together");
 
-	cmd_signals();
-	signal(SIGUSR1, SIG_IGN);
 	sink = cmd_sink_open(output, &ko);
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	for (tick = 0; !cmd_stop && (count == 0 || tick < count); tick++) {

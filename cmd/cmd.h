@@ -9,6 +9,7 @@
 #include <err.h>
 #include <limits.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -124,11 +125,14 @@ cmd_on_stop(int sig)
 }
 
 /* Installs the stop handler without SA_RESTART, so a blocked read is
- * interrupted and sees the flag, and ignores SIGPIPE. */
+ * interrupted and sees the flag, ignores SIGPIPE, and then unblocks
+ * SIGINT and SIGTERM, which a parent may have left blocked (a stop it
+ * sent would wait there for ever). */
 static inline void
 cmd_signals(void)
 {
 	struct sigaction sa;
+	sigset_t set;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = cmd_on_stop;
@@ -136,6 +140,34 @@ cmd_signals(void)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
+/*
+ * Opens /dev/null on whichever of descriptors 0 to 2 is closed, so that
+ * no file the program opens becomes its standard error (where
+ * diagnostics would be written into it) or output. Call first in main.
+ */
+static inline void
+cmd_std_fds(void)
+{
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF &&
+		    open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) != fd)
+			_exit(1);	/* nowhere to say it */
+}
+
+/* The start of every stage's main: descriptors 0 to 2 open, and the
+ * stop handler in place before anything is opened or parsed, so that a
+ * SIGTERM in the first instant is a stop, not a death. */
+static inline void
+cmd_init(void)
+{
+	cmd_std_fds();
+	cmd_signals();
 }
 
 /* Ends the process as SIGPIPE would have: quietly. */

@@ -162,6 +162,7 @@ main(int argc, char *argv[])
 	bool stats = false;
 	int ch, status = 0;
 
+	cmd_init();
 	memset(&so, 0, sizeof(so));
 	memset(&ko, 0, sizeof(ko));
 	ko.interval = LS_SS_DEFAULT_INTERVAL;
@@ -288,7 +289,6 @@ main(int argc, char *argv[])
 	if (so.consumer != NULL && so.group == NULL)
 		errx(2, "--consumer goes with --group");
 
-	cmd_signals();
 	cmd_stats_start("relay", stats ? interval_us : 0);
 	so.stop = &cmd_stop;
 	so.on_wait = flush_output;

@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "libstream.h"
+#include "cmd.h"
 
 enum { LOG, NDJSON };
 
@@ -173,6 +173,7 @@ main(int argc, char *argv[])
 	uint64_t nmsg = 0, faults = 0, skipped = 0, from, to;
 	int ch, fd, rc, follow = 0, verify = 0;
 
+	cmd_std_fds();
 	while ((ch = getopt_long(argc, argv, "F:Hfhi:mv", longopts, NULL)) !=
 	    -1) {
 		switch (ch) {

@@ -34,6 +34,7 @@ struct stage {
 static inline void
 stage_init(struct stage *st, const char *program)
 {
+	cmd_init();
 	memset(st, 0, sizeof(*st));
 	st->program = program;
 	st->uri = "-";
@@ -76,13 +77,12 @@ stage_option(struct stage *st, int ch, const char *arg)
 	return false;
 }
 
-/* Installs the signal handlers, starts the counters and opens the input. */
+/* Starts the counters and opens the input. */
 static inline void
 stage_open(struct stage *st)
 {
 	ls_error e;
 
-	cmd_signals();
 	cmd_stats_start(st->program, st->stats ? st->stats_us : 0);
 	st->so.stop = &cmd_stop;
 	if ((st->src = ls_source_open(st->uri, &st->so, &e)) == NULL)

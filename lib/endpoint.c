@@ -610,7 +610,15 @@ ls_source_open(const char *uri, const ls_source_opts *o, ls_error *err)
 		s->name = strdup("stdin");
 	} else {
 		s->name = strdup(u.path);
-		if ((s->fd = open(u.path, O_RDONLY | O_CLOEXEC)) < 0) {
+		if ((s->fd = open(u.path, O_RDONLY | O_CLOEXEC)) < 0 &&
+		    errno == EINTR && stopped(s) && s->name != NULL) {
+			/* stopped while a FIFO waited for its writer: an
+			 * input that ends before it began */
+			s->failed = true;
+			uri_free(&u);
+			return s;
+		}
+		if (s->fd < 0) {
 			ls__fail(err, LS_ERR_IO, 0, "%s: %s", u.path,
 			    strerror(errno));
 			goto fail;
@@ -975,6 +983,9 @@ ls_sink_open(const char *uri, const ls_sink_opts *o, ls_error *err)
 				ls__fail(err, LS_ERR_IO, 0, "%s: file exists "
 				    "(--append to continue it, --force to "
 				    "replace it)", u.path);
+			else if (errno == EINTR)
+				ls__fail(err, LS_ERR_IO, 0, "%s: interrupted "
+				    "while waiting for a reader", u.path);
 			else
 				ls__fail(err, LS_ERR_IO, 0, "%s: %s", u.path,
 				    strerror(errno));

@@ -147,3 +147,74 @@ lines3() {
 	tail -n +"$((n + 1))" "$T/in.log" | "$RELAY" --append -o "$T/o.log"
 	cmp "$T/o.log" "$T/in.log"
 }
+
+@test "with standard error closed, no output file becomes descriptor 2: diagnostics never land in it" {
+	local c
+	printf '[k | 1] one\n[Jan 1] bad\n[k | 2] two\n' >"$T/in.log"
+	"$RELAY" -i "$T/in.log" -o "$T/r.ss" --on-bad-line skip 2>&- || true
+	"$LS_BIN/partition" -n 1 -i "$T/in.log" --on-bad-line skip "$T/p%d.ss" 2>&- || true
+	"$LS_BIN/batch" -n 5 -i "$T/in.log" --on-bad-line skip -o "$T/b.ss" 2>&- || true
+	"$LS_BIN/fanout" -i "$T/in.log" --on-bad-line skip "$T/f.ss" 2>&- || true
+	"$LS_BIN/clock" --count 2 --interval 1ms -o "$T/c.ss" 2>&- || true
+	for c in r p0 b f c; do
+		"$SS_DECODE" --verify "$T/$c.ss" >"$T/v" 2>&1 || fail "$c.ss: $(cat "$T/v")"
+	done
+	assert_equal "$("$SS_DECODE" "$T/r.ss" | cut -d ' ' -f 8- | head -n 2)" "$(printf 'one\ntwo')"
+	# and with every standard descriptor closed
+	"$RELAY" -i "$T/in.log" -o "$T/r2.log" --on-bad-line skip 0<&- 1>&- 2>&- || true
+	assert_equal "$(cut -d ' ' -f 8- "$T/r2.log")" "$(printf 'one\ntwo')"
+	"$SS_DECODE" "$T/r.ss" 1>&- 2>&- || true
+	"$SS_DECODE" --verify "$T/r.ss" >/dev/null
+}
+
+@test "a stop while an input FIFO waits for its writer is an empty input: End-of-Stream written, status 0" {
+	mkfifo "$T/fifo"
+	for cmd in relay partition batch; do
+		rm -f "$T/o"*.ss
+		case $cmd in
+		relay) bg "$T/pid" "$T/out" "$T/err" "$RELAY" -i "$T/fifo" -o "$T/o.ss" ;;
+		partition) bg "$T/pid" "$T/out" "$T/err" "$LS_BIN/partition" -n 1 -i "$T/fifo" "$T/o%d.ss" ;;
+		batch) bg "$T/pid" "$T/out" "$T/err" "$LS_BIN/batch" -n 2 -i "$T/fifo" -o "$T/o.ss" ;;
+		esac
+		wait_until 10 eval '[ -s "$T/pid" ] && grep -q wait_for_partner "/proc/$(cat "$T/pid")/wchan" 2>/dev/null' ||
+			fail "$cmd did not wait for the FIFO's writer"
+		kill -TERM "$(cat "$T/pid")"
+		wait "$BG" && st=0 || st=$?
+		assert_equal "$cmd: $st $(cat "$T/err")" "$cmd: 0 "
+		"$SS_DECODE" "$T"/o*.ss >"$T/dec"
+		grep -q "| $EOS_KEY | 0 | 0] EOS" "$T/dec" || fail "$cmd: $(cat "$T/dec")"
+	done
+}
+
+@test "a stop while an output FIFO waits for its reader says so, status 1" {
+	mkfifo "$T/fifo"
+	bg "$T/pid" "$T/out" "$T/err" "$RELAY" -o "$T/fifo"
+	wait_until 10 eval '[ -s "$T/pid" ] && grep -q wait_for_partner "/proc/$(cat "$T/pid")/wchan" 2>/dev/null' ||
+		fail "relay did not wait for the FIFO's reader"
+	kill -TERM "$(cat "$T/pid")"
+	wait "$BG" && st=0 || st=$?
+	assert_equal "$st" 1
+	assert_equal "$(cat "$T/err")" "relay: $T/fifo: interrupted while waiting for a reader"
+}
+
+@test "a SIGTERM pending when a stage starts is a stop, not a death" {
+	# the signal is blocked and pending across exec(2): it arrives the
+	# moment the stage unblocks it, which it must not do before its
+	# handler is in place
+	for cmd in relay partition batch fanout clock; do
+		rm -f "$T/o"*.ss
+		case $cmd in
+		relay) args=(-o "$T/o.ss") ;;
+		partition) args=(-n 1 "$T/o%d.ss") ;;
+		batch) args=(-n 2 -o "$T/o.ss") ;;
+		fanout) args=("$T/o.ss") ;;
+		clock) args=(--interval 1s -o "$T/o.ss") ;;
+		esac
+		python3 -c 'import os, signal, sys
+signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTERM])
+os.kill(os.getpid(), signal.SIGTERM)
+os.execv(sys.argv[1], sys.argv[1:])' "$LS_BIN/$cmd" "${args[@]}" </dev/null 2>"$T/err" && st=0 || st=$?
+		assert_equal "$cmd: $st $(cat "$T/err")" "$cmd: 0 "
+		"$SS_DECODE" --verify "$T"/o*.ss >/dev/null || fail "$cmd: output not closed cleanly"
+	done
+}
