@@ -107,7 +107,8 @@ $(OUT)/tools/%: tests/tools/%.c $(LIB_A) lib/libstream.h
 
 $(SHIM): tests/tools/faultshim.c
 	@mkdir -p $(@D)
-	$(CC) $(filter-out -fsanitize% -fno-sanitize%,$(CFLAGS)) -shared -fPIC -o $@ $< -ldl
+	$(CC) $(filter-out -fsanitize% -fno-sanitize%,$(CFLAGS)) -shared \
+		-fPIC -o $@ $< -ldl
 
 $(OUT)/libstream.pc: libstream.pc.in Makefile
 	@mkdir -p $(@D)
