@@ -21,14 +21,16 @@
  *   FAULT_WRITE_SHORT=K  a write to a target writes at most K bytes (a
  *       writev at most K of its first buffer that is not empty); K >= 1.
  *   FAULT_READ_EINTR=N  every Nth read, readv or pread of a target fails
- *       with EINTR, reading nothing.
+ *       with EINTR, reading nothing; N >= 2.
  *   FAULT_READ_SHORT=K  a read of a target reads at most K bytes; K >= 1.
  *   FAULT_PATH=SUBSTRING  targets are only descriptors whose path
  *       contains SUBSTRING (descriptor 2 is never one).
- *   FAULT_LOG=FILE  at exit, appends to FILE a line of the faults made:
- *       "wfail=A sfail=B wshort=C eintr=D rshort=E", so that a test
- *       can check that its faults happened (a short count only when a
- *       call asked for more than K bytes).
+ *   FAULT_LOG=FILE  at exit (not at _exit or a crash), appends to FILE a
+ *       line of the calls to targets and of the faults made: "writes=W
+ *       syncs=S reads=R wfail=A sfail=B wshort=C eintr=D rshort=E", so
+ *       that a test can count the points at which to fail, and check
+ *       that its faults happened (a short one counts only when a call
+ *       asked for more than K bytes). Writes and syncs that failed count.
  *
  * The counts are per process (a child of fork starts from its parent's).
  * A malformed variable is reported on standard error and the process
@@ -93,8 +95,9 @@ num(const char *var, const char *s, char **end)
 	return v;
 }
 
+/* The errno named or numbered by s, or 0. */
 static int
-errno_of(const char *var, const char *s)
+errno_of(const char *s)
 {
 	static const struct { const char *name; int e; } names[] = {
 		{ "EIO", EIO }, { "ENOSPC", ENOSPC }, { "EPIPE", EPIPE },
@@ -102,14 +105,13 @@ errno_of(const char *var, const char *s)
 	};
 	char *end;
 	size_t i;
+	long v;
 
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strcmp(s, names[i].name) == 0)
 			return names[i].e;
-	long v = num(var, s, &end);
-	if (*end != '\0' || v > 4095)
-		bad(var, s);
-	return (int)v;
+	v = strtol(s, &end, 10);
+	return end == s || *end != '\0' || v < 1 || v > 4095 ? 0 : (int)v;
 }
 
 /* N[+][:ERRNO] into *r; colon says whether ":ERRNO" may follow. */
@@ -127,9 +129,10 @@ rule(const char *var, struct rule *r, int colon)
 		r->sticky = 1;
 		end++;
 	}
-	if (colon && *end == ':')
-		r->err = errno_of(var, end + 1);
-	else if (*end != '\0')
+	if (colon && *end == ':') {
+		if ((r->err = errno_of(end + 1)) == 0)
+			bad(var, s);
+	} else if (*end != '\0')
 		bad(var, s);
 }
 
@@ -164,6 +167,8 @@ init(void)
 	rule("FAULT_WRITE_FAIL", &F.wfail, 1);
 	rule("FAULT_FSYNC_FAIL", &F.sfail, 0);
 	F.eintr = limit("FAULT_READ_EINTR");
+	if (F.eintr == 1)	/* no read would ever succeed */
+		bad("FAULT_READ_EINTR", "1");
 	F.wshort = limit("FAULT_WRITE_SHORT");
 	F.rshort = limit("FAULT_READ_SHORT");
 	F.path = getenv("FAULT_PATH");
@@ -189,8 +194,9 @@ faultshim_log(void)
 
 	if (log == NULL || *log == '\0' || (f = fopen(log, "a")) == NULL)
 		return;
-	snprintf(line, sizeof(line), "wfail=%ld sfail=%ld wshort=%ld "
-	    "eintr=%ld rshort=%ld\n", F.made[WFAIL], F.made[SFAIL],
+	snprintf(line, sizeof(line), "writes=%ld syncs=%ld reads=%ld "
+	    "wfail=%ld sfail=%ld wshort=%ld eintr=%ld rshort=%ld\n",
+	    F.nwrite, F.nsync, F.nread, F.made[WFAIL], F.made[SFAIL],
 	    F.made[WSHORT], F.made[EINTRS], F.made[RSHORT]);
 	fputs(line, f);
 	fclose(f);
@@ -224,12 +230,9 @@ target(int fd)
 static int
 hit(const struct rule *r, long *count)
 {
-	long c;
+	long c = __atomic_add_fetch(count, 1, __ATOMIC_RELAXED);
 
-	if (r->n == 0)
-		return 0;
-	c = __atomic_add_fetch(count, 1, __ATOMIC_RELAXED);
-	return c == r->n || (r->sticky && c > r->n);
+	return r->n != 0 && (c == r->n || (r->sticky && c > r->n));
 }
 
 /* Whether a write to fd fails now (errno set); *t: whether fd is a target. */
@@ -248,10 +251,10 @@ read_fails(int fd, int *t)
 {
 	long c;
 
-	if (!(*t = target(fd)) || F.eintr == 0)
+	if (!(*t = target(fd)))
 		return 0;
 	c = __atomic_add_fetch(&F.nread, 1, __ATOMIC_RELAXED);
-	if (c % F.eintr != 0)
+	if (F.eintr == 0 || c % F.eintr != 0)
 		return 0;
 	errno = EINTR;
 	made(EINTRS);
