@@ -216,6 +216,12 @@ give_up(ls_source *s, int fd)
 	return true;
 }
 
+static bool
+stopped(const ls_source *s)
+{
+	return s->o.stop != NULL && *s->o.stop;
+}
+
 static ssize_t
 src_read(void *ctx, void *buf, size_t n)
 {
@@ -235,8 +241,11 @@ src_read(void *ctx, void *buf, size_t n)
 				gzerror(s->gz, &zerr);
 				if (zerr != Z_ERRNO)
 					errno = EIO;
-				if (errno == EINTR)
-					continue;
+				/* zlib keeps the error and may have dropped
+				 * what it read before: no retry, only a stop
+				 * ends quietly */
+				if (errno == EINTR && stopped(s))
+					return 0;
 			}
 			return k;
 		}
@@ -249,12 +258,6 @@ src_read(void *ctx, void *buf, size_t n)
 			continue;
 		return r;
 	}
-}
-
-static bool
-stopped(const ls_source *s)
-{
-	return s->o.stop != NULL && *s->o.stop;
 }
 
 /* A follower's pause. Returns true if the wait hook gave up. */
