@@ -723,6 +723,15 @@ gz_write(void *ctx, const void *buf, size_t n)
 	return (ssize_t)n;
 }
 
+/* Why a zlib call on an output failed: the system's reason if it was a
+ * write, close or fsync (Z_ERRNO keeps errno). */
+static const char *
+zwhy(int zrc)
+{
+	return zrc == Z_ERRNO ? strerror(errno) : zrc == Z_MEM_ERROR ?
+	    "out of memory" : "failed";
+}
+
 /*
  * Makes what was written durable: a .gz file's compressed data first
  * goes out of zlib with Z_SYNC_FLUSH, after which the file decompresses
@@ -731,11 +740,13 @@ gz_write(void *ctx, const void *buf, size_t n)
 static int
 sink_sync(ls_sink *k, ls_error *err)
 {
+	int zrc;
+
 	if (!k->regular)
 		return LS_OK;
-	if (k->gz != NULL && gzflush(k->gz, Z_SYNC_FLUSH) != Z_OK)
-		return ls__fail(err, LS_ERR_IO, 0, "%s: zlib: flush failed",
-		    k->name);
+	if (k->gz != NULL && (zrc = gzflush(k->gz, Z_SYNC_FLUSH)) != Z_OK)
+		return ls__fail(err, LS_ERR_IO, 0, "%s: zlib: flush: %s",
+		    k->name, zwhy(zrc));
 	if (fsync(k->fd) != 0)
 		return ls__fail(err, LS_ERR_IO, 0, "%s: fsync: %s", k->name,
 		    strerror(errno));
@@ -846,9 +857,10 @@ ls_sink_close(ls_sink *k, const ls_msg *eos, ls_error *err)
 	if (rc == LS_OK)
 		rc = rc2;
 	if (k->gz != NULL) {
-		if (gzclose(k->gz) != Z_OK && rc == LS_OK)
-			rc = ls__fail(err, LS_ERR_IO, 0, "%s: zlib: close failed",
-			    k->name);
+		int zrc = gzclose(k->gz);
+		if (zrc != Z_OK && rc == LS_OK)
+			rc = ls__fail(err, LS_ERR_IO, 0, "%s: zlib: close: %s",
+			    k->name, zwhy(zrc));
 		k->gz = NULL;	/* the trailer is out: only fsync is left */
 	}
 	if (rc == LS_OK && k->o.sync != LS_SYNC_NONE)
