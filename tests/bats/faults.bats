@@ -26,7 +26,9 @@ setup() {
 	D=$BATS_FILE_TMPDIR
 	SHIM=$LS_TOOLS/faultshim.so
 	[ -e "$SHIM" ] || fail "$SHIM is missing: run 'make tests' (LS_TOOLS)"
-	[ -s "$D/in.txt" ] && [ -s "$D/in.txt.gz" ] || fail "setup_file failed"
+	if [ ! -s "$D/in.txt" ] || [ ! -s "$D/in.txt.gz" ]; then
+		fail "setup_file failed"
+	fi
 	cd "$T" || fail "no $T"
 	# references: the same names (a .ss header holds its file's name)
 	mkdir ref
@@ -216,8 +218,8 @@ check_fail_loud() {
 	local v f mode bad=()
 	for v in large many-streams splice-256 binary; do
 		for f in "-F log" "-F ndjson" "-m"; do
-			# shellcheck disable=SC2086
 			local want=0
+			# shellcheck disable=SC2086
 			"$SS_DECODE" $f "$VEC/$v.ss" >"ref.$v" 2>/dev/null ||
 			    want=$?
 			for mode in "FAULT_WRITE_SHORT=3" \
@@ -295,7 +297,7 @@ check_fail_loud() {
 @test "relay: a write to standard output that fails is an error naming stdout, status 1" {
 	local n
 	for n in 1 2 3; do
-		faulty FAULT_PATH="$T/out" FAULT_WRITE_FAIL=$n:EIO \
+		faulty FAULT_PATH="$T/out" FAULT_WRITE_FAIL="$n:EIO" \
 		    FAULT_WRITE_SHORT=30000 \
 		    relay -i "$D/in.ss"
 		assert_equal "write $n: status $status" "write $n: status 1"
@@ -319,7 +321,7 @@ check_fail_loud() {
 		w=$(logged writes)
 		for n in $(points "$w"); do
 			rm -f p.*
-			faulty FAULT_PATH=/p. FAULT_WRITE_FAIL=$n:ENOSPC \
+			faulty FAULT_PATH=/p. FAULT_WRITE_FAIL="$n:ENOSPC" \
 			    partition -n 3 -i "$D/in.ss" "p.%d.$ext"
 			out=$(grep -o "p\.[0-2]\.$ext" "$T/err" | head -n 1)
 			[ -n "$out" ] || {
@@ -347,7 +349,7 @@ check_fail_loud() {
 		w=$(logged writes)
 		for n in $(points "$w"); do
 			rm -f "$out"
-			faulty FAULT_PATH="$out" FAULT_WRITE_FAIL=$n:EIO \
+			faulty FAULT_PATH="$out" FAULT_WRITE_FAIL="$n:EIO" \
 			    batch -n 10 -i "$D/in.ss" -o "$out"
 			local why
 			why=$(check_fail_loud "$out" "$out")
