@@ -60,7 +60,11 @@ LIB_SO = $(OUT)/lib/libstream.so.$(SOVER)
 CMDS = $(patsubst cmd/%.c,%,$(wildcard cmd/*.c))
 CMD_BIN = $(CMDS:%=$(BIN)/%)
 UNIT = $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(wildcard tests/unit/test-*.c))
-TOOLS = $(patsubst tests/tools/%.c,$(OUT)/tools/%,$(wildcard tests/tools/*.c))
+TOOLS = $(patsubst tests/tools/%.c,$(OUT)/tools/%,$(filter-out \
+	tests/tools/faultshim.c,$(wildcard tests/tools/*.c)))
+# LD_PRELOAD fault injection for tests/bats/faults.bats; never sanitized:
+# the sanitizer's own runtime is preloaded before it.
+SHIM = $(OUT)/tools/faultshim.so
 HDR = lib/libstream.h $(wildcard lib/*-internal.h)
 
 .PHONY: all lib tests check demo bench install uninstall clean deps fuzz
@@ -69,7 +73,7 @@ all: lib $(CMD_BIN) $(OUT)/libstream.pc
 
 lib: $(LIB_A) $(LIB_SO)
 
-tests: all $(UNIT) $(TOOLS)
+tests: all $(UNIT) $(TOOLS) $(SHIM)
 
 $(OUT)/obj/lib/%.o: lib/%.c $(HDR)
 	@mkdir -p $(@D)
@@ -100,6 +104,11 @@ $(OUT)/tools/%: tests/tools/%.c $(LIB_A) lib/libstream.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(BROKER_CFLAGS) $(BSD_CFLAGS) -Ilib $< -o $@ \
 		$(LDFLAGS) $(LIB_A) $(BSD_LIBS) $(LIBS)
+
+$(SHIM): tests/tools/faultshim.c
+	@mkdir -p $(@D)
+	$(CC) $(filter-out -fsanitize% -fno-sanitize%,$(CFLAGS)) -shared \
+		-fPIC -o $@ $< -ldl
 
 $(OUT)/libstream.pc: libstream.pc.in Makefile
 	@mkdir -p $(@D)

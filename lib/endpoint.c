@@ -217,6 +217,12 @@ give_up(ls_source *s, int fd)
 	return true;
 }
 
+static bool
+stopped(const ls_source *s)
+{
+	return s->o.stop != NULL && *s->o.stop;
+}
+
 static ssize_t
 src_read(void *ctx, void *buf, size_t n)
 {
@@ -236,8 +242,11 @@ src_read(void *ctx, void *buf, size_t n)
 				gzerror(s->gz, &zerr);
 				if (zerr != Z_ERRNO)
 					errno = EIO;
-				if (errno == EINTR)
-					continue;
+				/* zlib keeps the error and may have dropped
+				 * what it read before: no retry, only a stop
+				 * ends quietly */
+				if (errno == EINTR && stopped(s))
+					return 0;
 			}
 			return k;
 		}
@@ -250,12 +259,6 @@ src_read(void *ctx, void *buf, size_t n)
 			continue;
 		return r;
 	}
-}
-
-static bool
-stopped(const ls_source *s)
-{
-	return s->o.stop != NULL && *s->o.stop;
 }
 
 /* A follower's pause. Returns true if the wait hook gave up. */
@@ -730,6 +733,15 @@ gz_write(void *ctx, const void *buf, size_t n)
 	return (ssize_t)n;
 }
 
+/* Why a zlib call on an output failed: the system's reason if it was a
+ * write, close or fsync (Z_ERRNO keeps errno). */
+static const char *
+zwhy(int zrc)
+{
+	return zrc == Z_ERRNO ? strerror(errno) : zrc == Z_MEM_ERROR ?
+	    "out of memory" : "failed";
+}
+
 /*
  * Makes what was written durable: a .gz file's compressed data first
  * goes out of zlib with Z_SYNC_FLUSH, after which the file decompresses
@@ -738,11 +750,13 @@ gz_write(void *ctx, const void *buf, size_t n)
 static int
 sink_sync(ls_sink *k, ls_error *err)
 {
+	int zrc;
+
 	if (!k->regular)
 		return LS_OK;
-	if (k->gz != NULL && gzflush(k->gz, Z_SYNC_FLUSH) != Z_OK)
-		return ls__fail(err, LS_ERR_IO, 0, "%s: zlib: flush failed",
-		    k->name);
+	if (k->gz != NULL && (zrc = gzflush(k->gz, Z_SYNC_FLUSH)) != Z_OK)
+		return ls__fail(err, LS_ERR_IO, 0, "%s: zlib: flush: %s",
+		    k->name, zwhy(zrc));
 	if (fsync(k->fd) != 0)
 		return ls__fail(err, LS_ERR_IO, 0, "%s: fsync: %s", k->name,
 		    strerror(errno));
@@ -897,9 +911,10 @@ ls_sink_close(ls_sink *k, const ls_msg *eos, ls_error *err)
 	if (rc == LS_OK)
 		rc = rc2;
 	if (k->gz != NULL) {
-		if (gzclose(k->gz) != Z_OK && rc == LS_OK)
-			rc = ls__fail(err, LS_ERR_IO, 0, "%s: zlib: close failed",
-			    k->name);
+		int zrc = gzclose(k->gz);
+		if (zrc != Z_OK && rc == LS_OK)
+			rc = ls__fail(err, LS_ERR_IO, 0, "%s: zlib: close: %s",
+			    k->name, zwhy(zrc));
 		k->gz = NULL;	/* the trailer is out: only fsync is left */
 	}
 	if (rc == LS_OK && k->o.sync != LS_SYNC_NONE)
