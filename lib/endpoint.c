@@ -343,7 +343,9 @@ lines_look(ls_source *s, ls_error *err)
 			return ls__fail(err, LS_ERR_IO, s->lineno, "%s: seek: "
 			    "%s", s->name, strerror(errno));
 	} else {
-		rc = ls_follow_replaced(s->fd, s->name, &fd, err);
+		/* standard input has no path to look at */
+		rc = s->own_fd ? ls_follow_replaced(s->fd, s->name, &fd, err) :
+		    LS_OK;
 		if (rc != LS_NOTICE)
 			return rc;
 		switch_fd(s, fd);
@@ -490,7 +492,7 @@ ss_look(ls_source *s, int end, uint64_t cut, ls_error *err)
 	char why[LS_ERRMSG_MAX];
 	int fd, rc;
 
-	rc = ls_follow_replaced(s->fd, s->name, &fd, err);
+	rc = s->own_fd ? ls_follow_replaced(s->fd, s->name, &fd, err) : LS_OK;
 	if (rc == LS_NOTICE) {
 		switch_fd(s, fd);
 		s->start = s->end;	/* no sniffed bytes to hand back */
