@@ -254,3 +254,41 @@ decode() {
 		done
 	done
 }
+
+@test "relay -f < FILE: standard input truncated is read again from its start; no path is looked at" {
+	printf 'old-%d\n' 1 2 3 4 5 6 7 8 9 >"$T/f"
+	# a file named stdin in the working directory is not the input
+	cd "$T"
+	echo decoy >stdin
+	BG_IN=$T/f start r "$RELAY" -f -o -
+	wait_until 20 lines_at_least 9 "$T/r.out" || fail "follower printed $(wc -l <"$T/r.out") of 9 lines"
+	: >"$T/f"
+	echo new-1 >>"$T/f"
+	wait_until 20 lines_at_least 10 "$T/r.out" || fail "no line after the truncation: $(cat "$T/r.err")"
+	stop r
+	assert_equal "status $status" "status 0"
+	run payloads "$T/r.out"
+	assert_output "$(printf 'old-%d\n' 1 2 3 4 5 6 7 8 9; echo new-1)"
+	run cat "$T/r.err"
+	assert_output "relay: stdin: file truncated; following from its start"
+}
+
+@test "ss-decode -f -m: a file started anew has its new header printed before its beacons and messages" {
+	gen_tsv 0 10 | "$SS_BUILD" -n a -c 1700000000000 -i 256 "$T/a.ss"
+	{ gen_tsv 100 10; eos_tsv 1700000009999; } |
+	    "$SS_BUILD" -n b -c 1700000005000 -i 256 "$T/b.ss"
+	{ "$SS_DECODE" -m "$T/a.ss"; "$SS_DECODE" -m "$T/b.ss"; } >"$T/want"
+	local n
+	n=$("$SS_DECODE" -m "$T/a.ss" | wc -l)
+	cp "$T/a.ss" "$T/f.ss"
+	start d "$SS_DECODE" -f -m "$T/f.ss"
+	wait_until 20 lines_at_least "$n" "$T/d.out" ||
+	    fail "printed $(wc -l <"$T/d.out") of the $n lines of a.ss"
+	cat "$T/b.ss" >"$T/f.ss"
+	finish d
+	assert_equal "status $status" "status 0"
+	run diff "$T/want" "$T/d.out"
+	assert_success
+	run grep -c '^# {"file_name":' "$T/d.out"
+	assert_output 2
+}
