@@ -512,8 +512,10 @@ ss_look(ls_source *s, int end, uint64_t cut, ls_error *err)
 	if (rc == LS_OK || err == NULL)
 		return rc;
 	snprintf(why, sizeof(why), "%s", err->msg);
-	if (rc == LS_NOTICE)
+	if (rc == LS_NOTICE) {
+		s->start = s->end;	/* the reader went back to byte 0 */
 		return ls__fail(err, rc, 0, "%s: %s", s->name, why);
+	}
 	return ls__fail(err, rc, err->offset, "byte %llu: %s",
 	    (unsigned long long)err->offset, why);
 }
@@ -560,9 +562,11 @@ ss_next(ls_source *s, ls_msg *m, ls_error *err)
 		if (rc == LS_ERR_CORRUPT && following(s)) {
 			/* damage read from a file rewritten meanwhile? */
 			ls_error e2;
-			if (ls_ss_reader_refresh(s->r, &e2) == LS_NOTICE)
+			if (ls_ss_reader_refresh(s->r, &e2) == LS_NOTICE) {
+				s->start = s->end;
 				return ls__fail(err, LS_NOTICE, 0, "%s: %s",
 				    s->name, e2.msg);
+			}
 		}
 		if (rc == LS_ERR_CORRUPT && !s->o.skip_corrupt && err) {
 			char why[LS_ERRMSG_MAX];
