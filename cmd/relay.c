@@ -95,6 +95,11 @@ advance(struct input *in, enum ls_bad_line bad, uint64_t *eos_ts)
 			in->live = false;
 			return false;
 		}
+		if (rc == LS_NOTICE) {
+			/* a followed file truncated or replaced */
+			warnx("%s", e.msg);
+			continue;
+		}
 		if (rc == LS_ERR_INVAL && ls_source_is_lines(in->src)) {
 			cmd_count(&cmd_stats.skipped, 1);
 			if (bad == LS_BAD_FAIL) {

@@ -19,6 +19,7 @@ static int format = LOG, meta, header_only;
 static const char *path;
 static ls_out out;
 static uint64_t nbeacons;
+static int need_header;		/* --meta: a file followed anew */
 
 static void
 usage(void)
@@ -112,13 +113,23 @@ print_header(const ls_ss_header *h)
 	meta_close();
 }
 
+/* --meta: the header of a file followed anew, before what it holds. */
+static void
+header_again(ls_ss_reader *r)
+{
+	if (!need_header)
+		return;
+	need_header = 0;
+	print_header(ls_ss_reader_header(r));
+}
+
 static void
 on_beacon(void *ctx, const ls_ss_beacon *b)
 {
-	(void)ctx;
 	nbeacons++;
 	if (!meta)
 		return;
+	header_again(ctx);
 	meta_open();
 	put("{\"beacon\":");
 	put_u64(b->index);
@@ -144,6 +155,58 @@ on_beacon(void *ctx, const ls_ss_beacon *b)
 	}
 	put("]}");
 	meta_close();
+}
+
+/*
+ * A follower's look at its file after a pause (as relay's): replaced,
+ * the new one is read from its header; truncated, the file is read again
+ * from its start; cut below what was read, it is an error.
+ */
+static void
+look(ls_ss_reader *r, int *fd, int end, uint64_t cut)
+{
+	ls_error e;
+	int nfd = -1, rc = LS_OK;
+
+	if (*fd != STDIN_FILENO)
+		rc = ls_follow_replaced(*fd, path, &nfd, &e);
+	if (rc == LS_NOTICE) {
+		close(*fd);
+		*fd = nfd;
+		if (ls_ss_reader_restart(r, nfd, &e) != LS_OK)
+			errx(1, "%s: %s", path, e.msg);
+		if (end == LS_PARTIAL)
+			warnx("%s: %s (the old one was cut short at byte %llu)",
+			    path, e.msg, (unsigned long long)cut);
+		else
+			warnx("%s: %s", path, e.msg);
+		need_header = meta;
+		return;
+	}
+	if (rc == LS_OK)
+		rc = ls_ss_reader_refresh(r, &e);
+	if (rc == LS_NOTICE) {
+		warnx("%s: %s", path, e.msg);
+		need_header = meta;
+	} else if (rc != LS_OK) {
+		ls_out_flush(&out, NULL);
+		errx(1, "%s: byte %llu: %s", path,
+		    (unsigned long long)e.offset, e.msg);
+	}
+}
+
+/* Following: was damage read from a file rewritten meanwhile? Then it is
+ * read again from its start. */
+static int
+rewritten(ls_ss_reader *r)
+{
+	ls_error e;
+
+	if (ls_ss_reader_refresh(r, &e) != LS_NOTICE)
+		return 0;
+	warnx("%s: %s", path, e.msg);
+	need_header = meta;
+	return 1;
 }
 
 static void
@@ -238,7 +301,7 @@ main(int argc, char *argv[])
 			    path);
 		return 1;
 	}
-	ls_ss_reader_on_beacon(r, on_beacon, NULL);
+	ls_ss_reader_on_beacon(r, on_beacon, r);
 	if (meta && !verify)
 		print_header(ls_ss_reader_header(r));
 
@@ -246,6 +309,8 @@ main(int argc, char *argv[])
 		rc = ls_ss_next(r, &m, &e);
 		if (rc == LS_OK) {
 			nmsg++;
+			if (meta)
+				header_again(r);
 			if (verify)
 				;
 			else if (format == NDJSON)
@@ -269,9 +334,11 @@ main(int argc, char *argv[])
 		}
 		if (rc == LS_END || rc == LS_PARTIAL) {
 			if (follow && !stop) {
+				uint64_t cut = e.offset;
 				if (ls_out_flush(&out, &e) != LS_OK)
 					errx(1, "stdout: %s", e.msg);
 				pause_briefly();
+				look(r, &fd, rc, cut);
 				continue;
 			}
 			if (rc == LS_PARTIAL && !follow) {
@@ -294,6 +361,8 @@ main(int argc, char *argv[])
 			if (rc == LS_END)
 				break;
 		}
+		if (rc == LS_ERR_CORRUPT && follow && rewritten(r))
+			continue;
 		ls_out_flush(&out, NULL);
 		errx(1, "%s: byte %llu: %s", path,
 		    (unsigned long long)e.offset, e.msg);

@@ -202,6 +202,10 @@ struct ls_source {
 	struct ls__bsrc *b;
 	/* the wait hook may be called (inside ls_source_next), and gave up */
 	bool may_wait, again;
+	/* following: the file is looked at before the next read (after a
+	 * pause at its end: LS_PARTIAL if inside a message, at byte cut) */
+	int look;
+	uint64_t cut;
 };
 
 /* Lets the wait hook decide whether to block on fd (-1: a pause of
@@ -282,6 +286,83 @@ following(const ls_source *s)
 	return s->o.follow && s->regular && !stopped(s);
 }
 
+LS_API int
+ls_follow_replaced(int fd, const char *path, int *newfd, ls_error *err)
+{
+	struct stat now, was;
+	off_t at;
+	int nfd;
+
+	*newfd = -1;
+	/* moved away and none created yet: the old one is followed still */
+	if (stat(path, &now) != 0 || !S_ISREG(now.st_mode) ||
+	    fstat(fd, &was) != 0)
+		return LS_OK;
+	if (now.st_ino == was.st_ino && now.st_dev == was.st_dev)
+		return LS_OK;
+	/* what its writer added before the new one appeared, first */
+	if ((at = lseek(fd, 0, SEEK_CUR)) < 0 || at < was.st_size)
+		return LS_OK;
+	if ((nfd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? LS_OK : ls__fail(err, LS_ERR_IO, 0,
+		    "%s: %s", path, strerror(errno));
+	*newfd = nfd;
+	return ls__fail(err, LS_NOTICE, 0,
+	    "file replaced; following the new file");
+}
+
+/* Takes fd, the file that replaced the one followed, in its place. */
+static void
+switch_fd(ls_source *s, int fd)
+{
+	struct stat st;
+
+	if (s->own_fd)
+		close(s->fd);
+	s->fd = fd;
+	s->own_fd = true;
+	s->regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/*
+ * A line follower's look at its file after a pause: shorter than what
+ * was read, it was truncated and is read again from its start; replaced,
+ * the new file is read. An unfinished line read before either is left
+ * out. Returns LS_OK, LS_NOTICE or an error.
+ */
+static int
+lines_look(ls_source *s, ls_error *err)
+{
+	struct stat st;
+	off_t at = lseek(s->fd, 0, SEEK_CUR);
+	const char *what = "file truncated; following from its start";
+	size_t k = s->end - s->start;
+	int fd, rc;
+
+	if (at < 0 || fstat(s->fd, &st) != 0)
+		return ls__fail(err, LS_ERR_IO, s->lineno, "%s: %s", s->name,
+		    strerror(errno));
+	if (st.st_size < at) {
+		if (lseek(s->fd, 0, SEEK_SET) < 0)
+			return ls__fail(err, LS_ERR_IO, s->lineno, "%s: seek: "
+			    "%s", s->name, strerror(errno));
+	} else {
+		/* standard input has no path to look at */
+		rc = s->own_fd ? ls_follow_replaced(s->fd, s->name, &fd, err) :
+		    LS_OK;
+		if (rc != LS_NOTICE)
+			return rc;
+		switch_fd(s, fd);
+		what = "file replaced; following the new file";
+	}
+	s->start = s->end = s->scan = 0;
+	s->lineno = 0;
+	if (k == 0)
+		return ls__fail(err, LS_NOTICE, 0, "%s: %s", s->name, what);
+	return ls__fail(err, LS_NOTICE, 0, "%s: %s (the %zu bytes of an "
+	    "unfinished line before it are left out)", s->name, what, k);
+}
+
 /* Finds the next line. Returns LS_OK, LS_END, or an error. */
 static int
 next_line(ls_source *s, const char **line, size_t *len, ls_error *err)
@@ -307,6 +388,12 @@ next_line(ls_source *s, const char **line, size_t *len, ls_error *err)
 			return ls__fail(err, LS_ERR_NOMEM, s->lineno + 1,
 			    "out of memory for line %llu",
 			    (unsigned long long)s->lineno + 1);
+		if (s->look) {
+			int rc = lines_look(s, err);
+			s->look = 0;
+			if (rc != LS_OK)
+				return rc;
+		}
 		ssize_t n = src_read(s, s->buf + s->end, s->cap - s->end);
 		if (s->again)
 			return LS_AGAIN;
@@ -318,6 +405,7 @@ next_line(ls_source *s, const char **line, size_t *len, ls_error *err)
 			continue;
 		}
 		if (following(s)) {
+			s->look = LS_END;
 			if (nap(s))
 				return LS_AGAIN;
 			continue;
@@ -396,6 +484,46 @@ lines_next(ls_source *s, ls_msg *m, ls_error *err)
 	}
 }
 
+/*
+ * A .ss follower's look at its file after a pause at its end (end is
+ * LS_END, or LS_PARTIAL inside a message at byte cut): replaced, the new
+ * file is read from its header; else the reader looks for a truncation.
+ * Returns LS_OK, LS_NOTICE, or an error (LS_ERR_RANGE ends the source).
+ */
+static int
+ss_look(ls_source *s, int end, uint64_t cut, ls_error *err)
+{
+	char why[LS_ERRMSG_MAX];
+	int fd, rc;
+
+	rc = s->own_fd ? ls_follow_replaced(s->fd, s->name, &fd, err) : LS_OK;
+	if (rc == LS_NOTICE) {
+		switch_fd(s, fd);
+		s->start = s->end;	/* no sniffed bytes to hand back */
+		if ((rc = ls_ss_reader_restart(s->r, fd, err)) != LS_OK)
+			return rc;
+		if (end != LS_PARTIAL)
+			return ls__fail(err, LS_NOTICE, 0, "%s: file replaced; "
+			    "following the new file", s->name);
+		return ls__fail(err, LS_NOTICE, cut, "%s: file replaced; "
+		    "following the new file (the old one was cut short at "
+		    "byte %llu)", s->name, (unsigned long long)cut);
+	}
+	if (rc == LS_OK)
+		rc = ls_ss_reader_refresh(s->r, err);
+	if (rc == LS_ERR_RANGE)
+		s->ended = true;
+	if (rc == LS_OK || err == NULL)
+		return rc;
+	snprintf(why, sizeof(why), "%s", err->msg);
+	if (rc == LS_NOTICE) {
+		s->start = s->end;	/* the reader went back to byte 0 */
+		return ls__fail(err, rc, 0, "%s: %s", s->name, why);
+	}
+	return ls__fail(err, rc, err->offset, "byte %llu: %s",
+	    (unsigned long long)err->offset, why);
+}
+
 static int
 ss_next(ls_source *s, ls_msg *m, ls_error *err)
 {
@@ -405,6 +533,12 @@ ss_next(ls_source *s, ls_msg *m, ls_error *err)
 	if (s->ended)
 		return LS_END;
 	for (;;) {
+		if (s->look) {
+			rc = ss_look(s, s->look, s->cut, err);
+			s->look = 0;
+			if (rc != LS_OK)
+				return rc;
+		}
 		rc = ls_ss_next(s->r, m, err);
 		if (s->again && (rc == LS_END || rc == LS_PARTIAL))
 			return LS_AGAIN;
@@ -415,9 +549,8 @@ ss_next(ls_source *s, ls_msg *m, ls_error *err)
 		}
 		if (rc == LS_END || rc == LS_PARTIAL) {
 			if (following(s)) {
-				if ((rc = ls_ss_reader_refresh(s->r, err)) !=
-				    LS_OK)
-					return rc;
+				s->look = rc;
+				s->cut = rc == LS_PARTIAL && err ? err->offset : 0;
 				if (nap(s))
 					return LS_AGAIN;
 				continue;
@@ -429,6 +562,15 @@ ss_next(ls_source *s, ls_msg *m, ls_error *err)
 				    s->name, (unsigned long long)(err ?
 				    err->offset : 0));
 			return LS_END;
+		}
+		if (rc == LS_ERR_CORRUPT && following(s)) {
+			/* damage read from a file rewritten meanwhile? */
+			ls_error e2;
+			if (ls_ss_reader_refresh(s->r, &e2) == LS_NOTICE) {
+				s->start = s->end;
+				return ls__fail(err, LS_NOTICE, 0, "%s: %s",
+				    s->name, e2.msg);
+			}
 		}
 		if (rc == LS_ERR_CORRUPT && !s->o.skip_corrupt && err) {
 			char why[LS_ERRMSG_MAX];

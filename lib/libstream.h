@@ -51,6 +51,9 @@ enum ls_status {
 	LS_END = 1,		/* no more data, at a message boundary */
 	LS_PARTIAL = 2,		/* data stops inside a message or beacon */
 	LS_AGAIN = 3,		/* nothing yet: a wait gave up (call again) */
+	LS_NOTICE = 4,		/* a follower went on after what err->msg
+				   says (a file truncated or replaced): tell
+				   it, and call again */
 	LS_ERR_IO = -1,		/* a system call failed; errno is kept */
 	LS_ERR_INVAL = -2,	/* bad argument or malformed input */
 	LS_ERR_CORRUPT = -3,	/* a .ss file is damaged at err->offset */
@@ -366,12 +369,28 @@ LS_API int ls_ss_resync(ls_ss_reader *r, uint64_t *from, uint64_t *to,
     ls_error *err);
 
 /*
- * Forgets bytes read past the last message returned, so that they are
- * read again from the file: a follower calls it before waiting, since a
- * writer appending after a crash rewrites an incomplete tail. No-op on
- * a pipe.
+ * A follower calls it before each wait at the end of the data. It forgets
+ * bytes read past the last message returned, so that they are read again
+ * from the file: a writer appending after a crash rewrites an incomplete
+ * tail. It also looks at the file: if it is now shorter than the reader's
+ * position, or its first bytes are no longer the header read (gone, or
+ * another), a writer started it anew: the reader goes back to byte 0 and
+ * the next ls_ss_next reads the new header (returning LS_END until it is
+ * complete), and LS_NOTICE says so. Cut below the reader's position with
+ * its header unchanged, the file is the same one made shorter: LS_ERR_RANGE
+ * (err->offset its size), as the messages before the cut were read
+ * already. Returns LS_OK, LS_NOTICE, LS_ERR_RANGE or LS_ERR_IO; LS_OK on a
+ * pipe.
  */
 LS_API int ls_ss_reader_refresh(ls_ss_reader *r, ls_error *err);
+
+/*
+ * Starts r over on fd (which the caller owns; r no longer reads the old
+ * one): the file that replaced the one followed. The next ls_ss_next
+ * reads fd's header from byte 0, returning LS_END until it is complete,
+ * and LS_ERR_INVAL if it is not a .ss header. Returns LS_OK or an error.
+ */
+LS_API int ls_ss_reader_restart(ls_ss_reader *r, int fd, ls_error *err);
 
 LS_API void ls_ss_reader_free(ls_ss_reader *r);
 
@@ -531,7 +550,10 @@ LS_API ls_source *ls_source_open(const char *uri, const ls_source_opts *o,
 /*
  * Reads the next message (borrowed until the next call). Returns LS_OK;
  * LS_END at the end of input (and, following, after a signal); LS_AGAIN
- * when the wait hook gave up;
+ * when the wait hook gave up; following, LS_NOTICE when the file was
+ * truncated or replaced (err->msg, which names the file, says so; see
+ * ls_follow_replaced) and the source goes on with the new content at the
+ * next call, or LS_ERR_RANGE for a .ss file cut below what was read;
  * LS_ERR_INVAL for a bad line (err->offset is its line number; with
  * LS_BAD_SKIP the source goes on at the next call); LS_ERR_CORRUPT for
  * damage in a .ss file (with skip_corrupt, err->msg names the skipped
@@ -565,6 +587,18 @@ LS_API bool ls_source_is_lines(const ls_source *s);
 LS_API uint64_t ls_source_raw_count(const ls_source *s);
 
 LS_API void ls_source_close(ls_source *s);
+
+/*
+ * For a follower of the file at path, read through fd: if path now names
+ * another file (a rotation: the old one moved away, a new one created, as
+ * tail -F sees it) and fd's file has been read to its end, opens the new
+ * one into *newfd (close-on-exec; the caller owns it) and returns
+ * LS_NOTICE with err->msg saying so. Returns LS_OK (and *newfd -1) if
+ * path still names fd's file, names none for now, or fd's file has more to
+ * read; LS_ERR_IO if the new file cannot be opened.
+ */
+LS_API int ls_follow_replaced(int fd, const char *path, int *newfd,
+    ls_error *err);
 
 enum ls_sync { LS_SYNC_NONE, LS_SYNC_INTERVAL, LS_SYNC_EVERY };
 

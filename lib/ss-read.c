@@ -1,6 +1,7 @@
 /* The .ss reader: messages across beacons, positioning by bisection over
  * beacons, verification of beacons against messages, and resync. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -53,6 +54,7 @@ struct ls_ss_reader {
 	size_t *wstart;		/* where each interval's messages begin */
 	size_t nws, capws;
 	bool unsynced;
+	bool anew;		/* at byte 0 of a new file: its header next */
 };
 
 LS_API const ls_ss_header *
@@ -771,6 +773,31 @@ cut_short(ls_ss_reader *r, ls_error *err)
 	    (r->end - r->start)));
 }
 
+/* Reads the header of a file followed anew (after ls_ss_reader_restart).
+ * Returns LS_OK, LS_END while it is incomplete, or an error. */
+static int
+header_again(ls_ss_reader *r, ls_error *err)
+{
+	ls_ss_header h;
+	char why[LS_ERRMSG_MAX];
+	int rc;
+
+	if ((rc = fill(r, LS_SS_HEADER_SIZE, err)) != 1)
+		return rc == 0 ? LS_END : rc;
+	if (header_decode(r->buf + r->start, &h, r->flags & LS_SS_VERIFY,
+	    err) != LS_OK) {
+		snprintf(why, sizeof(why), "%s", err ? err->msg : "");
+		return ls__fail(err, LS_ERR_INVAL, err ? err->offset : 0,
+		    "the file followed anew: %s", why);
+	}
+	r->h = h;
+	r->iv = h.interval;
+	r->start += LS_SS_HEADER_SIZE;
+	r->pos = r->msg_off = LS_SS_HEADER_SIZE;
+	r->anew = false;
+	return LS_OK;
+}
+
 LS_API int
 ls_ss_next(ls_ss_reader *r, ls_msg *m, ls_error *err)
 {
@@ -784,6 +811,8 @@ ls_ss_next(ls_ss_reader *r, ls_msg *m, ls_error *err)
 		r->have_pending = false;
 		return LS_OK;
 	}
+	if (r->anew && (rc = header_again(r, err)) != LS_OK)
+		return rc;
 	while (r->pos % r->iv == 0) {
 		/* a beacon between two messages */
 		r->msg_off = r->pos;
@@ -1181,12 +1210,100 @@ ls__ss_find_end(int fd, ls_ss_header *h, uint64_t *end, uint64_t *whole,
 	return rc;
 }
 
+/* Goes back to byte 0 of the file on fd, whose header is read anew. */
+static int
+restart(ls_ss_reader *r, int fd, ls_error *err)
+{
+	struct stat st;
+	int rc;
+
+	r->fd = fd;
+	r->seekable = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+	if (r->seekable && (rc = jump(r, 0, err)) != LS_OK)
+		return rc;
+	r->start = r->end = 0;
+	r->pos = r->msg_off = 0;
+	r->have_pending = false;
+	r->unsynced = false;
+	r->anew = true;
+	return LS_OK;
+}
+
+/* Has the header at byte 0 changed (or gone) since it was read? */
+static int
+header_changed(ls_ss_reader *r, uint64_t size, bool *changed, ls_error *err)
+{
+	unsigned char p[LS_SS_HEADER_SIZE];
+	ls_ss_header h;
+	ssize_t n;
+
+	*changed = true;
+	if (size < LS_SS_HEADER_SIZE)
+		return LS_OK;
+	do
+		n = pread(r->fd, p, sizeof(p), 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return ls__fail(err, LS_ERR_IO, 0, "read: %s", strerror(errno));
+	if (n == (ssize_t)sizeof(p) && header_decode(p, &h, false, NULL) ==
+	    LS_OK && h.created_at == r->h.created_at &&
+	    h.interval == r->h.interval &&
+	    strcmp(h.file_name, r->h.file_name) == 0)
+		*changed = false;
+	return LS_OK;
+}
+
+/*
+ * A follower's look at the file: truncated below the reader's position,
+ * or with another header at byte 0, it is a new file, read from its start
+ * (LS_NOTICE); cut below the position with its header unchanged, the
+ * messages before the cut were read already (LS_ERR_RANGE).
+ */
+static int
+look(ls_ss_reader *r, ls_error *err)
+{
+	struct stat st;
+	uint64_t size, at = r->pos;
+	bool changed;
+	int rc;
+
+	if (fstat(r->fd, &st) != 0)
+		return ls__fail(err, LS_ERR_IO, r->pos, "fstat: %s",
+		    strerror(errno));
+	size = (uint64_t)st.st_size;
+	if ((rc = header_changed(r, size, &changed, err)) != LS_OK)
+		return rc;
+	if (!changed && size >= at)
+		return LS_OK;
+	if (!changed)
+		return ls__fail(err, LS_ERR_RANGE, size, "file truncated to "
+		    "%llu bytes, below byte %llu already read, its header "
+		    "unchanged: not read again", (unsigned long long)size,
+		    (unsigned long long)at);
+	if ((rc = restart(r, r->fd, err)) != LS_OK)
+		return rc;
+	return ls__fail(err, LS_NOTICE, 0, "file truncated; following from "
+	    "its start");
+}
+
 LS_API int
 ls_ss_reader_refresh(ls_ss_reader *r, ls_error *err)
 {
+	int rc;
+
 	if (!r->seekable || r->have_pending)
 		return LS_OK;
+	if (!r->anew && (rc = look(r, err)) != LS_OK)
+		return rc;
 	if (r->end == r->start)
 		return LS_OK;
+	if (r->anew)
+		return restart(r, r->fd, err);
 	return jump(r, r->pos, err);
+}
+
+LS_API int
+ls_ss_reader_restart(ls_ss_reader *r, int fd, ls_error *err)
+{
+	return restart(r, fd, err);
 }
