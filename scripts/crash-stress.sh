@@ -40,21 +40,22 @@ usage() {
 	exit 2
 }
 
-# gen DIR T: trial T's input in DIR/in, its meta spelt compactly, and the
-# lines relay writes of it in DIR/want: 10000 to 30000 messages of 2 to 6
-# keys k0..., each key's sequence from 0, 100 messages a second from
+# gen DIR T HUGE: trial T's input in DIR/in, its meta spelt compactly, and
+# the lines relay writes of it in DIR/want: 10000 to 30000 messages of 2
+# to 6 keys k0..., each key's sequence from 0, 100 messages a second from
 # 2026-01-01T00:00:00, payloads "payload-<number>-" padded with x: most
 # to 0-30 bytes (so that relay's output grows well beyond its input), one
-# in 5 to 150-400 bytes, one in 200 to up to 4000, and one in 4000 to
-# 270-670 KB, more than relay's buffer, which it writes out at once.
+# in 5 to 150-400 bytes, one in 200 to up to 4000, and one in 4000 to 0.4
+# to 1 times HUGE bytes (from 268 KB, more than relay's buffer, which it
+# writes out at once).
 gen() {
-	awk -v seed="$seed" -v t="$2" -v dir="$1" '
+	awk -v seed="$seed" -v t="$2" -v dir="$1" -v huge="$3" '
 	BEGIN {
 		srand(seed * 1000 + t)
 		n = 10000 + int(rand() * 20000)
 		keys = 2 + t % 5
 		x = "x"
-		while (length(x) < 700000)
+		while (length(x) < huge)
 			x = x x
 		for (i = 0; i < n; i++) {
 			k = int(rand() * keys)
@@ -63,7 +64,7 @@ gen() {
 			ts = sprintf("2026-01-01T%02d:%02d:%02d", int(s / 3600),
 			    int(s / 60) % 60, s % 60)
 			r = rand()
-			len = r < 0.00025 ? 270000 + rand() * 400000 : \
+			len = r < 0.00025 ? huge * (0.4 + rand() * 0.6) : \
 			    r < 0.005 ? rand() * 4000 : \
 			    r < 0.2 ? 150 + rand() * 250 : rand() * 30
 			p = "payload-" i "-"
@@ -87,8 +88,8 @@ read_wchar() {
 
 # crash DIR OUT ARGS...: relay ARGS -o OUT on DIR/in, killed once it has
 # written a random count of bytes, from none to a twentieth more than the
-# whole output (so that some runs end before the kill). Sets ENDED to 1 if relay
-# ended by itself, and fails if it did with an error.
+# whole output (so that some runs end before the kill). Sets ENDED to 1 if
+# relay ended by itself, and fails if it did with an error.
 crash() {
 	local dir=$1 out=$2 size target pid rc end=$((SECONDS + 60))
 	shift 2
@@ -97,14 +98,15 @@ crash() {
 	target=$(((RANDOM * 32768 + RANDOM) % (size + size / 20 + 1)))
 	"$relay" "$@" -o "$out" <"$dir/in" >/dev/null 2>"$dir/crash.err" &
 	pid=$!
-	WCHAR=0
-	# a read from the FIFO $nap that never has data sleeps some 0.1 ms
+	# a read from the FIFO $nap, which never has data, sleeps some 0.1 ms
 	# without a fork, so that the loop does not take a whole core
-	while read_wchar "$pid" && [ "$WCHAR" -lt "$target" ] &&
-	    [ "$SECONDS" -lt "$end" ]; do
+	while read_wchar "$pid"; do
+		if [ "$WCHAR" -ge "$target" ] || [ "$SECONDS" -ge "$end" ]; then
+			kill -9 "$pid" 2>/dev/null
+			break
+		fi
 		read -r -t 0.00001 -u "$nap" _
 	done
-	kill -9 "$pid" 2>/dev/null
 	{ wait "$pid"; } 2>/dev/null
 	rc=$?
 	ENDED=0
@@ -139,9 +141,11 @@ check_ss_prefix() {
 	COMPLETE=$(wc -l <"$dir/got")
 	head -n "$COMPLETE" "$dir/want" | cmp -s - "$dir/got" ||
 	    { why="read back, not a prefix of the input"; return 1; }
-	[ "$ENDED" -eq 0 ] && [ "$eos" -eq 0 ] ||
-	    [ "$COMPLETE" -eq "$(wc -l <"$dir/want")" ] || { why="$COMPLETE\
- messages, and an End-of-Stream message or relay's end"; return 1; }
+	if { [ "$ENDED" -eq 1 ] || [ "$eos" -eq 1 ]; } &&
+	    [ "$COMPLETE" -ne "$(wc -l <"$dir/want")" ]; then
+		why="an End-of-Stream message or relay's end after $COMPLETE"
+		return 1
+	fi
 }
 
 # check_lines_prefix DIR OUT: the line file OUT is a prefix of DIR/want, byte
@@ -194,8 +198,11 @@ check_appended() {
 	    "$dir/append.err")"; return 1; }
 	timeout 60 "$relay" -i "$out" >"$dir/final" 2>"$dir/final.err"
 	rc=$?
-	[ "$rc" -eq 0 ] && [ ! -s "$dir/final.err" ] || { why="after --append,\
- reading it back exited $rc: $(head -c 300 "$dir/final.err")"; return 1; }
+	if [ "$rc" -ne 0 ] || [ -s "$dir/final.err" ]; then
+		why="after --append, reading it back exited $rc: $(head -c 300 \
+		    "$dir/final.err")"
+		return 1
+	fi
 	if [ "$kind" = ss ]; then
 		tail -n 1 "$dir/final" | grep -q "^\[[^]]* | $EOS_KEY | 0 | 0] EOS$" ||
 		    { why="after --append, no End-of-Stream at the end"; return 1; }
@@ -218,18 +225,21 @@ check_appended() {
 }
 
 # trial T: one crash and append, in $work/trial-T, which is left there if
-# the trial fails; counts where the kill landed.
+# the trial fails; counts where the kill landed. With a small beacon
+# interval the largest messages are kept to 48 KB, because --append takes
+# a time that grows with the square of the beacons that cut the message
+# it ends in.
 trial() {
-	local t=$1 dir=$work/trial-$1 kind=ss name=out.ss args=()
+	local t=$1 dir=$work/trial-$1 kind=ss name=out.ss args=() huge=670000
 	case $((t % 8)) in
-	4) args=(--beacon-interval 128) ;;
-	0) args=(--beacon-interval 256) ;;
+	4) args=(--beacon-interval 128) huge=48000 ;;
+	0) args=(--beacon-interval 256) huge=48000 ;;
 	esac
 	[ $((t % 2)) -eq 0 ] || kind=lines name=out.txt
 	mkdir -p "$dir"
 	RANDOM=$((seed * 1000 + t))
-	why= ENDED=0 CUT=0
-	gen "$dir" "$t" && crash "$dir" "$dir/$name" "${args[@]}" &&
+	why='' ENDED=0 CUT=0
+	gen "$dir" "$t" "$huge" && crash "$dir" "$dir/$name" "${args[@]}" &&
 	    "check_${kind}_prefix" "$dir" "$dir/$name" &&
 	    check_appended "$dir" "$dir/$name" "$kind" "${args[@]}"
 	local rc=$?
@@ -242,9 +252,9 @@ trial() {
 	fi
 	if [ "$rc" -ne 0 ]; then
 		# what gen and a read make again
-		rm -f "$dir"/{want,got,final}*
-		echo "crash-stress: trial $t (seed $seed, $name${args[*]:+" \
-		    "${args[*]}}): ${why:-failed}; files in $dir" >&2
+		rm -f "$dir"/{want,want.last,got,got.last,final}
+		echo "crash-stress: trial $t (seed $seed, $name ${args[*]}):" \
+		    "${why:-failed}; files in $dir" | sed 's/ )/)/' >&2
 		return 1
 	fi
 	rm -rf "$dir"
@@ -252,9 +262,12 @@ trial() {
 
 trials=${1:-200}
 seed=${2:-$(($(date +%s) % 100000))}
-[[ $trials =~ ^[0-9]{1,6}$ && $seed =~ ^[0-9]{1,9}$ && $# -le 2 ]] || usage
-[ -x "$relay" ] && [ -x "$ss_decode" ] ||
-	{ echo "crash-stress: no $relay or $ss_decode (LS_BIN)" >&2; exit 2; }
+# (awk's srand takes seed * 1000 + T below 2^31)
+[[ $trials =~ ^[0-9]{1,6}$ && $seed =~ ^[0-9]{1,6}$ && $# -le 2 ]] || usage
+if [ ! -x "$relay" ] || [ ! -x "$ss_decode" ]; then
+	echo "crash-stress: no $relay or $ss_decode (LS_BIN)" >&2
+	exit 2
+fi
 [ -r /proc/self/io ] ||
 	{ echo "crash-stress: needs /proc/PID/io to aim the kills" >&2; exit 2; }
 work=$(mktemp -d "${TMPDIR:-/tmp}/crash-stress.XXXXXX") || exit 2
