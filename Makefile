@@ -1,6 +1,8 @@
 # libstream: one build for the library, the commands, tests and docs.
 # `make SAN=1` builds the same tree with AddressSanitizer and UBSan into
-# build/asan (commands in build/asan/bin).
+# build/asan (commands in build/asan/bin). `make crash-stress` kills relay
+# mid-write in 200 trials (CRASH_TRIALS, CRASH_SEED) and checks what
+# --append makes of each file (scripts/crash-stress.sh), against this build.
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
@@ -67,7 +69,8 @@ TOOLS = $(patsubst tests/tools/%.c,$(OUT)/tools/%,$(filter-out \
 SHIM = $(OUT)/tools/faultshim.so
 HDR = lib/libstream.h $(wildcard lib/*-internal.h)
 
-.PHONY: all lib tests check demo bench install uninstall clean deps fuzz
+.PHONY: all lib tests check crash-stress demo bench install uninstall clean \
+	deps fuzz
 
 all: lib $(CMD_BIN) $(OUT)/libstream.pc
 
@@ -141,6 +144,12 @@ deps:
 check:
 	sh scripts/deps.sh
 	bash scripts/check.sh
+
+CRASH_TRIALS ?= 200
+CRASH_SEED ?=
+crash-stress: all
+	LS_BIN=$(CURDIR)/$(BIN) bash scripts/crash-stress.sh $(CRASH_TRIALS) \
+		$(CRASH_SEED)
 
 demo:
 	sh scripts/deps.sh
