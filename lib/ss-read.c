@@ -965,8 +965,29 @@ after_beacon(ls_ss_reader *r, uint64_t k, uint64_t *off, ls_error *err)
 	}
 }
 
+/* The message boundary in interval k (after beacon k), from that beacon
+ * alone: LS_OK, LS_AGAIN if the message it interrupts runs on into the
+ * next interval (the boundary is then after_beacon(k + 1)'s), or an
+ * error. */
+static int
+boundary_in(ls_ss_reader *r, uint64_t k, uint64_t *off, ls_error *err)
+{
+	size_t bs;
+	int rc;
+
+	if (k == 0) {
+		*off = LS_SS_HEADER_SIZE;
+		return LS_OK;
+	}
+	if ((rc = survey(r, k, &bs, err)) != LS_OK)
+		return rc;
+	*off = k * r->iv + bs + r->beacon->remaining;
+	return r->beacon->remaining == 0 || *off <= (k + 1) * r->iv ? LS_OK :
+	    LS_AGAIN;
+}
+
 /* The last beacon k whose following message boundary lies inside the
- * file, and that boundary. */
+ * file, and that boundary: one read a beacon, from the last back. */
 static int
 last_boundary(ls_ss_reader *r, uint64_t *kp, uint64_t *off, ls_error *err)
 {
@@ -977,10 +998,11 @@ last_boundary(ls_ss_reader *r, uint64_t *kp, uint64_t *off, ls_error *err)
 	if (fstat(r->fd, &st) != 0)
 		return ls__fail(err, LS_ERR_IO, 0, "fstat: %s", strerror(errno));
 	for (k = (uint64_t)st.st_size / r->iv;; k--) {
-		rc = after_beacon(r, k, off, err);
+		rc = boundary_in(r, k, off, err);
 		if (rc == LS_OK && *off <= (uint64_t)st.st_size)
 			break;
-		if (rc != LS_OK && rc != LS_PARTIAL && rc != LS_ERR_RANGE)
+		if (rc != LS_OK && rc != LS_AGAIN && rc != LS_PARTIAL &&
+		    rc != LS_ERR_RANGE)
 			return rc;
 		if (k == 0)
 			break;
@@ -1122,7 +1144,9 @@ ls_ss_seek(ls_ss_reader *r, const ls_ss_pos *pos, ls_error *err)
 		 * running across or ending on beacon k is read too */
 		uint64_t scan = off;
 		while (k > 0 && scan >= off)
-			if (after_beacon(r, --k, &scan, err) != LS_OK)
+			if ((rc = boundary_in(r, --k, &scan, err)) == LS_AGAIN)
+				scan = off;
+			else if (rc != LS_OK)
 				scan = LS_SS_HEADER_SIZE;
 		if (scan < off)
 			off = scan;

@@ -34,40 +34,6 @@ setup() {
 	mkdir ref
 }
 
-# preload BIN: the LD_PRELOAD list for BIN: the shim, after the
-# sanitizer's runtime if BIN is linked with it (ASan must come first).
-preload() {
-	local asan
-	asan=$(ldd "$1" | awk '$1 ~ /^libasan\.so/ { print $3; exit }')
-	echo "${asan:+$asan }$SHIM"
-}
-
-# faulty VAR=VALUE... CMD ARGS...: runs command CMD of $LS_BIN with the
-# shim and the fault variables, FAULT_LOG=$T/log (emptied first), stdout
-# to $T/out and stderr to $T/err, under timeout(1); sets $status.
-faulty() {
-	local vars=()
-	while [[ $1 == *=* ]]; do
-		vars+=("$1")
-		shift
-	done
-	local bin=$LS_BIN/$1
-	shift
-	: >"$T/log"
-	runf timeout -k 5 "$LIMIT" env LD_PRELOAD="$(preload "$bin")" \
-	    FAULT_LOG="$T/log" "${vars[@]}" "$bin" "$@" </dev/null
-}
-
-# logged KEY: the count KEY (writes, syncs, reads, wfail, sfail, wshort,
-# eintr, rshort) of the last faulty run's process (the first line: the
-# command's own, before any child's).
-logged() {
-	local v
-	v=$(head -n 1 "$T/log" | tr ' ' '\n' | sed -n "s/^$1=//p")
-	[ -n "$v" ] || fail "no $1 in the fault log: $(cat "$T/log")"
-	echo "$v"
-}
-
 # norm FILE: FILE's bytes, uncompressed if it ends in .gz (which must be
 # whole), with a .ss header's creation time zeroed: the one field that
 # differs between two runs.

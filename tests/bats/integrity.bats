@@ -218,3 +218,19 @@ os.execv(sys.argv[1], sys.argv[1:])' "$LS_BIN/$cmd" "${args[@]}" </dev/null 2>"$
 		"$SS_DECODE" --verify "$T"/o*.ss >/dev/null || fail "$cmd: output not closed cleanly"
 	done
 }
+
+@test "an append to a .ss file whose last message runs across thousands of beacons reads each beacon about once" {
+	# 300,000 bytes at interval 128: some 2,300 beacons cut the message;
+	# finding the end stepped back a beacon at a time and read forward
+	# from each, millions of reads (a 600 KB message took 24 s)
+	awk 'BEGIN { x = "x"; while (length(x) < 300000) x = x x
+		printf "[2026-01-01T00:00:01 | k0 | 0] %s\n", substr(x, 1, 300000) }' |
+		"$RELAY" --no-eos --beacon-interval 128 -o "$T/q.ss"
+	truncate -s 270000 "$T/q.ss"
+	faulty FAULT_PATH=q.ss relay --append -o "$T/q.ss"
+	assert_equal "$status" 0
+	grep -q "dropped an incomplete tail of 269865 bytes" "$T/err" || fail "stderr: $(cat "$T/err")"
+	reads=$(logged reads)
+	[ "$reads" -lt $((2 * 270000 / 128)) ] || fail "$reads reads"
+	"$SS_DECODE" --verify "$T/q.ss" >/dev/null
+}
