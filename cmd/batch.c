@@ -828,45 +828,57 @@ element_payload(const unsigned char *v, size_t n, ls_msg *m)
 	return true;
 }
 
-/* Reads the meta of a --keep-meta element; false if it is not one. */
-static bool
+enum { PLAIN, WRAPPED, BAD };
+
+/* Reads the number member name of header h into *v: BAD if it is there
+ * but not a number of 0 to 2^64 - 1, PLAIN if it is missing. */
+static int
+meta_number(const unsigned char *h, size_t hn, const char *name, uint64_t *v)
+{
+	const unsigned char *f;
+	size_t fn;
+
+	if (ls_json_field(h, hn, name, &f, &fn) != LS_OK)
+		return PLAIN;
+	return f[-1] != '"' && ls_u64_parse((const char *)f, fn, v) == LS_OK ?
+	    WRAPPED : BAD;
+}
+
+/*
+ * Reads the meta of a --keep-meta element: WRAPPED (m's meta set, the
+ * payload member in *pv), PLAIN if it is not one (no header with the
+ * four meta fields), or BAD if its header has all four but one does not
+ * hold (a shard or sequence past 2^64 - 1, say): damage, not a payload.
+ */
+static int
 element_meta(const unsigned char *v, size_t n, ls_msg *m,
     const unsigned char **pv, size_t *pn)
 {
+	static const char *const names[] = { "stream_key", "shard_id",
+	    "sequence", "timestamp" };
 	const unsigned char *h, *f, *pay;
 	size_t hn, fn, payn;
-	char num[32];
-	const char *errstr;
+	int rc;
 
 	if (n == 0 || v[0] != '{' ||
 	    ls_json_field(v, n, "header", &h, &hn) != LS_OK ||
 	    ls_json_field(v, n, "payload", &pay, &payn) != LS_OK ||
 	    hn == 0 || h[0] != '{')
-		return false;
+		return PLAIN;
+	for (size_t i = 0; i < 4; i++)
+		if (ls_json_field(h, hn, names[i], &f, &fn) != LS_OK)
+			return PLAIN;
+	if ((rc = meta_number(h, hn, "shard_id", &m->shard)) != WRAPPED ||
+	    (rc = meta_number(h, hn, "sequence", &m->seq)) != WRAPPED)
+		return BAD;
 	if (ls_json_field(h, hn, "stream_key", &f, &fn) != LS_OK ||
 	    f[-1] != '"' || ls_msg_set_key(m, (const char *)f, fn, NULL) !=
 	    LS_OK)
-		return false;
-	if (ls_json_field(h, hn, "shard_id", &f, &fn) != LS_OK ||
-	    fn >= sizeof(num))
-		return false;
-	memcpy(num, f, fn);
-	num[fn] = '\0';
-	m->shard = strtonum(num, 0, LLONG_MAX, &errstr);
-	if (errstr != NULL)
-		return false;
-	if (ls_json_field(h, hn, "sequence", &f, &fn) != LS_OK ||
-	    fn >= sizeof(num))
-		return false;
-	memcpy(num, f, fn);
-	num[fn] = '\0';
-	m->seq = strtonum(num, 0, LLONG_MAX, &errstr);
-	if (errstr != NULL)
-		return false;
+		return BAD;
 	if (ls_json_field(h, hn, "timestamp", &f, &fn) != LS_OK ||
 	    f[-1] != '"' || ls_time_parse((const char *)f, fn, &m->ts_ms) !=
 	    LS_OK)
-		return false;
+		return BAD;
 	/* a string value: back to its quotes */
 	if (pay[-1] == '"') {
 		pay--;
@@ -874,7 +886,7 @@ element_meta(const unsigned char *v, size_t n, ls_msg *m,
 	}
 	*pv = pay;
 	*pn = payn;
-	return true;
+	return WRAPPED;
 }
 
 static void
@@ -910,19 +922,28 @@ split(const ls_msg *m)
 	}
 	for (pos = 0; (rc = ls_json_array_next(m->payload, m->len, &pos, &v,
 	    &n)) == LS_OK; i++) {
+		const char *why = NULL;
 		o = *m;
-		o.seq = m->seq + i;
-		if (!element_meta(v, n, &o, &pv, &pn)) {
+		switch (element_meta(v, n, &o, &pv, &pn)) {
+		case BAD:
+			why = "a header whose meta fields do not hold";
+			break;
+		case PLAIN:
 			o = *m;
-			o.seq = m->seq + i;
 			pv = v;
 			pn = n;
+			if (m->seq > UINT64_MAX - i)
+				why = "a sequence past 2^64 - 1";
+			o.seq = m->seq + i;
+			break;
 		}
-		if (!element_payload(pv, pn, &o)) {
-			warnx("%s: stream %s seq %llu: element %llu holds a lone "
-			    "surrogate; not written", ls_source_name(st.src),
-			    m->key, (unsigned long long)m->seq,
-			    (unsigned long long)i);
+		if (why == NULL && !element_payload(pv, pn, &o))
+			why = "a lone surrogate";
+		if (why != NULL) {
+			warnx("%s: stream %s seq %llu: element %llu holds %s; "
+			    "not written", ls_source_name(st.src), m->key,
+			    (unsigned long long)m->seq, (unsigned long long)i,
+			    why);
 			cmd_count(&cmd_stats.skipped, 1);
 			continue;
 		}

@@ -429,6 +429,28 @@ next_line(ls_source *s, const char **line, size_t *len, ls_error *err)
 	}
 }
 
+/* Gives m the next sequence number of its stream st unless the line
+ * had one; a stream whose numbers are spent (2^64 - 1 was given) has no
+ * next, which is an error rather than a wrap to 0. */
+static int
+number(ls_source *s, struct ls__stream *st, ls_msg *m, unsigned have,
+    ls_error *err)
+{
+	if (have & LS_HAVE_SEQ) {
+		st->seq = m->seq + 1;
+		st->spent = m->seq == UINT64_MAX;
+		return LS_OK;
+	}
+	if (st->spent)
+		return ls__fail(err, LS_ERR_INVAL, s->lineno, "line %llu: "
+		    "stream %s shard %llu has no sequence number after "
+		    "18446744073709551615 to give", (unsigned long long)s->lineno,
+		    m->key, (unsigned long long)m->shard);
+	m->seq = st->seq++;
+	st->spent = st->seq == 0;
+	return LS_OK;
+}
+
 static int
 lines_next(ls_source *s, ls_msg *m, ls_error *err)
 {
@@ -471,11 +493,8 @@ lines_next(ls_source *s, ls_msg *m, ls_error *err)
 		    true, &idx) < 0)
 			return ls__fail(err, LS_ERR_NOMEM, s->lineno,
 			    "out of memory");
-		struct ls__stream *st = &s->seqs.v[idx];
-		if (have & LS_HAVE_SEQ)
-			st->seq = m->seq + 1;
-		else
-			m->seq = st->seq++;
+		if ((rc = number(s, &s->seqs.v[idx], m, have, err)) != LS_OK)
+			return rc;
 		/* lines without a key are for every consumer, as in
 		 * SeaStreamer's stdio; End-of-Stream ends every filter */
 		if (!(have & LS_HAVE_KEY) || keys_pass(&s->keys, m) ||

@@ -121,6 +121,14 @@ LS_API size_t ls_time_format(uint64_t ts_ms, char *out);
  * Returns LS_OK or LS_ERR_INVAL. */
 LS_API int ls_time_parse(const char *s, size_t n, uint64_t *ts_ms);
 
+/*
+ * Parses the decimal number s[0..n) into *v: one to twenty digits and
+ * nothing else (no sign, no space), at most 18446744073709551615
+ * (2^64 - 1). Returns LS_OK, or LS_ERR_INVAL (*v unchanged). The one
+ * parser of sequence numbers, shards, offsets and IDs in libstream.
+ */
+LS_API int ls_u64_parse(const char *s, size_t n, uint64_t *v);
+
 /* --- buffered output --------------------------------------------------- */
 
 /*

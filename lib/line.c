@@ -7,25 +7,6 @@ is_space(char c)
 	return c == ' ' || c == '\t';
 }
 
-static int
-parse_u64(const char *s, size_t n, uint64_t *v)
-{
-	uint64_t x = 0;
-
-	if (n == 0 || n > 20)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		unsigned d = (unsigned)(s[i] - '0');
-		if (x > (UINT64_MAX - d) / 10)
-			return -1;
-		x = x * 10 + d;
-	}
-	*v = x;
-	return 0;
-}
-
 LS_API int
 ls_line_parse(const char *line, size_t len, ls_msg *m, unsigned *have,
     ls_error *err)
@@ -71,13 +52,13 @@ ls_line_parse(const char *line, size_t len, ls_msg *m, unsigned *have,
 			m->key_len = n;
 			got |= LS_HAVE_KEY;
 		} else if (!(got & LS_HAVE_SEQ)) {
-			if (parse_u64(fs, n, &m->seq) != 0)
+			if (ls_u64_parse(fs, n, &m->seq) != LS_OK)
 				return ls__fail(err, LS_ERR_INVAL, col,
 				    "column %zu: invalid sequence '%.*s'", col,
 				    (int)(n > 64 ? 64 : n), fs);
 			got |= LS_HAVE_SEQ;
 		} else if (!(got & LS_HAVE_SHARD)) {
-			if (parse_u64(fs, n, &m->shard) != 0)
+			if (ls_u64_parse(fs, n, &m->shard) != LS_OK)
 				return ls__fail(err, LS_ERR_INVAL, col,
 				    "column %zu: invalid shard '%.*s'", col,
 				    (int)(n > 64 ? 64 : n), fs);

@@ -3,23 +3,33 @@
 
 #include "ls-internal.h"
 
-static int
-parse_u64(const char *s, uint64_t *v, const char **end)
+LS_API int
+ls_u64_parse(const char *s, size_t n, uint64_t *v)
 {
 	uint64_t x = 0;
-	const char *p = s;
 
-	if (*p < '0' || *p > '9')
-		return -1;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		unsigned d = (unsigned)(*p - '0');
-		if (x > (UINT64_MAX - d) / 10)
-			return -1;
+	if (n == 0 || n > 20)
+		return LS_ERR_INVAL;
+	for (size_t i = 0; i < n; i++) {
+		unsigned d = (unsigned)(unsigned char)s[i] - '0';
+		if (d > 9 || x > (UINT64_MAX - d) / 10)
+			return LS_ERR_INVAL;
 		x = x * 10 + d;
 	}
 	*v = x;
-	*end = p;
-	return 0;
+	return LS_OK;
+}
+
+/* Parses the digits that start s; *end is where they stop. */
+static int
+parse_u64(const char *s, uint64_t *v, const char **end)
+{
+	size_t n = 0;
+
+	while (s[n] >= '0' && s[n] <= '9')
+		n++;
+	*end = s + n;
+	return ls_u64_parse(s, n, v) == LS_OK ? 0 : -1;
 }
 
 LS_API int

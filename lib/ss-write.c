@@ -296,10 +296,13 @@ ls_ss_write(ls_ss_writer *w, const ls_msg *m, ls_error *err)
 	if (!ls_key_valid(m->key, m->key_len))
 		return ls__fail(err, LS_ERR_INVAL, w->offset,
 		    "invalid stream key");
-	if (m->len > UINT32_MAX)
+	/* a beacon counts the rest of a message in 32 bits */
+	if (m->len > UINT32_MAX || LS__MSIZE(m->key_len, m->len) > UINT32_MAX)
 		return ls__fail(err, LS_ERR_INVAL, w->offset,
-		    "payload of %zu bytes exceeds the format's 4 GiB limit",
-		    m->len);
+		    "payload of %zu bytes exceeds the format's limit (a "
+		    "message of at most 4294967295 bytes, %zu of them for "
+		    "this key and the framing)", m->len,
+		    LS__MSIZE(m->key_len, 0));
 	found = ls__streams_find(&w->streams, m->key, m->key_len, m->shard,
 	    true, &idx);
 	if (found < 0)

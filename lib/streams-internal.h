@@ -11,6 +11,7 @@ struct ls__stream {
 	uint16_t crc;		/* running checksum */
 	bool fresh;		/* no message counted yet */
 	bool unknown;		/* verifier: state not known (after a skip) */
+	bool spent;		/* line sources: seq is past 2^64 - 1 */
 	size_t klen;
 	char key[LS_KEY_MAX + 7];
 };

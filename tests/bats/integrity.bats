@@ -234,3 +234,37 @@ os.execv(sys.argv[1], sys.argv[1:])' "$LS_BIN/$cmd" "${args[@]}" </dev/null 2>"$
 	[ "$reads" -lt $((2 * 270000 / 128)) ] || fail "$reads reads"
 	"$SS_DECODE" --verify "$T/q.ss" >/dev/null
 }
+
+@test "batch --keep-meta | batch --split keeps sequences and shards up to 2^64 - 1; a header past it is damage, not a payload" {
+	printf '%s\n' \
+	    '[2026-01-01T00:00:00.000 | k | 9223372036854775808 | 18446744073709551615] a' \
+	    '[2026-01-01T00:00:00.001 | k | 18446744073709551615 | 9223372036854775807] b' >"$T/in.log"
+	"$LS_BIN/batch" -n 2 --keep-meta -i "$T/in.log" | "$LS_BIN/batch" --split >"$T/out" 2>"$T/err"
+	diff "$T/in.log" "$T/out"
+	[ ! -s "$T/err" ] || fail "stderr: $(cat "$T/err")"
+	for bad in 18446744073709551616 -1 1.5 '"7"'; do
+		printf '%s\n' "[k | 1] [{\"header\":{\"stream_key\":\"k\",\"shard_id\":$bad,\"sequence\":1,\"timestamp\":\"2026-01-01T00:00:00.000\"},\"payload\":\"a\"},\"b\"]" |
+			"$LS_BIN/batch" --split >"$T/out" 2>"$T/err" && st=0 || st=$?
+		assert_equal "$bad: $st" "$bad: 1"
+		grep -qx "batch: stdin: stream k seq 1: element 0 holds a header whose meta fields do not hold; not written" "$T/err" ||
+			fail "$bad: stderr: $(cat "$T/err")"
+		assert_equal "$(cut -d ' ' -f 8- "$T/out")" b
+	done
+	# an object that is not a wrapper stays a payload
+	printf '%s\n' '[k | 1] [{"header":{"x":1},"payload":2}]' | "$LS_BIN/batch" --split >"$T/out"
+	assert_equal "$(cut -d ' ' -f 8- "$T/out")" '{"header":{"x":1},"payload":2}'
+}
+
+@test "sequence numbers never wrap: a stream numbered up to 2^64 - 1 has no next one" {
+	printf '[k | 18446744073709551614] a\n[k] b\n[k] c\n[j] d\n' >"$T/in.log"
+	runf "$RELAY" -i "$T/in.log" --on-bad-line skip
+	assert_equal "$status" 1
+	assert_equal "$(cut -d ' ' -f 5,8- "$T/out")" "$(printf '18446744073709551614 a\n18446744073709551615 b\n0 d')"
+	grep -q "line 3: stream k shard 0 has no sequence number after 18446744073709551615 to give (skipped)" "$T/err" ||
+		fail "stderr: $(cat "$T/err")"
+	# batch --split: an element's number past 2^64 - 1
+	printf '[k | 18446744073709551615] ["a","b"]\n' | "$LS_BIN/batch" --split >"$T/out" 2>"$T/err" && st=0 || st=$?
+	assert_equal "$st" 1
+	grep -q "element 1 holds a sequence past 2^64 - 1; not written" "$T/err" || fail "stderr: $(cat "$T/err")"
+	assert_equal "$(wc -l <"$T/out")" 1
+}

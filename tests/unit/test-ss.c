@@ -1907,6 +1907,41 @@ test_bug_size_wrap(void **state)
 	close(fd);
 }
 
+/* A message of more than 2^32 - 1 bytes cannot be written: a beacon
+ * could not count what remains of it. The payload is refused before a
+ * byte of it is read. */
+static void
+test_bug_message_limit(void **state)
+{
+	static const unsigned char byte = 'x';
+	ls_ss_header h;
+	ls_ss_writer *w;
+	ls_error err;
+	ls_msg m;
+	int fd = temp_fd();
+
+	(void)state;
+	assert_int_equal(ls_ss_header_init(&h, "limit.ss", 1024, &err), LS_OK);
+	w = ls_ss_writer_new(fd, &h, &err);
+	assert_non_null(w);
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(ls_msg_set_key(&m, "a", 1, &err), LS_OK);
+	m.payload = &byte;
+	/* 32 + k + p bytes: p = 2^32 - 1 - 32 is one too many for k = 1 */
+	m.len = (size_t)UINT32_MAX - 32;
+	assert_int_equal(ls_ss_write(w, &m, &err), LS_ERR_INVAL);
+	assert_non_null(strstr(err.msg, "exceeds the format's limit"));
+	m.len = UINT32_MAX;
+	assert_int_equal(ls_ss_write(w, &m, &err), LS_ERR_INVAL);
+	/* nothing of them was written: the file reads back empty */
+	m.len = 1;
+	assert_int_equal(ls_ss_write(w, &m, &err), LS_OK);
+	assert_int_equal(ls_ss_flush(w, &err), LS_OK);
+	assert_int_equal(lseek(fd, 0, SEEK_END), 128 + 32 + 1 + 1);
+	ls_ss_writer_free(w);
+	close(fd);
+}
+
 
 int
 main(void)
@@ -1931,6 +1966,7 @@ main(void)
 		cmocka_unit_test(test_bug_append_eos_across_beacon),
 		cmocka_unit_test(test_bug_seek_verify_reader),
 		cmocka_unit_test(test_bug_size_wrap),
+		cmocka_unit_test(test_bug_message_limit),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
