@@ -138,10 +138,7 @@ enc_write(void *ctx, const void *p, size_t n)
 static void
 fail_output(const ls_error *e)
 {
-	if (errno == EPIPE && sink != NULL && !ls_sink_is_ss(sink) &&
-	    strcmp(ls_sink_name(sink), "stdout") == 0)
-		cmd_die_of_sigpipe();
-	errx(1, "%s", e->msg);
+	cmd_output_failed(sink != NULL && cmd_to_stdout(sink), e);
 }
 
 /* --- groups -------------------------------------------------------------- */
@@ -1153,15 +1150,10 @@ main(int argc, char *argv[])
 	if (exec_cmd != NULL)
 		drain();
 	status = 0;
-	if (sink != NULL && ls_sink_close(sink, stage_eos(&st, &eos), &e) !=
-	    LS_OK) {
-		warnx("%s", e.msg);
+	if (sink != NULL && cmd_sink_close(sink, stage_eos(&st, &eos)) != 0)
 		status = 1;
-	}
-	if (dead != NULL && ls_sink_close(dead, NULL, &e) != LS_OK) {
-		warnx("%s", e.msg);
+	if (dead != NULL && cmd_sink_close(dead, NULL) != 0)
 		status = 1;
-	}
 	if (stage_close(&st) != 0)
 		status = 1;
 	if (n_dead > 0) {

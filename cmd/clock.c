@@ -171,16 +171,8 @@ main(int argc, char *argv[])
 		m.payload = (const unsigned char *)payload;
 		int rc = ls_sink_write(sink, &m, &e);
 		if ((rc != LS_OK && rc != LS_END) ||
-		    ls_sink_flush(sink, &e) != LS_OK) {
-			if (errno == EPIPE && !ls_sink_is_ss(sink))
-				cmd_die_of_sigpipe();
-			errx(1, "%s", e.msg);
-		}
+		    ls_sink_flush(sink, &e) != LS_OK)
+			cmd_output_failed(cmd_to_stdout(sink), &e);
 	}
-	if (ls_sink_close(sink, NULL, &e) != LS_OK) {
-		if (errno == EPIPE)
-			cmd_die_of_sigpipe();
-		errx(1, "%s", e.msg);
-	}
-	return 0;
+	return cmd_sink_close(sink, NULL);
 }

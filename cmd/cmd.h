@@ -223,6 +223,42 @@ cmd_sink_option(int ch, const char *arg, ls_sink_opts *ko)
 	return false;
 }
 
+/* Is k the line output on standard output, which a closed pipe may end
+ * as SIGPIPE would? */
+static inline bool
+cmd_to_stdout(const ls_sink *k)
+{
+	return !ls_sink_is_ss(k) && strcmp(ls_sink_name(k), "stdout") == 0;
+}
+
+/* An output failed with e: the program ends, quietly if it was standard
+ * output that a reader closed (to_stdout, from cmd_to_stdout before the
+ * sink was closed), else with e's reason and status 1. */
+static inline _Noreturn void
+cmd_output_failed(bool to_stdout, const ls_error *e)
+{
+	if (to_stdout && e->code == LS_ERR_IO && errno == EPIPE)
+		cmd_die_of_sigpipe();
+	errx(1, "%s", e->msg);
+}
+
+/* Closes k, writing eos as ls_sink_close does. Returns 0, or 1 after a
+ * warning with the reason; a reader that closed standard output ends
+ * the program quietly, as SIGPIPE would. */
+static inline int
+cmd_sink_close(ls_sink *k, const ls_msg *eos)
+{
+	bool to_stdout = cmd_to_stdout(k);
+	ls_error e;
+
+	if (ls_sink_close(k, eos, &e) == LS_OK)
+		return 0;
+	if (to_stdout && e.code == LS_ERR_IO && errno == EPIPE)
+		cmd_die_of_sigpipe();
+	warnx("%s", e.msg);
+	return 1;
+}
+
 /* Reports the incomplete tail (a last line or message its writer was
  * stopped inside) that an append dropped from output name. */
 static inline void

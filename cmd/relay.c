@@ -60,10 +60,7 @@ flush_output(void *ctx)
 static void
 output_failed(const ls_error *e)
 {
-	if (errno == EPIPE && !ls_sink_is_ss(sink) &&
-	    strcmp(ls_sink_name(sink), "stdout") == 0)
-		cmd_die_of_sigpipe();
-	errx(1, "%s", e->msg);
+	cmd_output_failed(cmd_to_stdout(sink), e);
 }
 
 /* Reads the next message of in; false when it has ended. Reports bad
@@ -329,10 +326,10 @@ main(int argc, char *argv[])
 	ls_msg eos;
 	ls_msg_eos(&eos, eos_ts ? eos_ts : ls_now_ms());
 	/* a line output forwards an End-of-Stream it was given */
-	if (ls_sink_close(sink, ls_sink_is_ss(sink) || eos_ts ? &eos : NULL,
-	    &e) != LS_OK)
-		output_failed(&e);
+	ls_sink *k = sink;
 	sink = NULL;
+	if (cmd_sink_close(k, ls_sink_is_ss(k) || eos_ts ? &eos : NULL) != 0)
+		exit(1);
 	commit_inputs();
 	for (size_t i = 0; i < nin; i++) {
 		if (ls_source_raw_count(in[i].src) > 0 && !quiet)

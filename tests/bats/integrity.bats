@@ -268,3 +268,19 @@ os.execv(sys.argv[1], sys.argv[1:])' "$LS_BIN/$cmd" "${args[@]}" </dev/null 2>"$
 	grep -q "element 1 holds a sequence past 2^64 - 1; not written" "$T/err" || fail "stderr: $(cat "$T/err")"
 	assert_equal "$(wc -l <"$T/out")" 1
 }
+
+@test "a reader that closes standard output ends relay, batch and clock quietly, whatever the input" {
+	local c bad=()
+	"$RELAY" -i "$VEC/consumer.ss" -o "$T/in.log"
+	"$LS_BIN/batch" -n 3 -i "$VEC/consumer.ss" -o "$T/b.ss"
+	for c in "relay -i $VEC/consumer.ss" "relay -i $T/in.log" \
+	    "batch -n 3 -i $VEC/consumer.ss" "batch -n 3 -i $T/in.log" \
+	    "batch --split -i $T/b.ss" "clock --count 3 --interval 1ms" \
+	    "ss-decode $VEC/consumer.ss"; do
+		# shellcheck disable=SC2086
+		"$LS_BIN/"$c 2>"$T/err" | (exec 0<&-; sleep 0.2)
+		st=${PIPESTATUS[0]}
+		[ "$st" -eq 141 ] && [ ! -s "$T/err" ] || bad+=("$c: status $st, stderr: $(head -c 300 "$T/err")")
+	done
+	[ "${#bad[@]}" -eq 0 ] || fail "$(printf '%s\n' "${bad[@]}")"
+}
