@@ -1085,6 +1085,21 @@ payload_bytes() {
 	expect_failures 1 relay "${cases[@]}"
 }
 
+@test "relay: a path of 400 bytes is shortened in a message, never the reason after it" {
+	local long=$T/$(printf 'd123456789/%.0s' $(seq 36))
+	runf "$RELAY" -i "${long}x.ss" </dev/null
+	assert_equal "$status" 1
+	run cat "$T/err"
+	assert_output --partial "relay: $T/d123456789/"
+	assert_output --partial "..."
+	assert_output --partial "/d123456789/x.ss: No such file or directory"
+	[ "$(wc -c <"$T/err")" -lt 256 ] || fail "not shortened: $(cat "$T/err")"
+	runf "$RELAY" -o "${long}x.ss" </dev/null
+	assert_equal "$status" 1
+	run cat "$T/err"
+	assert_output --partial "x.ss: No such file or directory"
+}
+
 @test "relay: a reader of its output that goes away ends it quietly (SIGPIPE)" {
 	# far more than the pipe and relay's buffer hold
 	[ "$(fsize "$D/gen.lines")" -gt 1000000 ] || fail "gen.lines is small"
