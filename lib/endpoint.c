@@ -147,9 +147,13 @@ uri_parse(const char *uri, bool output, struct uri *u, ls_error *err)
 		u->broker = 'k';
 		return LS_OK;
 	}
-	if (strncmp(uri, "rediss://", 9) == 0)
-		return ls__failn(err, LS_ERR_INVAL, 0, uri, "TLS (rediss://) "
-		    "is not supported");
+	if (strncmp(uri, "rediss://", 9) == 0) {
+		char *name = ls__uri_redact(uri);
+		int rc = ls__failn(err, LS_ERR_INVAL, 0, name ? name :
+		    "rediss://", "TLS (rediss://) is not supported");
+		free(name);
+		return rc;
+	}
 	p = strncmp(uri, "file://", 7) == 0 ? uri + 7 : uri;
 	if (*p == '\0')
 		return ls__fail(err, LS_ERR_INVAL, 0, "empty path in '%s'", uri);

@@ -1077,6 +1077,7 @@ payload_bytes() {
 	local -a cases=(
 		"-o redis://127.0.0.1:1/k|relay: redis://127.0.0.1:1/k: "
 		"-i rediss://host/k|TLS (rediss://) is not supported"
+		"-i rediss://:pw@host/k|relay: rediss://:***@host/k: TLS (rediss://)"
 		"-i $T/no-such-file.ss|$T/no-such-file.ss: No such file or directory"
 		"-i file://$T/absent|$T/absent: No such file or directory"
 		"-o $T/no-dir/x.ss|$T/no-dir/x.ss: No such file or directory"
