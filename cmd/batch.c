@@ -667,6 +667,7 @@ add(const ls_msg *m)
 	struct group *g = &single;
 	const unsigned char *v;
 	size_t vlen, size;
+	char where[LS_WHERE_MAX];
 	ls_error e;
 	int rc;
 
@@ -678,10 +679,9 @@ add(const ls_msg *m)
 	if ((rc = encode(m, &e)) != LS_OK) {
 		if (rc != LS_ERR_NOTLINE)
 			fail_output(&e);
-		warnx("%s: %s %llu: stream %s seq %llu: %s; not batched",
-		    ls_source_name(st.src), ls_source_is_lines(st.src) ?
-		    "line" : "byte", (unsigned long long)ls_source_where(st.src),
-		    m->key, (unsigned long long)m->seq, e.msg);
+		warnx("%s: %s: stream %s seq %llu: %s; not batched",
+		    ls_source_name(st.src), ls_source_where_text(st.src, where,
+		    sizeof(where)), m->key, (unsigned long long)m->seq, e.msg);
 		cmd_count(&cmd_stats.skipped, 1);
 		return;
 	}
@@ -901,6 +901,7 @@ split(const ls_msg *m)
 {
 	const unsigned char *v, *pv;
 	size_t n, pn, pos = 0;
+	char where[LS_WHERE_MAX];
 	ls_msg o;
 	uint64_t i = 0;
 	int rc;
@@ -908,10 +909,9 @@ split(const ls_msg *m)
 	if (!ls_json_valid(m->payload, m->len) ||
 	    ls_json_array_next(m->payload, m->len, &pos, &v, &n) ==
 	    LS_ERR_INVAL) {
-		warnx("%s: %s %llu: stream %s seq %llu: not a batch (a JSON "
+		warnx("%s: %s: stream %s seq %llu: not a batch (a JSON "
 		    "array); passed on as it is", ls_source_name(st.src),
-		    ls_source_is_lines(st.src) ? "line" : "byte",
-		    (unsigned long long)ls_source_where(st.src), m->key,
+		    ls_source_where_text(st.src, where, sizeof(where)), m->key,
 		    (unsigned long long)m->seq);
 		cmd_count(&cmd_stats.raw, 1);
 		put(m);

@@ -328,17 +328,18 @@ static inline bool
 cmd_written(int rc, const ls_msg *m, const ls_source *src, const char *to,
     const ls_error *e)
 {
+	char where[LS_WHERE_MAX];
+
 	if (rc == LS_OK) {
 		cmd_count(&cmd_stats.out, 1);
 		cmd_count(&cmd_stats.bytes, m->len);
 	} else if (rc == LS_END)
 		cmd_count(&cmd_stats.filtered, 1);
 	else if (rc == LS_ERR_NOTLINE) {
-		warnx("%s: %s %llu: stream %s seq %llu: %s; not written%s%s",
-		    ls_source_name(src), ls_source_is_lines(src) ? "line" :
-		    "byte", (unsigned long long)ls_source_where(src), m->key,
-		    (unsigned long long)m->seq, e->msg, to ? " to " : "",
-		    to ? to : "");
+		warnx("%s: %s: stream %s seq %llu: %s; not written%s%s",
+		    ls_source_name(src), ls_source_where_text(src, where,
+		    sizeof(where)), m->key, (unsigned long long)m->seq, e->msg,
+		    to ? " to " : "", to ? to : "");
 		cmd_count(&cmd_stats.skipped, 1);
 	} else
 		return false;

@@ -293,6 +293,7 @@ main(int argc, char *argv[])
 
 	cmd_stats_start("relay", stats ? interval_us : 0);
 	so.stop = &cmd_stop;
+	ko.stop = &cmd_stop;
 	so.on_wait = flush_output;
 	if ((in = calloc(nin, sizeof(*in))) == NULL)
 		err(1, NULL);

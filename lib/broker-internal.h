@@ -18,8 +18,10 @@ struct ls__bsrc {
 	/* Acknowledges (commits) every message next returned so far. */
 	int (*commit)(void *ctx, ls_error *err);
 	/* Where the last message came from (an offset or an entry ID's
-	 * milliseconds), for messages. */
+	 * milliseconds), and the same for messages, "entry MS-SEQ" or
+	 * "partition P offset O", into buf (n bytes). */
 	uint64_t (*where)(void *ctx);
+	void (*where_text)(void *ctx, char *buf, size_t n);
 	void (*close)(void *ctx);
 };
 

@@ -148,9 +148,13 @@ uri_parse(const char *uri, bool output, struct uri *u, ls_error *err)
 		u->broker = 'k';
 		return LS_OK;
 	}
-	if (strncmp(uri, "rediss://", 9) == 0)
-		return ls__fail(err, LS_ERR_INVAL, 0, "%s: TLS (rediss://) is "
-		    "not supported", uri);
+	if (strncmp(uri, "rediss://", 9) == 0) {
+		char *name = ls__uri_redact(uri);
+		int rc = ls__failn(err, LS_ERR_INVAL, 0, name ? name :
+		    "rediss://", "TLS (rediss://) is not supported");
+		free(name);
+		return rc;
+	}
 	p = strncmp(uri, "file://", 7) == 0 ? uri + 7 : uri;
 	if (*p == '\0')
 		return ls__fail(err, LS_ERR_INVAL, 0, "empty path in '%s'", uri);
@@ -398,8 +402,8 @@ next_line(ls_source *s, const char **line, size_t *len, ls_error *err)
 		if (s->again)
 			return LS_AGAIN;
 		if (n < 0)
-			return ls__fail(err, LS_ERR_IO, s->lineno + 1,
-			    "%s: read: %s", s->name, strerror(errno));
+			return ls__failn(err, LS_ERR_IO, s->lineno + 1, s->name,
+			    "read: %s", strerror(errno));
 		if (n > 0) {
 			s->end += (size_t)n;
 			continue;
@@ -416,9 +420,9 @@ next_line(ls_source *s, const char **line, size_t *len, ls_error *err)
 			/* the rest of it was not read: leave it out */
 			size_t k = s->end - s->start;
 			s->start = s->scan = s->end;
-			return ls__fail(err, LS_PARTIAL, s->lineno + 1,
-			    "%s: line %llu: cut short by a stop; its %zu bytes "
-			    "read so far are left out", s->name,
+			return ls__failn(err, LS_PARTIAL, s->lineno + 1,
+			    s->name, "line %llu: cut short by a stop; its %zu "
+			    "bytes read so far are left out",
 			    (unsigned long long)s->lineno + 1, k);
 		}
 		/* a last line without a newline */
@@ -576,9 +580,9 @@ ss_next(ls_source *s, ls_msg *m, ls_error *err)
 			}
 			s->ended = true;
 			if (rc == LS_PARTIAL && !stopped(s))
-				return ls__fail(err, LS_PARTIAL, err ?
-				    err->offset : 0, "%s: truncated at byte %llu",
-				    s->name, (unsigned long long)(err ?
+				return ls__failn(err, LS_PARTIAL, err ?
+				    err->offset : 0, s->name, "truncated at "
+				    "byte %llu", (unsigned long long)(err ?
 				    err->offset : 0));
 			return LS_END;
 		}
@@ -654,6 +658,17 @@ ls_source_where(const ls_source *s)
 	return s->ss ? ls_ss_reader_msg_offset(s->r) : s->lineno;
 }
 
+LS_API const char *
+ls_source_where_text(const ls_source *s, char *buf, size_t n)
+{
+	if (s->b != NULL && s->b->where_text != NULL)
+		s->b->where_text(s->b->ctx, buf, n);
+	else
+		snprintf(buf, n, "%s %llu", s->ss ? "byte" : s->b ? "at" :
+		    "line", (unsigned long long)ls_source_where(s));
+	return buf;
+}
+
 LS_API bool
 ls_source_is_lines(const ls_source *s)
 {
@@ -696,8 +711,8 @@ sniff(ls_source *s, ls_error *err)
 		if (s->again)
 			return LS_AGAIN;
 		if (n < 0)
-			return ls__fail(err, LS_ERR_IO, 0, "%s: read: %s",
-			    s->name, strerror(errno));
+			return ls__failn(err, LS_ERR_IO, 0, s->name, "read: %s",
+			    strerror(errno));
 		if (n == 0) {
 			/* a file its writer has not begun yet */
 			if (!following(s))
@@ -783,14 +798,14 @@ ls_source_open(const char *uri, const ls_source_opts *o, ls_error *err)
 			return s;
 		}
 		if (s->fd < 0) {
-			ls__fail(err, LS_ERR_IO, 0, "%s: %s", u.path,
+			ls__failn(err, LS_ERR_IO, 0, u.path, "%s",
 			    strerror(errno));
 			goto fail;
 		}
 		s->own_fd = true;
 		if (u.gz && (s->gz = gzdopen(s->fd, "rb")) == NULL) {
-			ls__fail(err, LS_ERR_NOMEM, 0, "%s: zlib: out of memory",
-			    u.path);
+			ls__failn(err, LS_ERR_NOMEM, 0, u.path, "zlib: out of "
+			    "memory");
 			goto fail;
 		}
 	}
@@ -800,16 +815,16 @@ ls_source_open(const char *uri, const ls_source_opts *o, ls_error *err)
 	}
 	s->regular = !u.gz && fstat(s->fd, &st) == 0 && S_ISREG(st.st_mode);
 	if (u.gz && (s->o.follow || s->o.from.from != LS_FROM_START)) {
-		ls__fail(err, LS_ERR_INVAL, 0, "%s: --follow and positions "
-		    "other than start need the uncompressed file", s->name);
+		ls__failn(err, LS_ERR_INVAL, 0, s->name, "--follow and "
+		    "positions other than start need the uncompressed file");
 		goto fail;
 	}
 	if (!u.stdio && sniff(s, err) != LS_OK)
 		goto fail;
 	if (!s->ss) {
 		if (s->o.from.from != LS_FROM_START) {
-			ls__fail(err, LS_ERR_INVAL, 0, "%s: positions other "
-			    "than start are for .ss files", s->name);
+			ls__failn(err, LS_ERR_INVAL, 0, s->name, "positions "
+			    "other than start are for .ss files");
 			goto fail;
 		}
 		uri_free(&u);
@@ -821,8 +836,8 @@ ls_source_open(const char *uri, const ls_source_opts *o, ls_error *err)
 		if (err != NULL) {
 			char why[LS_ERRMSG_MAX];
 			snprintf(why, sizeof(why), "%s", err->msg);
-			ls__fail(err, err->code, err->offset, "%s: byte %llu: %s",
-			    s->name, (unsigned long long)err->offset, why);
+			ls__failn(err, err->code, err->offset, s->name, "byte "
+			    "%llu: %s", (unsigned long long)err->offset, why);
 		}
 		goto fail;
 	}
@@ -839,8 +854,8 @@ ls_source_open(const char *uri, const ls_source_opts *o, ls_error *err)
 		if (rc != LS_OK && rc != LS_END) {
 			char why[LS_ERRMSG_MAX];
 			snprintf(why, sizeof(why), "%s", err ? err->msg : "");
-			ls__fail(err, rc, err ? err->offset : 0, "%s: %s",
-			    s->name, why);
+			ls__failn(err, rc, err ? err->offset : 0, s->name, "%s",
+			    why);
 			goto fail;
 		}
 	}
@@ -916,10 +931,10 @@ sink_sync(ls_sink *k, ls_error *err)
 	if (!k->regular)
 		return LS_OK;
 	if (k->gz != NULL && (zrc = gzflush(k->gz, Z_SYNC_FLUSH)) != Z_OK)
-		return ls__fail(err, LS_ERR_IO, 0, "%s: zlib: flush: %s",
-		    k->name, zwhy(zrc));
+		return ls__failn(err, LS_ERR_IO, 0, k->name, "zlib: flush: %s",
+		    zwhy(zrc));
 	if (fsync(k->fd) != 0)
-		return ls__fail(err, LS_ERR_IO, 0, "%s: fsync: %s", k->name,
+		return ls__failn(err, LS_ERR_IO, 0, k->name, "fsync: %s",
 		    strerror(errno));
 	k->synced_ms = ls_now_ms();
 	return LS_OK;
@@ -935,7 +950,7 @@ sink_drain(ls_sink *k, ls_error *err)
 	if (rc != LS_OK && err != NULL && k->b == NULL) {
 		char why[LS_ERRMSG_MAX];
 		snprintf(why, sizeof(why), "%s", err->msg);
-		ls__fail(err, rc, err->offset, "%s: %s", k->name, why);
+		ls__failn(err, rc, err->offset, k->name, "%s", why);
 	}
 	return rc;
 }
@@ -1007,15 +1022,15 @@ lines_tail(ls_sink *k, ls_error *err)
 	off_t end, at;
 
 	if (fstat(k->fd, &st) != 0)
-		return ls__fail(err, LS_ERR_IO, 0, "%s: fstat: %s", k->name,
+		return ls__failn(err, LS_ERR_IO, 0, k->name, "fstat: %s",
 		    strerror(errno));
 	for (end = st.st_size; end > 0; end = at) {
 		size_t n = end < (off_t)sizeof(buf) ? (size_t)end : sizeof(buf);
 		ssize_t got;
 		at = end - (off_t)n;
 		if ((got = pread(k->fd, buf, n, at)) != (ssize_t)n)
-			return ls__fail(err, LS_ERR_IO, (uint64_t)at,
-			    "%s: read: %s", k->name, got < 0 ? strerror(errno) :
+			return ls__failn(err, LS_ERR_IO, (uint64_t)at,
+			    k->name, "read: %s", got < 0 ? strerror(errno) :
 			    "file changed under the append");
 		unsigned char *nl = memrchr(buf, '\n', n);
 		if (nl != NULL) {
@@ -1026,8 +1041,8 @@ lines_tail(ls_sink *k, ls_error *err)
 	if (end == st.st_size)
 		return LS_OK;
 	if (ftruncate(k->fd, end) != 0)
-		return ls__fail(err, LS_ERR_IO, (uint64_t)end,
-		    "%s: truncate: %s", k->name, strerror(errno));
+		return ls__failn(err, LS_ERR_IO, (uint64_t)end,
+		    k->name, "truncate: %s", strerror(errno));
 	k->dropped = (uint64_t)(st.st_size - end);
 	k->dropped_at = (uint64_t)end;
 	return LS_OK;
@@ -1074,14 +1089,14 @@ ls_sink_close(ls_sink *k, const ls_msg *eos, ls_error *err)
 	if (k->gz != NULL) {
 		int zrc = gzclose(k->gz);
 		if (zrc != Z_OK && rc == LS_OK)
-			rc = ls__fail(err, LS_ERR_IO, 0, "%s: zlib: close: %s",
-			    k->name, zwhy(zrc));
+			rc = ls__failn(err, LS_ERR_IO, 0, k->name, "zlib: "
+			    "close: %s", zwhy(zrc));
 		k->gz = NULL;	/* the trailer is out: only fsync is left */
 	}
 	if (rc == LS_OK && k->o.sync != LS_SYNC_NONE)
 		rc = sink_sync(k, err);
 	if (k->own_fd && close(k->fd) != 0 && rc == LS_OK)
-		rc = ls__fail(err, LS_ERR_IO, 0, "%s: close: %s", k->name,
+		rc = ls__failn(err, LS_ERR_IO, 0, k->name, "close: %s",
 		    strerror(errno));
 	sink_free(k);
 	return rc;
@@ -1142,8 +1157,8 @@ ls_sink_open(const char *uri, const ls_sink_opts *o, ls_error *err)
 		k->name = strdup(u.path);
 		k->ss = has_suffix(u.path, ".ss") || has_suffix(u.path, ".ss.gz");
 		if (u.gz && k->o.append) {
-			ls__fail(err, LS_ERR_INVAL, 0, "%s: cannot append to a "
-			    "compressed file", u.path);
+			ls__failn(err, LS_ERR_INVAL, 0, u.path, "cannot append "
+			    "to a compressed file");
 			goto fail;
 		}
 		if (exists && !S_ISREG(st.st_mode))
@@ -1156,14 +1171,14 @@ ls_sink_open(const char *uri, const ls_sink_opts *o, ls_error *err)
 			flags |= O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW;
 		if ((k->fd = open(u.path, flags, 0666)) < 0) {
 			if (errno == EEXIST)
-				ls__fail(err, LS_ERR_IO, 0, "%s: file exists "
-				    "(--append to continue it, --force to "
-				    "replace it)", u.path);
+				ls__failn(err, LS_ERR_IO, 0, u.path, "file "
+				    "exists (--append to continue it, --force "
+				    "to replace it)");
 			else if (errno == EINTR)
-				ls__fail(err, LS_ERR_IO, 0, "%s: interrupted "
-				    "while waiting for a reader", u.path);
+				ls__failn(err, LS_ERR_IO, 0, u.path, "interrupted "
+				    "while waiting for a reader");
 			else
-				ls__fail(err, LS_ERR_IO, 0, "%s: %s", u.path,
+				ls__failn(err, LS_ERR_IO, 0, u.path, "%s",
 				    strerror(errno));
 			goto fail;
 		}
@@ -1173,14 +1188,14 @@ ls_sink_open(const char *uri, const ls_sink_opts *o, ls_error *err)
 		if (u.gz) {
 			int zfd = fcntl(k->fd, F_DUPFD_CLOEXEC, 0);
 			if (zfd < 0) {
-				ls__fail(err, LS_ERR_IO, 0, "%s: %s", u.path,
+				ls__failn(err, LS_ERR_IO, 0, u.path, "%s",
 				    strerror(errno));
 				goto fail;
 			}
 			if ((k->gz = gzdopen(zfd, "wb")) == NULL) {
 				close(zfd);
-				ls__fail(err, LS_ERR_NOMEM, 0, "%s: zlib: out "
-				    "of memory", u.path);
+				ls__failn(err, LS_ERR_NOMEM, 0, u.path, "zlib: "
+				    "out of memory");
 				goto fail;
 			}
 		}
@@ -1218,7 +1233,7 @@ ls_sink_open(const char *uri, const ls_sink_opts *o, ls_error *err)
 		if (err != NULL) {
 			char why[LS_ERRMSG_MAX];
 			snprintf(why, sizeof(why), "%s", err->msg);
-			ls__fail(err, err->code, err->offset, "%s: %s", u.path,
+			ls__failn(err, err->code, err->offset, u.path, "%s",
 			    why);
 		}
 		goto fail;

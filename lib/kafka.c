@@ -9,8 +9,8 @@ ls__kafka_source(const char *uri, const ls_source_opts *o,
 {
 	(void)o;
 	(void)b;
-	return ls__fail(err, LS_ERR_INVAL, 0, "%s: this libstream was built "
-	    "without librdkafka: install librdkafka-dev and rebuild", uri);
+	return ls__failn(err, LS_ERR_INVAL, 0, uri, "this libstream was built "
+	    "without librdkafka: install librdkafka-dev and rebuild");
 }
 
 int
@@ -19,8 +19,8 @@ ls__kafka_sink(const char *uri, const ls_sink_opts *o, struct ls__bsink *b,
 {
 	(void)o;
 	(void)b;
-	return ls__fail(err, LS_ERR_INVAL, 0, "%s: this libstream was built "
-	    "without librdkafka: install librdkafka-dev and rebuild", uri);
+	return ls__failn(err, LS_ERR_INVAL, 0, uri, "this libstream was built "
+	    "without librdkafka: install librdkafka-dev and rebuild");
 }
 #else
 #include <errno.h>
@@ -51,30 +51,132 @@ kuri_free(struct kuri *u)
 	free(u->topic);
 }
 
-static bool
-topic_valid(const char *t)
-{
-	size_t n = strlen(t);
+#define KFORM "the form is kafka://HOST:PORT[,HOST:PORT...]/TOPIC"
 
-	if (n == 0 || n > 249 || strcmp(t, ".") == 0 || strcmp(t, "..") == 0)
-		return false;
-	for (; *t != '\0'; t++)
-		if (!((*t >= 'a' && *t <= 'z') || (*t >= 'A' && *t <= 'Z') ||
-		    (*t >= '0' && *t <= '9') || *t == '.' || *t == '_' ||
-		    *t == '-'))
-			return false;
-	return true;
+/* A byte of a topic name, as Kafka allows. */
+static bool
+topic_char(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
 }
 
 static int
-kuri_parse(const char *uri, struct kuri *u, ls_error *err)
+topic_check(const char *name, const char *t, ls_error *err)
+{
+	size_t n = strlen(t), bad = strspn(t, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-");
+
+	if (n == 0)
+		return ls__failn(err, LS_ERR_INVAL, 0, name, "no topic: "
+		    KFORM);
+	if (bad < n)
+		return ls__failn(err, LS_ERR_INVAL, 0, name, "topic: byte %zu "
+		    "(0x%02x) is not one of [A-Za-z0-9._-]%s", bad + 1,
+		    (unsigned char)t[bad], t[bad] == '%' ? " (Kafka URIs "
+		    "have no %XX escapes)" : "");
+	if (n > 249)
+		return ls__failn(err, LS_ERR_INVAL, 0, name, "topic: %zu "
+		    "bytes, more than Kafka's 249", n);
+	if (strcmp(t, ".") == 0 || strcmp(t, "..") == 0)
+		return ls__failn(err, LS_ERR_INVAL, 0, name, "topic '%s' is "
+		    "not allowed by Kafka", t);
+	return LS_OK;
+}
+
+/* A byte of a host name or IPv4 address; in brackets, of an IPv6
+ * address. */
+static bool
+host_char(int c, bool v6)
+{
+	if (v6)
+		return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+		    (c >= 'A' && c <= 'F') || c == ':' || c == '.';
+	return topic_char(c);
+}
+
+/* The reason broker b[0..n) is not HOST:PORT or [V6HOST]:PORT, or
+ * NULL; *port is where its port starts. */
+static const char *
+broker_bad(const char *b, size_t n, const char **port)
+{
+	const char *end = b + n, *he, *q;
+	bool v6 = n > 0 && *b == '[';
+	long v = 0;
+
+	*port = NULL;
+	if (v6) {
+		if ((he = memchr(b, ']', n)) == NULL || (he + 1 < end &&
+		    he[1] != ':'))
+			return "bad [IPv6 address]";
+		*port = he + 1 < end ? he + 2 : NULL;
+	} else if ((he = memchr(b, ':', n)) != NULL)
+		*port = he + 1;
+	if (*port == NULL)
+		return "no port: " KFORM;
+	if (he == b + v6)
+		return "empty host";
+	for (q = b + v6; q < he; q++)
+		if (!host_char((unsigned char)*q, v6))
+			return "bad host";
+	for (q = *port; q < end && *q >= '0' && *q <= '9' && v <= 65535; q++)
+		v = v * 10 + (*q - '0');
+	if (q == *port || q < end || v < 1 || v > 65535)
+		return "bad port";
+	return NULL;
+}
+
+/* Checks one broker of the list, b[0..n). */
+static int
+broker_check(const char *name, const char *b, size_t n, ls_error *err)
+{
+	char bb[LS__NAME_BUF], pb[LS__NAME_BUF];
+	const char *why, *port;
+
+	if (n == 0)
+		return ls__failn(err, LS_ERR_INVAL, 0, name, "an empty "
+		    "broker in the list: " KFORM);
+	if ((why = broker_bad(b, n, &port)) == NULL)
+		return LS_OK;
+	if (strcmp(why, "bad port") != 0)
+		return ls__failn(err, LS_ERR_INVAL, 0, name, "broker '%s': %s",
+		    ls__namen(b, n, bb), why);
+	return ls__failn(err, LS_ERR_INVAL, 0, name, "broker '%s': bad port "
+	    "'%s' (1 to 65535)", ls__namen(b, n, bb), ls__namen(port,
+	    (size_t)(b + n - port), pb));
+}
+
+/*
+ * Parses and checks kafka://HOST:PORT[,HOST:PORT...]/TOPIC, all of it,
+ * so that a mistake is an error at once rather than a client that
+ * retries for ever; name is the URI for messages.
+ */
+static int
+kuri_parse(const char *uri, const char *name, struct kuri *u, ls_error *err)
 {
 	const char *p = uri + strlen("kafka://"), *slash = strchr(p, '/');
+	int rc;
 
 	memset(u, 0, sizeof(*u));
-	if (slash == NULL || slash == p || !topic_valid(slash + 1))
-		return ls__fail(err, LS_ERR_INVAL, 0, "%s: not "
-		    "kafka://HOST:PORT[,HOST:PORT...]/TOPIC", uri);
+	if (slash == NULL)
+		return ls__failn(err, LS_ERR_INVAL, 0, name, "no topic: "
+		    KFORM);
+	if (slash == p)
+		return ls__failn(err, LS_ERR_INVAL, 0, name, "no broker: "
+		    KFORM);
+	if (memchr(p, '@', (size_t)(slash - p)) != NULL)
+		return ls__failn(err, LS_ERR_INVAL, 0, name, "credentials in "
+		    "a kafka:// URI are not supported: use -X "
+		    "sasl.username=... -X sasl.password=...");
+	for (const char *b = p; b <= slash; ) {
+		const char *c = memchr(b, ',', (size_t)(slash - b));
+		const char *e = c != NULL ? c : slash;
+		if ((rc = broker_check(name, b, (size_t)(e - b), err)) != LS_OK)
+			return rc;
+		b = e + 1;
+	}
+	if ((rc = topic_check(name, slash + 1, err)) != LS_OK)
+		return rc;
 	if ((u->hosts = strndup(p, (size_t)(slash - p))) == NULL ||
 	    (u->topic = strdup(slash + 1)) == NULL) {
 		kuri_free(u);
@@ -105,26 +207,53 @@ props_have(const char *const *props, const char *name)
 	return false;
 }
 
+/* Properties of libstream's own, taken out of -X before librdkafka's:
+ * the close timeout (see close_wait). */
+#define P_CLOSE "libstream.close.timeout.ms"
+#define CLOSE_MS 10000u		/* its default */
+#define CLOSE_MS_MAX 86400000u	/* and largest value, a day */
+
+/* Parses the value v of P_CLOSE into *ms. */
+static int
+close_ms_parse(const char *uri, const char *v, uint32_t *ms, ls_error *err)
+{
+	uint64_t x = 0;
+	const char *q;
+
+	for (q = v; *q >= '0' && *q <= '9' && x <= CLOSE_MS_MAX; q++)
+		x = x * 10 + (uint64_t)(*q - '0');
+	if (q == v || *q != '\0' || x > CLOSE_MS_MAX)
+		return ls__failn(err, LS_ERR_INVAL, 0, uri, "-X %s=%s: not a "
+		    "number of milliseconds from 0 to %u", P_CLOSE, v,
+		    CLOSE_MS_MAX);
+	*ms = (uint32_t)x;
+	return LS_OK;
+}
+
 static int
 conf_set(rd_kafka_conf_t *conf, const char *uri, const char *name,
     const char *value, ls_error *err)
 {
 	char errstr[200];
 
+	if (strncmp(name, "libstream.", 10) == 0 && strcmp(name, P_CLOSE) != 0)
+		return ls__failn(err, LS_ERR_INVAL, 0, uri, "-X %s=%s: no such "
+		    "property (libstream's own is %s)", name, value, P_CLOSE);
 	if (rd_kafka_conf_set(conf, name, value, errstr, sizeof(errstr)) !=
 	    RD_KAFKA_CONF_OK)
-		return ls__fail(err, LS_ERR_INVAL, 0, "%s: -X %s=%s: %s", uri,
+		return ls__failn(err, LS_ERR_INVAL, 0, uri, "-X %s=%s: %s",
 		    name, value, errstr);
 	return LS_OK;
 }
 
 /*
  * A configuration: bootstrap.servers from the URI, then defaults (name,
- * value pairs, NULL-terminated), then the -X properties, which win.
+ * value pairs, NULL-terminated), then the -X properties, which win; the
+ * close timeout of -X libstream.close.timeout.ms into *close_ms.
  */
 static rd_kafka_conf_t *
 conf_make(const char *uri, const struct kuri *u, const char *const *defs,
-    const char *const *props, ls_error *err)
+    const char *const *props, uint32_t *close_ms, ls_error *err)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	char name[256];
@@ -142,13 +271,16 @@ conf_make(const char *uri, const struct kuri *u, const char *const *defs,
 		const char *eq = strchr(*props, '=');
 		size_t n = eq ? (size_t)(eq - *props) : strlen(*props);
 		if (eq == NULL || n == 0 || n >= sizeof(name)) {
-			ls__fail(err, LS_ERR_INVAL, 0, "%s: -X %s: not "
-			    "name=value", uri, *props);
+			ls__failn(err, LS_ERR_INVAL, 0, uri, "-X %s: not "
+			    "name=value", *props);
 			goto fail;
 		}
 		memcpy(name, *props, n);
 		name[n] = '\0';
-		if (conf_set(conf, uri, name, eq + 1, err) != LS_OK)
+		if (strcmp(name, P_CLOSE) == 0) {
+			if (close_ms_parse(uri, eq + 1, close_ms, err) != LS_OK)
+				goto fail;
+		} else if (conf_set(conf, uri, name, eq + 1, err) != LS_OK)
 			goto fail;
 	}
 	if (!props_have(props, "debug"))
@@ -189,6 +321,9 @@ struct ksink {
 	const ls_sink_opts *o;
 	unsigned char *keybuf;	/* an unescaped --key field */
 	size_t keycap;
+	uint32_t close_ms;	/* see close_wait */
+	uint64_t written;	/* messages produced */
+	uint64_t delivered;	/* delivery reports of success */
 	/* delivery reports: the first failure, and how many failed */
 	uint64_t failed;
 	rd_kafka_resp_err_t fail_err;
@@ -202,7 +337,13 @@ sink_dr(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 	struct ksink *k = opaque;
 
 	(void)rk;
-	if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+	if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		k->delivered++;
+		return;
+	}
+	/* purged by close_wait, which counts them */
+	if (msg->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
+	    msg->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT)
 		return;
 	if (k->failed++ == 0) {
 		k->fail_err = msg->err;
@@ -229,11 +370,68 @@ sink_failure(struct ksink *k, ls_error *err)
 	if (k->fail_part >= 0)
 		snprintf(part, sizeof(part), " partition %ld",
 		    (long)k->fail_part);
-	return ls__fail(err, LS_ERR_IO, 0, "%s: delivery failed for %llu "
-	    "message%s (topic %s%s): %s%s%s", k->uri,
+	return ls__failn(err, LS_ERR_IO, 0, k->uri, "delivery failed for %llu "
+	    "message%s (topic %s%s): %s%s%s",
 	    (unsigned long long)k->failed, k->failed == 1 ? "" : "s",
 	    rd_kafka_topic_name(k->rkt), part, rd_kafka_err2str(k->fail_err),
 	    k->last_error[0] ? "; last error: " : "", k->last_error);
+}
+
+static bool
+sink_stopped(const struct ksink *k)
+{
+	return k->o->stop != NULL && *k->o->stop;
+}
+
+/* Gives up on the messages not yet delivered: purges them and fails,
+ * saying how many, after what (a stop, or a close without reports) and
+ * why. */
+static int
+sink_purge(struct ksink *k, bool stop, ls_error *err)
+{
+	uint64_t n;
+
+	rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE |
+	    RD_KAFKA_PURGE_F_INFLIGHT);
+	rd_kafka_poll(k->rk, 0);
+	n = k->written - k->delivered;
+	return ls__failn(err, LS_ERR_IO, 0, k->uri, "%llu message%s not "
+	    "delivered: %s %lu ms (-X " P_CLOSE "), purged%s%s%s%.100s",
+	    (unsigned long long)n, n == 1 ? "" : "s", stop ?
+	    "stopped, waited" : "none delivered for",
+	    (unsigned long)k->close_ms, k->failed > 0 ? "; failed: " : "",
+	    k->failed > 0 ? rd_kafka_err2str(k->fail_err) : "",
+	    k->last_error[0] ? "; last error: " : "", k->last_error);
+}
+
+/*
+ * Waits for the delivery report of every message written. The wait is
+ * bounded by the close timeout k->close_ms: at close, a wait during
+ * which no report comes for that long ends; once *stop is set, any
+ * wait ends that long after. What is left is then purged, an error.
+ */
+static int
+sink_wait(struct ksink *k, bool closing, ls_error *err)
+{
+	uint64_t now = ls_now_ms(), since = now, stop_at = 0, seen;
+
+	seen = k->delivered;
+	while (rd_kafka_flush(k->rk, 100) == RD_KAFKA_RESP_ERR__TIMED_OUT) {
+		now = ls_now_ms();
+		if (k->delivered != seen) {
+			seen = k->delivered;
+			since = now;
+		}
+		if (stop_at == 0 && sink_stopped(k))
+			stop_at = now;
+		if (stop_at != 0 && now - stop_at >= k->close_ms)
+			return sink_purge(k, true, err);
+		if (closing && stop_at == 0 && now - since >= k->close_ms)
+			return sink_purge(k, false, err);
+	}
+	if (k->failed > 0)
+		return sink_failure(k, err);
+	return LS_OK;
 }
 
 static int
@@ -245,6 +443,7 @@ ksink_write(void *ctx, const ls_msg *m, ls_error *err)
 	int32_t part = RD_KAFKA_PARTITION_UA;
 	char seq[24], shard[24];
 	rd_kafka_resp_err_t e;
+	int e2;
 
 	if (k->failed > 0)
 		return sink_failure(k, err);
@@ -274,8 +473,8 @@ ksink_write(void *ctx, const ls_msg *m, ls_error *err)
 	}
 	if (k->o->partition_by_shard) {
 		if (m->shard > INT32_MAX)
-			return ls__fail(err, LS_ERR_INVAL, 0, "%s: shard %llu "
-			    "is not a partition number", k->uri,
+			return ls__failn(err, LS_ERR_INVAL, 0, k->uri, "shard "
+			    "%llu is not a partition number",
 			    (unsigned long long)m->shard);
 		part = (int32_t)m->shard;
 	}
@@ -338,6 +537,11 @@ ksink_write(void *ctx, const ls_msg *m, ls_error *err)
 		 */
 		int full = rd_kafka_outq_len(k->rk);
 		do {
+			/* stopped: what is queued goes out, or the close
+			 * timeout gives up on it */
+			if (sink_stopped(k) && (e2 = sink_wait(k, false,
+			    err)) != LS_OK)
+				return e2;
 			rd_kafka_poll(k->rk, 10);
 			if (k->failed > 0)
 				return sink_failure(k, err);
@@ -345,25 +549,15 @@ ksink_write(void *ctx, const ls_msg *m, ls_error *err)
 	}
 	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		if (e == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION && part >= 0)
-			return ls__fail(err, LS_ERR_INVAL, 0, "%s: topic %s "
-			    "has no partition %ld (shard %llu)", k->uri,
+			return ls__failn(err, LS_ERR_INVAL, 0, k->uri, "topic "
+			    "%s has no partition %ld (shard %llu)",
 			    rd_kafka_topic_name(k->rkt), (long)part,
 			    (unsigned long long)m->shard);
-		return ls__fail(err, LS_ERR_IO, 0, "%s: produce: %s", k->uri,
+		return ls__failn(err, LS_ERR_IO, 0, k->uri, "produce: %s",
 		    rd_kafka_err2str(e));
 	}
+	k->written++;
 	rd_kafka_poll(k->rk, 0);	/* delivery reports */
-	if (k->failed > 0)
-		return sink_failure(k, err);
-	return LS_OK;
-}
-
-/* Waits for the delivery report of every message written. */
-static int
-sink_wait(struct ksink *k, ls_error *err)
-{
-	while (rd_kafka_flush(k->rk, 1000) == RD_KAFKA_RESP_ERR__TIMED_OUT)
-		;
 	if (k->failed > 0)
 		return sink_failure(k, err);
 	return LS_OK;
@@ -375,7 +569,7 @@ ksink_flush(void *ctx, ls_error *err)
 	struct ksink *k = ctx;
 
 	if (k->o->flush_delivers)
-		return sink_wait(k, err);
+		return sink_wait(k, false, err);
 	/* librdkafka sends what is queued on its own; take the reports
 	 * that are in, so that a failure is known */
 	rd_kafka_poll(k->rk, 0);
@@ -402,7 +596,7 @@ ksink_close(void *ctx, bool abort, ls_error *err)
 
 	/* after a failure too: what was written goes out, as for files */
 	(void)abort;
-	rc = sink_wait(k, err);
+	rc = sink_wait(k, true, err);
 	ksink_free(k);
 	return rc;
 }
@@ -432,20 +626,23 @@ ls__kafka_sink(const char *uri, const ls_sink_opts *o, struct ls__bsink *b,
 	rd_kafka_conf_t *conf;
 	char errstr[256];
 
-	if (o->maxlen > 0)
-		return ls__fail(err, LS_ERR_INVAL, 0, "%s: --maxlen is for "
-		    "Redis outputs", uri);
-	if (kuri_parse(uri, &u, err) != LS_OK)
-		return err ? err->code : LS_ERR_INVAL;
+	memset(&u, 0, sizeof(u));
 	if ((k = calloc(1, sizeof(*k))) == NULL ||
-	    (k->uri = strdup(uri)) == NULL) {
+	    (k->uri = ls__uri_redact(uri)) == NULL) {
 		free(k);
-		kuri_free(&u);
 		return ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
 	}
 	k->o = o;
 	k->fail_part = -1;
-	if ((conf = conf_make(uri, &u, defs, o->props, err)) == NULL)
+	k->close_ms = CLOSE_MS;
+	if (o->maxlen > 0) {
+		ls__failn(err, LS_ERR_INVAL, 0, k->uri, "--maxlen is for "
+		    "Redis outputs");
+		goto fail;
+	}
+	if (kuri_parse(uri, k->uri, &u, err) != LS_OK ||
+	    (conf = conf_make(k->uri, &u, defs, o->props, &k->close_ms,
+	    err)) == NULL)
 		goto fail;
 	rd_kafka_conf_set_opaque(conf, k);
 	rd_kafka_conf_set_dr_msg_cb(conf, sink_dr);
@@ -453,11 +650,11 @@ ls__kafka_sink(const char *uri, const ls_sink_opts *o, struct ls__bsink *b,
 	if ((k->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr,
 	    sizeof(errstr))) == NULL) {
 		rd_kafka_conf_destroy(conf);
-		ls__fail(err, LS_ERR_INVAL, 0, "%s: %s", uri, errstr);
+		ls__failn(err, LS_ERR_INVAL, 0, k->uri, "%s", errstr);
 		goto fail;
 	}
 	if ((k->rkt = rd_kafka_topic_new(k->rk, u.topic, NULL)) == NULL) {
-		ls__fail(err, LS_ERR_INVAL, 0, "%s: %s", uri,
+		ls__failn(err, LS_ERR_INVAL, 0, k->uri, "%s",
 		    rd_kafka_err2str(rd_kafka_last_error()));
 		goto fail;
 	}
@@ -481,7 +678,8 @@ struct ksrc {
 	rd_kafka_t *rk;
 	const ls_source_opts *o;
 	rd_kafka_message_t *cur;	/* the message last returned */
-	uint64_t where;
+	uint64_t where;		/* offset and partition of the last message */
+	int32_t where_part;
 	bool group;
 	bool pending;		/* stored since the last commit */
 	bool ended;		/* next returned LS_END: commit synchronously */
@@ -716,6 +914,7 @@ src_fill(struct ksrc *s, const rd_kafka_message_t *msg, ls_msg *m)
 	m->payload = msg->payload != NULL ? msg->payload : empty;
 	m->len = msg->payload != NULL ? msg->len : 0;
 	s->where = (uint64_t)msg->offset;
+	s->where_part = msg->partition;
 }
 
 static int
@@ -821,6 +1020,15 @@ ksrc_where(void *ctx)
 }
 
 static void
+ksrc_where_text(void *ctx, char *buf, size_t n)
+{
+	struct ksrc *s = ctx;
+
+	snprintf(buf, n, "partition %ld offset %llu", (long)s->where_part,
+	    (unsigned long long)s->where);
+}
+
+static void
 ksrc_free(struct ksrc *s)
 {
 	if (s->cur != NULL)
@@ -854,7 +1062,7 @@ assign_all(struct ksrc *s, ls_error *err)
 	int rc = LS_OK;
 
 	if ((rkt = rd_kafka_topic_new(s->rk, s->topic, NULL)) == NULL)
-		return ls__fail(err, LS_ERR_INVAL, 0, "%s: %s", s->uri,
+		return ls__failn(err, LS_ERR_INVAL, 0, s->uri, "%s",
 		    rd_kafka_err2str(rd_kafka_last_error()));
 	e = rd_kafka_metadata(s->rk, 0, rkt, &md, META_MS);
 	rd_kafka_topic_destroy(rkt);
@@ -864,9 +1072,9 @@ assign_all(struct ksrc *s, ls_error *err)
 		    RD_KAFKA_RESP_ERR_NO_ERROR ? md->topics[0].err :
 		    RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
 	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		rc = ls__fail(err, LS_ERR_IO, 0, "%s: topic %s: %s%s%s",
-		    s->uri, s->topic, rd_kafka_err2str(e),
-		    s->last_error[0] ? "; last error: " : "", s->last_error);
+		rc = ls__failn(err, LS_ERR_IO, 0, s->uri, "topic %s: %s%s%s",
+		    s->topic, rd_kafka_err2str(e), s->last_error[0] ? "; last "
+		    "error: " : "", s->last_error);
 		goto done;
 	}
 	if (s->o->from_given && s->o->from.from == LS_FROM_END)
@@ -884,12 +1092,12 @@ assign_all(struct ksrc *s, ls_error *err)
 	}
 	if (s->o->from_given && s->o->from.from == LS_FROM_TIME &&
 	    (e = from_time(s, l, false)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		rc = ls__fail(err, LS_ERR_IO, 0, "%s: --from time: %s", s->uri,
+		rc = ls__failn(err, LS_ERR_IO, 0, s->uri, "--from time: %s",
 		    rd_kafka_err2str(e));
 		goto done;
 	}
 	if ((e = rd_kafka_assign(s->rk, l)) != RD_KAFKA_RESP_ERR_NO_ERROR)
-		rc = ls__fail(err, LS_ERR_IO, 0, "%s: assign: %s", s->uri,
+		rc = ls__failn(err, LS_ERR_IO, 0, s->uri, "assign: %s",
 		    rd_kafka_err2str(e));
 	if (rc == LS_OK && s->cb_rc != LS_OK)
 		rc = src_report(s, err);
@@ -899,6 +1107,42 @@ done:
 	if (md != NULL)
 		rd_kafka_metadata_destroy(md);
 	return rc;
+}
+
+/* The source options that are not for Kafka inputs. */
+static int
+src_opts_check(const char *name, const ls_source_opts *o, ls_error *err)
+{
+	if (o->from_given && o->from.from != LS_FROM_START &&
+	    o->from.from != LS_FROM_END && o->from.from != LS_FROM_TIME)
+		return ls__failn(err, LS_ERR_INVAL, 0, name, "--from: Kafka "
+		    "inputs start at start, end or time:T");
+	if (o->from_id != NULL || o->consumer != NULL || o->claim_idle_ms > 0)
+		return ls__failn(err, LS_ERR_INVAL, 0, name, "--from id:, "
+		    "--consumer and --claim-idle are for Redis inputs");
+	if (o->from_given && o->from.key != NULL)
+		return ls__failn(err, LS_ERR_INVAL, 0, name, "--from: a "
+		    "position in one stream is for .ss files");
+	return LS_OK;
+}
+
+/* With a group: subscribes to the topic. */
+static int
+subscribe(struct ksrc *s, ls_error *err)
+{
+	rd_kafka_topic_partition_list_t *l =
+	    rd_kafka_topic_partition_list_new(1);
+	rd_kafka_resp_err_t e;
+
+	if (l == NULL)
+		return ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
+	rd_kafka_topic_partition_list_add(l, s->topic, RD_KAFKA_PARTITION_UA);
+	e = rd_kafka_subscribe(s->rk, l);
+	rd_kafka_topic_partition_list_destroy(l);
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return ls__failn(err, LS_ERR_IO, 0, s->uri, "subscribe: %s",
+		    rd_kafka_err2str(e));
+	return LS_OK;
 }
 
 int
@@ -921,31 +1165,23 @@ ls__kafka_source(const char *uri, const ls_source_opts *o,
 	struct kuri u;
 	rd_kafka_conf_t *conf;
 	char errstr[256];
+	uint32_t close_ms;	/* a sink's: not used */
 
-	if (o->from_given && o->from.from != LS_FROM_START &&
-	    o->from.from != LS_FROM_END && o->from.from != LS_FROM_TIME)
-		return ls__fail(err, LS_ERR_INVAL, 0, "%s: --from: Kafka "
-		    "inputs start at start, end or time:T", uri);
-	if (o->from_id != NULL || o->consumer != NULL || o->claim_idle_ms > 0)
-		return ls__fail(err, LS_ERR_INVAL, 0, "%s: --from id:, "
-		    "--consumer and --claim-idle are for Redis inputs", uri);
-	if (o->from_given && o->from.key != NULL)
-		return ls__fail(err, LS_ERR_INVAL, 0, "%s: --from: a position "
-		    "in one stream is for .ss files", uri);
-	if (kuri_parse(uri, &u, err) != LS_OK)
-		return err ? err->code : LS_ERR_INVAL;
+	memset(&u, 0, sizeof(u));
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
-	    (s->uri = strdup(uri)) == NULL) {
+	    (s->uri = ls__uri_redact(uri)) == NULL) {
 		free(s);
-		kuri_free(&u);
 		return ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
 	}
 	s->o = o;
+	s->group = o->group != NULL;
+	if (src_opts_check(s->uri, o, err) != LS_OK ||
+	    kuri_parse(uri, s->uri, &u, err) != LS_OK ||
+	    (conf = conf_make(s->uri, &u, defs, o->props, &close_ms,
+	    err)) == NULL)
+		goto fail;
 	s->topic = u.topic;
 	u.topic = NULL;
-	s->group = o->group != NULL;
-	if ((conf = conf_make(uri, &u, defs, o->props, err)) == NULL)
-		goto fail;
 	rd_kafka_conf_set_opaque(conf, s);
 	rd_kafka_conf_set_error_cb(conf, src_error);
 	rd_kafka_conf_set_offset_commit_cb(conf, src_committed);
@@ -954,34 +1190,18 @@ ls__kafka_source(const char *uri, const ls_source_opts *o,
 	if ((s->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr,
 	    sizeof(errstr))) == NULL) {
 		rd_kafka_conf_destroy(conf);
-		ls__fail(err, LS_ERR_INVAL, 0, "%s: %s", uri, errstr);
+		ls__failn(err, LS_ERR_INVAL, 0, s->uri, "%s", errstr);
 		goto fail;
 	}
 	rd_kafka_poll_set_consumer(s->rk);
-	if (s->group) {
-		rd_kafka_topic_partition_list_t *l =
-		    rd_kafka_topic_partition_list_new(1);
-		rd_kafka_resp_err_t e;
-		if (l == NULL) {
-			ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
-			goto fail;
-		}
-		rd_kafka_topic_partition_list_add(l, s->topic,
-		    RD_KAFKA_PARTITION_UA);
-		e = rd_kafka_subscribe(s->rk, l);
-		rd_kafka_topic_partition_list_destroy(l);
-		if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-			ls__fail(err, LS_ERR_IO, 0, "%s: subscribe: %s", uri,
-			    rd_kafka_err2str(e));
-			goto fail;
-		}
-	} else if (assign_all(s, err) != LS_OK)
+	if ((s->group ? subscribe(s, err) : assign_all(s, err)) != LS_OK)
 		goto fail;
 	kuri_free(&u);
 	b->ctx = s;
 	b->next = ksrc_next;
 	b->commit = ksrc_commit;
 	b->where = ksrc_where;
+	b->where_text = ksrc_where_text;
 	b->close = ksrc_close;
 	return LS_OK;
 fail:

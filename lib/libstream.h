@@ -587,9 +587,22 @@ LS_API int ls_source_commit(ls_source *s, ls_error *err);
 LS_API const char *ls_source_name(const ls_source *s);
 
 /* Where the last message came from: line number, or byte offset in a
- * .ss file (ls_source_is_lines tells which). */
+ * .ss file (ls_source_is_lines tells which); a Redis entry ID's
+ * milliseconds, a Kafka record's offset. */
 LS_API uint64_t ls_source_where(const ls_source *s);
 LS_API bool ls_source_is_lines(const ls_source *s);
+
+/* Room for any text of ls_source_where_text, its NUL included. */
+#define LS_WHERE_MAX 64
+
+/*
+ * Where the last message came from, for messages: "line N", "byte N"
+ * (a .ss file), "entry MS-SEQ" (a Redis entry ID), "partition P offset
+ * O" (a Kafka record). Writes it to buf (n bytes, LS_WHERE_MAX is
+ * enough) and returns buf.
+ */
+LS_API const char *ls_source_where_text(const ls_source *s, char *buf,
+    size_t n);
 
 /* Lines taken raw (LS_BAD_RAW) so far. */
 LS_API uint64_t ls_source_raw_count(const ls_source *s);
@@ -626,7 +639,13 @@ typedef struct ls_sink_opts {
 	bool flush_delivers;	/* Kafka: ls_sink_flush waits for every
 				   delivery report (else only collects
 				   those in); close always waits */
-	const char *const *props;	/* Kafka: as in ls_source_opts */
+	const char *const *props;	/* Kafka: as in ls_source_opts, and
+					   libstream.close.timeout.ms */
+	/* Kafka: once *stop is non-zero, a wait for delivery reports
+	 * (flush, close) ends within the close timeout, purging what is
+	 * left, an error; else only close's wait is bounded, by the close
+	 * timeout without a report */
+	volatile int *stop;
 } ls_sink_opts;
 
 typedef struct ls_sink ls_sink;

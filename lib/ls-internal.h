@@ -9,10 +9,30 @@
 
 #define LS_IOBUF (256u * 1024u)	/* default buffer size for files */
 
-/* Fills err (if not NULL) with code, offset and a formatted message;
- * returns code. */
+/*
+ * Fills err (if not NULL) with code, offset and a formatted message;
+ * returns code. A message longer than LS_ERRMSG_MAX - 1 bytes loses its
+ * middle ("..."), never its end, where the reason is.
+ */
 int ls__fail(ls_error *err, int code, uint64_t offset, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/*
+ * Names in messages (paths, URIs, stream names) take at most
+ * LS__NAME_BUF - 1 bytes, so that the reason after them fits: a longer
+ * one keeps its start and its end around "...".
+ */
+#define LS__NAME_BUF 97
+
+/* name, or its cut form, in buf (LS__NAME_BUF bytes); returns buf.
+ * ls__namen takes name[0..n), which need not end in a NUL. */
+const char *ls__name(const char *name, char buf[LS__NAME_BUF]);
+const char *ls__namen(const char *name, size_t n, char buf[LS__NAME_BUF]);
+
+/* ls__fail of "NAME: " and the formatted message, NAME cut by ls__name
+ * (no prefix if name is NULL). */
+int ls__failn(ls_error *err, int code, uint64_t offset, const char *name,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* Grows *buf (capacity *cap) to hold at least need bytes, doubling;
  * returns 0 or -1 (nothing changed) on overflow or ENOMEM. */

@@ -6,6 +6,99 @@
 
 #include "ls-internal.h"
 
+/* The first bytes of s[0..n) that end on a UTF-8 character boundary,
+ * at most max of them. */
+static size_t
+utf8_head(const char *s, size_t n, size_t max)
+{
+	if (n <= max)
+		return n;
+	while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
+		max--;
+	return max;
+}
+
+/* Where the last bytes of s[0..n) that start on a UTF-8 character
+ * boundary begin, at most max of them. */
+static size_t
+utf8_tail(const char *s, size_t n, size_t max)
+{
+	size_t at = n > max ? n - max : 0;
+
+	while (at < n && ((unsigned char)s[at] & 0xC0) == 0x80)
+		at++;
+	return at;
+}
+
+/* Copies s[0..n) to dst (cap bytes) with its NUL: whole if it fits, else
+ * its first head bytes, "..." and as much of its end as fits. */
+static void
+cut_middle(char *dst, size_t cap, const char *s, size_t n, size_t head)
+{
+	size_t h, t;
+
+	if (n < cap) {
+		memcpy(dst, s, n);
+		dst[n] = '\0';
+		return;
+	}
+	h = utf8_head(s, n, head);
+	t = utf8_tail(s, n, cap - 1 - h - 3);
+	memcpy(dst, s, h);
+	memcpy(dst + h, "...", 3);
+	memcpy(dst + h + 3, s + t, n - t);
+	dst[h + 3 + n - t] = '\0';
+}
+
+const char *
+ls__namen(const char *name, size_t n, char buf[LS__NAME_BUF])
+{
+	cut_middle(buf, LS__NAME_BUF, name, n, LS__NAME_BUF * 2 / 3);
+	return buf;
+}
+
+const char *
+ls__name(const char *name, char buf[LS__NAME_BUF])
+{
+	return ls__namen(name, strlen(name), buf);
+}
+
+/*
+ * Fills err with "NAME: " (unless name is NULL; NAME cut by ls__name)
+ * and the formatted message. One longer than err->msg holds keeps its
+ * start and its end, the reason, and loses its middle.
+ */
+static void
+vfail(ls_error *err, const char *name, const char *fmt, va_list ap)
+{
+	char nb[LS__NAME_BUF], *p;
+	size_t pre = 0, n;
+	va_list aq;
+	int k;
+
+	if (name != NULL)
+		pre = strlen(ls__name(name, nb)) + 2;
+	va_copy(aq, ap);
+	k = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	n = pre + (k > 0 ? (size_t)k : 0);
+	if ((p = malloc(n + 1)) == NULL) {
+		/* cut at the end, then */
+		snprintf(err->msg, sizeof(err->msg), "%s%s", name ? nb : "",
+		    name ? ": " : "");
+		vsnprintf(err->msg + strlen(err->msg), sizeof(err->msg) -
+		    strlen(err->msg), fmt, ap);
+		return;
+	}
+	if (name != NULL)
+		snprintf(p, pre + 1, "%s: ", nb);
+	if (k > 0)
+		vsnprintf(p + pre, (size_t)k + 1, fmt, ap);
+	p[n] = '\0';
+	cut_middle(err->msg, sizeof(err->msg), p, n, LS__NAME_BUF);
+	free(p);
+}
+
 int
 ls__fail(ls_error *err, int code, uint64_t offset, const char *fmt, ...)
 {
@@ -15,7 +108,23 @@ ls__fail(ls_error *err, int code, uint64_t offset, const char *fmt, ...)
 		err->code = code;
 		err->offset = offset;
 		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+		vfail(err, NULL, fmt, ap);
+		va_end(ap);
+	}
+	return code;
+}
+
+int
+ls__failn(ls_error *err, int code, uint64_t offset, const char *name,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err != NULL) {
+		err->code = code;
+		err->offset = offset;
+		va_start(ap, fmt);
+		vfail(err, name, fmt, ap);
 		va_end(ap);
 	}
 	return code;

@@ -22,8 +22,8 @@ ls__redis_source(const char *uri, const ls_source_opts *o,
 {
 	(void)o;
 	(void)b;
-	return ls__fail(err, LS_ERR_INVAL, 0, "%s: this libstream was built "
-	    "without hiredis: install libhiredis-dev and rebuild", uri);
+	return ls__failn(err, LS_ERR_INVAL, 0, uri, "this libstream was built "
+	    "without hiredis: install libhiredis-dev and rebuild");
 }
 
 int
@@ -32,8 +32,8 @@ ls__redis_sink(const char *uri, const ls_sink_opts *o, struct ls__bsink *b,
 {
 	(void)o;
 	(void)b;
-	return ls__fail(err, LS_ERR_INVAL, 0, "%s: this libstream was built "
-	    "without hiredis: install libhiredis-dev and rebuild", uri);
+	return ls__failn(err, LS_ERR_INVAL, 0, uri, "this libstream was built "
+	    "without hiredis: install libhiredis-dev and rebuild");
 }
 #else
 #include <ctype.h>
@@ -66,9 +66,10 @@ struct conn {
 				   name for the source comes first) */
 };
 
-/* Decodes %XX escapes of p[0..n) into a new string. */
+/* Decodes %XX escapes of p[0..n) into a new string, its length in
+ * *len; NULL if out of memory. */
 static char *
-pct_decode(const char *p, size_t n)
+pct_decode(const char *p, size_t n, size_t *len)
 {
 	char *s = malloc(n + 1), *q = s;
 
@@ -85,6 +86,7 @@ pct_decode(const char *p, size_t n)
 			*q++ = p[i];
 	}
 	*q = '\0';
+	*len = (size_t)(q - s);
 	return s;
 }
 
@@ -154,139 +156,166 @@ conn_cmd(struct conn *cn, const char *what, ls_error *err, ...)
 }
 
 /*
+ * Decodes the part what of the URI, p[0..n), into *out. A name (a
+ * stream, a user, a password) goes to Redis as a C string: a %00 in it
+ * is refused, rather than cutting it short there.
+ */
+static int
+name_decode(struct conn *cn, const char *what, const char *p, size_t n,
+    char **out, ls_error *err)
+{
+	size_t len;
+
+	if ((*out = pct_decode(p, n, &len)) == NULL)
+		return ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
+	if ((n = strlen(*out)) == len)
+		return LS_OK;
+	explicit_bzero(*out, len);
+	free(*out);
+	*out = NULL;
+	return ls__failn(err, LS_ERR_INVAL, 0, cn->name, "%s: %%00 (a NUL "
+	    "byte) at byte %zu is not allowed", what, n + 1);
+}
+
+/* [USER]:PASSWORD or PASSWORD, p[0..at), into *user and *pass. */
+static int
+creds_parse(struct conn *cn, const char *p, const char *at, char **user,
+    char **pass, ls_error *err)
+{
+	const char *c = memchr(p, ':', (size_t)(at - p));
+	int rc;
+
+	if (c == NULL)
+		return name_decode(cn, "password", p, (size_t)(at - p), pass,
+		    err);
+	if (c > p && (rc = name_decode(cn, "user", p, (size_t)(c - p), user,
+	    err)) != LS_OK)
+		return rc;
+	return name_decode(cn, "password", c + 1, (size_t)(at - c - 1), pass,
+	    err);
+}
+
+/* HOST, [V6HOST], either with :PORT, hp[0..end), into host and *port. */
+static int
+host_parse(struct conn *cn, const char *hp, const char *end, char *host,
+    size_t hostsz, long *port, ls_error *err)
+{
+	const char *he, *colon;
+	char portbuf[8], *e;
+	size_t n;
+
+	if (*hp == '[') {
+		if ((he = memchr(hp, ']', (size_t)(end - hp))) == NULL)
+			return ls__failn(err, LS_ERR_INVAL, 0, cn->name,
+			    "unclosed '[' in the host");
+		hp++;
+		colon = he + 1 < end && he[1] == ':' ? he + 1 : NULL;
+		if (he + 1 < end && colon == NULL)
+			return ls__failn(err, LS_ERR_INVAL, 0, cn->name,
+			    "bad host");
+	} else {
+		colon = memchr(hp, ':', (size_t)(end - hp));
+		he = colon != NULL ? colon : end;
+	}
+	if (he == hp || (size_t)(he - hp) >= hostsz)
+		return ls__failn(err, LS_ERR_INVAL, 0, cn->name, "bad host");
+	memcpy(host, hp, (size_t)(he - hp));
+	host[he - hp] = '\0';
+	if (colon == NULL)
+		return LS_OK;
+	n = (size_t)(end - colon - 1);
+	if (n == 0 || n >= sizeof(portbuf))
+		return ls__failn(err, LS_ERR_INVAL, 0, cn->name, "bad port");
+	memcpy(portbuf, colon + 1, n);
+	portbuf[n] = '\0';
+	*port = strtol(portbuf, &e, 10);
+	if (*e != '\0' || *portbuf < '0' || *portbuf > '9' || *port < 1 ||
+	    *port > 65535)
+		return ls__failn(err, LS_ERR_INVAL, 0, cn->name, "bad port "
+		    "'%s'", portbuf);
+	return LS_OK;
+}
+
+/* Connects to host and port, authenticates with user and pass (if not
+ * NULL), and checks that the key is a stream or nothing. */
+static int
+conn_connect(struct conn *cn, const char *host, long port, const char *user,
+    const char *pass, ls_error *err)
+{
+	struct timeval tv = { RCONNECT_S, 0 };
+	char nb[LS__NAME_BUF];
+	redisReply *r;
+	int rc = LS_OK;
+
+	if ((cn->c = redisConnectWithTimeout(host, (int)port, tv)) == NULL)
+		return ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
+	if (cn->c->err)
+		return ls__failn(err, LS_ERR_IO, 0, cn->name, "cannot connect "
+		    "to %s port %ld: %s", host, port, cn->c->errstr);
+	/* the connect timeout is not one for replies: a follower blocks */
+	tv.tv_sec = 0;
+	redisSetTimeout(cn->c, tv);
+	redisEnableKeepAlive(cn->c);
+	if (pass != NULL) {
+		r = user != NULL ?
+		    conn_cmd(cn, "AUTH", err, "AUTH", user, pass, NULL) :
+		    conn_cmd(cn, "AUTH", err, "AUTH", pass, NULL);
+		if (r == NULL)
+			return LS_ERR_IO;
+		freeReplyObject(r);
+	}
+	/* a first command, so that a refusal (NOAUTH) or a key that is not
+	 * a stream shows here, not in the middle of a stream */
+	if ((r = conn_cmd(cn, "TYPE", err, "TYPE", cn->stream, NULL)) == NULL)
+		return LS_ERR_IO;
+	if (r->type == REDIS_REPLY_STATUS && strcmp(r->str, "stream") != 0 &&
+	    strcmp(r->str, "none") != 0)
+		rc = ls__failn(err, LS_ERR_INVAL, 0, cn->name, "key '%s' holds "
+		    "a %s, not a stream", ls__name(cn->stream, nb), r->str);
+	freeReplyObject(r);
+	return rc;
+}
+
+/*
  * Parses uri into host, port, credentials and stream, connects and
  * authenticates: with the URI's password, else $REDISCLI_AUTH.
  */
 static int
 conn_open(struct conn *cn, const char *uri, ls_error *err)
 {
-	const char *p = uri + 8, *slash, *at, *hp, *he, *colon;
-	char host[256], portbuf[8];
+	const char *p = uri + 8, *slash, *at, *env;
+	char host[256];
 	char *user = NULL, *pass = NULL;
 	long port = RPORT;
-	int rc = LS_OK;
-	size_t n;
+	int rc;
 
 	memset(cn, 0, sizeof(*cn));
 	cn->named = true;
+	if ((cn->name = ls__uri_redact(uri)) == NULL)
+		return ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
 	slash = strchr(p, '/');
-	if (slash == NULL || slash[1] == '\0')
-		return ls__fail(err, LS_ERR_INVAL, 0, "%s: no stream: the form "
-		    "is redis://[:PASSWORD@]HOST[:PORT]/STREAM", uri);
+	if (slash == NULL || slash[1] == '\0') {
+		rc = ls__failn(err, LS_ERR_INVAL, 0, cn->name, "no stream: the "
+		    "form is redis://[:PASSWORD@]HOST[:PORT]/STREAM");
+		goto out;
+	}
 	at = memchr(p, '@', (size_t)(slash - p));
 	for (const char *q = at; q != NULL && q + 1 < slash; q++)
 		if (*q == '@')
 			at = q;		/* the last '@' before the path */
-	hp = at != NULL ? at + 1 : p;
-	if ((cn->name = ls__uri_redact(uri)) == NULL)
-		return ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
-	if (at != NULL) {
-		const char *c = memchr(p, ':', (size_t)(at - p));
-		size_t ulen = c != NULL ? (size_t)(c - p) : 0;
-		if (c != NULL) {
-			if (ulen > 0 && (user = pct_decode(p, ulen)) == NULL)
-				goto nomem;
-			pass = pct_decode(c + 1, (size_t)(at - c - 1));
-		} else
-			pass = pct_decode(p, (size_t)(at - p));
-		if (pass == NULL)
-			goto nomem;
-	}
-	/* HOST, [V6HOST], either with :PORT */
-	if (*hp == '[') {
-		he = memchr(hp, ']', (size_t)(slash - hp));
-		if (he == NULL) {
-			rc = ls__fail(err, LS_ERR_INVAL, 0, "%s: unclosed "
-			    "'[' in the host", cn->name);
-			goto out;
-		}
-		hp++;
-		colon = he + 1 < slash && he[1] == ':' ? he + 1 : NULL;
-		if (he + 1 < slash && colon == NULL) {
-			rc = ls__fail(err, LS_ERR_INVAL, 0, "%s: bad host",
-			    cn->name);
-			goto out;
-		}
-	} else {
-		colon = memchr(hp, ':', (size_t)(slash - hp));
-		he = colon != NULL ? colon : slash;
-	}
-	if (he == hp || (size_t)(he - hp) >= sizeof(host)) {
-		rc = ls__fail(err, LS_ERR_INVAL, 0, "%s: bad host", cn->name);
+	if ((at != NULL && (rc = creds_parse(cn, p, at, &user, &pass,
+	    err)) != LS_OK) || (rc = host_parse(cn, at != NULL ? at + 1 : p,
+	    slash, host, sizeof(host), &port, err)) != LS_OK ||
+	    (rc = name_decode(cn, "stream name", slash + 1, strlen(slash + 1),
+	    &cn->stream, err)) != LS_OK)
 		goto out;
-	}
-	memcpy(host, hp, (size_t)(he - hp));
-	host[he - hp] = '\0';
-	if (colon != NULL) {
-		char *end;
-		n = (size_t)(slash - colon - 1);
-		if (n == 0 || n >= sizeof(portbuf)) {
-			rc = ls__fail(err, LS_ERR_INVAL, 0, "%s: bad port",
-			    cn->name);
-			goto out;
-		}
-		memcpy(portbuf, colon + 1, n);
-		portbuf[n] = '\0';
-		errno = 0;
-		port = strtol(portbuf, &end, 10);
-		if (*end != '\0' || port < 1 || port > 65535) {
-			rc = ls__fail(err, LS_ERR_INVAL, 0, "%s: bad port '%s'",
-			    cn->name, portbuf);
-			goto out;
-		}
-	}
-	if ((cn->stream = pct_decode(slash + 1, strlen(slash + 1))) == NULL)
-		goto nomem;
 	cn->stream_len = strlen(cn->stream);
-	if (cn->stream_len == 0) {
-		rc = ls__fail(err, LS_ERR_INVAL, 0, "%s: empty stream name",
-		    cn->name);
-		goto out;
-	}
-	if (pass == NULL) {
-		const char *env = getenv("REDISCLI_AUTH");
-		if (env != NULL && *env != '\0' && (pass = strdup(env)) == NULL)
-			goto nomem;
-	}
-
-	struct timeval tv = { RCONNECT_S, 0 };
-	cn->c = redisConnectWithTimeout(host, (int)port, tv);
-	if (cn->c == NULL)
-		goto nomem;
-	if (cn->c->err) {
-		rc = ls__fail(err, LS_ERR_IO, 0, "%s: cannot connect to %s "
-		    "port %ld: %s", cn->name, host, port, cn->c->errstr);
-		goto out;
-	}
-	/* the connect timeout is not one for replies: a follower blocks */
-	tv.tv_sec = 0;
-	redisSetTimeout(cn->c, tv);
-	redisEnableKeepAlive(cn->c);
-	if (pass != NULL) {
-		redisReply *r = user != NULL ?
-		    conn_cmd(cn, "AUTH", err, "AUTH", user, pass, NULL) :
-		    conn_cmd(cn, "AUTH", err, "AUTH", pass, NULL);
-		if (r == NULL) {
-			rc = LS_ERR_IO;
-			goto out;
-		}
-		freeReplyObject(r);
-	}
-	/* a first command, so that a refusal (NOAUTH) or a key that is not
-	 * a stream shows here, not in the middle of a stream */
-	redisReply *r = conn_cmd(cn, "TYPE", err, "TYPE", cn->stream, NULL);
-	if (r == NULL) {
-		rc = LS_ERR_IO;
-		goto out;
-	}
-	if (r->type == REDIS_REPLY_STATUS && strcmp(r->str, "stream") != 0 &&
-	    strcmp(r->str, "none") != 0)
-		rc = ls__fail(err, LS_ERR_INVAL, 0, "%s: key '%s' holds a %s, "
-		    "not a stream", cn->name, cn->stream, r->str);
-	freeReplyObject(r);
-	goto out;
-nomem:
-	rc = ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
+	env = getenv("REDISCLI_AUTH");
+	if (pass == NULL && env != NULL && *env != '\0' &&
+	    (pass = strdup(env)) == NULL)
+		rc = ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
+	else
+		rc = conn_connect(cn, host, port, user, pass, err);
 out:
 	if (pass != NULL) {
 		explicit_bzero(pass, strlen(pass));
@@ -393,8 +422,8 @@ sink_replies(struct rsink *k, size_t n, ls_error *err)
 			return rc;
 		}
 		if (r->type == REDIS_REPLY_ERROR && rc == LS_OK)
-			rc = ls__fail(err, LS_ERR_IO, 0, "%s: XADD: %.*s",
-			    k->cn.name, (int)r->len, r->str);
+			rc = ls__failn(err, LS_ERR_IO, 0, k->cn.name, "XADD: "
+			    "%.*s", (int)r->len, r->str);
 		freeReplyObject(r);
 	}
 	k->inflight -= n;
@@ -534,7 +563,7 @@ struct rsrc {
 	redisReply *reply;
 	redisReply **ents;	/* entries of reply */
 	size_t nents, at;
-	uint64_t where;
+	struct rid where;	/* the entry last returned */
 	struct rid *acks;	/* moved past, not acknowledged */
 	size_t nacks, capacks;
 	struct rid held;	/* the entry last returned, still the caller's */
@@ -626,7 +655,16 @@ rsrc_commit(void *ctx, ls_error *err)
 static uint64_t
 rsrc_where(void *ctx)
 {
-	return ((struct rsrc *)ctx)->where;
+	return ((struct rsrc *)ctx)->where.ms;
+}
+
+static void
+rsrc_where_text(void *ctx, char *buf, size_t n)
+{
+	struct rsrc *s = ctx;
+
+	snprintf(buf, n, "entry %llu-%llu", (unsigned long long)s->where.ms,
+	    (unsigned long long)s->where.seq);
 }
 
 /* Keeps the entries of one stream's reply to XREAD(GROUP): [[key,
@@ -762,7 +800,7 @@ fetch(struct rsrc *s, ls_error *err)
 	if ((rc = take_entries(s, r, err)) != LS_OK) {
 		char why[LS_ERRMSG_MAX];
 		snprintf(why, sizeof(why), "%s", err ? err->msg : "");
-		return ls__fail(err, rc, 0, "%s: %s", argv[0], why);
+		return ls__failn(err, rc, 0, argv[0], "%s", why);
 	}
 	if (s->nents > 0) {
 		if (s->ph != PH_NEW)
@@ -930,7 +968,8 @@ rsrc_next(void *ctx, ls_msg *m, ls_error *err)
 				s->held.seq = seq;
 				s->holding = true;
 			}
-			s->where = ms;
+			s->where.ms = ms;
+			s->where.seq = seq;
 			return LS_OK;
 		}
 		if (s->ended)
@@ -963,8 +1002,8 @@ start_id(struct rsrc *s, char *id, ls_error *err)
 
 	if (o->from_id != NULL) {
 		if (strlen(o->from_id) >= RID_MAX)
-			return ls__fail(err, LS_ERR_INVAL, 0, "%s: --from "
-			    "id:%s: not an entry ID", s->cn.name, o->from_id);
+			return ls__failn(err, LS_ERR_INVAL, 0, s->cn.name,
+			    "--from id:%s: not an entry ID", o->from_id);
 		strcpy(id, o->from_id);
 		return LS_OK;
 	}
@@ -981,8 +1020,8 @@ start_id(struct rsrc *s, char *id, ls_error *err)
 		format_id(id, o->from.value, UINT64_MAX);
 		return LS_OK;
 	default:
-		return ls__fail(err, LS_ERR_INVAL, 0, "%s: a Redis stream "
-		    "starts at start, end, time:T or id:ID", s->cn.name);
+		return ls__failn(err, LS_ERR_INVAL, 0, s->cn.name, "a Redis "
+		    "stream starts at start, end, time:T or id:ID");
 	}
 }
 
@@ -1081,6 +1120,7 @@ ls__redis_source(const char *uri, const ls_source_opts *o,
 	b->next = rsrc_next;
 	b->commit = rsrc_commit;
 	b->where = rsrc_where;
+	b->where_text = rsrc_where_text;
 	b->close = rsrc_close;
 	return LS_OK;
 nomem:

@@ -24,7 +24,7 @@ setup_file() {
 		fail "$LS_TOOLS/kafka-mock is missing: run 'make tests'"
 	"$LS_TOOLS/kafka-mock" -t out:3 -t outh:3 -t in:3 -t rt:3 -t rt2:3 -t rtn:3 -t shard:4 \
 	    -t keyf:3 -t part:4 -t from:2 -t live:2 -t exact:3 -t kill:3 \
-	    -t k2k:2 -t merge:1 -t held:1 >"$D/mock.boot" 2>"$D/mock.err" 3>&- &
+	    -t k2k:2 -t merge:1 -t held:1 -t nl:1 >"$D/mock.boot" 2>"$D/mock.err" 3>&- &
 	echo $! >"$D/mock.pid"
 	wait_until 20 test -s "$D/mock.boot" || fail "kafka-mock did not start"
 	BOOT=$(head -n 1 "$D/mock.boot")
@@ -403,12 +403,125 @@ group_run() {
 	assert_equal "$(kread k2k '%s\n')" x
 }
 
-@test "bad kafka URIs are refused" {
-	for u in kafka:// kafka://host:1 kafka://host:1/ "kafka:///t" \
-	    "kafka://h:1/bad topic"; do
-		runf "$RELAY" -o "$u" </dev/null
-		assert_equal "$status" 1
-		run cat "$T/err"
-		assert_output --partial "not kafka://HOST:PORT"
+@test "bad kafka URIs are refused at once, naming the URI and what is wrong" {
+	local -a cases=(
+		"kafka://|kafka://: no topic: the form is kafka://HOST:PORT"
+		"kafka://host:1|kafka://host:1: no topic"
+		"kafka://host:1/|kafka://host:1/: no topic"
+		"kafka:///t|kafka:///t: no broker"
+		"kafka://h:1/bad topic|topic: byte 4 (0x20) is not one of [A-Za-z0-9._-]"
+		"kafka://h:1/a%00b|topic: byte 2 (0x25) is not one of [A-Za-z0-9._-] (Kafka URIs have no %XX escapes)"
+		"kafka://h:1/..|topic '..' is not allowed"
+		"kafka://h:1/$(printf 't%.0s' $(seq 250))|topic: 250 bytes, more than Kafka's 249"
+		"kafka://127.0.0.1:99999/t|kafka://127.0.0.1:99999/t: broker '127.0.0.1:99999': bad port '99999' (1 to 65535)"
+		"kafka://127.0.0.1:-1/t|broker '127.0.0.1:-1': bad port '-1'"
+		"kafka://127.0.0.1:abc/t|broker '127.0.0.1:abc': bad port 'abc'"
+		"kafka://127.0.0.1:/t|broker '127.0.0.1:': bad port ''"
+		"kafka://127.0.0.1:0/t|bad port '0'"
+		"kafka://h:1:2/t|broker 'h:1:2': bad port '1:2'"
+		"kafka://h/t|broker 'h': no port"
+		"kafka://:1/t|broker ':1': empty host"
+		"kafka://[]:1/t|broker '[]:1': empty host"
+		"kafka://[::1/t|bad [IPv6 address]"
+		"kafka://h_1:1,/t|an empty broker in the list"
+		"kafka://,h:1/t|an empty broker in the list"
+		"kafka://h:1,,h:2/t|an empty broker in the list"
+		"kafka://u:secret@h:1/t|kafka://u:***@h:1/t: credentials in a kafka:// URI are not supported"
+	)
+	local c u want
+	for c in "${cases[@]}"; do
+		u=${c%%|*} want=${c#*|}
+		# at once: librdkafka would retry a bad broker until the
+		# message timeout (five minutes)
+		printf 'x\n' >"$T/in"
+		for dir in -o -i; do
+			if [ "$dir" = -o ]; then
+				runf timeout 20 "$RELAY" -o "$u" <"$T/in"
+			else
+				runf timeout 20 "$RELAY" -i "$u" --exit-at-end
+			fi
+			assert_equal "$dir $u: status $status" "$dir $u: status 1"
+			grep -qF -- "relay: " "$T/err" &&
+			    grep -qF -- "$want" "$T/err" ||
+			    fail "$dir $u: stderr: $(cat "$T/err")"
+			! grep -q secret "$T/err" || fail "$u: password shown"
+		done
 	done
+	# a good form of each: [IPv6]:PORT and two brokers are taken
+	runf timeout "$LIMIT" "$RELAY" -o "kafka://[::1]:1,$BOOT/k2k" \
+	    -X libstream.close.timeout.ms=0 </dev/null
+	assert_equal "$status" 0
+}
+
+@test "a URI of 300 bytes that fails shows the whole reason" {
+	local h
+	h=$(printf 'h%.0s' $(seq 300))
+	runf timeout 20 "$RELAY" -o "kafka://$h:99999/t" </dev/null
+	assert_equal "$status" 1
+	run cat "$T/err"
+	assert_output --partial "relay: kafka://hhhh"
+	assert_output --partial "hhh...hhh"
+	assert_output --partial "hhh:99999': bad port '99999' (1 to 65535)"
+	[ "$(wc -c <"$T/err")" -lt 300 ] || fail "not shortened: $output"
+}
+
+# a port of 127.0.0.1 with nothing listening
+dead_port() {
+	python3 -c 'import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+@test "an unreachable broker: SIGTERM ends relay within the close timeout, counting what was not delivered" {
+	local port rbg st
+	port=$(dead_port)
+	mkfifo "$T/fifo"
+	exec 6<>"$T/fifo"
+	LIMIT=20 BG_IN=$T/fifo bg "$T/r.pid" /dev/null "$T/r.err" "$RELAY" \
+	    -o "kafka://127.0.0.1:$port/t" -X libstream.close.timeout.ms=1000
+	rbg=$BG
+	printf 'a\nb\nc\n' >&6
+	wait_until 10 test -s "$T/r.pid" || fail "relay did not start"
+	# it has read them once its input is left open and idle
+	sleep 1
+	kill -TERM "$(cat "$T/r.pid")"
+	wait "$rbg" && st=0 || st=$?
+	exec 6>&-
+	# 124: still waiting after LIMIT, as it did for message.timeout.ms
+	assert_equal "$st" 1
+	run cat "$T/r.err"
+	assert_output --partial "relay: kafka://127.0.0.1:$port/t: 3 messages not delivered: stopped, waited 1000 ms (-X libstream.close.timeout.ms), purged"
+	assert_output --partial "Connection refused"
+}
+
+@test "an unreachable broker: at the end of input, relay waits for reports only as long as the close timeout" {
+	local port
+	port=$(dead_port)
+	printf 'a\nb\n' >"$T/in"
+	runf timeout 20 "$RELAY" -o "kafka://127.0.0.1:$port/t" \
+	    -X libstream.close.timeout.ms=500 <"$T/in"
+	assert_equal "$status" 1
+	run cat "$T/err"
+	assert_output --partial "relay: kafka://127.0.0.1:$port/t: 2 messages not delivered: none delivered for 500 ms (-X libstream.close.timeout.ms), purged"
+	# the property is libstream's own, and checked
+	runf "$RELAY" -o "kafka://127.0.0.1:$port/t" \
+	    -X libstream.close.timeout.ms=ten <"$T/in"
+	assert_equal "$status" 1
+	run cat "$T/err"
+	assert_output --partial "-X libstream.close.timeout.ms=ten: not a number of milliseconds"
+	runf "$RELAY" -o "kafka://127.0.0.1:$port/t" \
+	    -X libstream.close.timeout=1 <"$T/in"
+	assert_equal "$status" 1
+	run cat "$T/err"
+	assert_output --partial "-X libstream.close.timeout=1: no such property"
+}
+
+@test "a payload that cannot be a line: the warning names the record's partition and offset" {
+	printf 'one\n' | kcat -b "$BOOT" -P -t nl -p 0
+	printf 'a\nb|' | kcat -b "$BOOT" -P -t nl -p 0 -D '|'
+	printf 'three\n' | kcat -b "$BOOT" -P -t nl -p 0
+	runf timeout "$LIMIT" "$RELAY" -i "kafka://$BOOT/nl" --exit-at-end
+	assert_equal "$status" 1
+	run cat "$T/err"
+	assert_line "relay: kafka://$BOOT/nl: partition 0 offset 1: stream broadcast seq 1: payload holds a newline; not written to stdout"
+	assert_equal "$(sed 's/.*] //' "$T/out" | tr '\n' ' ')" "one three "
 }

@@ -460,17 +460,60 @@ drain() {
 	assert_output --partial "relay: redis://:***@127.0.0.1:$PA/$S: AUTH: WRONGPASS"
 	refute_output --partial wrong@
 	# a message that cannot be a line: the warning names the input,
-	# without the password
-	REDISCLI_AUTH='s3cret!' redis-cli -p "$PA" XADD "$S" '*' payload "$(printf 'a\nb')" >/dev/null
+	# without the password, and the entry by its ID
+	local id
+	id=$(REDISCLI_AUTH='s3cret!' redis-cli -p "$PA" XADD "$S" '*' payload "$(printf 'a\nb')")
 	run relay -i "redis://default:s3cret%21@127.0.0.1:$PA/$S" --from start
 	assert_failure 1
-	assert_line --partial "relay: redis://default:***@127.0.0.1:$PA/$S: byte"
+	assert_line "relay: redis://default:***@127.0.0.1:$PA/$S: entry $id: stream $S seq $(printf '%s%06d' "${id%-*}" "${id#*-}"): payload holds a newline; not written to stdout"
 	refute_output --partial s3cret
 	# the whole user part is the password when it has no colon
 	run relay -i "redis://s3cret%21@127.0.0.1:$PA/$S" --from start
 	assert_failure 1
-	assert_line --partial "relay: redis://:***@127.0.0.1:$PA/$S: byte"
+	assert_line --partial "relay: redis://:***@127.0.0.1:$PA/$S: entry $id: "
 	refute_output --partial s3cret
+}
+
+@test "redis: %00 in a stream name, user or password is refused, not cut short there" {
+	local -a cases=(
+		"redis://127.0.0.1:$P/$S%00x|relay: redis://127.0.0.1:$P/$S%00x: stream name: %00 (a NUL byte) at byte ${#S}"
+		"redis://:pw%00x@127.0.0.1:$P/$S|relay: redis://:***@127.0.0.1:$P/$S: password: %00 (a NUL byte) at byte 3 is not allowed"
+		"redis://u%00:pw@127.0.0.1:$P/$S|user: %00 (a NUL byte) at byte 2 is not allowed"
+	)
+	local c u want
+	# the byte of the NUL, 1-based
+	cases[0]=${cases[0]/at byte ${#S}/at byte $((${#S} + 1)) is not allowed}
+	for c in "${cases[@]}"; do
+		u=${c%%|*} want=${c#*|}
+		runf relay -o "$u" <<<'one'
+		assert_equal "$u: status $status" "$u: status 1"
+		grep -qF -- "$want" "$T/err" || fail "$u: stderr: $(cat "$T/err")"
+		! grep -q 'pw' "$T/err" || fail "$u: password shown"
+		runf relay -i "$u" --from start
+		assert_equal "$u: status $status" "$u: status 1"
+		grep -qF -- "$want" "$T/err" || fail "$u: stderr: $(cat "$T/err")"
+	done
+	# nothing went to the stream the name was cut to
+	assert_equal "$(rcli EXISTS "$S")" 0
+	# other escapes are decoded
+	relay -o "redis://127.0.0.1:$P/$S%41" <<<'two'
+	assert_equal "$(rcli XLEN "${S}A")" 1
+}
+
+@test "redis: a stream name of 400 bytes is shortened in messages, never the reason after it" {
+	local long
+	long=$S-$(printf 'n%.0s' $(seq 400))
+	rcli SET "$long" text >/dev/null
+	runf relay -o "redis://127.0.0.1:$P/$long" </dev/null
+	assert_equal "$status" 1
+	run cat "$T/err"
+	assert_output --partial "relay: redis://127.0.0.1:$P/$S-nnn"
+	assert_output --partial "nnn...nnn"
+	assert_output --partial "nnn' holds a string, not a stream"
+	runf relay -o "redis://127.0.0.1:99999/$long" </dev/null
+	assert_equal "$status" 1
+	run cat "$T/err"
+	assert_output --partial "nnn: bad port '99999'"
 }
 
 @test "redis: a refused connection names the URI and exits 1; so do bad URIs and a key that is not a stream" {

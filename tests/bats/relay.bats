@@ -1077,12 +1077,28 @@ payload_bytes() {
 	local -a cases=(
 		"-o redis://127.0.0.1:1/k|relay: redis://127.0.0.1:1/k: "
 		"-i rediss://host/k|TLS (rediss://) is not supported"
+		"-i rediss://:pw@host/k|relay: rediss://:***@host/k: TLS (rediss://)"
 		"-i $T/no-such-file.ss|$T/no-such-file.ss: No such file or directory"
 		"-i file://$T/absent|$T/absent: No such file or directory"
 		"-o $T/no-dir/x.ss|$T/no-dir/x.ss: No such file or directory"
 		"-i stdio:///bad!key|invalid stream key 'bad!key'"
 	)
 	expect_failures 1 relay "${cases[@]}"
+}
+
+@test "relay: a path of 400 bytes is shortened in a message, never the reason after it" {
+	local long=$T/$(printf 'd123456789/%.0s' $(seq 36))
+	runf "$RELAY" -i "${long}x.ss" </dev/null
+	assert_equal "$status" 1
+	run cat "$T/err"
+	assert_output --partial "relay: $T/d123456789/"
+	assert_output --partial "..."
+	assert_output --partial "/d123456789/x.ss: No such file or directory"
+	[ "$(wc -c <"$T/err")" -lt 256 ] || fail "not shortened: $(cat "$T/err")"
+	runf "$RELAY" -o "${long}x.ss" </dev/null
+	assert_equal "$status" 1
+	run cat "$T/err"
+	assert_output --partial "x.ss: No such file or directory"
 }
 
 @test "relay: a reader of its output that goes away ends it quietly (SIGPIPE)" {

@@ -861,10 +861,42 @@ test_json_write_string(void **state)
 	close(fd);
 }
 
+/*
+ * A name too long for an error message is cut in its middle, on UTF-8
+ * character boundaries, and the reason after it is kept whole.
+ */
+static void
+test_error_long_name(void **state)
+{
+	static const char tail[] = ": No such file or directory";
+	char path[1024];
+	size_t n = 0, len;
+	ls_error e;
+
+	(void)state;
+	n += (size_t)snprintf(path, sizeof(path), "/nonexistent/");
+	/* "é" is two bytes: an odd cut would split one */
+	while (n < 400)
+		n += (size_t)snprintf(path + n, sizeof(path) - n, "\xc3\xa9x");
+	assert_null(ls_source_open(path, NULL, &e));
+	len = strlen(e.msg);
+	assert_true(len < LS_ERRMSG_MAX);
+	assert_true(len > sizeof(tail));
+	assert_string_equal(e.msg + len - (sizeof(tail) - 1), tail);
+	assert_non_null(strstr(e.msg, "..."));
+	assert_true(ls_utf8_valid((const unsigned char *)e.msg, len));
+	assert_memory_equal(e.msg, "/nonexistent/", 13);
+	/* a short one is whole */
+	assert_null(ls_source_open("/nonexistent/short", NULL, &e));
+	assert_string_equal(e.msg, "/nonexistent/short: No such file or "
+	    "directory");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_error_long_name),
 		cmocka_unit_test(test_time_format),
 		cmocka_unit_test(test_time_parse),
 		cmocka_unit_test(test_time_round_trip),
