@@ -270,16 +270,18 @@ cmd_dropped(const char *name, uint64_t n, uint64_t at)
 		    (unsigned long long)n, n == 1 ? "" : "s");
 }
 
-/* Opens output uri, or exits naming why; reports what an append
- * dropped. */
+/* Opens output uri, or exits naming why, with the stop flag in its
+ * options; reports what an append dropped. */
 static inline ls_sink *
-cmd_sink_open(const char *uri, const ls_sink_opts *ko)
+cmd_sink_open(const char *uri, const ls_sink_opts *opts)
 {
+	ls_sink_opts ko = *opts;
 	ls_error e;
 	ls_sink *k;
 	uint64_t n, at;
 
-	if ((k = ls_sink_open(uri, ko, &e)) == NULL)
+	ko.stop = &cmd_stop;	/* a stop bounds a broker's waits */
+	if ((k = ls_sink_open(uri, &ko, &e)) == NULL)
 		errx(1, "%s", e.msg);
 	n = ls_sink_dropped(k, &at);
 	cmd_dropped(ls_sink_name(k), n, at);

@@ -195,7 +195,7 @@ main(int argc, char *argv[])
 	st.abort = abort_outputs;
 	st.so.on_wait = flush_outputs;
 	stage_open(&st);
-	oo.stop = &cmd_stop;
+	oo.stop = oo.sink.stop = &cmd_stop;
 	if ((outs = ls_outs_open((const char *const *)uris, n, &oo, &e)) ==
 	    NULL)
 		errx(1, "%s", e.msg);
