@@ -27,6 +27,31 @@
  * the C library's write the program name, the message and the newline
  * separately, and the --stats thread's line could land in between.
  */
+/* Writes the diagnostic p[0..n) and a newline with one write(2), each
+ * control byte of it (bad input echoed: an escape sequence, a newline)
+ * as \xNN, so that it stays one line and cannot drive a terminal. */
+static inline void
+cmd_put_escaped(const char *p, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	char out[4 * 2048 + 1];
+	size_t k = 0;
+
+	for (size_t i = 0; i < n && k < sizeof(out) - 5; i++) {
+		unsigned char c = (unsigned char)p[i];
+		if (c >= 0x20 && c != 0x7f) {
+			out[k++] = (char)c;
+			continue;
+		}
+		out[k++] = '\\';
+		out[k++] = 'x';
+		out[k++] = hex[c >> 4];
+		out[k++] = hex[c & 15];
+	}
+	out[k++] = '\n';
+	(void)ls_write_all(STDERR_FILENO, out, k);
+}
+
 static inline void
 cmd_vwarn(int e, const char *fmt, va_list ap)
 {
@@ -47,8 +72,7 @@ cmd_vwarn(int e, const char *fmt, va_list ap)
 	}
 	if (n > sizeof(buf) - 1)
 		n = sizeof(buf) - 1;	/* cut short, with its newline */
-	buf[n++] = '\n';
-	(void)ls_write_all(STDERR_FILENO, buf, n);
+	cmd_put_escaped(buf, n);
 }
 
 static inline void __attribute__((format(printf, 1, 2)))

@@ -284,3 +284,16 @@ os.execv(sys.argv[1], sys.argv[1:])' "$LS_BIN/$cmd" "${args[@]}" </dev/null 2>"$
 	done
 	[ "${#bad[@]}" -eq 0 ] || fail "$(printf '%s\n' "${bad[@]}")"
 }
+
+@test "diagnostics escape the control bytes of the input they echo" {
+	printf '[\033[31mred | k] x\n[k | 1\tz] y\n' >"$T/in.log"
+	runf "$RELAY" -i "$T/in.log" --on-bad-line skip
+	assert_equal "$status" 1
+	grep -qF "column 2: invalid timestamp or stream key '\\x1b[31mred'" "$T/err" || fail "stderr: $(cat -v "$T/err")"
+	grep -qF '\x09z' "$T/err" || fail "stderr: $(cat -v "$T/err")"
+	! LC_ALL=C grep -q "$(printf '[\001-\010\013-\037\177]')" "$T/err" || fail "raw control bytes: $(cat -v "$T/err")"
+	assert_equal "$(wc -l <"$T/err")" 3
+	printf 'x' >"$T/a$(printf '\033')b.ss"
+	runf "$SS_DECODE" "$T/a$(printf '\033')b.ss"
+	grep -qF 'a\x1bb.ss' "$T/err" || fail "stderr: $(cat -v "$T/err")"
+}
