@@ -153,6 +153,8 @@ def _parse(data, verify_beacons, msgs):
             if p >= len(d) or p + 1 + d[p] + 26 > len(d):
                 raise _Truncated
             k, p = d[p + 1:p + 1 + d[p]], p + 1 + d[p] + 26
+            if not 1 <= len(k) <= 249 or not set(k) <= KEY_CHARS:
+                raise FormatError("beacon", at, len(msgs), "item key")
             items.append((k, *struct.unpack_from(">QQQH", d, p - 26)))
             if p - at >= interval:
                 raise FormatError("beacon", at, len(msgs), "runs into the next interval")
