@@ -67,6 +67,7 @@ TOOLS = $(patsubst tests/tools/%.c,$(OUT)/tools/%,$(filter-out \
 # LD_PRELOAD fault injection for tests/bats/faults.bats; never sanitized:
 # the sanitizer's own runtime is preloaded before it.
 SHIM = $(OUT)/tools/faultshim.so
+REPLAY = $(patsubst tests/fuzz/%.c,$(OUT)/replay/%,$(wildcard tests/fuzz/fuzz-*.c))
 HDR = lib/libstream.h $(wildcard lib/*-internal.h)
 
 .PHONY: all lib tests check crash-stress demo bench install uninstall clean \
@@ -76,7 +77,7 @@ all: lib $(CMD_BIN) $(OUT)/libstream.pc
 
 lib: $(LIB_A) $(LIB_SO)
 
-tests: all $(UNIT) $(TOOLS) $(SHIM)
+tests: all $(UNIT) $(TOOLS) $(SHIM) $(REPLAY)
 
 $(OUT)/obj/lib/%.o: lib/%.c $(HDR)
 	@mkdir -p $(@D)
@@ -113,6 +114,15 @@ $(SHIM): tests/tools/faultshim.c
 	$(CC) $(filter-out -fsanitize% -fno-sanitize%,$(CFLAGS)) -shared \
 		-fPIC -o $@ $< -ldl
 
+# Each libFuzzer harness built with $(CC) and tests/fuzz/replay.c's main()
+# instead of libFuzzer: it runs the harness once on each file named, so
+# that tests/bats/fuzz-regress.bats replays the kept inputs under both
+# builds without clang.
+$(OUT)/replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(LIB_A) lib/libstream.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -DLS_FUZZ_REPLAY -Ilib $< tests/fuzz/replay.c -o $@ \
+		$(LDFLAGS) $(LIB_A) $(LIBS)
+
 $(OUT)/libstream.pc: libstream.pc.in Makefile
 	@mkdir -p $(@D)
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
@@ -120,9 +130,19 @@ $(OUT)/libstream.pc: libstream.pc.in Makefile
 		-e 's|@REQUIRES@|$(BROKER_PC)|' \
 		libstream.pc.in > $@
 
-# libFuzzer harnesses (clang); each runs FUZZ_SECONDS on the vectors.
+# make fuzz: each libFuzzer harness of tests/fuzz (clang; fuzz-ss: the
+# .ss reader, fuzz-line: line framing, fuzz-uri: source and sink URIs,
+# fuzz-json: JSON field lookup, fuzz-ndjson: ndjson payload embedding,
+# fuzz-split: batch --split) runs FUZZ_SECONDS on a corpus under
+# build/fuzz, keeping any crash in tests/fuzz/regress/HARNESS-crash-*;
+# then tests/fuzz/diff-ss.py compares the .ss reader with
+# tests/ref/ssref.py on FUZZ_MUTATIONS mutated vectors (seed FUZZ_SEED),
+# keeping each disagreeing file in tests/fuzz/regress. make check replays
+# tests/fuzz/regress (tests/bats/fuzz-regress.bats) and needs no clang.
 FUZZ_SECONDS ?= 30
-FUZZ = $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/*.c))
+FUZZ_MUTATIONS ?= 5000
+FUZZ_SEED ?= $(shell date +%s)
+FUZZ = $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz-*.c))
 
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(HDR)
 	@mkdir -p $(@D)
@@ -130,13 +150,17 @@ build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(HDR)
 		-fsanitize=fuzzer,address,undefined $< $(LIB_SRC) -o $@ -lz \
 		-lpthread
 
-fuzz: $(FUZZ)
+fuzz: $(FUZZ) all $(OUT)/tools/ss-tsv
 	@mkdir -p build/fuzz/corpus
 	cp format/vectors/*.ss format/vectors/corrupt/*.ss build/fuzz/corpus/
 	for f in $(FUZZ); do \
+		mkdir -p $$f.corpus; \
 		$$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
-			build/fuzz/corpus || exit 1; \
+			-artifact_prefix=tests/fuzz/regress/$${f##*/}- \
+			$$f.corpus build/fuzz/corpus || exit 1; \
 	done
+	python3 tests/fuzz/diff-ss.py -s $(FUZZ_SEED) -n $(FUZZ_MUTATIONS) \
+		--bin $(BIN) --tools $(OUT)/tools --save tests/fuzz/regress
 
 deps:
 	sh scripts/deps.sh

@@ -109,7 +109,18 @@ class _Truncated(Exception):
 
 def parse(data, verify_beacons=True):
     """Full decode. Returns dict: header, messages, starts (offset of each
-    message's first byte), beacons [(offset, remaining, items)], truncated."""
+    message's first byte), beacons [(offset, remaining, items)], truncated, cut
+    (offset where the incomplete message or beacon starts, if truncated). A
+    beacon inside an incomplete message is checked against the size it declares.
+    A FormatError carries the good messages before the fault as `messages`."""
+    msgs = []
+    try:
+        return _parse(data, verify_beacons, msgs)
+    except FormatError as e:
+        e.messages = msgs[:e.good]
+        raise
+
+def _parse(data, verify_beacons, msgs):
     d = bytes(data)
     if len(d) < HEADER_SIZE or d[:2] != b"Ss":
         raise FormatError("magic", 0, 0)
@@ -126,7 +137,7 @@ def parse(data, verify_beacons=True):
                   "beacon_interval": interval}
     except UnicodeDecodeError:
         raise FormatError("header", 4, 0) from None
-    msgs, starts, beacons, checks = [], [], [], []
+    starts, beacons, checks = [], [], []
     pos, cur = HEADER_SIZE, None     # cur: [bytes of current message read so far]
 
     def read_beacon():
@@ -142,6 +153,8 @@ def parse(data, verify_beacons=True):
             if p >= len(d) or p + 1 + d[p] + 26 > len(d):
                 raise _Truncated
             k, p = d[p + 1:p + 1 + d[p]], p + 1 + d[p] + 26
+            if not 1 <= len(k) <= 249 or not set(k) <= KEY_CHARS:
+                raise FormatError("beacon", at, len(msgs), "item key")
             items.append((k, *struct.unpack_from(">QQQH", d, p - 26)))
             if p - at >= interval:
                 raise FormatError("beacon", at, len(msgs), "runs into the next interval")
@@ -169,20 +182,23 @@ def parse(data, verify_beacons=True):
             cur[0] += chunk
         return out
 
-    truncated = False
+    truncated, cut, total = False, None, None   # cut: where the incomplete part starts
     try:
         while True:
-            cur = None
+            cur, total = None, None
             if pos % interval == 0 and pos < len(d):
+                cut = pos
                 read_beacon()                # boundary fell between messages
             if pos == len(d):
                 break
             start, cur = pos, [0]
+            cut = start
             klen = take(1)[0]
             key = take(klen) if 1 <= klen <= 249 else b""
             if not key or not set(key) <= KEY_CHARS:
                 raise FormatError("key", start, len(msgs))
             shard, seq, ts, size = struct.unpack(">QQQI", take(28))
+            total = 1 + klen + 28 + size + 3  # declared: fixes every remaining count
             payload = take(size)
             crc, trailer = struct.unpack(">HB", take(3))
             if crc != crc16(payload):
@@ -197,8 +213,10 @@ def parse(data, verify_beacons=True):
     state, done = {}, 0
     for b, upto, consumed in checks:
         at, remaining, items = beacons[b]
-        if upto > len(msgs):
-            continue                         # interrupted message never completed
+        if upto > len(msgs):                 # interrupted message never completed:
+            if total is not None and remaining != total - consumed:
+                raise FormatError("beacon", at, len(msgs), "remaining")
+            continue                         # its declared size still fixes the count
         if consumed is None or consumed == 0:
             want = 0
         else:
@@ -216,7 +234,8 @@ def parse(data, verify_beacons=True):
             if verify_beacons and state.get((key, shard)) != [seq, ts, crc]:
                 raise FormatError("beacon", at, upto - (1 if consumed else 0), "item")
     return {"header": header, "messages": msgs, "starts": starts,
-            "beacons": beacons, "truncated": truncated}
+            "beacons": beacons, "truncated": truncated,
+            "cut": cut if truncated else None}
 
 def decode(data):
     """(header dict, [Msg]) of the complete messages in `data`."""
