@@ -680,10 +680,11 @@ spl_check(ls_ss_reader *r, size_t *checked, size_t total, ls_error *err)
 		const struct spl *s = &r->spl[*checked];
 		uint32_t rem = ls__get32(r->buf + r->start + s->rel + 1);
 		if (rem != total - s->done)
-			return ls__fail(err, LS_ERR_CORRUPT, r->pos + s->rel +
-			    1, "beacon claims %u remaining bytes, the message "
-			    "at byte %llu has %zu", rem,
-			    (unsigned long long)r->pos, total - s->done);
+			return ls__fail(err, LS_ERR_CORRUPT, r->pos, "the "
+			    "message's size disagrees with the beacon at byte "
+			    "%llu, which counts %u bytes of it to come, not %zu",
+			    (unsigned long long)(r->pos + s->rel), rem,
+			    total - s->done);
 	}
 	return LS_OK;
 }
@@ -758,7 +759,16 @@ cut_short(ls_ss_reader *r, ls_error *err)
 {
 	static const unsigned char eos_head[] = "\x15SEA_STREAMER_INTERNAL";
 	enum { KEY = sizeof(eos_head) - 1, SIZE = KEY + 24 + 4 + 3 + 3 };
-	const unsigned char *t = r->buf + r->end - SIZE;
+	const unsigned char *t = r->buf + r->end - SIZE, *p = r->buf + r->start;
+	size_t have = r->end - r->start, room = r->iv - r->pos % r->iv;
+
+	/* the bytes of a cut key that are there must be key bytes */
+	if (have > room)
+		have = room;
+	if (have > 1 && !ls_key_valid((const char *)p + 1, p[0] < have - 1 ?
+	    p[0] : have - 1))
+		return ls__fail(err, LS_ERR_CORRUPT, r->pos,
+		    "stream key holds bytes outside [A-Za-z0-9._-]");
 
 	if (r->end - r->start <= SIZE || memcmp(t, eos_head, KEY) != 0 ||
 	    ls__get64(t + KEY) != 0 || ls__get64(t + KEY + 8) != 0 ||
@@ -767,10 +777,9 @@ cut_short(ls_ss_reader *r, ls_error *err)
 	    t[SIZE - 1] != 0x0D)
 		return ls__fail(err, LS_PARTIAL, r->pos,
 		    "data ends inside a message");
-	return ls__fail(err, LS_ERR_CORRUPT, r->pos, "the message at byte %llu "
-	    "runs past the End-of-Stream that ends the file at byte %llu",
-	    (unsigned long long)r->pos, (unsigned long long)(r->pos +
-	    (r->end - r->start)));
+	return ls__fail(err, LS_ERR_CORRUPT, r->pos, "the message's size runs "
+	    "past the End-of-Stream that ends the file at byte %llu",
+	    (unsigned long long)(r->pos + (r->end - r->start)));
 }
 
 /* Reads the header of a file followed anew (after ls_ss_reader_restart).

@@ -107,6 +107,15 @@ class FormatError(Exception):
 class _Truncated(Exception):
     pass
 
+def _ends_in_eos(d, start):
+    """Does d end with a whole End-of-Stream message (56 bytes, not cut by
+    a beacon) that begins after byte `start`?"""
+    t = d[-56:]
+    return (len(d) - 56 > start and t[:22] == b"\x15" + EOS_KEY.encode()
+            and t[22:38] == bytes(16) and t[46:53] == b"\0\0\0\3EOS"
+            and struct.unpack(">H", t[53:55])[0] == crc16(b"EOS")
+            and t[55] == 0x0D)
+
 def parse(data, verify_beacons=True):
     """Full decode. Returns dict: header, messages, starts (offset of each
     message's first byte), beacons [(offset, remaining, items)], truncated, cut
@@ -194,6 +203,11 @@ def _parse(data, verify_beacons, msgs):
             start, cur = pos, [0]
             cut = start
             klen = take(1)[0]
+            # a key cut short by the end of the data is damage all the
+            # same if a byte of it that is there cannot be in a key
+            there = d[pos:min(pos + klen, len(d), pos - pos % interval + interval)]
+            if pos + klen > len(d) and not set(there) <= KEY_CHARS:
+                raise FormatError("key", start, len(msgs))
             key = take(klen) if 1 <= klen <= 249 else b""
             if not key or not set(key) <= KEY_CHARS:
                 raise FormatError("key", start, len(msgs))
@@ -209,6 +223,11 @@ def _parse(data, verify_beacons, msgs):
             starts.append(start)
     except _Truncated:
         truncated = True
+        # a file closed cleanly, a whole End-of-Stream at its end after
+        # the start of the cut message, cannot end inside that message:
+        # the message's size is damage (format/README.md, 3.8)
+        if cur is not None and _ends_in_eos(d, start):
+            raise FormatError("size", start, len(msgs), "runs past the End-of-Stream")
     # beacon checks: remaining bytes, and items against our own stream state
     state, done = {}, 0
     for b, upto, consumed in checks:
