@@ -61,7 +61,7 @@ put_u64(uint64_t v)
 static void
 put_time(uint64_t ms)
 {
-	char b[24];
+	char b[LS_TIME_MAX + 1];
 
 	ls_time_format(ms, b);
 	put("\"");

@@ -112,13 +112,23 @@ LS_API uint64_t ls_now_ms(void);
 /* True if p[0..n) is well-formed UTF-8 (no overlongs, no surrogates). */
 LS_API bool ls_utf8_valid(const unsigned char *p, size_t n);
 
-/* Formats ts_ms as "YYYY-MM-DDTHH:MM:SS.mmm" (23 bytes, UTC) into out,
- * which must hold 24 bytes; NUL-terminates and returns 23. */
+/* The longest text of a timestamp: a year of nine digits. */
+#define LS_TIME_MAX 28
+
+/*
+ * Formats ts_ms as "YYYY-MM-DDTHH:MM:SS.mmm" (UTC) into out, which must
+ * hold LS_TIME_MAX + 1 bytes; NUL-terminates and returns the length: 23,
+ * or, for a year past 9999 (from 10000-01-01T00:00:00.000 on), as many
+ * more as the year has digits past four, up to LS_TIME_MAX. Distinct
+ * timestamps always give distinct texts, which ls_time_parse reads back.
+ */
 LS_API size_t ls_time_format(uint64_t ts_ms, char *out);
 
 /* Parses "YYYY-MM-DDTHH:MM:SS" with an optional fraction of 1 to 9
- * digits, UTC, no zone. Fractions below a millisecond are truncated.
- * Returns LS_OK or LS_ERR_INVAL. */
+ * digits, UTC, no zone; a year past 9999 has five to nine digits, the
+ * first not 0, as ls_time_format writes it. Fractions below a
+ * millisecond are truncated. Returns LS_OK, or LS_ERR_INVAL (also for a
+ * time past the largest ts_ms, 2^64 - 1). */
 LS_API int ls_time_parse(const char *s, size_t n, uint64_t *ts_ms);
 
 /*

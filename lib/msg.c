@@ -279,41 +279,43 @@ LS_API size_t
 ls_time_format(uint64_t ts_ms, char *out)
 {
 	static _Thread_local uint64_t cached_sec = UINT64_MAX;
-	static _Thread_local char cached[20];
+	static _Thread_local char cached[LS_TIME_MAX];
+	static _Thread_local size_t clen;
 	uint64_t sec = ts_ms / 1000;
 	unsigned ms = (unsigned)(ts_ms % 1000);
 
 	if (sec != cached_sec) {
 		int64_t y;
 		unsigned mo, d, sod = (unsigned)(sec % 86400);
+		char *c = cached;
 
 		civil_from_days((int64_t)(sec / 86400), &y, &mo, &d);
-		if (y > 9999) {
-			/* beyond four digits: keep the width, saturate */
-			memcpy(cached, "9999-12-31T23:59:59", 19);
-		} else {
-			unsigned yy = (unsigned)y;
-			put2(cached, yy / 100);
-			put2(cached + 2, yy % 100);
-			cached[4] = '-';
-			put2(cached + 5, mo);
-			cached[7] = '-';
-			put2(cached + 8, d);
-			cached[10] = 'T';
-			put2(cached + 11, sod / 3600);
-			cached[13] = ':';
-			put2(cached + 14, sod / 60 % 60);
-			cached[16] = ':';
-			put2(cached + 17, sod % 60);
+		if (y > 9999)	/* as many digits as it takes */
+			c += ls__u64_format((uint64_t)y, c);
+		else {
+			put2(c, (unsigned)y / 100);
+			put2(c + 2, (unsigned)y % 100);
+			c += 4;
 		}
+		c[0] = '-';
+		put2(c + 1, mo);
+		c[3] = '-';
+		put2(c + 4, d);
+		c[6] = 'T';
+		put2(c + 7, sod / 3600);
+		c[9] = ':';
+		put2(c + 10, sod / 60 % 60);
+		c[12] = ':';
+		put2(c + 13, sod % 60);
+		clen = (size_t)(c + 15 - cached);
 		cached_sec = sec;
 	}
-	memcpy(out, cached, 19);
-	out[19] = '.';
-	out[20] = (char)('0' + ms / 100);
-	put2(out + 21, ms % 100);
-	out[23] = '\0';
-	return 23;
+	memcpy(out, cached, clen);
+	out[clen] = '.';
+	out[clen + 1] = (char)('0' + ms / 100);
+	put2(out + clen + 2, ms % 100);
+	out[clen + 4] = '\0';
+	return clen + 4;
 }
 
 static int
@@ -334,11 +336,18 @@ ls_time_parse(const char *s, size_t n, uint64_t *ts_ms)
 	static const unsigned mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30,
 	    31, 30, 31 };
 	unsigned y, mo, d, h, mi, se, ms = 0;
+	size_t yl = 0;
 
+	while (yl < n && yl < 10 && s[yl] >= '0' && s[yl] <= '9')
+		yl++;
+	if (yl < 4 || yl > 9 || (yl > 4 && s[0] == '0') || digits(s, yl, &y))
+		return LS_ERR_INVAL;
+	s += yl - 4;	/* the rest as after a year of four digits */
+	n -= yl - 4;
 	if (n < 19 || s[4] != '-' || s[7] != '-' || s[10] != 'T' ||
 	    s[13] != ':' || s[16] != ':')
 		return LS_ERR_INVAL;
-	if (digits(s, 4, &y) || digits(s + 5, 2, &mo) ||
+	if (digits(s + 5, 2, &mo) ||
 	    digits(s + 8, 2, &d) || digits(s + 11, 2, &h) ||
 	    digits(s + 14, 2, &mi) || digits(s + 17, 2, &se))
 		return LS_ERR_INVAL;
@@ -361,10 +370,11 @@ ls_time_parse(const char *s, size_t n, uint64_t *ts_ms)
 			ms *= 10;
 	}
 	int64_t days = days_from_civil(y, mo, d);
-	if (days < 0)
+	uint64_t sec = (uint64_t)days * 86400u + h * 3600u + mi * 60u + se;
+	if (days < 0 || (uint64_t)days > UINT64_MAX / 1000 / 86400 ||
+	    sec > (UINT64_MAX - ms) / 1000)
 		return LS_ERR_INVAL;
-	*ts_ms = ((uint64_t)days * 86400u + h * 3600u + mi * 60u + se) *
-	    1000u + ms;
+	*ts_ms = sec * 1000u + ms;
 	return LS_OK;
 }
 

@@ -302,3 +302,20 @@ os.execv(sys.argv[1], sys.argv[1:])' "$LS_BIN/"$c 2>"$T/err" && st=0 || st=$?
 	runf "$SS_DECODE" "$T/a$(printf '\033')b.ss"
 	grep -qF 'a\x1bb.ss' "$T/err" || fail "stderr: $(cat -v "$T/err")"
 }
+
+@test "timestamps past 9999-12-31 keep their own text through lines, ndjson, .ss and batch" {
+	printf 'k\t0\t1\t253402300799999\t61\nk\t0\t2\t253402300800000\t62\nk\t0\t3\t253402300800001\t63\nk\t0\t4\t18446744073709551615\t64\n' >"$T/in.tsv"
+	"$SS_BUILD" -n t.ss -c 1 -i 1024 "$T/t.ss" <"$T/in.tsv"
+	"$SS_DECODE" "$T/t.ss" >"$T/t.log"
+	assert_equal "$(cut -d ' ' -f 1 "$T/t.log" | head -n 4)" "$(printf '%s\n' '[9999-12-31T23:59:59.999' \
+	    '[10000-01-01T00:00:00.000' '[10000-01-01T00:00:00.001' '[584556019-04-03T14:25:51.615')"
+	"$SS_DECODE" -F ndjson "$T/t.ss" | jq -r .header.timestamp | head -n 4 >"$T/nd"
+	assert_equal "$(cat "$T/nd")" "$(cut -d ' ' -f 1 "$T/t.log" | head -n 4 | tr -d '[')"
+	# back to .ss from lines, and through batch --keep-meta | --split
+	head -n 4 "$T/t.log" | "$RELAY" -o "$T/back.ss"
+	"$SS_TSV" "$T/back.ss" | head -n 4 | diff "$T/in.tsv" -
+	head -n 4 "$T/t.log" | "$LS_BIN/batch" -n 4 --keep-meta | "$LS_BIN/batch" --split >"$T/split.log"
+	head -n 4 "$T/t.log" | diff - "$T/split.log"
+	runf "$RELAY" <<<'[584556019-04-03T14:25:51.616 | k] past the last millisecond'
+	assert_equal "$status" 1
+}

@@ -42,6 +42,10 @@ static const struct {
 	{ 4107542400000ull, "2100-03-01T00:00:00.000" },
 	{ 253402300799000ull, "9999-12-31T23:59:59.000" },
 	{ TS_MAX, "9999-12-31T23:59:59.999" },
+	/* past 9999: the year takes the digits it needs, never saturates */
+	{ TS_MAX + 1, "10000-01-01T00:00:00.000" },
+	{ 3156641884800000ull, "102000-01-01T00:00:00.000" },
+	{ UINT64_MAX, "584556019-04-03T14:25:51.615" },
 };
 
 static void
@@ -56,14 +60,19 @@ test_time_format(void **state)
 		for (size_t j = 0; j < sizeof(times) / sizeof(times[0]); j++) {
 			size_t i = pass ? sizeof(times) / sizeof(times[0]) - 1 - j
 			    : j;
+			size_t n = strlen(times[i].text);
+			uint64_t back;
 			memset(out, 'X', sizeof(out));
-			assert_int_equal(ls_time_format(times[i].ms, out), 23);
+			assert_int_equal(ls_time_format(times[i].ms, out), n);
+			assert_true(n <= LS_TIME_MAX);
 			assert_string_equal(out, times[i].text);
+			assert_int_equal(ls_time_parse(out, n, &back), LS_OK);
+			assert_true(back == times[i].ms);
 			/* same second, other milliseconds */
 			assert_int_equal(ls_time_format(times[i].ms -
-			    times[i].ms % 1000 + 500, out), 23);
-			assert_memory_equal(out, times[i].text, 20);
-			assert_string_equal(out + 20, "500");
+			    times[i].ms % 1000 + 500, out), n);
+			assert_memory_equal(out, times[i].text, n - 3);
+			assert_string_equal(out + n - 3, "500");
 		}
 }
 
@@ -97,6 +106,14 @@ test_time_parse(void **state)
 		{ "2022-01-01T00:00:00Z", LS_ERR_INVAL, 0 },
 		{ "+022-01-01T00:00:00", LS_ERR_INVAL, 0 },
 		{ "1969-12-31T23:59:59", LS_ERR_INVAL, 0 },
+		{ "10000-01-01T00:00:00", LS_OK, TS_MAX + 1 },
+		{ "584556019-04-03T14:25:51.615", LS_OK, UINT64_MAX },
+		{ "584556019-04-03T14:25:51.616", LS_ERR_INVAL, 0 },
+		{ "584556020-01-01T00:00:00", LS_ERR_INVAL, 0 },
+		{ "999999999-12-31T23:59:59", LS_ERR_INVAL, 0 },
+		{ "1000000000-01-01T00:00:00", LS_ERR_INVAL, 0 },
+		{ "09999-12-31T23:59:59", LS_ERR_INVAL, 0 },
+		{ "999-12-31T23:59:59", LS_ERR_INVAL, 0 },
 	};
 	uint64_t ms;
 
