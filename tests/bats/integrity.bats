@@ -319,3 +319,27 @@ os.execv(sys.argv[1], sys.argv[1:])' "$LS_BIN/"$c 2>"$T/err" && st=0 || st=$?
 	runf "$RELAY" <<<'[584556019-04-03T14:25:51.616 | k] past the last millisecond'
 	assert_equal "$status" 1
 }
+
+@test "outputs and symbolic links: refused when new, followed once under --force and --append" {
+	ln -s "$T/target.log" "$T/link.log"
+	runf "$RELAY" -o "$T/link.log" <<<'[k | 1] a'
+	assert_equal "$status" 1
+	grep -q "link.log: file exists" "$T/err" || fail "stderr: $(cat "$T/err")"
+	[ ! -e "$T/target.log" ] || fail "created the link's target"
+	"$RELAY" --force -o "$T/link.log" <<<'[k | 1] a'
+	"$RELAY" --append -o "$T/link.log" <<<'[k | 2] b'
+	[ -L "$T/link.log" ] || fail "the link was replaced"
+	assert_equal "$(cut -d ' ' -f 8 "$T/target.log")" "$(printf 'a\nb')"
+	# the link moved while relay writes: the output stays where it was
+	mkfifo "$T/in"
+	bg "$T/pid" "$T/out" "$T/err" "$RELAY" -i "$T/in" --append -o "$T/link.log"
+	exec 7>"$T/in"
+	echo '[k | 3] c' >&7
+	wait_until 10 eval '[ "$(wc -l <"$T/target.log")" -ge 3 ]' || fail "c not written"
+	ln -sfn "$T/other.log" "$T/link.log"
+	echo '[k | 4] d' >&7
+	exec 7>&-
+	wait "$BG"
+	assert_equal "$(cut -d ' ' -f 8 "$T/target.log")" "$(printf 'a\nb\nc\nd')"
+	[ ! -e "$T/other.log" ] || fail "wrote to the new target"
+}
