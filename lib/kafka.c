@@ -102,7 +102,7 @@ broker_bad(const char *b, size_t n, const char **port)
 {
 	const char *end = b + n, *he, *q;
 	bool v6 = n > 0 && *b == '[';
-	long v = 0;
+	uint64_t v;
 
 	*port = NULL;
 	if (v6) {
@@ -119,9 +119,8 @@ broker_bad(const char *b, size_t n, const char **port)
 	for (q = b + v6; q < he; q++)
 		if (!host_char((unsigned char)*q, v6))
 			return "bad host";
-	for (q = *port; q < end && *q >= '0' && *q <= '9' && v <= 65535; q++)
-		v = v * 10 + (*q - '0');
-	if (q == *port || q < end || v < 1 || v > 65535)
+	if (ls_u64_parse(*port, (size_t)(end - *port), &v) != LS_OK || v < 1 ||
+	    v > 65535)
 		return "bad port";
 	return NULL;
 }
@@ -217,12 +216,9 @@ props_have(const char *const *props, const char *name)
 static int
 close_ms_parse(const char *uri, const char *v, uint32_t *ms, ls_error *err)
 {
-	uint64_t x = 0;
-	const char *q;
+	uint64_t x;
 
-	for (q = v; *q >= '0' && *q <= '9' && x <= CLOSE_MS_MAX; q++)
-		x = x * 10 + (uint64_t)(*q - '0');
-	if (q == v || *q != '\0' || x > CLOSE_MS_MAX)
+	if (ls_u64_parse(v, strlen(v), &x) != LS_OK || x > CLOSE_MS_MAX)
 		return ls__failn(err, LS_ERR_INVAL, 0, uri, "-X %s=%s: not a "
 		    "number of milliseconds from 0 to %u", P_CLOSE, v,
 		    CLOSE_MS_MAX);
@@ -297,19 +293,10 @@ header_u64(const rd_kafka_headers_t *h, const char *name, uint64_t *v)
 {
 	const void *val;
 	size_t n;
-	uint64_t x = 0;
 
-	if (h == NULL || rd_kafka_header_get_last(h, name, &val, &n) !=
-	    RD_KAFKA_RESP_ERR_NO_ERROR || val == NULL || n == 0 || n > 20)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		unsigned d = ((const unsigned char *)val)[i] - (unsigned)'0';
-		if (d > 9 || x > (UINT64_MAX - d) / 10)
-			return false;
-		x = x * 10 + d;
-	}
-	*v = x;
-	return true;
+	return h != NULL && rd_kafka_header_get_last(h, name, &val, &n) ==
+	    RD_KAFKA_RESP_ERR_NO_ERROR && val != NULL &&
+	    ls_u64_parse(val, n, v) == LS_OK;
 }
 
 /* --- sink: a producer ---------------------------------------------------- */

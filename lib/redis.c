@@ -201,7 +201,8 @@ host_parse(struct conn *cn, const char *hp, const char *end, char *host,
     size_t hostsz, long *port, ls_error *err)
 {
 	const char *he, *colon;
-	char portbuf[8], *e;
+	char portbuf[8];
+	uint64_t v;
 	size_t n;
 
 	if (*hp == '[') {
@@ -228,11 +229,10 @@ host_parse(struct conn *cn, const char *hp, const char *end, char *host,
 		return ls__failn(err, LS_ERR_INVAL, 0, cn->name, "bad port");
 	memcpy(portbuf, colon + 1, n);
 	portbuf[n] = '\0';
-	*port = strtol(portbuf, &e, 10);
-	if (*e != '\0' || *portbuf < '0' || *portbuf > '9' || *port < 1 ||
-	    *port > 65535)
+	if (ls_u64_parse(portbuf, n, &v) != LS_OK || v < 1 || v > 65535)
 		return ls__failn(err, LS_ERR_INVAL, 0, cn->name, "bad port "
 		    "'%s'", portbuf);
+	*port = (long)v;
 	return LS_OK;
 }
 
@@ -329,26 +329,6 @@ out:
 
 /* --- numbers and IDs ------------------------------------------------- */
 
-/* Parses a decimal u64 of exactly p[0..n). */
-static bool
-parse_u64(const char *p, size_t n, uint64_t *v)
-{
-	uint64_t x = 0;
-
-	if (n == 0 || n > 20)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] < '0' || p[i] > '9')
-			return false;
-		unsigned d = (unsigned)(p[i] - '0');
-		if (x > (UINT64_MAX - d) / 10)
-			return false;
-		x = x * 10 + d;
-	}
-	*v = x;
-	return true;
-}
-
 /* Parses an entry ID "MS-SEQ". */
 static bool
 parse_id(const char *p, size_t n, uint64_t *ms, uint64_t *seq)
@@ -357,8 +337,8 @@ parse_id(const char *p, size_t n, uint64_t *ms, uint64_t *seq)
 
 	if (dash == NULL)
 		return false;
-	return parse_u64(p, (size_t)(dash - p), ms) &&
-	    parse_u64(dash + 1, n - (size_t)(dash - p) - 1, seq);
+	return ls_u64_parse(p, (size_t)(dash - p), ms) == LS_OK &&
+	    ls_u64_parse(dash + 1, n - (size_t)(dash - p) - 1, seq) == LS_OK;
 }
 
 static size_t
@@ -868,7 +848,7 @@ entry_msg(struct rsrc *s, redisReply *e, ls_msg *m, uint64_t *ms,
 				break;
 		if (k < F_N && v[k] == NULL && (k == F_PAYLOAD ||
 		    (k == F_KEY && ls_key_valid(val->str, val->len)) ||
-		    (k > F_KEY && parse_u64(val->str, val->len, &num[k])))) {
+		    (k > F_KEY && ls_u64_parse(val->str, val->len, &num[k]) == LS_OK))) {
 			v[k] = val;
 			continue;
 		}

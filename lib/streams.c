@@ -111,6 +111,7 @@ ls__streams_find(struct ls__streams *t, const char *key, size_t klen,
 	s->crc = LS_CRC_INIT;
 	s->fresh = true;
 	s->unknown = false;
+	s->spent = false;
 	t->ht[j] = (uint32_t)t->n;
 	*idx = t->last = t->n++;
 	t->sorted = false;
