@@ -13,7 +13,7 @@ setbyte() {
 		dd of="$1" bs=1 seek="$3" conv=notrunc status=none
 }
 
-@test "a payload size made too large, with beacons after it, is damage: verify fails at the beacon" {
+@test "a payload size made too large, with beacons after it, is damage: verify fails at the message" {
 	cp "$VEC/consumer.ss" "$T/bad.ss"
 	# bit 0 of byte 158: the first payload size, 7, becomes 16,777,223
 	setbyte "$T/bad.ss" 1 158
