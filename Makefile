@@ -60,6 +60,9 @@ LIB_OBJ = $(LIB_SRC:lib/%.c=$(OUT)/obj/lib/%.o)
 LIB_A = $(OUT)/lib/libstream.a
 LIB_SO = $(OUT)/lib/libstream.so.$(SOVER)
 CMDS = $(patsubst cmd/%.c,%,$(wildcard cmd/*.c))
+# the commands' shared code (cmd/lib), compiled once
+CMD_LIB_OBJ = $(patsubst cmd/lib/%.c,$(OUT)/obj/cmd/%.o,$(wildcard cmd/lib/*.c))
+CMD_LIB = $(OUT)/lib/libcmd.a
 CMD_BIN = $(CMDS:%=$(BIN)/%)
 UNIT = $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(wildcard tests/unit/test-*.c))
 TOOLS = $(patsubst tests/tools/%.c,$(OUT)/tools/%,$(filter-out \
@@ -95,10 +98,19 @@ $(LIB_SO): $(LIB_OBJ)
 		$(LIB_OBJ) $(LIBS)
 	ln -sf libstream.so.$(SOVER) $(OUT)/lib/libstream.so
 
-$(BIN)/%: cmd/%.c $(LIB_A) lib/libstream.h $(wildcard cmd/*.h)
+$(OUT)/obj/cmd/%.o: cmd/lib/%.c lib/libstream.h cmd/cmd.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(BSD_CFLAGS) -Ilib $< -o $@ $(LDFLAGS) $(LIB_A) \
-		$(BSD_LIBS) $(LIBS)
+	$(CC) $(CFLAGS) $(BSD_CFLAGS) -Ilib -Icmd -c $< -o $@
+
+$(CMD_LIB): $(CMD_LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $(CMD_LIB_OBJ)
+
+$(BIN)/%: cmd/%.c $(CMD_LIB) $(LIB_A) lib/libstream.h cmd/cmd.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(BSD_CFLAGS) -Ilib -Icmd $< -o $@ $(LDFLAGS) \
+		$(CMD_LIB) $(LIB_A) $(BSD_LIBS) $(LIBS)
 
 $(OUT)/tests/%: tests/unit/%.c $(LIB_A) $(HDR) $(wildcard tests/unit/*.h)
 	@mkdir -p $(@D)

@@ -5,7 +5,7 @@
 #include <poll.h>
 #include <sys/wait.h>
 
-#include "stage.h"
+#include "cmd.h"
 
 #define DEAD_KEY "dead-letter"
 

@@ -1,5 +1,5 @@
 /* fanout: every message to every output, in turn, or on demand. */
-#include "stage.h"
+#include "cmd.h"
 
 enum mode { BROADCAST, ROUNDROBIN, DEMAND };
 

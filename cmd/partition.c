@@ -1,5 +1,5 @@
 /* partition: route each message by a key to one of N outputs. */
-#include "stage.h"
+#include "cmd.h"
 
 enum by { BY_STREAM, BY_FIELD, BY_SHARD };
 

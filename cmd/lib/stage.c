@@ -1,37 +1,9 @@
-/*
- * The input side shared by partition, fanout and batch: one input URI
+/* The input side shared by partition, fanout and batch: one input URI
  * (stdin by default), its options, and reading it with bad lines and
- * damage reported as relay does.
- */
-#ifndef STAGE_H
-#define STAGE_H
-
-#include <getopt.h>
-
+ * damage reported as relay does. */
 #include "cmd.h"
 
-/* The long options every stage takes; add them to a command's table. */
-#define STAGE_LONGOPTS \
-	{ "input", required_argument, NULL, 'i' }, \
-	{ "on-bad-line", required_argument, NULL, 'L' }, \
-	{ "quiet", no_argument, NULL, 'q' }, \
-	{ "skip-corrupt", no_argument, NULL, 'C' }, \
-	{ "stats", no_argument, NULL, 'S' }, \
-	{ "stats-interval", required_argument, NULL, 'I' }
-
-struct stage {
-	const char *program;
-	const char *uri;
-	ls_source_opts so;
-	ls_source *src;
-	bool quiet, stats;
-	uint64_t stats_us;
-	uint64_t eos_ts;	/* the input's End-of-Stream, or 0 */
-	bool ended;
-	void (*abort)(void);	/* called before exiting on a failed input */
-};
-
-static inline void
+void
 stage_init(struct stage *st, const char *program)
 {
 	cmd_init();
@@ -41,9 +13,7 @@ stage_init(struct stage *st, const char *program)
 	st->stats_us = 1000000;
 }
 
-/* Takes one of the options of STAGE_LONGOPTS (and -i, -q); returns true
- * if ch was one of them. */
-static inline bool
+bool
 stage_option(struct stage *st, int ch, const char *arg)
 {
 	switch (ch) {
@@ -77,8 +47,7 @@ stage_option(struct stage *st, int ch, const char *arg)
 	return false;
 }
 
-/* Starts the counters and opens the input. */
-static inline void
+void
 stage_open(struct stage *st)
 {
 	ls_error e;
@@ -89,7 +58,7 @@ stage_open(struct stage *st)
 		errx(1, "%s", e.msg);
 }
 
-static inline void
+_Noreturn void
 stage_fail(struct stage *st, const char *msg)
 {
 	warnx("%s: %s", ls_source_name(st->src), msg);
@@ -98,13 +67,7 @@ stage_fail(struct stage *st, const char *msg)
 	exit(1);
 }
 
-/*
- * Reads the next message into m. Returns LS_OK; LS_END at the end of
- * the input or its End-of-Stream (eos_ts then set); LS_AGAIN if the
- * wait hook gave up. Bad lines and damage are reported and, as the
- * options say, skipped; other input errors end the program.
- */
-static inline int
+int
 stage_next(struct stage *st, ls_msg *m)
 {
 	ls_error e;
@@ -147,10 +110,7 @@ stage_next(struct stage *st, ls_msg *m)
 	}
 }
 
-/* Closes the input, prints the last counters; returns the exit status
- * the counters call for (1 if lines were skipped, unless quiet, or
- * damage was met). */
-static inline int
+int
 stage_close(struct stage *st)
 {
 	uint64_t raw = ls_source_raw_count(st->src);
@@ -175,9 +135,7 @@ stage_close(struct stage *st)
 	return status;
 }
 
-/* The End-of-Stream the outputs get: the input's, else (for .ss files,
- * which always end with one) one stamped now. */
-static inline const ls_msg *
+const ls_msg *
 stage_eos(const struct stage *st, ls_msg *eos)
 {
 	if (st->eos_ts == 0)
@@ -185,5 +143,3 @@ stage_eos(const struct stage *st, ls_msg *eos)
 	ls_msg_eos(eos, st->eos_ts);
 	return eos;
 }
-
-#endif

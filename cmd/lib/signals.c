@@ -1,0 +1,57 @@
+/* The stop flag, the signals that set it, and the standard descriptors. */
+#include <fcntl.h>
+
+#include "cmd.h"
+
+volatile int cmd_stop;
+
+static void
+cmd_on_stop(int sig)
+{
+	(void)sig;
+	if (cmd_stop)
+		_exit(1);
+	cmd_stop = 1;
+}
+
+void
+cmd_signals(void)
+{
+	struct sigaction sa;
+	sigset_t set;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = cmd_on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
+void
+cmd_std_fds(void)
+{
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF &&
+		    open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) != fd)
+			_exit(1);	/* nowhere to say it */
+}
+
+void
+cmd_init(void)
+{
+	cmd_std_fds();
+	cmd_signals();
+}
+
+void
+cmd_die_of_sigpipe(void)
+{
+	signal(SIGPIPE, SIG_DFL);
+	raise(SIGPIPE);
+	_exit(1);
+}

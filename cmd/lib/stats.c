@@ -1,0 +1,81 @@
+/* The --stats counters, printed by a thread of their own on an interval
+ * and on SIGUSR1. */
+#include <pthread.h>
+
+#include "cmd.h"
+
+struct cmd_stats cmd_stats;
+
+void
+cmd_stats_print(void)
+{
+	struct cmd_stats *s = &cmd_stats;
+	uint64_t el = ls_now_ms() - s->start_ms;
+	uint64_t out = atomic_load_explicit(&s->out, memory_order_relaxed);
+	char line[512];
+	int n;
+
+	n = snprintf(line, sizeof(line), "{\"program\":\"%s\",\"elapsed_ms\":"
+	    "%llu,\"in\":%llu,\"out\":%llu,\"filtered\":%llu,\"skipped\":%llu,"
+	    "\"raw\":%llu,\"corrupt\":%llu,\"bytes\":%llu,\"retried\":%llu,"
+	    "\"dead\":%llu,\"rate\":%.1f}\n",
+	    s->program, (unsigned long long)el,
+	    (unsigned long long)atomic_load(&s->in), (unsigned long long)out,
+	    (unsigned long long)atomic_load(&s->filtered),
+	    (unsigned long long)atomic_load(&s->skipped),
+	    (unsigned long long)atomic_load(&s->raw),
+	    (unsigned long long)atomic_load(&s->corrupt),
+	    (unsigned long long)atomic_load(&s->bytes),
+	    (unsigned long long)atomic_load(&s->retried),
+	    (unsigned long long)atomic_load(&s->dead),
+	    el ? (double)out * 1000.0 / (double)el : 0.0);
+	if (n > 0)
+		(void)ls_write_all(STDERR_FILENO, line, (size_t)n);
+}
+
+static void *
+cmd_stats_thread(void *arg)
+{
+	sigset_t set;
+	struct timespec ts;
+	int sig;
+
+	(void)arg;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	for (;;) {
+		if (cmd_stats.interval_us > 0) {
+			ts.tv_sec = (time_t)(cmd_stats.interval_us / 1000000);
+			ts.tv_nsec = (long)(cmd_stats.interval_us % 1000000) *
+			    1000;
+			sig = sigtimedwait(&set, NULL, &ts);
+		} else
+			sig = sigwaitinfo(&set, NULL);
+		if (sig == SIGUSR1 || (sig < 0 && errno == EAGAIN))
+			cmd_stats_print();
+	}
+	return NULL;
+}
+
+void
+cmd_stats_start(const char *program, uint64_t interval_us)
+{
+	sigset_t set;
+	pthread_t t;
+
+	cmd_stats.program = program;
+	cmd_stats.start_ms = ls_now_ms();
+	cmd_stats.interval_us = interval_us;
+	/* the thread starts with SIGINT and SIGTERM blocked, so that they
+	 * interrupt the main thread's reads; every thread blocks SIGUSR1 */
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (pthread_create(&t, NULL, cmd_stats_thread, NULL) != 0)
+		err(1, "pthread_create");
+	pthread_detach(t);
+	sigdelset(&set, SIGUSR1);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
