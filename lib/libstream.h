@@ -712,32 +712,105 @@ LS_API int ls_sink_fd(const ls_sink *k);
  */
 LS_API uint64_t ls_sink_dropped(const ls_sink *k, uint64_t *at);
 
-/* --- stage outputs: sinks and worker processes ----------------------- */
+/* --- the event core: descriptors, timers, child processes ------------- */
 
 /*
- * Starts /bin/sh -c cmd with in and out as its standard input and output,
- * the environment plus vars ("NAME=value", NULL-terminated, replacing
- * those names), default dispositions for SIGPIPE, SIGINT, SIGTERM and
- * SIGUSR1, and no signal blocked. Returns 0 with *pid set, or an errno
- * value.
+ * One poll(2) over the descriptors watched, whose timeout is the nearest
+ * timer's; children are watched through pidfds and reaped by the loop.
+ * Callbacks may add and remove watches and timers. Not thread-safe: one
+ * thread runs a loop.
  */
+typedef struct ls_loop ls_loop;
+
+enum { LS_EV_READ = 1, LS_EV_WRITE = 2 };
+
+/* fd is ready for ev (LS_EV_READ also on hangup or error). */
+typedef void (*ls_fd_fn)(ls_loop *l, int fd, unsigned ev, void *ctx);
+/* A timer is due; it is gone once called. */
+typedef void (*ls_timer_fn)(ls_loop *l, void *ctx);
+/* Child pid ended with wait status; it has been reaped. */
+typedef void (*ls_child_fn)(ls_loop *l, pid_t pid, int status, void *ctx);
+
+/* A monotonic clock in milliseconds, for timers. */
+LS_API uint64_t ls_mono_ms(void);
+
+/* A new loop, watching nothing; NULL with err set if out of memory. */
+LS_API ls_loop *ls_loop_new(ls_error *err);
+/* Frees l; the descriptors watched stay the caller's. */
+LS_API void ls_loop_free(ls_loop *l);
+
+/* Watches fd for ev (LS_EV_READ, LS_EV_WRITE or both), replacing an
+ * earlier watch of fd; ev 0 stops watching it. */
+LS_API int ls_loop_fd(ls_loop *l, int fd, unsigned ev, ls_fd_fn fn,
+    void *ctx, ls_error *err);
+
+/* Calls fn once ls_mono_ms() reaches at_ms. Returns the timer's id (not
+ * 0), or 0 with err set if out of memory. */
+LS_API uint64_t ls_loop_timer(ls_loop *l, uint64_t at_ms, ls_timer_fn fn,
+    void *ctx, ls_error *err);
+/* Cancels timer id if it has not run. */
+LS_API void ls_loop_cancel(ls_loop *l, uint64_t id);
+
+/* Watches child pid (of ours, not yet reaped): when it ends, the loop
+ * reaps it and calls fn with its wait status. */
+LS_API int ls_loop_child(ls_loop *l, pid_t pid, ls_child_fn fn, void *ctx,
+    ls_error *err);
+
+/*
+ * Waits once, for at most max_ms (-1: as long as the nearest timer, or
+ * for ever if there is none), and calls back for what is ready and for
+ * the timers due. Returns how many callbacks ran (0 after a time-out or
+ * a signal), or an error.
+ */
+LS_API int ls_loop_once(ls_loop *l, int64_t max_ms, ls_error *err);
+
+/* True if l watches nothing and has no timer. */
+LS_API bool ls_loop_idle(const ls_loop *l);
+
+/*
+ * Starts argv[0] with arguments argv (NULL-terminated), found on PATH,
+ * or with shell, /bin/sh -c argv[0]; in and out become its standard
+ * input and output; the environment plus vars ("NAME=value",
+ * NULL-terminated, replacing those names); default dispositions for
+ * SIGPIPE, SIGINT, SIGTERM and SIGUSR1, and no signal blocked. Returns
+ * 0 with *pid set, or an errno value.
+ */
+LS_API int ls_spawn(const char *const *argv, bool shell, int in, int out,
+    char *const *vars, pid_t *pid);
+
+/* ls_spawn of the shell command cmd. */
 LS_API int ls_spawn_sh(const char *cmd, int in, int out, char *const *vars,
     pid_t *pid);
+
+/* Writes what wait status says ("exited with status 3", "killed by
+ * signal 9 (Killed)") into buf of n bytes; returns its length. */
+LS_API size_t ls_status_text(int status, char *buf, size_t n);
+
+/* The pause before restart number attempt + 1: min_ms doubled attempt
+ * times, at most max_ms. */
+LS_API uint64_t ls_backoff_ms(unsigned attempt, uint64_t min_ms,
+    uint64_t max_ms);
+
+/* --- stage outputs: sinks and worker processes ----------------------- */
 
 typedef struct ls_outs_opts {
 	ls_sink_opts sink;	/* for outputs named by URIs */
 	/* if set, the outputs are workers: processes running /bin/sh -c
 	 * exec, with STREAM_WORKER=<i> (from 0) in their environment, the
 	 * messages as lines on their standard input; their standard
-	 * outputs are merged into ours a whole line at a time */
+	 * outputs are merged into merge_fd a whole line at a time */
 	const char *exec;
 	bool demand;		/* one-page input pipes, for ls_outs_pick */
 	unsigned restarts;	/* times each worker is started again, on
 				   the same pipe, after 0.1 s, 0.2 s, ... up to
 				   5 s, when it exits before its input ended
 				   or with a status other than 0 */
-	volatile int *stop;	/* set when writing our stdout fails; a
-				   signal that sets it ends ls_outs_pick */
+	volatile int *stop;	/* set when writing the workers' output
+				   fails; a signal that sets it ends
+				   ls_outs_pick */
+	int merge_fd;		/* where the workers' output is merged:
+				   the caller's descriptor (0, as in a
+				   zeroed struct: standard output) */
 } ls_outs_opts;
 
 typedef struct ls_outs ls_outs;

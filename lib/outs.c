@@ -6,7 +6,8 @@
  * Each worker has two pipes that outlive it: its input and its output.
  * We keep both ends of both, so that a restarted worker goes on reading
  * where the dead one stopped, and nothing queued in the pipe is lost. A
- * thread (the merger) copies the workers' output, reaps and restarts
+ * thread (the merger) runs an event loop (event.c) that copies the
+ * workers' output to the descriptor the caller gave, reaps and restarts
  * them; the caller's thread only writes their input.
  */
 #define _GNU_SOURCE	/* pipe2, F_SETPIPE_SZ, memrchr, asprintf */
@@ -34,6 +35,8 @@ extern char **environ;
 #define BACKOFF_MAX_MS 5000
 
 struct output {
+	ls_outs *os;
+	size_t idx;
 	char *name;
 	ls_sink *sink;		/* a sink; or, for a worker: */
 	pid_t pid;		/* 0 while it is not running */
@@ -42,7 +45,7 @@ struct output {
 	ls_out out;
 	bool out_ready;
 	unsigned restarts;
-	uint64_t restart_at;	/* ms; 0: none due */
+	uint64_t restart_at;	/* ls_mono_ms; 0: none due */
 	_Atomic int failed;	/* it died and will not be restarted */
 	bool ended;		/* we closed its input (lock held) */
 	int status;		/* its wait status, once reaped */
@@ -63,70 +66,14 @@ struct ls_outs {
 	bool merging;
 	pthread_mutex_t lock;
 	bool closing;		/* the workers' inputs are closed */
-	int merge_errno;	/* writing our stdout failed */
+	int merge_fd;		/* where the workers' output goes */
+	int merge_errno;	/* writing it failed */
 };
-
-static uint64_t
-now_ms(void)
-{
-	return ls_now_ms();
-}
 
 static int
 pipe_pair(int fd[2])
 {
 	return pipe2(fd, O_CLOEXEC);
-}
-
-LS_API int
-ls_spawn_sh(const char *cmd, int in, int out, char *const *vars, pid_t *pid)
-{
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t sa;
-	sigset_t none, def;
-	char **env;
-	size_t n = 0, nv = 0, k = 0;
-	int rc;
-
-	while (environ[n] != NULL)
-		n++;
-	while (vars != NULL && vars[nv] != NULL)
-		nv++;
-	if ((env = calloc(n + nv + 1, sizeof(*env))) == NULL)
-		return ENOMEM;
-	for (size_t j = 0; j < n; j++) {
-		bool set = false;
-		for (size_t v = 0; v < nv && !set; v++) {
-			size_t len = strcspn(vars[v], "=") + 1;
-			set = strncmp(environ[j], vars[v], len) == 0;
-		}
-		if (!set)
-			env[k++] = environ[j];
-	}
-	for (size_t v = 0; v < nv; v++)
-		env[k++] = vars[v];
-	env[k] = NULL;
-
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in, STDIN_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, out, STDOUT_FILENO);
-	posix_spawnattr_init(&sa);
-	sigemptyset(&none);
-	sigemptyset(&def);
-	sigaddset(&def, SIGPIPE);
-	sigaddset(&def, SIGINT);
-	sigaddset(&def, SIGTERM);
-	sigaddset(&def, SIGUSR1);
-	posix_spawnattr_setsigmask(&sa, &none);
-	posix_spawnattr_setsigdefault(&sa, &def);
-	posix_spawnattr_setflags(&sa, POSIX_SPAWN_SETSIGMASK |
-	    POSIX_SPAWN_SETSIGDEF);
-	char *argv[] = { "sh", "-c", (char *)cmd, NULL };
-	rc = posix_spawn(pid, "/bin/sh", &fa, &sa, argv, env);
-	posix_spawnattr_destroy(&sa);
-	posix_spawn_file_actions_destroy(&fa);
-	free(env);
-	return rc;
 }
 
 /* Starts worker i on its pipes. Called with the lock held (or before
@@ -165,7 +112,7 @@ merge_lines(ls_outs *os, struct output *w, bool last)
 		w->mlen = n;
 	}
 	if (n > 0 && os->merge_errno == 0 &&
-	    ls_write_all(STDOUT_FILENO, w->mbuf, n) < 0) {
+	    ls_write_all(os->merge_fd, w->mbuf, n) < 0) {
 		os->merge_errno = errno;
 		if (os->o.stop != NULL)
 			*os->o.stop = 1;
@@ -198,40 +145,73 @@ drain(ls_outs *os, struct output *w)
 	}
 }
 
-/* Reaps w if it exited; restarts it, or marks it failed. Lock held. */
-static void
-reap(ls_outs *os, struct output *w)
-{
-	int st;
+static void worker_ended(ls_loop *, pid_t, int, void *);
 
-	if (w->pid == 0 || waitpid(w->pid, &st, WNOHANG) != w->pid)
-		return;
+/* Worker w can no longer take input: a writer blocked on its full pipe
+ * gets EPIPE. Lock held. */
+static void
+give_up(struct output *w)
+{
+	atomic_store(&w->failed, 1);
+	if (w->in_r >= 0) {
+		close(w->in_r);
+		w->in_r = -1;
+	}
+}
+
+/* Starts worker w again, its pause over. */
+static void
+on_restart(ls_loop *l, void *ctx)
+{
+	struct output *w = ctx;
+	ls_outs *os = w->os;
+
+	pthread_mutex_lock(&os->lock);
+	w->restart_at = 0;
+	if (spawn(os, w->idx) != 0 || ls_loop_child(l, w->pid, worker_ended, w,
+	    NULL) != LS_OK)
+		give_up(w);
+	pthread_mutex_unlock(&os->lock);
+}
+
+/* Worker w exited with status st (reaped): its last output goes out,
+ * then it is restarted after a pause, or marked failed. */
+static void
+worker_ended(ls_loop *l, pid_t pid, int st, void *ctx)
+{
+	struct output *w = ctx;
+	ls_outs *os = w->os;
+
+	(void)pid;
+	pthread_mutex_lock(&os->lock);
 	w->pid = 0;
 	w->status = st;
 	/* whatever it wrote is in the pipe: a cut last line ends here */
 	drain(os, w);
 	merge_lines(os, w, true);
 	bool clean = WIFEXITED(st) && WEXITSTATUS(st) == 0;
-	if (w->ended && clean)
-		return;
-	if (w->restarts < os->o.restarts) {
-		uint64_t ms = BACKOFF_MIN_MS;
-		for (unsigned k = 0; k < w->restarts && ms < BACKOFF_MAX_MS; k++)
-			ms *= 2;
-		if (ms > BACKOFF_MAX_MS)
-			ms = BACKOFF_MAX_MS;
+	if (!(w->ended && clean) && w->restarts < os->o.restarts) {
+		uint64_t at = ls_mono_ms() + ls_backoff_ms(w->restarts,
+		    BACKOFF_MIN_MS, BACKOFF_MAX_MS);
 		w->restarts++;
-		w->restart_at = now_ms() + ms;
-		return;
-	}
-	if (w->ended)
-		return;	/* its status tells */
-	atomic_store(&w->failed, 1);
-	/* a writer blocked on its full pipe gets EPIPE */
-	if (w->in_r >= 0) {
-		close(w->in_r);
-		w->in_r = -1;
-	}
+		w->restart_at = at;
+		if (ls_loop_timer(l, at, on_restart, w, NULL) == 0)
+			give_up(w);
+	} else if (!w->ended)
+		give_up(w);	/* an ended one's status tells */
+	pthread_mutex_unlock(&os->lock);
+}
+
+/* Worker w's output pipe is readable. */
+static void
+on_output(ls_loop *l, int fd, unsigned ev, void *ctx)
+{
+	struct output *w = ctx;
+
+	(void)ev;
+	drain(w->os, w);
+	if (w->eof)
+		ls_loop_fd(l, fd, 0, NULL, NULL, NULL);
 }
 
 static bool
@@ -243,47 +223,42 @@ all_done(ls_outs *os)
 	return true;
 }
 
+/* The merger's loop: each worker's output and exit, and the timers of
+ * its restarts, until the workers' inputs are closed and all are gone. */
+static void
+merge_loop(ls_outs *os, ls_loop *l)
+{
+	bool done = false;
+
+	pthread_mutex_lock(&os->lock);
+	for (size_t i = 0; i < os->n; i++) {
+		struct output *w = &os->v[i];
+		if (ls_loop_fd(l, w->out_r, LS_EV_READ, on_output, w, NULL) !=
+		    LS_OK || (w->pid != 0 && ls_loop_child(l, w->pid, worker_ended,
+		    w, NULL) != LS_OK))
+			give_up(w);
+	}
+	pthread_mutex_unlock(&os->lock);
+	while (!done) {
+		/* the closing flag is looked at every 100 ms */
+		if (ls_loop_once(l, 100, NULL) < 0)
+			break;
+		pthread_mutex_lock(&os->lock);
+		done = os->closing && all_done(os);
+		pthread_mutex_unlock(&os->lock);
+	}
+}
+
 static void *
 merger(void *arg)
 {
 	ls_outs *os = arg;
-	struct pollfd *p;
-	if ((p = calloc(os->n, sizeof(*p))) == NULL)
-		return NULL;
-	for (;;) {
-		int timeout = 100;
-		uint64_t t = now_ms();
+	ls_loop *l = ls_loop_new(NULL);
 
-		pthread_mutex_lock(&os->lock);
-		for (size_t i = 0; i < os->n; i++) {
-			struct output *w = &os->v[i];
-			reap(os, w);
-			if (w->restart_at != 0 && w->restart_at <= t) {
-				w->restart_at = 0;
-				if (spawn(os, i) != 0) {
-					atomic_store(&w->failed, 1);
-					if (w->in_r >= 0) {
-						close(w->in_r);
-						w->in_r = -1;
-					}
-				}
-			} else if (w->restart_at != 0 &&
-			    w->restart_at - t < (uint64_t)timeout)
-				timeout = (int)(w->restart_at - t);
-		}
-		bool done = os->closing && all_done(os);
-		pthread_mutex_unlock(&os->lock);
-		if (done)
-			break;
-		for (size_t i = 0; i < os->n; i++) {
-			p[i].fd = os->v[i].out_r;
-			p[i].events = POLLIN;
-		}
-		if (poll(p, os->n, timeout) > 0)
-			for (size_t i = 0; i < os->n; i++)
-				if (p[i].revents != 0)
-					drain(os, &os->v[i]);
-	}
+	if (l == NULL)
+		return NULL;
+	merge_loop(os, l);
+	ls_loop_free(l);
 	/* every worker is gone: read their pipes to the end */
 	for (size_t i = 0; i < os->n; i++) {
 		struct output *w = &os->v[i];
@@ -295,7 +270,6 @@ merger(void *arg)
 			drain(os, w);
 		merge_lines(os, w, true);
 	}
-	free(p);
 	return NULL;
 }
 
@@ -382,6 +356,8 @@ ls_outs_open(const char *const *uris, size_t n, const ls_outs_opts *o,
 	os->o = o ? *o : none;
 	os->n = n;
 	os->workers = os->o.exec != NULL;
+	/* a zeroed struct names standard input, never an output */
+	os->merge_fd = os->o.merge_fd > 0 ? os->o.merge_fd : STDOUT_FILENO;
 	pthread_mutex_init(&os->lock, NULL);
 	if (os->o.demand && (os->pfd = calloc(n, sizeof(*os->pfd))) == NULL) {
 		ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
@@ -389,6 +365,8 @@ ls_outs_open(const char *const *uris, size_t n, const ls_outs_opts *o,
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct output *w = &os->v[i];
+		w->os = os;
+		w->idx = i;
 		w->in_r = w->in_w = w->out_r = w->out_w = -1;
 	}
 	if (os->workers && (os->exec = strdup(os->o.exec)) == NULL) {
@@ -479,12 +457,7 @@ out_failed(ls_outs *os, size_t i, int rc, ls_error *err)
 	pthread_mutex_lock(&os->lock);
 	int st = w->status;
 	pthread_mutex_unlock(&os->lock);
-	if (WIFSIGNALED(st))
-		snprintf(why, sizeof(why), "killed by signal %d",
-		    WTERMSIG(st));
-	else
-		snprintf(why, sizeof(why), "exited with status %d",
-		    WEXITSTATUS(st));
+	ls_status_text(st, why, sizeof(why));
 	return ls__fail(err, LS_ERR_IO, 0, "%s (%s) %s before its input "
 	    "ended%s", w->name, os->exec, why, os->o.restarts ?
 	    ", restarts used up" : "");
@@ -653,22 +626,20 @@ outs_end(ls_outs *os, const ls_msg *eos, bool abort, ls_error *err)
 		pthread_join(os->merger, NULL);
 		for (size_t i = 0; i < os->n && rc == LS_OK; i++) {
 			struct output *w = &os->v[i];
-			int st = w->status;
+			char why[64];
 			if (atomic_load(&w->failed))
 				rc = out_failed(os, i, LS_ERR_IO, err);
-			else if (WIFSIGNALED(st))
-				rc = ls__fail(err, LS_ERR_IO, 0, "%s (%s) killed "
-				    "by signal %d", w->name, os->exec,
-				    WTERMSIG(st));
-			else if (WEXITSTATUS(st) != 0)
-				rc = ls__fail(err, LS_ERR_IO, 0, "%s (%s) exited "
-				    "with status %d", w->name, os->exec,
-				    WEXITSTATUS(st));
+			else if (w->status != 0) {
+				ls_status_text(w->status, why, sizeof(why));
+				rc = ls__fail(err, LS_ERR_IO, 0, "%s (%s) %s",
+				    w->name, os->exec, why);
+			}
 		}
 		if (rc == LS_OK && os->merge_errno != 0) {
 			errno = os->merge_errno;
-			rc = ls__fail(err, LS_ERR_IO, 0, "stdout: %s",
-			    strerror(os->merge_errno));
+			rc = ls__fail(err, LS_ERR_IO, 0, "%s: %s",
+			    os->merge_fd == STDOUT_FILENO ? "stdout" :
+			    "the workers' output", strerror(os->merge_errno));
 		}
 	}
 	pthread_mutex_destroy(&os->lock);
