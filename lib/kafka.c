@@ -1,12 +1,13 @@
 /* Kafka through librdkafka: kafka://HOST:PORT[,HOST:PORT]/TOPIC */
 #include "ls-internal.h"
-#include "broker-internal.h"
+#include "io-internal.h"
 
 #ifndef LS_HAVE_RDKAFKA
 int
-ls__kafka_source(const char *uri, const ls_source_opts *o,
-    struct ls__bsrc *b, ls_error *err)
+ls__kafka_source(const struct ls__uri *u, const ls_source_opts *o,
+    struct ls__src *b, ls_error *err)
 {
+	const char *uri = u->text;
 	(void)o;
 	(void)b;
 	return ls__failn(err, LS_ERR_INVAL, 0, uri, "this libstream was built "
@@ -14,9 +15,10 @@ ls__kafka_source(const char *uri, const ls_source_opts *o,
 }
 
 int
-ls__kafka_sink(const char *uri, const ls_sink_opts *o, struct ls__bsink *b,
-    ls_error *err)
+ls__kafka_sink(const struct ls__uri *u, const ls_sink_opts *o,
+    struct ls__snk *b, ls_error *err)
 {
+	const char *uri = u->text;
 	(void)o;
 	(void)b;
 	return ls__failn(err, LS_ERR_INVAL, 0, uri, "this libstream was built "
@@ -357,8 +359,9 @@ sink_failure(struct ksink *k, ls_error *err)
 	if (k->fail_part >= 0)
 		snprintf(part, sizeof(part), " partition %ld",
 		    (long)k->fail_part);
+	/* the reason whole; the last client error, a detail, cut short */
 	return ls__failn(err, LS_ERR_IO, 0, k->uri, "delivery failed for %llu "
-	    "message%s (topic %s%s): %s%s%s",
+	    "message%s (topic %s%s): %s%s%.80s",
 	    (unsigned long long)k->failed, k->failed == 1 ? "" : "s",
 	    rd_kafka_topic_name(k->rkt), part, rd_kafka_err2str(k->fail_err),
 	    k->last_error[0] ? "; last error: " : "", k->last_error);
@@ -576,8 +579,9 @@ ksink_free(struct ksink *k)
 }
 
 static int
-ksink_close(void *ctx, bool abort, ls_error *err)
+ksink_close(void *ctx, const ls_msg *eos, bool abort, ls_error *err)
 {
+	(void)eos;	/* a stream has no end: brokers carry none */
 	struct ksink *k = ctx;
 	int rc;
 
@@ -589,9 +593,10 @@ ksink_close(void *ctx, bool abort, ls_error *err)
 }
 
 int
-ls__kafka_sink(const char *uri, const ls_sink_opts *o, struct ls__bsink *b,
-    ls_error *err)
+ls__kafka_sink(const struct ls__uri *lu, const ls_sink_opts *o,
+    struct ls__snk *b, ls_error *err)
 {
+	const char *uri = lu->text;
 	/*
 	 * One request in flight per broker: a retry never reorders the
 	 * messages of a partition, and a flush is not held up by a broker
@@ -1133,9 +1138,10 @@ subscribe(struct ksrc *s, ls_error *err)
 }
 
 int
-ls__kafka_source(const char *uri, const ls_source_opts *o,
-    struct ls__bsrc *b, ls_error *err)
+ls__kafka_source(const struct ls__uri *lu, const ls_source_opts *o,
+    struct ls__src *b, ls_error *err)
 {
+	const char *uri = lu->text;
 	const char *defs[] = {
 		"enable.auto.commit", "false",
 		"enable.auto.offset.store", "false",

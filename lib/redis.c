@@ -13,13 +13,14 @@
  * group, the IDs returned are kept until commit, which XACKs them.
  * relay(1) describes the mapping of fields to meta. */
 #include "ls-internal.h"
-#include "broker-internal.h"
+#include "io-internal.h"
 
 #ifndef LS_HAVE_HIREDIS
 int
-ls__redis_source(const char *uri, const ls_source_opts *o,
-    struct ls__bsrc *b, ls_error *err)
+ls__redis_source(const struct ls__uri *u, const ls_source_opts *o,
+    struct ls__src *b, ls_error *err)
 {
+	const char *uri = u->text;
 	(void)o;
 	(void)b;
 	return ls__failn(err, LS_ERR_INVAL, 0, uri, "this libstream was built "
@@ -27,9 +28,10 @@ ls__redis_source(const char *uri, const ls_source_opts *o,
 }
 
 int
-ls__redis_sink(const char *uri, const ls_sink_opts *o, struct ls__bsink *b,
-    ls_error *err)
+ls__redis_sink(const struct ls__uri *u, const ls_sink_opts *o,
+    struct ls__snk *b, ls_error *err)
 {
+	const char *uri = u->text;
 	(void)o;
 	(void)b;
 	return ls__failn(err, LS_ERR_INVAL, 0, uri, "this libstream was built "
@@ -481,8 +483,9 @@ rsink_flush(void *ctx, ls_error *err)
 }
 
 static int
-rsink_close(void *ctx, bool abort, ls_error *err)
+rsink_close(void *ctx, const ls_msg *eos, bool abort, ls_error *err)
 {
+	(void)eos;	/* a stream has no end: brokers carry none */
 	struct rsink *k = ctx;
 	int rc = abort ? LS_OK : sink_send(k, true, err);
 
@@ -493,9 +496,10 @@ rsink_close(void *ctx, bool abort, ls_error *err)
 }
 
 int
-ls__redis_sink(const char *uri, const ls_sink_opts *o, struct ls__bsink *b,
-    ls_error *err)
+ls__redis_sink(const struct ls__uri *u, const ls_sink_opts *o,
+    struct ls__snk *b, ls_error *err)
 {
+	const char *uri = u->text;
 	struct rsink *k = calloc(1, sizeof(*k));
 	int rc;
 
@@ -1006,9 +1010,10 @@ start_id(struct rsrc *s, char *id, ls_error *err)
 }
 
 int
-ls__redis_source(const char *uri, const ls_source_opts *o,
-    struct ls__bsrc *b, ls_error *err)
+ls__redis_source(const struct ls__uri *u, const ls_source_opts *o,
+    struct ls__src *b, ls_error *err)
 {
+	const char *uri = u->text;
 	static const ls_source_opts none;
 	struct rsrc *s = calloc(1, sizeof(*s));
 	char id[RID_MAX];

@@ -1,0 +1,89 @@
+/*
+ * The one interface behind sources and sinks. endpoint.c parses a URI
+ * once (struct ls__uri) and hands it to the backend its scheme names:
+ * files and stdio (lines or .ss, either through zlib: file-src.c and
+ * file-sink.c), Redis Streams (redis.c) or Kafka (kafka.c). Each fills a
+ * table of functions over a context of its own, and endpoint.c calls
+ * only those. A broker backend that was not built fails to open with a
+ * message naming the package to install.
+ */
+#ifndef IO_INTERNAL_H
+#define IO_INTERNAL_H
+
+#include "libstream.h"
+
+struct ls__key {
+	size_t len;
+	char key[LS_KEY_MAX + 7];
+};
+
+/* The stream keys a URI keeps (stdio:///k1,k2 or file://PATH/KEY). */
+struct ls__keyset {
+	size_t n;
+	struct ls__key *v;
+};
+
+/* Does m pass ks (an empty set passes everything)? */
+bool ls__keys_pass(const struct ls__keyset *ks, const ls_msg *m);
+
+/* A URI, parsed once. */
+struct ls__uri {
+	const char *text;	/* as given */
+	bool stdio;		/* "-", stdio:// */
+	int broker;		/* 'r' redis://, 'k' kafka://, or 0 */
+	bool gz;		/* a file whose name ends in .gz */
+	char *path;		/* a file's path (owned) */
+	struct ls__keyset keys;	/* owned; a backend may take them */
+};
+
+/* A source's backend. */
+struct ls__src {
+	void *ctx;
+	bool lines;		/* bad lines are its LS_ERR_INVAL */
+	/* The next message, borrowed until the next call: LS_OK, LS_END
+	 * (at the end, as asked, or once *o->stop is set), or an error.
+	 * Before a call that may wait it calls o->on_wait. */
+	int (*next)(void *ctx, ls_msg *m, ls_error *err);
+	/* Acknowledges (commits) every message next returned so far;
+	 * NULL where nothing is acknowledged. */
+	int (*commit)(void *ctx, ls_error *err);
+	/* Where the last message came from (a line number, a byte offset,
+	 * an entry ID's milliseconds, an offset), and the same as text:
+	 * "line N", "byte N", "entry MS-SEQ", "partition P offset O". */
+	uint64_t (*where)(void *ctx);
+	void (*where_text)(void *ctx, char *buf, size_t n);
+	/* Lines taken raw (LS_BAD_RAW); NULL: none. */
+	uint64_t (*raw)(void *ctx);
+	void (*close)(void *ctx);
+};
+
+/* A sink's backend. */
+struct ls__snk {
+	void *ctx;
+	bool ss;		/* it writes a .ss file */
+	int fd;			/* the descriptor written, or -1 */
+	uint64_t dropped, dropped_at;	/* an append's incomplete tail */
+	int (*write)(void *ctx, const ls_msg *m, ls_error *err);
+	/* Returns once everything written is out (a broker: taken). */
+	int (*flush)(void *ctx, ls_error *err);
+	/* Writes eos as ls_sink_close says (a broker carries none), then
+	 * flushes, unless abort, and frees ctx. */
+	int (*close)(void *ctx, const ls_msg *eos, bool abort, ls_error *err);
+};
+
+/* Each backend's open: name is what messages call it (owned by the
+ * caller, alive as long as the backend); o stays the caller's too. */
+int ls__file_source(struct ls__uri *u, const ls_source_opts *o,
+    const char *name, struct ls__src *b, ls_error *err);
+int ls__file_sink(struct ls__uri *u, const ls_sink_opts *o,
+    const char *name, struct ls__snk *b, ls_error *err);
+int ls__redis_source(const struct ls__uri *u, const ls_source_opts *o,
+    struct ls__src *b, ls_error *err);
+int ls__redis_sink(const struct ls__uri *u, const ls_sink_opts *o,
+    struct ls__snk *b, ls_error *err);
+int ls__kafka_source(const struct ls__uri *u, const ls_source_opts *o,
+    struct ls__src *b, ls_error *err);
+int ls__kafka_sink(const struct ls__uri *u, const ls_sink_opts *o,
+    struct ls__snk *b, ls_error *err);
+
+#endif
