@@ -107,12 +107,11 @@ no_crash() {
 	assert_output 1
 }
 
-# Known bug "overlong-size" (being fixed in lib/ss-read.c): a message whose
-# declared size runs past the end of the file is reported as a file cut
-# short ("truncated", ss-tsv "partial", --verify exit 0), although a
-# beacon after the message's start says how many bytes it really has
-# left. The reference reports a beacon fault there. Fails until fixed.
-@test "regress (known bug overlong-size): .ss inputs agree with ssref" {
+# Bug "overlong-size" (fixed): a message whose declared size runs past
+# the end of the file was reported as a file cut short ("truncated",
+# ss-tsv "partial", --verify exit 0), although a beacon after the
+# message's start says how many bytes it really has left.
+@test "regress (bug overlong-size): .ss inputs agree with ssref" {
 	local -a files
 	mapfile -t files < <(regress_ss overlong-size)
 	[ "${#files[@]}" -ge 1 ] || fail "no input tagged overlong-size"
@@ -120,11 +119,10 @@ no_crash() {
 	[ "$status" -eq 0 ] || fail "$(cat "$T/out" "$T/err")"
 }
 
-# Known bug "cut-key": a message whose key bytes are present and hold a
-# byte outside the key alphabet, but whose header runs past the end of
-# the file, is reported as a file cut short instead of a key fault.
-# Fails until fixed.
-@test "regress (known bug cut-key): .ss inputs agree with ssref" {
+# Bug "cut-key" (fixed): a message whose key bytes are present and hold
+# a byte outside the key alphabet, but whose header runs past the end of
+# the file, was reported as a file cut short instead of a key fault.
+@test "regress (bug cut-key): .ss inputs agree with ssref" {
 	local -a files
 	mapfile -t files < <(regress_ss cut-key)
 	[ "${#files[@]}" -ge 1 ] || fail "no input tagged cut-key"
@@ -147,9 +145,9 @@ no_crash() {
 }
 
 # A sample of the differential harness: 300 seeded mutations (100 under
-# the sanitizer build, where each process start costs more). Today it
-# finds inputs of the known bug overlong-size (seed 1: 11 of 300).
-@test "diff-ss: seeded mutations agree with ssref (fails on overlong-size until fixed)" {
+# the sanitizer build, where each process start costs more). Before the
+# fixes it found inputs of the bug overlong-size (seed 1: 11 of 300).
+@test "diff-ss: seeded mutations agree with ssref" {
 	local n=300
 	[ "${LS_SAN:-0}" = 1 ] && n=100
 	runf python3 "$DIFF_SS" -s 1 -n "$n" --tmp "$T"

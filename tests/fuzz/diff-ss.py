@@ -47,7 +47,6 @@ import ssref  # noqa: E402
 
 Ref = namedtuple("Ref", "msgs state off kind")   # state: end, partial, corrupt
 Ours = namedtuple("Ours", "rc msgs state off out err")
-MAX_TS_MS = 253402300800000                      # 10000-01-01T00:00:00Z
 
 
 def ref_input(data, verifying):
@@ -196,10 +195,18 @@ def cmp_verify(binp, path, ref, first):
 
 
 def ts_text(ms):
-    if ms >= MAX_TS_MS:
-        return "9999-12-31T23:59:59.%03d" % (ms % 1000)
-    t = datetime.datetime(1970, 1, 1) + datetime.timedelta(milliseconds=ms)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + "%03d" % (ms % 1000)
+    """The text of a timestamp (format/README.md 1.2): past 9999 the year
+    takes the digits it needs. Dates past datetime's range are taken
+    back by whole 400-year cycles (146097 days), which keep the calendar."""
+    days, rem = divmod(ms, 86400000)
+    k = 0
+    if days > 2932896:                           # 9999-12-31
+        k = (days - 2932896 + 146096) // 146097
+        days -= k * 146097
+    d = datetime.date(1970, 1, 1) + datetime.timedelta(days=days)
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%03d" % (
+        d.year + 400 * k, d.month, d.day, rem // 3600000, rem // 60000 % 60,
+        rem // 1000 % 60, rem % 1000)
 
 
 def _no_constant(s):
