@@ -54,15 +54,24 @@ endif
 endif
 LIBS = $(BROKER_LIBS) -lz -lpthread
 
-SOVER = 0
-LIB_SRC = $(wildcard lib/*.c)
+# The version is written once, as LS_VERSION in the public header; the
+# .pc, the shared library's name and the commands (through cmd.h) take it
+# from there.
+VERSION := $(shell sed -n 's/^\#define LS_VERSION "\(.*\)"$$/\1/p' \
+	lib/libstream.h)
+SOVER = $(firstword $(subst ., ,$(VERSION)))
+# Library sources in lib/ and its subfolders, each object at the same
+# path under $(OUT)/obj/lib; every folder holding a header is searched.
+LIB_SRC = $(wildcard lib/*.c lib/*/*.c)
 LIB_OBJ = $(LIB_SRC:lib/%.c=$(OUT)/obj/lib/%.o)
+LIB_INC = -Ilib $(patsubst %/,-I%,$(sort $(dir $(wildcard lib/*/*.h))))
 LIB_A = $(OUT)/lib/libstream.a
-LIB_SO = $(OUT)/lib/libstream.so.$(SOVER)
+LIB_SO = $(OUT)/lib/libstream.so.$(VERSION)
 CMDS = $(patsubst cmd/%.c,%,$(wildcard cmd/*.c))
 # the commands' shared code (cmd/lib), compiled once
 CMD_LIB_OBJ = $(patsubst cmd/lib/%.c,$(OUT)/obj/cmd/%.o,$(wildcard cmd/lib/*.c))
 CMD_LIB = $(OUT)/lib/libcmd.a
+CMD_OBJ = $(CMDS:%=$(OUT)/obj/bin/%.o)
 CMD_BIN = $(CMDS:%=$(BIN)/%)
 UNIT = $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(wildcard tests/unit/test-*.c))
 TOOLS = $(patsubst tests/tools/%.c,$(OUT)/tools/%,$(filter-out \
@@ -71,10 +80,23 @@ TOOLS = $(patsubst tests/tools/%.c,$(OUT)/tools/%,$(filter-out \
 # the sanitizer's own runtime is preloaded before it.
 SHIM = $(OUT)/tools/faultshim.so
 REPLAY = $(patsubst tests/fuzz/%.c,$(OUT)/replay/%,$(wildcard tests/fuzz/fuzz-*.c))
-HDR = lib/libstream.h $(wildcard lib/*-internal.h)
+OBJ = $(LIB_OBJ) $(CMD_LIB_OBJ) $(CMD_OBJ) $(UNIT:$(OUT)/%=$(OUT)/obj/%.o) \
+	$(TOOLS:$(OUT)/%=$(OUT)/obj/%.o) $(REPLAY:$(OUT)/%=$(OUT)/obj/%.o) \
+	$(OUT)/obj/replay/replay.o
+
+# Header dependencies are generated (each object's .d, beside it). Every
+# object and program depends on $(STAMP), which is rewritten only when
+# the flags they are built with change: `make NO_REDIS=1` after `make`
+# rebuilds without hiredis.
+DEPFLAGS = -MMD -MP
+STAMP = $(OUT)/flags.stamp
+BUILD_FLAGS = CC=$(CC) CFLAGS=$(CFLAGS) LDFLAGS=$(LDFLAGS) \
+	BROKER_CFLAGS=$(BROKER_CFLAGS) BROKER_LIBS=$(BROKER_LIBS) \
+	NO_REDIS=$(NO_REDIS) NO_KAFKA=$(NO_KAFKA) BSD_CFLAGS=$(BSD_CFLAGS) \
+	BSD_LIBS=$(BSD_LIBS) VERSION=$(VERSION)
 
 .PHONY: all lib tests check crash-stress demo bench install uninstall clean \
-	deps fuzz
+	deps fuzz FORCE
 
 all: lib $(CMD_BIN) $(OUT)/libstream.pc
 
@@ -82,46 +104,67 @@ lib: $(LIB_A) $(LIB_SO)
 
 tests: all $(UNIT) $(TOOLS) $(SHIM) $(REPLAY)
 
-$(OUT)/obj/lib/%.o: lib/%.c $(HDR)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(BROKER_CFLAGS) -fPIC -fvisibility=hidden \
-		-DLS_BUILDING -c $< -o $@
+-include $(OBJ:.o=.d)
+# kept: the objects of programs are otherwise intermediate files
+.SECONDARY: $(OBJ)
 
-$(LIB_A): $(LIB_OBJ)
+$(STAMP): FORCE
+	@mkdir -p $(@D)
+	@printf '%s\n' '$(subst ','\'',$(BUILD_FLAGS))' | cmp -s - $@ || \
+		printf '%s\n' '$(subst ','\'',$(BUILD_FLAGS))' > $@
+
+$(OUT)/obj/lib/%.o: lib/%.c $(STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(DEPFLAGS) $(LIB_INC) $(BROKER_CFLAGS) -fPIC \
+		-fvisibility=hidden -DLS_BUILDING -c $< -o $@
+
+$(LIB_A): $(LIB_OBJ) $(STAMP)
 	@mkdir -p $(@D)
 	rm -f $@
 	$(AR) rcs $@ $(LIB_OBJ)
 
-$(LIB_SO): $(LIB_OBJ)
+$(LIB_SO): $(LIB_OBJ) $(STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -shared -Wl,-soname,libstream.so.$(SOVER) -o $@ \
 		$(LIB_OBJ) $(LIBS)
+	ln -sf libstream.so.$(VERSION) $(OUT)/lib/libstream.so.$(SOVER)
 	ln -sf libstream.so.$(SOVER) $(OUT)/lib/libstream.so
 
-$(OUT)/obj/cmd/%.o: cmd/lib/%.c lib/libstream.h cmd/cmd.h
+$(OUT)/obj/cmd/%.o: cmd/lib/%.c $(STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(BSD_CFLAGS) -Ilib -Icmd -c $< -o $@
+	$(CC) $(CFLAGS) $(DEPFLAGS) $(BSD_CFLAGS) -Ilib -Icmd -c $< -o $@
 
-$(CMD_LIB): $(CMD_LIB_OBJ)
+$(CMD_LIB): $(CMD_LIB_OBJ) $(STAMP)
 	@mkdir -p $(@D)
 	rm -f $@
 	$(AR) rcs $@ $(CMD_LIB_OBJ)
 
-$(BIN)/%: cmd/%.c $(CMD_LIB) $(LIB_A) lib/libstream.h cmd/cmd.h
+$(OUT)/obj/bin/%.o: cmd/%.c $(STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(BSD_CFLAGS) -Ilib -Icmd $< -o $@ $(LDFLAGS) \
-		$(CMD_LIB) $(LIB_A) $(BSD_LIBS) $(LIBS)
+	$(CC) $(CFLAGS) $(DEPFLAGS) $(BSD_CFLAGS) -Ilib -Icmd -c $< -o $@
 
-$(OUT)/tests/%: tests/unit/%.c $(LIB_A) $(HDR) $(wildcard tests/unit/*.h)
+$(BIN)/%: $(OUT)/obj/bin/%.o $(CMD_LIB) $(LIB_A) $(STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Ilib $< -o $@ $(LDFLAGS) $(LIB_A) $(CMOCKA_LIBS) $(LIBS)
+	$(CC) $(LDFLAGS) $< -o $@ $(CMD_LIB) $(LIB_A) $(BSD_LIBS) $(LIBS)
 
-$(OUT)/tools/%: tests/tools/%.c $(LIB_A) lib/libstream.h
+$(OUT)/obj/tests/%.o: tests/unit/%.c $(STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(BROKER_CFLAGS) $(BSD_CFLAGS) -Ilib $< -o $@ \
-		$(LDFLAGS) $(LIB_A) $(BSD_LIBS) $(LIBS)
+	$(CC) $(CFLAGS) $(DEPFLAGS) $(LIB_INC) -c $< -o $@
 
-$(SHIM): tests/tools/faultshim.c
+$(OUT)/tests/%: $(OUT)/obj/tests/%.o $(LIB_A) $(STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $< -o $@ $(LIB_A) $(CMOCKA_LIBS) $(LIBS)
+
+$(OUT)/obj/tools/%.o: tests/tools/%.c $(STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(DEPFLAGS) $(BROKER_CFLAGS) $(BSD_CFLAGS) $(LIB_INC) \
+		-c $< -o $@
+
+$(OUT)/tools/%: $(OUT)/obj/tools/%.o $(LIB_A) $(STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $< -o $@ $(LIB_A) $(BSD_LIBS) $(LIBS)
+
+$(SHIM): tests/tools/faultshim.c $(STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(filter-out -fsanitize% -fno-sanitize%,$(CFLAGS)) -shared \
 		-fPIC -o $@ $< -ldl
@@ -130,17 +173,26 @@ $(SHIM): tests/tools/faultshim.c
 # instead of libFuzzer: it runs the harness once on each file named, so
 # that tests/bats/fuzz-regress.bats replays the kept inputs under both
 # builds without clang.
-$(OUT)/replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(LIB_A) lib/libstream.h
+$(OUT)/obj/replay/%.o: tests/fuzz/%.c $(STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -DLS_FUZZ_REPLAY -Ilib $< tests/fuzz/replay.c -o $@ \
-		$(LDFLAGS) $(LIB_A) $(LIBS)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -DLS_FUZZ_REPLAY $(LIB_INC) -c $< -o $@
 
-$(OUT)/libstream.pc: libstream.pc.in Makefile
+$(OUT)/replay/%: $(OUT)/obj/replay/%.o $(OUT)/obj/replay/replay.o $(LIB_A) \
+		$(STAMP)
 	@mkdir -p $(@D)
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|0.1.0|' \
-		-e 's|@REQUIRES@|$(BROKER_PC)|' \
-		libstream.pc.in > $@
+	$(CC) $(LDFLAGS) $< $(OUT)/obj/replay/replay.o -o $@ $(LIB_A) $(LIBS)
+
+# Written only when its text changes (the version, the directories or the
+# backends), so that `make install PREFIX=P` after `make` installs a .pc
+# for P without rebuilding anything else.
+PC_SED = -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	-e 's|@REQUIRES@|$(BROKER_PC)|'
+$(OUT)/libstream.pc: libstream.pc.in FORCE
+	@mkdir -p $(@D)
+	@sed $(PC_SED) libstream.pc.in > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; \
+		else mv -f $@.tmp $@ && echo "wrote $@"; fi
 
 # make fuzz: each libFuzzer harness of tests/fuzz (clang; fuzz-ss: the
 # .ss reader, fuzz-line: line framing, fuzz-uri: source and sink URIs,
@@ -156,9 +208,9 @@ FUZZ_MUTATIONS ?= 5000
 FUZZ_SEED ?= $(shell date +%s)
 FUZZ = $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz-*.c))
 
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(HDR)
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard lib/*.h lib/*/*.h)
 	@mkdir -p $(@D)
-	clang -g -O1 -std=c11 -D_DEFAULT_SOURCE -Ilib \
+	clang -g -O1 -std=c11 -D_DEFAULT_SOURCE $(LIB_INC) \
 		-fsanitize=fuzzer,address,undefined $< $(LIB_SRC) -o $@ -lz \
 		-lpthread
 
@@ -205,6 +257,7 @@ install: all
 	install -m 755 $(CMD_BIN) $(DESTDIR)$(BINDIR)
 	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)
 	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)
+	ln -sf libstream.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libstream.so.$(SOVER)
 	ln -sf libstream.so.$(SOVER) $(DESTDIR)$(LIBDIR)/libstream.so
 	install -m 644 lib/libstream.h $(DESTDIR)$(INCLUDEDIR)
 	install -m 644 $(OUT)/libstream.pc $(DESTDIR)$(PKGCONFIGDIR)

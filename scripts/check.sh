@@ -3,6 +3,8 @@
 # with -fsanitize=address,undefined, runs the C unit tests and the bats
 # suites against each build, and ends with "N passed, N failed".
 set -u
+# the Python reference codec (tests/ref/ssref.py) leaves no caches in the tree
+export PYTHONDONTWRITEBYTECODE=1
 cd "$(dirname "$0")/.." || exit 1
 log=build/check
 rm -rf "$log"

@@ -36,6 +36,8 @@ SS_BUILD=$LS_TOOLS/ss-build
 SS_TSV=$LS_TOOLS/ss-tsv
 EOS_KEY=SEA_STREAMER_INTERNAL
 export LC_ALL=C
+# tests/ref/ssref.py is imported from here and there: no __pycache__ in the tree
+export PYTHONDONTWRITEBYTECODE=1
 
 # Under the sanitizer build (scripts/check.sh sets LS_SAN=1), where every
 # process start costs tens of milliseconds, the tests that loop over many

@@ -42,6 +42,7 @@ from collections import namedtuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.normpath(os.path.join(HERE, "..", ".."))
+sys.dont_write_bytecode = True                    # no __pycache__ in the tree
 sys.path.insert(0, os.path.join(REPO, "tests", "ref"))
 import ssref  # noqa: E402
 

@@ -7,6 +7,7 @@ message's start and inside the file, or an End-of-Stream follows it at
 the end of the file; otherwise the file looks cut short inside it.
 Uses the independent reference codec tests/ref/ssref.py."""
 import os, sys
+sys.dont_write_bytecode = True  # no __pycache__ in the tree
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "ref"))
 import ssref  # noqa: E402
 
