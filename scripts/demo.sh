@@ -17,9 +17,9 @@ step "clock --count 20 --interval 10ms --stream ticks | relay -o ticks.ss --beac
 step "ss-decode --verify ticks.ss"
 "$BIN/ss-decode" --verify "$f"
 
-step "ss-decode --format ndjson ticks.ss | jq -c 'select(.payload.tick % 5 == 0) | {seq: .header.sequence, tick: .payload.tick}'"
+step "ss-decode --format ndjson ticks.ss | jq -c 'select(.payload.tick? % 5 == 0) | {seq: .header.sequence, tick: .payload.tick}'"
 "$BIN/ss-decode" --format ndjson "$f" |
-    jq -c 'select(.payload.tick? != null and .payload.tick % 5 == 0) |
+    jq -c 'select(.payload.tick? % 5 == 0) |
         {seq: .header.sequence, tick: .payload.tick}'
 
 step "relay -i ticks.ss --from seq:17        # replay from a sequence number"

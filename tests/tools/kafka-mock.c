@@ -1,10 +1,13 @@
 /*
  * kafka-mock: a test tool that runs librdkafka's mock Kafka cluster in
- * memory on loopback. Usage: kafka-mock [-b brokers] [-t topic:partitions]
- * ... Creates each topic (replication factor 1), prints the bootstrap
- * servers ("127.0.0.1:PORT,...") on a line of standard output and runs
- * until SIGTERM or SIGINT, then exits 0. The mock has no Admin API, no
- * SASL or TLS, and keeps everything in memory.
+ * memory on loopback. Usage: kafka-mock [-h] [-b brokers]
+ * [-t topic:partitions]... Creates each topic (replication factor 1),
+ * prints the bootstrap servers ("127.0.0.1:PORT,...") on a line of
+ * standard output and runs until SIGTERM or SIGINT, then exits 0. The
+ * ports are free ones the system picks (librdkafka's mock cluster cannot
+ * be given one), never Kafka's 9092: use the printed list. The mock has
+ * no Admin API, no SASL or TLS, and keeps everything in memory. -h prints
+ * this to standard output and exits 0.
  */
 #include <err.h>
 #include <pthread.h>
@@ -19,11 +22,17 @@
 #include <librdkafka/rdkafka_mock.h>
 
 static void
-usage(void)
+usage(FILE *f, int status)
 {
-	fprintf(stderr, "usage: kafka-mock [-b brokers] "
+	fprintf(f, "usage: kafka-mock [-h] [-b brokers] "
 	    "[-t topic:partitions]...\n");
-	exit(2);
+	if (f == stdout)
+		fprintf(f, "Runs librdkafka's mock cluster of brokers (default "
+		    "3) on 127.0.0.1, on free ports\nthe system picks, "
+		    "with each topic given; prints the bootstrap list\n"
+		    "(127.0.0.1:PORT,...) on one line, then runs until "
+		    "SIGTERM or SIGINT.\n");
+	exit(status);
 }
 
 int
@@ -38,22 +47,25 @@ main(int argc, char *argv[])
 
 	if ((topics = calloc((size_t)argc, sizeof(*topics))) == NULL)
 		err(1, NULL);
-	while ((ch = getopt(argc, argv, "b:t:")) != -1) {
+	while ((ch = getopt(argc, argv, "b:ht:")) != -1) {
 		switch (ch) {
 		case 'b':
 			brokers = atoi(optarg);
 			if (brokers < 1 || brokers > 16)
 				errx(2, "-b: '%s' is not 1 to 16", optarg);
 			break;
+		case 'h':
+			usage(stdout, 0);
+			break;
 		case 't':
 			topics[ntopics++] = optarg;
 			break;
 		default:
-			usage();
+			usage(stderr, 2);
 		}
 	}
 	if (optind != argc)
-		usage();
+		usage(stderr, 2);
 	/* librdkafka's threads inherit the mask: only sigwait sees these */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
