@@ -49,7 +49,7 @@ mtimes() {
 }
 
 @test "build: touching an internal header rebuilds only the objects that include it" {
-	local h=lib/ss-internal.h src objs=() want=()
+	local h=lib/format/ss-internal.h src objs=() want=()
 	mk all
 	# which library sources include it, by the compiler, not the Makefile
 	for src in $(cd "$S" && find lib -name '*.c' | sort); do
