@@ -310,6 +310,14 @@ ls_time_format(uint64_t ts_ms, char *out)
 		clen = (size_t)(c + 15 - cached);
 		cached_sec = sec;
 	}
+	if (clen == 19) {	/* a year of four digits, sizes known */
+		memcpy(out, cached, 19);
+		out[19] = '.';
+		out[20] = (char)('0' + ms / 100);
+		put2(out + 21, ms % 100);
+		out[23] = '\0';
+		return 23;
+	}
 	memcpy(out, cached, clen);
 	out[clen] = '.';
 	out[clen + 1] = (char)('0' + ms / 100);
@@ -336,11 +344,14 @@ ls_time_parse(const char *s, size_t n, uint64_t *ts_ms)
 	static const unsigned mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30,
 	    31, 30, 31 };
 	unsigned y, mo, d, h, mi, se, ms = 0;
-	size_t yl = 0;
+	size_t yl = 4;
 
-	while (yl < n && yl < 10 && s[yl] >= '0' && s[yl] <= '9')
-		yl++;
-	if (yl < 4 || yl > 9 || (yl > 4 && s[0] == '0') || digits(s, yl, &y))
+	/* a year past 9999 has more digits; most have four */
+	if (n > 4 && s[4] != '-')
+		while (yl < n && yl < 10 && s[yl] >= '0' && s[yl] <= '9')
+			yl++;
+	if (yl == 4 ? digits(s, 4, &y) != 0 : yl > 9 || s[0] == '0' ||
+	    digits(s, yl, &y) != 0)
 		return LS_ERR_INVAL;
 	s += yl - 4;	/* the rest as after a year of four digits */
 	n -= yl - 4;

@@ -83,7 +83,7 @@ out_room(ls_out *o, size_t n, ls_error *err)
 unsigned char *
 ls__out_reserve(ls_out *o, size_t n, ls_error *err)
 {
-	if (out_room(o, n, err) != LS_OK)
+	if (o->cap - o->len < n && out_room(o, n, err) != LS_OK)
 		return NULL;
 	return o->buf + o->len;
 }
