@@ -21,6 +21,10 @@
 
 #include "libstream.h"
 
+#ifndef LS_VERSION
+#define LS_VERSION "0.1.0"
+#endif
+
 /* --- diagnostics ----------------------------------------------------- */
 
 /* warn(3), warnx, err, errx and errc, each message written with one
@@ -166,6 +170,9 @@ struct stage {
 	uint64_t eos_ts;	/* the input's End-of-Stream, or 0 */
 	bool ended;
 	void (*abort)(void);	/* called before exiting on a failed input */
+	void (*after_read)(void);	/* called after every read of the
+					   input (may exit: an output that
+					   failed while the input waited) */
 };
 
 /* Starts a stage's main (cmd_init) and sets st to its defaults. */
@@ -174,6 +181,12 @@ void stage_init(struct stage *st, const char *program);
 /* Takes one of the options of STAGE_LONGOPTS (and -i, -q); returns true
  * if ch was one of them. */
 bool stage_option(struct stage *st, int ch, const char *arg);
+
+/* Starts the counters (once per program). */
+void stage_start(const struct stage *st);
+
+/* Opens st's input, or exits naming why. */
+void stage_open_input(struct stage *st);
 
 /* Starts the counters and opens the input. */
 void stage_open(struct stage *st);
@@ -184,14 +197,21 @@ _Noreturn void stage_fail(struct stage *st, const char *msg);
 /*
  * Reads the next message into m. Returns LS_OK; LS_END at the end of
  * the input or its End-of-Stream (eos_ts then set); LS_AGAIN if the
- * wait hook gave up. Bad lines and damage are reported and, as the
- * options say, skipped; other input errors end the program.
+ * wait hook gave up. Bad lines, damage and a followed file truncated or
+ * replaced are reported and, as the options say, skipped; other input
+ * errors end the program.
  */
 int stage_next(struct stage *st, ls_msg *m);
 
-/* Closes the input, prints the last counters; returns the exit status
- * the counters call for (1 if lines were skipped, unless quiet, or
- * damage was met). */
+/* Closes st's input, reporting the lines it took raw. */
+void stage_close_input(struct stage *st);
+
+/* Prints the last counters; returns the exit status they call for (1
+ * if lines were skipped, unless quiet, or damage was met). */
+int stage_end(const struct stage *st);
+
+/* Closes the input and ends the counters (stage_close_input, then
+ * stage_end); returns stage_end's status. */
 int stage_close(struct stage *st);
 
 /* The End-of-Stream the outputs get: the input's, else (for .ss files,

@@ -4,7 +4,7 @@
 #include "cmd.h"
 
 struct input {
-	ls_source *src;
+	struct stage st;
 	ls_msg m;		/* its next message, borrowed */
 	bool live;
 };
@@ -14,7 +14,6 @@ static struct input *inputs;
 static size_t ninputs;
 static int wait_rc = LS_OK;
 static ls_error wait_err;
-static bool quiet, skip_corrupt;
 
 static void
 usage(void)
@@ -42,9 +41,10 @@ commit_inputs(void)
 	ls_error e;
 
 	for (size_t i = 0; wait_rc == LS_OK && i < ninputs; i++)
-		if (inputs[i].src != NULL &&
-		    ls_source_commit(inputs[i].src, &e) != LS_OK)
-			warnx("%s: %s", ls_source_name(inputs[i].src), e.msg);
+		if (inputs[i].st.src != NULL &&
+		    ls_source_commit(inputs[i].st.src, &e) != LS_OK)
+			warnx("%s: %s", ls_source_name(inputs[i].st.src),
+			    e.msg);
 }
 
 /* Before the input waits, everything read so far goes out. */
@@ -63,64 +63,20 @@ output_failed(const ls_error *e)
 	cmd_output_failed(cmd_to_stdout(sink), e);
 }
 
-/* Reads the next message of in; false when it has ended. Reports bad
- * lines and damage; exits on errors that end the input. */
-static bool
-advance(struct input *in, enum ls_bad_line bad, uint64_t *eos_ts)
+/* An output that failed while an input waited ends the program. */
+static void
+check_wait(void)
 {
-	ls_error e;
-	int rc;
+	if (wait_rc != LS_OK)
+		output_failed(&wait_err);
+}
 
-	for (;;) {
-		rc = ls_source_next(in->src, &in->m, &e);
-		if (wait_rc != LS_OK)
-			output_failed(&wait_err);
-		if (rc == LS_OK) {
-			cmd_count(&cmd_stats.in, 1);
-			if (!ls_msg_is_eos(&in->m))
-				return true;
-			if (in->m.ts_ms > *eos_ts)
-				*eos_ts = in->m.ts_ms;
-			rc = LS_END;
-		}
-		if (rc == LS_END) {
-			in->live = false;
-			return false;
-		}
-		if (rc == LS_PARTIAL) {
-			warnx("%s", e.msg);
-			in->live = false;
-			return false;
-		}
-		if (rc == LS_NOTICE) {
-			/* a followed file truncated or replaced */
-			warnx("%s", e.msg);
-			continue;
-		}
-		if (rc == LS_ERR_INVAL && ls_source_is_lines(in->src)) {
-			cmd_count(&cmd_stats.skipped, 1);
-			if (bad == LS_BAD_FAIL) {
-				warnx("%s: %s", ls_source_name(in->src), e.msg);
-				ls_sink_abort(sink, NULL);
-				sink = NULL;
-				exit(1);
-			}
-			if (!quiet)
-				warnx("%s: %s (skipped)",
-				    ls_source_name(in->src), e.msg);
-			continue;
-		}
-		if (rc == LS_ERR_CORRUPT && skip_corrupt) {
-			/* the source went on past the damage, or has ended */
-			warnx("%s: %s", ls_source_name(in->src), e.msg);
-			cmd_count(&cmd_stats.corrupt, 1);
-			continue;
-		}
-		warnx("%s: %s", ls_source_name(in->src), e.msg);
-		if (sink != NULL)
-			ls_sink_abort(sink, NULL);
-		exit(1);
-	}
+static void
+abort_output(void)
+{
+	if (sink != NULL)
+		ls_sink_abort(sink, NULL);
+	sink = NULL;
 }
 
 int
@@ -152,7 +108,8 @@ main(int argc, char *argv[])
 		{ "sync", required_argument, NULL, 'Y' },
 		{ NULL, 0, NULL, 0 }
 	};
-	ls_source_opts so;
+	struct stage opt;
+	ls_source_opts *so = &opt.so;
 	ls_sink_opts ko;
 	ls_error e;
 	const char **uris = NULL, *output = "-";
@@ -160,44 +117,26 @@ main(int argc, char *argv[])
 	size_t nprops = 0;
 	struct input *in;
 	size_t nin = 0;
-	uint64_t eos_ts = 0, interval_us = 1000000;
-	bool stats = false;
+	uint64_t eos_ts = 0;
 	int ch, status = 0;
 
-	cmd_init();
-	memset(&so, 0, sizeof(so));
+	stage_init(&opt, "relay");
 	memset(&ko, 0, sizeof(ko));
 	ko.interval = LS_SS_DEFAULT_INTERVAL;
 	while ((ch = getopt_long(argc, argv, "fhi:o:qX:", longopts, NULL)) !=
 	    -1) {
-		if (cmd_sink_option(ch, optarg, &ko))
+		if (ch != 'i' && (cmd_sink_option(ch, optarg, &ko) ||
+		    stage_option(&opt, ch, optarg)))
 			continue;
 		switch (ch) {
-		case 'C':
-			so.skip_corrupt = skip_corrupt = true;
-			break;
 		case 'E':
 			ko.no_eos = true;
 			break;
-		case 'I':
-			interval_us = cmd_duration(optarg, "--stats-interval");
-			break;
-		case 'L':
-			if (strcmp(optarg, "fail") == 0)
-				so.bad = LS_BAD_FAIL;
-			else if (strcmp(optarg, "skip") == 0)
-				so.bad = LS_BAD_SKIP;
-			else if (strcmp(optarg, "raw") == 0)
-				so.bad = LS_BAD_RAW;
-			else
-				errx(2, "--on-bad-line: '%s' is not fail, skip "
-				    "or raw", optarg);
-			break;
 		case 'P':
-			so.from_given = true;
+			so->from_given = true;
 			if (strncmp(optarg, "id:", 3) == 0 && optarg[3] != '\0')
-				so.from_id = optarg + 3;
-			else if (ls_pos_parse(optarg, &so.from, &e) != LS_OK)
+				so->from_id = optarg + 3;
+			else if (ls_pos_parse(optarg, &so->from, &e) != LS_OK)
 				errx(2, "--from: %s", e.msg);
 			break;
 		case 'X':
@@ -208,17 +147,17 @@ main(int argc, char *argv[])
 				err(1, NULL);
 			props[nprops++] = optarg;
 			props[nprops] = NULL;
-			so.props = ko.props = props;
+			so->props = ko.props = props;
 			break;
 		case 'c':
-			so.claim_idle_ms = cmd_duration(optarg, "--claim-idle") /
+			so->claim_idle_ms = cmd_duration(optarg, "--claim-idle") /
 			    1000;
 			break;
 		case 'e':
-			so.exit_at_end = true;
+			so->exit_at_end = true;
 			break;
 		case 'g':
-			so.group = optarg;
+			so->group = optarg;
 			/* a commit waits for what went out to be taken */
 			ko.flush_delivers = true;
 			break;
@@ -240,10 +179,7 @@ main(int argc, char *argv[])
 			ko.partition_by_shard = true;
 			break;
 		case 'u':
-			so.consumer = optarg;
-			break;
-		case 'S':
-			stats = true;
+			so->consumer = optarg;
 			break;
 		case 'Y':
 			if (strcmp(optarg, "none") == 0)
@@ -257,7 +193,7 @@ main(int argc, char *argv[])
 				    "every", optarg);
 			break;
 		case 'f':
-			so.follow = true;
+			so->follow = true;
 			break;
 		case 'i':
 			if ((uris = reallocarray(uris, nin + 1,
@@ -267,9 +203,6 @@ main(int argc, char *argv[])
 			break;
 		case 'o':
 			output = optarg;
-			break;
-		case 'q':
-			quiet = true;
 			break;
 		default:
 			usage();
@@ -286,26 +219,28 @@ main(int argc, char *argv[])
 		uris = &stdin_uri;
 		nin = 1;
 	}
-	if (so.follow && nin > 1)
+	if (so->follow && nin > 1)
 		errx(2, "--follow takes a single input");
-	if (so.consumer != NULL && so.group == NULL)
+	if (so->consumer != NULL && so->group == NULL)
 		errx(2, "--consumer goes with --group");
 
-	cmd_stats_start("relay", stats ? interval_us : 0);
-	so.stop = &cmd_stop;
-	ko.stop = &cmd_stop;
-	so.on_wait = flush_output;
+	stage_start(&opt);
+	so->on_wait = flush_output;
+	opt.abort = abort_output;
+	opt.after_read = check_wait;
 	if ((in = calloc(nin, sizeof(*in))) == NULL)
 		err(1, NULL);
 	inputs = in;
 	ninputs = nin;
-	for (size_t i = 0; i < nin; i++)
-		if ((in[i].src = ls_source_open(uris[i], &so, &e)) == NULL)
-			errx(1, "%s", e.msg);
+	for (size_t i = 0; i < nin; i++) {
+		in[i].st = opt;
+		in[i].st.uri = uris[i];
+		stage_open_input(&in[i].st);
+	}
 	sink = cmd_sink_open(output, &ko);
 
 	for (size_t i = 0; i < nin; i++)
-		in[i].live = advance(&in[i], so.bad, &eos_ts);
+		in[i].live = stage_next(&in[i].st, &in[i].m) == LS_OK;
 	for (;;) {
 		/* the earliest head goes first; ties keep input order */
 		struct input *next = NULL;
@@ -318,11 +253,14 @@ main(int argc, char *argv[])
 		int rc = ls_sink_write(sink, &next->m, &e);
 		if (rc == LS_ERR_NOTLINE)
 			status = 1;
-		if (!cmd_written(rc, &next->m, next->src, ls_sink_name(sink),
-		    &e))
+		if (!cmd_written(rc, &next->m, next->st.src,
+		    ls_sink_name(sink), &e))
 			output_failed(&e);
-		next->live = advance(next, so.bad, &eos_ts);
+		next->live = stage_next(&next->st, &next->m) == LS_OK;
 	}
+	for (size_t i = 0; i < nin; i++)
+		if (in[i].st.eos_ts > eos_ts)
+			eos_ts = in[i].st.eos_ts;
 
 	ls_msg eos;
 	ls_msg_eos(&eos, eos_ts ? eos_ts : ls_now_ms());
@@ -332,23 +270,9 @@ main(int argc, char *argv[])
 	if (cmd_sink_close(k, ls_sink_is_ss(k) || eos_ts ? &eos : NULL) != 0)
 		exit(1);
 	commit_inputs();
-	for (size_t i = 0; i < nin; i++) {
-		if (ls_source_raw_count(in[i].src) > 0 && !quiet)
-			warnx("%s: %llu lines taken raw",
-			    ls_source_name(in[i].src), (unsigned long long)
-			    ls_source_raw_count(in[i].src));
-		cmd_count(&cmd_stats.raw, ls_source_raw_count(in[i].src));
-		ls_source_close(in[i].src);
-	}
-	if (stats)
-		cmd_stats_print();
-	if (atomic_load(&cmd_stats.skipped) > 0) {
-		warnx("skipped: %llu",
-		    (unsigned long long)atomic_load(&cmd_stats.skipped));
-		if (!quiet)
-			status = 1;
-	}
-	if (atomic_load(&cmd_stats.corrupt) > 0)
+	for (size_t i = 0; i < nin; i++)
+		stage_close_input(&in[i].st);
+	if (stage_end(&opt) != 0)
 		status = 1;
 	free(in);
 	if (uris != NULL && nin > 0 && strcmp(uris[0], "-") != 0)
