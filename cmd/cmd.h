@@ -74,6 +74,25 @@ void cmd_die_of_sigpipe(void);
 
 /* --- the command line ------------------------------------------------ */
 
+/* The command's synopsis, "usage: ..." and a newline; set it first. */
+extern const char *cmd_usage_text;
+
+/* --help and --version, in every command's long options. */
+#define CMD_OPT_VERSION 0x100
+#define CMD_LONGOPTS \
+	{ "help", no_argument, NULL, 'h' }, \
+	{ "version", no_argument, NULL, CMD_OPT_VERSION }
+
+/* A usage error: the reason (fmt; NULL if getopt has given it) on one
+ * line, then the synopsis, on standard error; exits 2. */
+_Noreturn void cmd_usage(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+/* Takes -h and --help (the synopsis on standard output, exit 0),
+ * --version ("program version", exit 0) and getopt's errors ('?',
+ * ':': a usage error); returns if ch is none of these. */
+void cmd_option(int ch);
+
 /* The number s from min to max (strtonum), or a usage error naming what. */
 long long cmd_number(const char *s, long long min, long long max,
     const char *what);

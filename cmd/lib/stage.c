@@ -31,7 +31,7 @@ stage_option(struct stage *st, int ch, const char *arg)
 		else if (strcmp(arg, "raw") == 0)
 			st->so.bad = LS_BAD_RAW;
 		else
-			errx(2, "--on-bad-line: '%s' is not fail, skip or raw",
+			cmd_usage("--on-bad-line: '%s' is not fail, skip or raw",
 			    arg);
 		return true;
 	case 'S':
