@@ -75,21 +75,17 @@ static size_t scratch_len, scratch_cap;
 static int wait_rc = LS_OK;
 static ls_error wait_err;
 
-static void
-usage(void)
-{
-	fprintf(stderr,
-	    "usage: batch [-q] [-b bytes] [-i input] [-n count] [-o output]\n"
-	    "             [-t timeout] [--by stream|field:name] [--keep-meta]\n"
-	    "             [--exec command [-j count] [--retries count]\n"
-	    "             [--backoff min..max] [--dead-letter output]\n"
-	    "             [--on-error continue|stop]]\n"
-	    "             [--on-bad-line fail|skip|raw] [--append | --force]\n"
-	    "             [--beacon-interval bytes] [--no-eos] [--skip-corrupt]\n"
-	    "             [--stats] [--stats-interval duration]\n"
-	    "       batch --split [-q] [-i input] [-o output] [options]\n");
-	exit(2);
-}
+static const char usage_text[] =
+    "usage: batch [-hq] [-b bytes] [-i input] [-n count] [-o output]\n"
+    "             [-t timeout] [--by stream|field:name] [--keep-meta]\n"
+    "             [--exec command [-j count] [--retries count]\n"
+    "             [--backoff min..max] [--dead-letter output]\n"
+    "             [--on-error continue|stop]]\n"
+    "             [--on-bad-line fail|skip|raw] [--append | --force]\n"
+    "             [--beacon-interval bytes] [--no-eos] [--skip-corrupt]\n"
+    "             [--stats] [--stats-interval duration]\n"
+    "       batch --split [-q] [-i input] [-o output] [options]\n"
+    "       batch --version\n";
 
 /* Milliseconds on the monotonic clock, for deadlines. */
 static uint64_t
@@ -958,20 +954,117 @@ parse_backoff(const char *s)
 	uint64_t lo, hi;
 
 	if (dots == NULL || (size_t)(dots - s) >= sizeof(min))
-		errx(2, "--backoff: '%s' is not MIN..MAX", s);
+		cmd_usage("--backoff: '%s' is not MIN..MAX", s);
 	memcpy(min, s, (size_t)(dots - s));
 	min[dots - s] = '\0';
 	lo = cmd_duration(min, "--backoff") / 1000;
 	hi = cmd_duration(dots + 2, "--backoff") / 1000;
 	if (lo == 0 || hi < lo)
-		errx(2, "--backoff: '%s': MIN must be at least 1ms and at "
+		cmd_usage("--backoff: '%s': MIN must be at least 1ms and at "
 		    "most MAX", s);
 	backoff_min = lo;
 	backoff_max = hi;
 }
 
-int
-main(int argc, char *argv[])
+struct config {
+	ls_sink_opts ko;
+	const char *output, *dead_uri;
+	bool do_split, jobs_set, exec_only;
+};
+
+/* The options of --exec; false if ch is not one. */
+static bool
+exec_option(struct config *c, int ch, const char *arg)
+{
+	switch (ch) {
+	case 'D':
+		c->dead_uri = arg;
+		break;
+	case 'O':
+		if (strcmp(arg, "stop") == 0)
+			stop_on_error = true;
+		else if (strcmp(arg, "continue") != 0)
+			cmd_usage("--on-error: '%s' is not continue or stop",
+			    arg);
+		break;
+	case 'W':
+		parse_backoff(arg);
+		break;
+	case 'r':
+		retries = (unsigned)cmd_number(arg, 0, 1000, "--retries");
+		break;
+	case 'x':
+		exec_cmd = arg;
+		return true;
+	case 'j':
+		jobs_max = (size_t)cmd_number(arg, 1, 1024, "-j");
+		c->jobs_set = true;
+		return true;
+	default:
+		return false;
+	}
+	c->exec_only = true;
+	return true;
+}
+
+/* The batching options; false if ch is not one. */
+static bool
+batch_option(int ch, const char *arg)
+{
+	switch (ch) {
+	case 'K':
+		keep_meta = true;
+		break;
+	case 'b':
+		max_bytes = (size_t)cmd_number(arg, 1, LLONG_MAX, "-b");
+		break;
+	case 'n':
+		max_count = (size_t)cmd_number(arg, 1, LLONG_MAX, "-n");
+		break;
+	case 't':
+		timeout_ms = cmd_duration(arg, "-t") / 1000;
+		if (timeout_ms == 0)
+			cmd_usage("-t: '%s' is under a millisecond", arg);
+		break;
+	case 'y':
+		if (strcmp(arg, "stream") == 0)
+			by_stream = true;
+		else if (strncmp(arg, "field:", 6) == 0 && arg[6] != '\0') {
+			by_field = true;
+			field = arg + 6;
+		} else
+			cmd_usage("--by: '%s' is not stream or field:NAME",
+			    arg);
+		break;
+	default:
+		return false;
+	}
+	return true;
+}
+
+static void
+check_options(struct config *c)
+{
+	if (c->ko.append && c->ko.force)
+		cmd_usage("--append and --force do not go together");
+	if (exec_cmd == NULL && (c->exec_only || c->jobs_set))
+		cmd_usage("-j, --retries, --backoff, --dead-letter and "
+		    "--on-error go with --exec");
+	if (exec_cmd != NULL && strcmp(c->output, "-") != 0)
+		cmd_usage("-o: with --exec, the commands' output is ours");
+	if (c->do_split && (exec_cmd != NULL || max_count || max_bytes ||
+	    timeout_ms || by_stream || by_field || keep_meta))
+		cmd_usage("--split takes no batching options");
+	if (!c->do_split && max_count == 0 && max_bytes == 0 &&
+	    timeout_ms == 0)
+		max_count = 100;
+	if (exec_cmd != NULL && keep_meta)
+		cmd_usage("--keep-meta is for batches as messages, not "
+		    "--exec");
+}
+
+static void
+parse(int argc, char *argv[], struct config *c)
 {
 	static const struct option longopts[] = {
 		{ "append", no_argument, NULL, 'A' },
@@ -983,7 +1076,6 @@ main(int argc, char *argv[])
 		{ "dead-letter", required_argument, NULL, 'D' },
 		{ "exec", required_argument, NULL, 'x' },
 		{ "force", no_argument, NULL, 'F' },
-		{ "help", no_argument, NULL, 'h' },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "keep-meta", no_argument, NULL, 'K' },
 		{ "no-eos", no_argument, NULL, 'E' },
@@ -992,113 +1084,37 @@ main(int argc, char *argv[])
 		{ "retries", required_argument, NULL, 'r' },
 		{ "split", no_argument, NULL, 'P' },
 		{ "timeout", required_argument, NULL, 't' },
+		CMD_LONGOPTS,
 		STAGE_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
-	ls_sink_opts ko;
-	ls_error e;
-	ls_msg m, eos;
-	const char *output = "-", *dead_uri = NULL;
-	bool do_split = false, jobs_set = false, exec_only = false;
-	unsigned tick = 0;
-	int ch, rc, status;
+	int ch;
 
-	stage_init(&st, "batch");
-	memset(&ko, 0, sizeof(ko));
-	ko.interval = LS_SS_DEFAULT_INTERVAL;
 	while ((ch = getopt_long(argc, argv, "b:hi:j:n:o:qt:", longopts,
 	    NULL)) != -1) {
-		if (cmd_sink_option(ch, optarg, &ko) ||
-		    stage_option(&st, ch, optarg))
+		cmd_option(ch);
+		if (cmd_sink_option(ch, optarg, &c->ko) ||
+		    stage_option(&st, ch, optarg) ||
+		    exec_option(c, ch, optarg) || batch_option(ch, optarg))
 			continue;
-		switch (ch) {
-		case 'D':
-			dead_uri = optarg;
-			exec_only = true;
-			break;
-		case 'E':
-			ko.no_eos = true;
-			break;
-		case 'K':
-			keep_meta = true;
-			break;
-		case 'O':
-			if (strcmp(optarg, "stop") == 0)
-				stop_on_error = true;
-			else if (strcmp(optarg, "continue") != 0)
-				errx(2, "--on-error: '%s' is not continue or "
-				    "stop", optarg);
-			exec_only = true;
-			break;
-		case 'P':
-			do_split = true;
-			break;
-		case 'W':
-			parse_backoff(optarg);
-			exec_only = true;
-			break;
-		case 'b':
-			max_bytes = (size_t)cmd_number(optarg, 1, LLONG_MAX,
-			    "-b");
-			break;
-		case 'j':
-			jobs_max = (size_t)cmd_number(optarg, 1, 1024, "-j");
-			jobs_set = true;
-			break;
-		case 'n':
-			max_count = (size_t)cmd_number(optarg, 1, LLONG_MAX,
-			    "-n");
-			break;
-		case 'o':
-			output = optarg;
-			break;
-		case 'r':
-			retries = (unsigned)cmd_number(optarg, 0, 1000,
-			    "--retries");
-			exec_only = true;
-			break;
-		case 't':
-			timeout_ms = cmd_duration(optarg, "-t") / 1000;
-			if (timeout_ms == 0)
-				errx(2, "-t: '%s' is under a millisecond",
-				    optarg);
-			break;
-		case 'x':
-			exec_cmd = optarg;
-			break;
-		case 'y':
-			if (strcmp(optarg, "stream") == 0)
-				by_stream = true;
-			else if (strncmp(optarg, "field:", 6) == 0 &&
-			    optarg[6] != '\0') {
-				by_field = true;
-				field = optarg + 6;
-			} else
-				errx(2, "--by: '%s' is not stream or field:NAME",
-				    optarg);
-			break;
-		default:
-			usage();
-		}
+		if (ch == 'E')
+			c->ko.no_eos = true;
+		else if (ch == 'P')
+			c->do_split = true;
+		else if (ch == 'o')
+			c->output = optarg;
+		else
+			cmd_usage(NULL);
 	}
-	argc -= optind;
-	argv += optind;
-	if (argc != 0)
-		usage();
-	if (ko.append && ko.force)
-		errx(2, "--append and --force do not go together");
-	if (exec_cmd == NULL && (exec_only || jobs_set))
-		errx(2, "-j, --retries, --backoff, --dead-letter and --on-error "
-		    "go with --exec");
-	if (exec_cmd != NULL && strcmp(output, "-") != 0)
-		errx(2, "-o: with --exec, the commands' output is ours");
-	if (do_split && (exec_cmd != NULL || max_count || max_bytes ||
-	    timeout_ms || by_stream || by_field || keep_meta))
-		errx(2, "--split takes no batching options");
-	if (!do_split && max_count == 0 && max_bytes == 0 && timeout_ms == 0)
-		max_count = 100;
-	if (exec_cmd != NULL && keep_meta)
-		errx(2, "--keep-meta is for batches as messages, not --exec");
+	if (optind < argc)
+		cmd_usage("unexpected argument '%s'", argv[optind]);
+	check_options(c);
+}
+
+static void
+open_all(const struct config *c)
+{
+	ls_error e;
 
 	st.so.on_wait = flush_output;
 	if (exec_cmd != NULL || timeout_ms > 0)
@@ -1107,15 +1123,23 @@ main(int argc, char *argv[])
 	if (ls_out_init_fn(&enc, enc_write, NULL, 65536, &e) != LS_OK)
 		errx(1, "%s", e.msg);
 	if (exec_cmd == NULL)
-		sink = cmd_sink_open(output, &ko);
-	if (dead_uri != NULL)
-		dead = cmd_sink_open(dead_uri, &ko);
+		sink = cmd_sink_open(c->output, &c->ko);
+	if (c->dead_uri != NULL)
+		dead = cmd_sink_open(c->dead_uri, &c->ko);
 	if (exec_cmd != NULL) {
 		if ((jobs = calloc(jobs_max, sizeof(*jobs))) == NULL)
 			err(1, NULL);
 		for (size_t k = 0; k < jobs_max; k++)
 			jobs[k].in = jobs[k].out = -1;
 	}
+}
+
+static void
+run(bool do_split)
+{
+	unsigned tick = 0;
+	ls_msg m;
+	int rc;
 
 	while (!stopping) {
 		rc = stage_next(&st, &m);
@@ -1149,7 +1173,14 @@ main(int argc, char *argv[])
 		close_all();
 	if (exec_cmd != NULL)
 		drain();
-	status = 0;
+}
+
+static int
+close_outputs(void)
+{
+	ls_msg eos;
+	int status = 0;
+
 	if (sink != NULL && cmd_sink_close(sink, stage_eos(&st, &eos)) != 0)
 		status = 1;
 	if (dead != NULL && cmd_sink_close(dead, NULL) != 0)
@@ -1163,4 +1194,20 @@ main(int argc, char *argv[])
 		status = 1;
 	}
 	return status;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct config c;
+
+	cmd_usage_text = usage_text;
+	stage_init(&st, "batch");
+	memset(&c, 0, sizeof(c));
+	c.ko.interval = LS_SS_DEFAULT_INTERVAL;
+	c.output = "-";
+	parse(argc, argv, &c);
+	open_all(&c);
+	run(c.do_split);
+	return close_outputs();
 }

@@ -3,15 +3,19 @@
 
 #include "cmd.h"
 
-static void
-usage(void)
-{
-	fprintf(stderr,
-	    "usage: clock [--catch-up] [--count n] [--interval duration]\n"
-	    "             [--output uri] [--payload template] [--stream key]\n"
-	    "             [--beacon-interval bytes] [--force | --append]\n");
-	exit(2);
-}
+static const char usage_text[] =
+    "usage: clock [-h] [--catch-up] [--count n] [--interval duration]\n"
+    "             [--output uri] [--payload template] [--stream key]\n"
+    "             [--beacon-interval bytes] [--force | --append]\n"
+    "       clock --version\n";
+
+struct config {
+	const char *output, *tpl;
+	uint64_t interval_us, count;
+	bool catch_up;
+	ls_sink_opts ko;
+	ls_msg m;		/* the key of every tick */
+};
 
 /* Expands the template: %n tick number, %t milliseconds since the
  * epoch, %T the time stamp, %% a percent sign. */
@@ -66,8 +70,8 @@ before(const struct timespec *a, const struct timespec *b)
 	    (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
 }
 
-int
-main(int argc, char *argv[])
+static void
+parse(int argc, char *argv[], struct config *c)
 {
 	static const struct option longopts[] = {
 		{ "append", no_argument, NULL, 'A' },
@@ -75,104 +79,127 @@ main(int argc, char *argv[])
 		{ "catch-up", no_argument, NULL, 'C' },
 		{ "count", required_argument, NULL, 'n' },
 		{ "force", no_argument, NULL, 'F' },
-		{ "help", no_argument, NULL, 'h' },
 		{ "interval", required_argument, NULL, 'i' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "payload", required_argument, NULL, 'p' },
 		{ "stream", required_argument, NULL, 's' },
+		CMD_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *output = "-", *tpl = "{\"tick\":%n}", *key = "clock";
-	uint64_t interval_us = 1000000, count = 0, tick;
-	bool catch_up = false;
-	ls_sink_opts ko;
-	ls_sink *sink;
+	const char *key = "clock";
 	ls_error e;
-	ls_msg m;
-	char payload[4096];
-	struct timespec next, now;
 	int ch;
 
-	cmd_init();
-	signal(SIGUSR1, SIG_IGN);
-	memset(&ko, 0, sizeof(ko));
-	ko.interval = LS_SS_DEFAULT_INTERVAL;
 	while ((ch = getopt_long(argc, argv, "hi:n:o:p:s:", longopts, NULL)) !=
 	    -1) {
-		if (cmd_sink_option(ch, optarg, &ko))
+		cmd_option(ch);
+		if (cmd_sink_option(ch, optarg, &c->ko))
 			continue;
 		switch (ch) {
 		case 'C':
-			catch_up = true;
+			c->catch_up = true;
 			break;
 		case 'i':
-			interval_us = cmd_duration(optarg, "--interval");
-			if (interval_us == 0)
-				errx(2, "--interval must be above zero");
+			c->interval_us = cmd_duration(optarg, "--interval");
+			if (c->interval_us == 0)
+				cmd_usage("--interval must be above zero");
 			break;
 		case 'n':
-			count = (uint64_t)cmd_number(optarg, 0, LLONG_MAX,
+			c->count = (uint64_t)cmd_number(optarg, 0, LLONG_MAX,
 			    "count");
 			break;
 		case 'o':
-			output = optarg;
+			c->output = optarg;
 			break;
 		case 'p':
-			tpl = optarg;
+			c->tpl = optarg;
 			break;
 		case 's':
 			key = optarg;
 			break;
 		default:
-			usage();
+			cmd_usage(NULL);
 		}
 	}
-	argc -= optind;
-	argv += optind;
-	if (argc != 0)
-		usage();
-	memset(&m, 0, sizeof(m));
-	if (ls_msg_set_key(&m, key, strlen(key), &e) != LS_OK)
-		errx(2, "--stream: %s", e.msg);
-	if (ko.append && ko.force)
-		errx(2, "--append and --force do not go together");
+	if (optind < argc)
+		cmd_usage("unexpected argument '%s'", argv[optind]);
+	if (ls_msg_set_key(&c->m, key, strlen(key), &e) != LS_OK)
+		cmd_usage("--stream: %s", e.msg);
+	if (c->ko.append && c->ko.force)
+		cmd_usage("--append and --force do not go together");
+}
 
-	sink = cmd_sink_open(output, &ko);
+/* Sleeps until the next tick is due; false if stopped meanwhile. */
+static bool
+wait_tick(const struct config *c, struct timespec *next)
+{
+	struct timespec now;
+
+	add_us(next, c->interval_us);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	/* behind schedule: skip the missed slots, no burst */
+	if (!c->catch_up && before(next, &now)) {
+		/* nanoseconds may borrow a second: signed */
+		int64_t late_ns = (int64_t)(now.tv_sec - next->tv_sec) *
+		    1000000000 + (now.tv_nsec - next->tv_nsec);
+		uint64_t late = (uint64_t)late_ns / 1000;
+
+		add_us(next, (late + c->interval_us - 1) / c->interval_us *
+		    c->interval_us);
+	}
+	while (!cmd_stop && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME,
+	    next, NULL) == EINTR)
+		;
+	return !cmd_stop;
+}
+
+static void
+run(struct config *c, ls_sink *sink)
+{
+	ls_msg *m = &c->m;
+	ls_error e;
+	char payload[4096];
+	struct timespec next;
+	uint64_t tick;
+
 	clock_gettime(CLOCK_MONOTONIC, &next);
-	for (tick = 0; !cmd_stop && (count == 0 || tick < count); tick++) {
-		if (tick > 0) {
-			add_us(&next, interval_us);
-			clock_gettime(CLOCK_MONOTONIC, &now);
-			/* behind schedule: skip the missed slots, no burst */
-			if (!catch_up && before(&next, &now)) {
-				/* nanoseconds may borrow a second: signed */
-				int64_t late_ns = (int64_t)(now.tv_sec -
-				    next.tv_sec) * 1000000000 +
-				    (now.tv_nsec - next.tv_nsec);
-				uint64_t late = (uint64_t)late_ns / 1000;
-
-				add_us(&next, (late + interval_us - 1) /
-				    interval_us * interval_us);
-			}
-			while (!cmd_stop && clock_nanosleep(CLOCK_MONOTONIC,
-			    TIMER_ABSTIME, &next, NULL) == EINTR)
-				;
-			if (cmd_stop)
-				break;
-		}
-		m.ts_ms = ls_now_ms();
-		m.seq = tick;
-		m.len = expand(tpl, tick, m.ts_ms, payload, sizeof(payload));
-		if (m.len == SIZE_MAX) {
+	for (tick = 0; !cmd_stop && (c->count == 0 || tick < c->count);
+	    tick++) {
+		if (tick > 0 && !wait_tick(c, &next))
+			break;
+		m->ts_ms = ls_now_ms();
+		m->seq = tick;
+		m->len = expand(c->tpl, tick, m->ts_ms, payload,
+		    sizeof(payload));
+		if (m->len == SIZE_MAX) {
 			ls_sink_abort(sink, NULL);
 			errx(2, "--payload: the template expands past %zu "
 			    "bytes", sizeof(payload) - 32);
 		}
-		m.payload = (const unsigned char *)payload;
-		int rc = ls_sink_write(sink, &m, &e);
+		m->payload = (const unsigned char *)payload;
+		int rc = ls_sink_write(sink, m, &e);
 		if ((rc != LS_OK && rc != LS_END) ||
 		    ls_sink_flush(sink, &e) != LS_OK)
 			cmd_output_failed(cmd_to_stdout(sink), &e);
 	}
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct config c;
+	ls_sink *sink;
+
+	cmd_init();
+	signal(SIGUSR1, SIG_IGN);
+	cmd_usage_text = usage_text;
+	memset(&c, 0, sizeof(c));
+	c.output = "-";
+	c.tpl = "{\"tick\":%n}";
+	c.interval_us = 1000000;
+	c.ko.interval = LS_SS_DEFAULT_INTERVAL;
+	parse(argc, argv, &c);
+	sink = cmd_sink_open(c.output, &c.ko);
+	run(&c, sink);
 	return cmd_sink_close(sink, NULL);
 }

@@ -21,6 +21,10 @@
 
 #include "libstream.h"
 
+#ifndef LS_VERSION
+#define LS_VERSION "0.1.0"
+#endif
+
 /* --- diagnostics ----------------------------------------------------- */
 
 /* warn(3), warnx, err, errx and errc, each message written with one
@@ -69,6 +73,25 @@ void cmd_init(void);
 void cmd_die_of_sigpipe(void);
 
 /* --- the command line ------------------------------------------------ */
+
+/* The command's synopsis, "usage: ..." and a newline; set it first. */
+extern const char *cmd_usage_text;
+
+/* --help and --version, in every command's long options. */
+#define CMD_OPT_VERSION 0x100
+#define CMD_LONGOPTS \
+	{ "help", no_argument, NULL, 'h' }, \
+	{ "version", no_argument, NULL, CMD_OPT_VERSION }
+
+/* A usage error: the reason (fmt; NULL if getopt has given it) on one
+ * line, then the synopsis, on standard error; exits 2. */
+_Noreturn void cmd_usage(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+/* Takes -h and --help (the synopsis on standard output, exit 0),
+ * --version ("program version", exit 0) and getopt's errors ('?',
+ * ':': a usage error); returns if ch is none of these. */
+void cmd_option(int ch);
 
 /* The number s from min to max (strtonum), or a usage error naming what. */
 long long cmd_number(const char *s, long long min, long long max,
@@ -166,6 +189,9 @@ struct stage {
 	uint64_t eos_ts;	/* the input's End-of-Stream, or 0 */
 	bool ended;
 	void (*abort)(void);	/* called before exiting on a failed input */
+	void (*after_read)(void);	/* called after every read of the
+					   input (may exit: an output that
+					   failed while the input waited) */
 };
 
 /* Starts a stage's main (cmd_init) and sets st to its defaults. */
@@ -174,6 +200,12 @@ void stage_init(struct stage *st, const char *program);
 /* Takes one of the options of STAGE_LONGOPTS (and -i, -q); returns true
  * if ch was one of them. */
 bool stage_option(struct stage *st, int ch, const char *arg);
+
+/* Starts the counters (once per program). */
+void stage_start(const struct stage *st);
+
+/* Opens st's input, or exits naming why. */
+void stage_open_input(struct stage *st);
 
 /* Starts the counters and opens the input. */
 void stage_open(struct stage *st);
@@ -184,14 +216,21 @@ _Noreturn void stage_fail(struct stage *st, const char *msg);
 /*
  * Reads the next message into m. Returns LS_OK; LS_END at the end of
  * the input or its End-of-Stream (eos_ts then set); LS_AGAIN if the
- * wait hook gave up. Bad lines and damage are reported and, as the
- * options say, skipped; other input errors end the program.
+ * wait hook gave up. Bad lines, damage and a followed file truncated or
+ * replaced are reported and, as the options say, skipped; other input
+ * errors end the program.
  */
 int stage_next(struct stage *st, ls_msg *m);
 
-/* Closes the input, prints the last counters; returns the exit status
- * the counters call for (1 if lines were skipped, unless quiet, or
- * damage was met). */
+/* Closes st's input, reporting the lines it took raw. */
+void stage_close_input(struct stage *st);
+
+/* Prints the last counters; returns the exit status they call for (1
+ * if lines were skipped, unless quiet, or damage was met). */
+int stage_end(const struct stage *st);
+
+/* Closes the input and ends the counters (stage_close_input, then
+ * stage_end); returns stage_end's status. */
 int stage_close(struct stage *st);
 
 /* The End-of-Stream the outputs get: the input's, else (for .ss files,

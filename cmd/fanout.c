@@ -8,18 +8,24 @@ static ls_outs *outs;
 static bool *dead;
 static size_t ndead;
 
-static void
-usage(void)
-{
-	fprintf(stderr,
-	    "usage: fanout [-q] [-i input] [--mode broadcast|roundrobin|demand]\n"
-	    "              [--on-bad-line fail|skip|raw] [--append | --force]\n"
-	    "              [--beacon-interval bytes] [--no-eos] [--skip-corrupt]\n"
-	    "              [--stats] [--stats-interval duration]\n"
-	    "              output ... | --exec command -j count\n"
-	    "              [--on-exit fail|restart] [--restarts count]\n");
-	exit(2);
-}
+static const char usage_text[] =
+    "usage: fanout [-hq] [-i input] [--mode broadcast|roundrobin|demand]\n"
+    "              [--on-bad-line fail|skip|raw] [--append | --force]\n"
+    "              [--beacon-interval bytes] [--no-eos] [--skip-corrupt]\n"
+    "              [--stats] [--stats-interval duration]\n"
+    "              output ... | --exec command -j count\n"
+    "              [--on-exit fail|restart] [--restarts count]\n"
+    "       fanout --version\n";
+
+struct config {
+	ls_outs_opts oo;
+	enum mode mode;
+	size_t jobs;
+	unsigned restarts;
+	bool restart;
+	char **outputs;
+	size_t n;
+};
 
 static void
 abort_outputs(void)
@@ -73,144 +79,191 @@ put(size_t i, const ls_msg *m)
 	return true;
 }
 
-int
-main(int argc, char *argv[])
+static void
+parse_mode(struct config *c, const char *arg)
+{
+	if (strcmp(arg, "broadcast") == 0)
+		c->mode = BROADCAST;
+	else if (strcmp(arg, "roundrobin") == 0)
+		c->mode = ROUNDROBIN;
+	else if (strcmp(arg, "demand") == 0)
+		c->mode = DEMAND;
+	else
+		cmd_usage("--mode: '%s' is not broadcast, roundrobin or "
+		    "demand", arg);
+}
+
+/* The outputs: the arguments, or -j workers of --exec. */
+static void
+check_outputs(struct config *c, int argc, char *argv[])
+{
+	if (c->oo.exec != NULL) {
+		if (argc != 0)
+			cmd_usage("--exec takes no outputs, but '%s' is given",
+			    argv[0]);
+		if (c->jobs == 0)
+			cmd_usage("--exec needs -j, the number of workers");
+		c->n = c->jobs;
+	} else {
+		if (argc == 0)
+			cmd_usage("no output given (outputs, or --exec)");
+		if (c->jobs != 0)
+			cmd_usage("-j goes with --exec");
+		if (c->restart)
+			cmd_usage("--on-exit restart goes with --exec");
+		c->n = (size_t)argc;
+	}
+	c->outputs = argv;
+}
+
+static void
+parse(int argc, char *argv[], struct config *c)
 {
 	static const struct option longopts[] = {
 		{ "append", no_argument, NULL, 'A' },
 		{ "beacon-interval", required_argument, NULL, 'B' },
 		{ "exec", required_argument, NULL, 'x' },
 		{ "force", no_argument, NULL, 'F' },
-		{ "help", no_argument, NULL, 'h' },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "mode", required_argument, NULL, 'm' },
 		{ "no-eos", no_argument, NULL, 'E' },
 		{ "on-exit", required_argument, NULL, 'X' },
 		{ "restarts", required_argument, NULL, 'R' },
+		CMD_LONGOPTS,
 		STAGE_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
-	ls_outs_opts oo;
-	ls_error e;
-	ls_msg m, eos;
-	enum mode mode = BROADCAST;
-	size_t n, next = 0, jobs = 0;
-	unsigned restarts = 5;
-	bool restart = false;
-	int ch, rc, status;
+	int ch;
 
-	stage_init(&st, "fanout");
-	memset(&oo, 0, sizeof(oo));
-	oo.sink.interval = LS_SS_DEFAULT_INTERVAL;
 	while ((ch = getopt_long(argc, argv, "hi:j:q", longopts, NULL)) !=
 	    -1) {
-		if (cmd_sink_option(ch, optarg, &oo.sink) ||
+		cmd_option(ch);
+		if (cmd_sink_option(ch, optarg, &c->oo.sink) ||
 		    stage_option(&st, ch, optarg))
 			continue;
 		switch (ch) {
 		case 'E':
-			oo.sink.no_eos = true;
+			c->oo.sink.no_eos = true;
 			break;
 		case 'R':
-			restarts = (unsigned)cmd_number(optarg, 0, 1000,
+			c->restarts = (unsigned)cmd_number(optarg, 0, 1000,
 			    "--restarts");
 			break;
 		case 'X':
 			if (strcmp(optarg, "restart") == 0)
-				restart = true;
+				c->restart = true;
 			else if (strcmp(optarg, "fail") == 0)
-				restart = false;
+				c->restart = false;
 			else
-				errx(2, "--on-exit: '%s' is not fail or restart",
-				    optarg);
+				cmd_usage("--on-exit: '%s' is not fail or "
+				    "restart", optarg);
 			break;
 		case 'j':
-			jobs = (size_t)cmd_number(optarg, 1, 1024, "-j");
+			c->jobs = (size_t)cmd_number(optarg, 1, 1024, "-j");
 			break;
 		case 'm':
-			if (strcmp(optarg, "broadcast") == 0)
-				mode = BROADCAST;
-			else if (strcmp(optarg, "roundrobin") == 0)
-				mode = ROUNDROBIN;
-			else if (strcmp(optarg, "demand") == 0)
-				mode = DEMAND;
-			else
-				errx(2, "--mode: '%s' is not broadcast, "
-				    "roundrobin or demand", optarg);
+			parse_mode(c, optarg);
 			break;
 		case 'x':
-			oo.exec = optarg;
+			c->oo.exec = optarg;
 			break;
 		default:
-			usage();
+			cmd_usage(NULL);
 		}
 	}
-	argc -= optind;
-	argv += optind;
-	if (oo.exec != NULL) {
-		if (argc != 0 || jobs == 0)
-			usage();
-		n = jobs;
-	} else {
-		if (argc == 0 || jobs != 0 || restart)
-			usage();
-		n = (size_t)argc;
-	}
-	if (oo.sink.append && oo.sink.force)
-		errx(2, "--append and --force do not go together");
-	oo.restarts = restart ? restarts : 0;
-	oo.demand = mode == DEMAND;
-	if ((dead = calloc(n, sizeof(*dead))) == NULL)
-		err(1, NULL);
+	check_outputs(c, argc - optind, argv + optind);
+	if (c->oo.sink.append && c->oo.sink.force)
+		cmd_usage("--append and --force do not go together");
+	c->oo.restarts = c->restart ? c->restarts : 0;
+	c->oo.demand = c->mode == DEMAND;
+}
 
+static void
+open_all(struct config *c)
+{
+	ls_error e;
+
+	if ((dead = calloc(c->n, sizeof(*dead))) == NULL)
+		err(1, NULL);
 	st.abort = abort_outputs;
 	st.so.on_wait = flush_outputs;
 	stage_open(&st);
-	oo.stop = oo.sink.stop = &cmd_stop;
-	if ((outs = ls_outs_open((const char *const *)argv, n, &oo, &e)) ==
-	    NULL)
+	c->oo.stop = c->oo.sink.stop = &cmd_stop;
+	if ((outs = ls_outs_open((const char *const *)c->outputs, c->n,
+	    &c->oo, &e)) == NULL)
 		errx(1, "%s", e.msg);
 	cmd_outs_opened(outs);
+}
 
-	while (!cmd_stop && (rc = stage_next(&st, &m)) == LS_OK) {
-		switch (mode) {
+/* m to the next live output in turn; a failed one passes its turn on. */
+static void
+round_robin(const ls_msg *m, size_t n)
+{
+	static size_t next;
+	size_t i;
+
+	do {
+		while (dead[next])
+			next = (next + 1) % n;
+		i = next;
+		next = (next + 1) % n;
+	} while (!put(i, m));
+}
+
+/* m to the first output that asks for one. */
+static void
+on_demand(const ls_msg *m, size_t n)
+{
+	ls_error e;
+	size_t i;
+	int rc;
+
+	for (;;) {
+		/* stopped while waiting: m was read, so it still goes
+		 * out, to the first live output */
+		if ((rc = ls_outs_pick(outs, &i, &e)) == LS_END)
+			i = 0;
+		else if (rc != LS_OK) {
+			warnx("%s", e.msg);
+			abort_outputs();
+			exit(1);
+		}
+		while (dead[i])	/* a sink that failed */
+			i = (i + 1) % n;
+		if (put(i, m))
+			return;
+	}
+}
+
+static void
+run(const struct config *c)
+{
+	ls_msg m;
+
+	while (!cmd_stop && stage_next(&st, &m) == LS_OK) {
+		switch (c->mode) {
 		case BROADCAST:
-			for (size_t i = 0; i < n; i++)
+			for (size_t i = 0; i < c->n; i++)
 				if (!dead[i])
 					put(i, &m);
 			break;
 		case ROUNDROBIN:
-			/* a failed output passes its turn on */
-			do {
-				while (dead[next])
-					next = (next + 1) % n;
-				size_t i = next;
-				next = (next + 1) % n;
-				if (put(i, &m))
-					break;
-			} while (1);
+			round_robin(&m, c->n);
 			break;
 		case DEMAND:
-			for (;;) {
-				size_t i;
-				/* stopped while waiting: m was read, so it
-				 * still goes out, to the first live output */
-				if ((rc = ls_outs_pick(outs, &i, &e)) == LS_END)
-					i = 0;
-				else if (rc != LS_OK) {
-					warnx("%s", e.msg);
-					abort_outputs();
-					exit(1);
-				}
-				while (dead[i])	/* a sink that failed */
-					i = (i + 1) % n;
-				if (put(i, &m))
-					break;
-			}
+			on_demand(&m, c->n);
 			break;
 		}
 	}
-	status = ndead > 0;
+}
+
+static int
+close_all(void)
+{
+	ls_error e;
+	ls_msg eos;
+	int rc, status = ndead > 0;
+
 	for (size_t i = 0; i < ls_outs_count(outs); i++)
 		if (ls_outs_restarts(outs, i) > 0 && !st.quiet)
 			warnx("%s was started again %u time%s so far",
@@ -226,4 +279,21 @@ main(int argc, char *argv[])
 		status = 1;
 	free(dead);
 	return status;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct config c;
+
+	cmd_usage_text = usage_text;
+	stage_init(&st, "fanout");
+	memset(&c, 0, sizeof(c));
+	c.mode = BROADCAST;
+	c.restarts = 5;
+	c.oo.sink.interval = LS_SS_DEFAULT_INTERVAL;
+	parse(argc, argv, &c);
+	open_all(&c);
+	run(&c);
+	return close_all();
 }

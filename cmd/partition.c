@@ -9,19 +9,24 @@ static ls_sink *missing;
 static int wait_rc = LS_OK;
 static ls_error wait_err;
 
-static void
-usage(void)
-{
-	fprintf(stderr,
-	    "usage: partition -n count [-q] [-i input] [--hash jump|kafka]\n"
-	    "                 [--keep-shard] [--key stream|field:name|shard]\n"
-	    "                 [--missing output] [--on-bad-line fail|skip|raw]\n"
-	    "                 [--append | --force] [--beacon-interval bytes]\n"
-	    "                 [--no-eos] [--restart count] [--skip-corrupt]\n"
-	    "                 [--stats] [--stats-interval duration]\n"
-	    "                 template | --exec command\n");
-	exit(2);
-}
+static const char usage_text[] =
+    "usage: partition -n count [-hq] [-i input] [--hash jump|kafka]\n"
+    "                 [--keep-shard] [--key stream|field:name|shard]\n"
+    "                 [--missing output] [--on-bad-line fail|skip|raw]\n"
+    "                 [--append | --force] [--beacon-interval bytes]\n"
+    "                 [--no-eos] [--restarts count] [--skip-corrupt]\n"
+    "                 [--stats] [--stats-interval duration]\n"
+    "                 template | --exec command\n"
+    "       partition --version\n";
+
+struct config {
+	ls_outs_opts oo;
+	enum by by;
+	const char *field, *missing_uri;
+	char **uris;
+	bool kafka, keep_shard;
+	uint32_t n;
+};
 
 static void
 abort_outputs(void)
@@ -85,15 +90,58 @@ has_number(const char *tpl)
 			if (tpl[1] == 'd')
 				found = true;
 			else if (tpl[1] != '%')
-				errx(2, "template: '%%%c' is not %%d or %%%%",
+				cmd_usage("template: '%%%c' is not %%d or %%%%",
 				    tpl[1] ? tpl[1] : ' ');
 			tpl++;
 		}
 	return found;
 }
 
-int
-main(int argc, char *argv[])
+static void
+parse_key(struct config *c, const char *arg)
+{
+	if (strcmp(arg, "stream") == 0)
+		c->by = BY_STREAM;
+	else if (strcmp(arg, "shard") == 0)
+		c->by = BY_SHARD;
+	else if (strncmp(arg, "field:", 6) == 0 && arg[6] != '\0') {
+		c->by = BY_FIELD;
+		c->field = arg + 6;
+	} else
+		cmd_usage("--key: '%s' is not stream, shard or field:NAME",
+		    arg);
+}
+
+/* The outputs: the template's, or the workers of --exec. */
+static void
+check_outputs(struct config *c, int argc, char *argv[])
+{
+	if (c->n == 0)
+		cmd_usage("-n: the number of partitions is needed");
+	if (c->oo.exec != NULL && argc != 0)
+		cmd_usage("--exec takes no template, but '%s' is given",
+		    argv[0]);
+	if (c->oo.exec == NULL && argc == 0)
+		cmd_usage("no template given (a template, or --exec)");
+	if (argc > 1)
+		cmd_usage("one template only, but '%s' follows it", argv[1]);
+	if (c->oo.sink.append && c->oo.sink.force)
+		cmd_usage("--append and --force do not go together");
+	if (c->missing_uri != NULL && c->by != BY_FIELD)
+		cmd_usage("--missing goes with --key field:NAME");
+	if (c->oo.exec != NULL)
+		return;
+	if (!has_number(argv[0]) && c->n > 1)
+		cmd_usage("template '%s' has no %%d for the partition number",
+		    argv[0]);
+	if ((c->uris = calloc(c->n, sizeof(*c->uris))) == NULL)
+		err(1, NULL);
+	for (uint32_t i = 0; i < c->n; i++)
+		c->uris[i] = expand(argv[0], i);
+}
+
+static void
+parse(int argc, char *argv[], struct config *c)
 {
 	static const struct option longopts[] = {
 		{ "append", no_argument, NULL, 'A' },
@@ -101,147 +149,125 @@ main(int argc, char *argv[])
 		{ "exec", required_argument, NULL, 'x' },
 		{ "force", no_argument, NULL, 'F' },
 		{ "hash", required_argument, NULL, 'H' },
-		{ "help", no_argument, NULL, 'h' },
 		{ "keep-shard", no_argument, NULL, 'K' },
 		{ "key", required_argument, NULL, 'k' },
 		{ "missing", required_argument, NULL, 'M' },
 		{ "no-eos", no_argument, NULL, 'E' },
-		{ "restart", required_argument, NULL, 'R' },
+		{ "restart", required_argument, NULL, 'R' },	/* alias */
+		{ "restarts", required_argument, NULL, 'R' },
+		CMD_LONGOPTS,
 		STAGE_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
-	ls_outs_opts oo;
-	ls_error e;
-	ls_msg m, eos;
-	enum by by = BY_STREAM;
-	const char *field = NULL, *missing_uri = NULL;
-	char **uris = NULL;
-	bool kafka = false, keep_shard = false;
-	uint32_t n = 0;
-	int ch, rc, status;
+	int ch;
 
-	stage_init(&st, "partition");
-	memset(&oo, 0, sizeof(oo));
-	oo.sink.interval = LS_SS_DEFAULT_INTERVAL;
 	while ((ch = getopt_long(argc, argv, "hi:n:q", longopts, NULL)) != -1) {
-		if (cmd_sink_option(ch, optarg, &oo.sink) ||
+		cmd_option(ch);
+		if (cmd_sink_option(ch, optarg, &c->oo.sink) ||
 		    stage_option(&st, ch, optarg))
 			continue;
 		switch (ch) {
 		case 'E':
-			oo.sink.no_eos = true;
+			c->oo.sink.no_eos = true;
 			break;
 		case 'H':
 			if (strcmp(optarg, "kafka") == 0)
-				kafka = true;
+				c->kafka = true;
 			else if (strcmp(optarg, "jump") != 0)
-				errx(2, "--hash: '%s' is not jump or kafka",
+				cmd_usage("--hash: '%s' is not jump or kafka",
 				    optarg);
 			break;
 		case 'K':
-			keep_shard = true;
+			c->keep_shard = true;
 			break;
 		case 'M':
-			missing_uri = optarg;
+			c->missing_uri = optarg;
 			break;
 		case 'R':
-			oo.restarts = (unsigned)cmd_number(optarg, 0, 1000,
-			    "--restart");
+			c->oo.restarts = (unsigned)cmd_number(optarg, 0, 1000,
+			    "--restarts");
 			break;
 		case 'k':
-			if (strcmp(optarg, "stream") == 0)
-				by = BY_STREAM;
-			else if (strcmp(optarg, "shard") == 0)
-				by = BY_SHARD;
-			else if (strncmp(optarg, "field:", 6) == 0 &&
-			    optarg[6] != '\0') {
-				by = BY_FIELD;
-				field = optarg + 6;
-			} else
-				errx(2, "--key: '%s' is not stream, shard or "
-				    "field:NAME", optarg);
+			parse_key(c, optarg);
 			break;
 		case 'n':
-			n = (uint32_t)cmd_number(optarg, 1, 65536,
+			c->n = (uint32_t)cmd_number(optarg, 1, 65536,
 			    "partition count");
 			break;
 		case 'x':
-			oo.exec = optarg;
+			c->oo.exec = optarg;
 			break;
 		default:
-			usage();
+			cmd_usage(NULL);
 		}
 	}
-	argc -= optind;
-	argv += optind;
-	if (n == 0)
-		errx(2, "-n: the number of partitions is needed");
-	if ((oo.exec == NULL) == (argc != 1))
-		usage();
-	if (oo.sink.append && oo.sink.force)
-		errx(2, "--append and --force do not go together");
-	if (missing_uri != NULL && by != BY_FIELD)
-		errx(2, "--missing goes with --key field:NAME");
-	if (oo.exec == NULL) {
-		if (!has_number(argv[0]) && n > 1)
-			errx(2, "template '%s' has no %%d for the partition "
-			    "number", argv[0]);
-		if ((uris = calloc(n, sizeof(*uris))) == NULL)
-			err(1, NULL);
-		for (uint32_t i = 0; i < n; i++)
-			uris[i] = expand(argv[0], i);
-	}
+	check_outputs(c, argc - optind, argv + optind);
+}
+
+static void
+open_all(struct config *c)
+{
+	ls_error e;
 
 	st.abort = abort_outputs;
 	st.so.on_wait = flush_outputs;
 	stage_open(&st);
-	oo.stop = oo.sink.stop = &cmd_stop;
-	if ((outs = ls_outs_open((const char *const *)uris, n, &oo, &e)) ==
-	    NULL)
+	c->oo.stop = c->oo.sink.stop = &cmd_stop;
+	if ((outs = ls_outs_open((const char *const *)c->uris, c->n, &c->oo,
+	    &e)) == NULL)
 		errx(1, "%s", e.msg);
 	cmd_outs_opened(outs);
-	if (missing_uri != NULL &&
-	    (missing = ls_sink_open(missing_uri, &oo.sink, &e)) == NULL) {
+	if (c->missing_uri != NULL && (missing = ls_sink_open(c->missing_uri,
+	    &c->oo.sink, &e)) == NULL) {
 		warnx("%s", e.msg);
 		abort_outputs();
 		exit(1);
 	}
+}
 
-	while (!cmd_stop && (rc = stage_next(&st, &m)) == LS_OK) {
-		const void *key = m.key;
-		size_t len = m.key_len, part;
-		const unsigned char *v;
+/* Routes m to its partition (or to the --missing output). */
+static void
+route(const struct config *c, ls_msg *m)
+{
+	const void *key = m->key;
+	size_t len = m->key_len, part;
+	const unsigned char *v;
+	ls_error e;
+	int rc;
 
-		if (wait_rc != LS_OK)
-			output_failed(&wait_err);
-		if (by == BY_FIELD) {
-			if (ls_json_field(m.payload, m.len, field, &v, &len) !=
-			    LS_OK) {
-				key = NULL;
-				len = 0;
-			} else
-				key = v;
-		}
-		if (by == BY_SHARD)
-			part = (size_t)(m.shard % n);
-		else if (key == NULL)
-			part = 0;
-		else if (kafka)
-			part = ls_partition_kafka(key, len, n);
-		else
-			part = ls_hash_jump(ls_hash64(key, len), n);
-		if (!keep_shard && (key != NULL || missing == NULL))
-			m.shard = part;
-		if (key == NULL && missing != NULL)
-			rc = ls_sink_write(missing, &m, &e);
-		else
-			rc = ls_outs_write(outs, part, &m, &e);
-		if (!cmd_written(rc, &m, st.src, NULL, &e))
-			output_failed(&e);
+	if (c->by == BY_FIELD) {
+		if (ls_json_field(m->payload, m->len, c->field, &v, &len) !=
+		    LS_OK) {
+			key = NULL;
+			len = 0;
+		} else
+			key = v;
 	}
-	if (wait_rc != LS_OK)
-		output_failed(&wait_err);
-	status = 0;
+	if (c->by == BY_SHARD)
+		part = (size_t)(m->shard % c->n);
+	else if (key == NULL)
+		part = 0;
+	else if (c->kafka)
+		part = ls_partition_kafka(key, len, c->n);
+	else
+		part = ls_hash_jump(ls_hash64(key, len), c->n);
+	if (!c->keep_shard && (key != NULL || missing == NULL))
+		m->shard = part;
+	if (key == NULL && missing != NULL)
+		rc = ls_sink_write(missing, m, &e);
+	else
+		rc = ls_outs_write(outs, part, m, &e);
+	if (!cmd_written(rc, m, st.src, NULL, &e))
+		output_failed(&e);
+}
+
+static int
+close_all(struct config *c)
+{
+	ls_error e;
+	ls_msg eos;
+	int rc, status = 0;
+
 	for (size_t i = 0; i < ls_outs_count(outs); i++)
 		if (ls_outs_restarts(outs, i) > 0 && !st.quiet)
 			warnx("%s was started again %u time%s so far",
@@ -261,9 +287,32 @@ main(int argc, char *argv[])
 	missing = NULL;
 	if (stage_close(&st) != 0)
 		status = 1;
-	if (uris != NULL)
-		for (uint32_t i = 0; i < n; i++)
-			free(uris[i]);
-	free(uris);
+	if (c->uris != NULL)
+		for (uint32_t i = 0; i < c->n; i++)
+			free(c->uris[i]);
+	free(c->uris);
 	return status;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct config c;
+	ls_msg m;
+
+	cmd_usage_text = usage_text;
+	stage_init(&st, "partition");
+	memset(&c, 0, sizeof(c));
+	c.by = BY_STREAM;
+	c.oo.sink.interval = LS_SS_DEFAULT_INTERVAL;
+	parse(argc, argv, &c);
+	open_all(&c);
+	while (!cmd_stop && stage_next(&st, &m) == LS_OK) {
+		if (wait_rc != LS_OK)
+			output_failed(&wait_err);
+		route(&c, &m);
+	}
+	if (wait_rc != LS_OK)
+		output_failed(&wait_err);
+	return close_all(&c);
 }

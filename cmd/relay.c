@@ -4,7 +4,7 @@
 #include "cmd.h"
 
 struct input {
-	ls_source *src;
+	struct stage st;
 	ls_msg m;		/* its next message, borrowed */
 	bool live;
 };
@@ -14,26 +14,27 @@ static struct input *inputs;
 static size_t ninputs;
 static int wait_rc = LS_OK;
 static ls_error wait_err;
-static bool quiet, skip_corrupt;
 
-static void
-usage(void)
-{
-	fprintf(stderr,
-	    "usage: relay [-fq] [-i input]... [-o output] [--append]\n"
-	    "             [--beacon-interval bytes] [--force] [--from position]\n"
-	    "             [--no-eos] [--on-bad-line fail|skip|raw] "
-	    "[--skip-corrupt]\n"
-	    "             [--stats] [--stats-interval duration]\n"
-	    "             [--sync none|interval|every]\n"
-	    "             [--group name] [--consumer name] "
-	    "[--claim-idle duration]\n"
-	    "             [--maxlen count] [--exit-at-end] "
-	    "[--key field:name]\n"
-	    "             [--partition shard] [--headers] "
-	    "[-X name=value]\n");
-	exit(2);
-}
+static const char usage_text[] =
+    "usage: relay [-fhq] [-i input]... [-o output] [--append]\n"
+    "             [--beacon-interval bytes] [--force] [--from position]\n"
+    "             [--no-eos] [--on-bad-line fail|skip|raw] [--skip-corrupt]\n"
+    "             [--stats] [--stats-interval duration]\n"
+    "             [--sync none|interval|every]\n"
+    "             [--group name] [--consumer name] [--claim-idle duration]\n"
+    "             [--maxlen count] [--exit-at-end] [--key field:name]\n"
+    "             [--partition shard] [--headers] [-X name=value]\n"
+    "       relay --version\n";
+
+struct config {
+	struct stage opt;	/* the options of every input */
+	ls_sink_opts ko;
+	const char **uris;
+	size_t nin;
+	const char *output;
+	const char **props;
+	size_t nprops;
+};
 
 /* What the output has taken is acknowledged to brokers. */
 static void
@@ -42,9 +43,10 @@ commit_inputs(void)
 	ls_error e;
 
 	for (size_t i = 0; wait_rc == LS_OK && i < ninputs; i++)
-		if (inputs[i].src != NULL &&
-		    ls_source_commit(inputs[i].src, &e) != LS_OK)
-			warnx("%s: %s", ls_source_name(inputs[i].src), e.msg);
+		if (inputs[i].st.src != NULL &&
+		    ls_source_commit(inputs[i].st.src, &e) != LS_OK)
+			warnx("%s: %s", ls_source_name(inputs[i].st.src),
+			    e.msg);
 }
 
 /* Before the input waits, everything read so far goes out. */
@@ -63,296 +65,273 @@ output_failed(const ls_error *e)
 	cmd_output_failed(cmd_to_stdout(sink), e);
 }
 
-/* Reads the next message of in; false when it has ended. Reports bad
- * lines and damage; exits on errors that end the input. */
-static bool
-advance(struct input *in, enum ls_bad_line bad, uint64_t *eos_ts)
+/* An output that failed while an input waited ends the program. */
+static void
+check_wait(void)
 {
-	ls_error e;
-	int rc;
-
-	for (;;) {
-		rc = ls_source_next(in->src, &in->m, &e);
-		if (wait_rc != LS_OK)
-			output_failed(&wait_err);
-		if (rc == LS_OK) {
-			cmd_count(&cmd_stats.in, 1);
-			if (!ls_msg_is_eos(&in->m))
-				return true;
-			if (in->m.ts_ms > *eos_ts)
-				*eos_ts = in->m.ts_ms;
-			rc = LS_END;
-		}
-		if (rc == LS_END) {
-			in->live = false;
-			return false;
-		}
-		if (rc == LS_PARTIAL) {
-			warnx("%s", e.msg);
-			in->live = false;
-			return false;
-		}
-		if (rc == LS_NOTICE) {
-			/* a followed file truncated or replaced */
-			warnx("%s", e.msg);
-			continue;
-		}
-		if (rc == LS_ERR_INVAL && ls_source_is_lines(in->src)) {
-			cmd_count(&cmd_stats.skipped, 1);
-			if (bad == LS_BAD_FAIL) {
-				warnx("%s: %s", ls_source_name(in->src), e.msg);
-				ls_sink_abort(sink, NULL);
-				sink = NULL;
-				exit(1);
-			}
-			if (!quiet)
-				warnx("%s: %s (skipped)",
-				    ls_source_name(in->src), e.msg);
-			continue;
-		}
-		if (rc == LS_ERR_CORRUPT && skip_corrupt) {
-			/* the source went on past the damage, or has ended */
-			warnx("%s: %s", ls_source_name(in->src), e.msg);
-			cmd_count(&cmd_stats.corrupt, 1);
-			continue;
-		}
-		warnx("%s: %s", ls_source_name(in->src), e.msg);
-		if (sink != NULL)
-			ls_sink_abort(sink, NULL);
-		exit(1);
-	}
+	if (wait_rc != LS_OK)
+		output_failed(&wait_err);
 }
 
-int
-main(int argc, char *argv[])
+static void
+abort_output(void)
+{
+	if (sink != NULL)
+		ls_sink_abort(sink, NULL);
+	sink = NULL;
+}
+
+static void
+add_prop(struct config *c, const char *arg)
+{
+	if (strchr(arg, '=') == NULL)
+		cmd_usage("-X: '%s' is not name=value", arg);
+	if ((c->props = reallocarray(c->props, c->nprops + 2,
+	    sizeof(*c->props))) == NULL)
+		err(1, NULL);
+	c->props[c->nprops++] = arg;
+	c->props[c->nprops] = NULL;
+	c->opt.so.props = c->ko.props = c->props;
+}
+
+static void
+add_input(struct config *c, const char *uri)
+{
+	if ((c->uris = reallocarray(c->uris, c->nin + 1,
+	    sizeof(*c->uris))) == NULL)
+		err(1, NULL);
+	c->uris[c->nin++] = uri;
+}
+
+/* The options of the sink (a broker's among them); false if ch is not
+ * one. */
+static bool
+sink_option(struct config *c, int ch, const char *arg)
+{
+	ls_sink_opts *ko = &c->ko;
+
+	switch (ch) {
+	case 'E':
+		ko->no_eos = true;
+		break;
+	case 'H':
+		ko->meta_headers = true;
+		break;
+	case 'k':
+		if (strncmp(arg, "field:", 6) != 0 || arg[6] == '\0')
+			cmd_usage("--key: '%s' is not field:NAME", arg);
+		ko->key_field = arg + 6;
+		break;
+	case 'M':
+		ko->maxlen = (uint64_t)cmd_number(arg, 1, LLONG_MAX,
+		    "--maxlen");
+		break;
+	case 'p':
+		if (strcmp(arg, "shard") != 0)
+			cmd_usage("--partition: '%s' is not shard", arg);
+		ko->partition_by_shard = true;
+		break;
+	case 'Y':
+		if (strcmp(arg, "none") == 0)
+			ko->sync = LS_SYNC_NONE;
+		else if (strcmp(arg, "interval") == 0)
+			ko->sync = LS_SYNC_INTERVAL;
+		else if (strcmp(arg, "every") == 0)
+			ko->sync = LS_SYNC_EVERY;
+		else
+			cmd_usage("--sync: '%s' is not none, interval or "
+			    "every", arg);
+		break;
+	default:
+		return cmd_sink_option(ch, arg, ko);
+	}
+	return true;
+}
+
+/* The options of the sources (a broker's among them); false if ch is
+ * not one. */
+static bool
+source_option(struct config *c, int ch, const char *arg)
+{
+	ls_source_opts *so = &c->opt.so;
+	ls_error e;
+
+	switch (ch) {
+	case 'P':
+		so->from_given = true;
+		if (strncmp(arg, "id:", 3) == 0 && arg[3] != '\0')
+			so->from_id = arg + 3;
+		else if (ls_pos_parse(arg, &so->from, &e) != LS_OK)
+			cmd_usage("--from: %s", e.msg);
+		break;
+	case 'c':
+		so->claim_idle_ms = cmd_duration(arg, "--claim-idle") / 1000;
+		break;
+	case 'e':
+		so->exit_at_end = true;
+		break;
+	case 'f':
+		so->follow = true;
+		break;
+	case 'g':
+		so->group = arg;
+		/* a commit waits for what went out to be taken */
+		c->ko.flush_delivers = true;
+		break;
+	case 'u':
+		so->consumer = arg;
+		break;
+	default:
+		return ch != 'i' && stage_option(&c->opt, ch, arg);
+	}
+	return true;
+}
+
+static void
+parse(int argc, char *argv[], struct config *c)
 {
 	static const struct option longopts[] = {
 		{ "append", no_argument, NULL, 'A' },
 		{ "beacon-interval", required_argument, NULL, 'B' },
-		{ "follow", no_argument, NULL, 'f' },
-		{ "force", no_argument, NULL, 'F' },
 		{ "claim-idle", required_argument, NULL, 'c' },
 		{ "consumer", required_argument, NULL, 'u' },
 		{ "exit-at-end", no_argument, NULL, 'e' },
+		{ "follow", no_argument, NULL, 'f' },
+		{ "force", no_argument, NULL, 'F' },
 		{ "from", required_argument, NULL, 'P' },
 		{ "group", required_argument, NULL, 'g' },
 		{ "headers", no_argument, NULL, 'H' },
 		{ "key", required_argument, NULL, 'k' },
 		{ "maxlen", required_argument, NULL, 'M' },
-		{ "partition", required_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "input", required_argument, NULL, 'i' },
 		{ "no-eos", no_argument, NULL, 'E' },
-		{ "on-bad-line", required_argument, NULL, 'L' },
 		{ "output", required_argument, NULL, 'o' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "skip-corrupt", no_argument, NULL, 'C' },
-		{ "stats", no_argument, NULL, 'S' },
-		{ "stats-interval", required_argument, NULL, 'I' },
+		{ "partition", required_argument, NULL, 'p' },
 		{ "sync", required_argument, NULL, 'Y' },
+		CMD_LONGOPTS,
+		STAGE_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
-	ls_source_opts so;
-	ls_sink_opts ko;
-	ls_error e;
-	const char **uris = NULL, *output = "-";
-	const char **props = NULL;
-	size_t nprops = 0;
-	struct input *in;
-	size_t nin = 0;
-	uint64_t eos_ts = 0, interval_us = 1000000;
-	bool stats = false;
-	int ch, status = 0;
+	int ch;
 
-	cmd_init();
-	memset(&so, 0, sizeof(so));
-	memset(&ko, 0, sizeof(ko));
-	ko.interval = LS_SS_DEFAULT_INTERVAL;
 	while ((ch = getopt_long(argc, argv, "fhi:o:qX:", longopts, NULL)) !=
 	    -1) {
-		if (cmd_sink_option(ch, optarg, &ko))
+		cmd_option(ch);
+		if (sink_option(c, ch, optarg) || source_option(c, ch, optarg))
 			continue;
-		switch (ch) {
-		case 'C':
-			so.skip_corrupt = skip_corrupt = true;
-			break;
-		case 'E':
-			ko.no_eos = true;
-			break;
-		case 'I':
-			interval_us = cmd_duration(optarg, "--stats-interval");
-			break;
-		case 'L':
-			if (strcmp(optarg, "fail") == 0)
-				so.bad = LS_BAD_FAIL;
-			else if (strcmp(optarg, "skip") == 0)
-				so.bad = LS_BAD_SKIP;
-			else if (strcmp(optarg, "raw") == 0)
-				so.bad = LS_BAD_RAW;
-			else
-				errx(2, "--on-bad-line: '%s' is not fail, skip "
-				    "or raw", optarg);
-			break;
-		case 'P':
-			so.from_given = true;
-			if (strncmp(optarg, "id:", 3) == 0 && optarg[3] != '\0')
-				so.from_id = optarg + 3;
-			else if (ls_pos_parse(optarg, &so.from, &e) != LS_OK)
-				errx(2, "--from: %s", e.msg);
-			break;
-		case 'X':
-			if (strchr(optarg, '=') == NULL)
-				errx(2, "-X: '%s' is not name=value", optarg);
-			if ((props = reallocarray(props, nprops + 2,
-			    sizeof(*props))) == NULL)
-				err(1, NULL);
-			props[nprops++] = optarg;
-			props[nprops] = NULL;
-			so.props = ko.props = props;
-			break;
-		case 'c':
-			so.claim_idle_ms = cmd_duration(optarg, "--claim-idle") /
-			    1000;
-			break;
-		case 'e':
-			so.exit_at_end = true;
-			break;
-		case 'g':
-			so.group = optarg;
-			/* a commit waits for what went out to be taken */
-			ko.flush_delivers = true;
-			break;
-		case 'H':
-			ko.meta_headers = true;
-			break;
-		case 'k':
-			if (strncmp(optarg, "field:", 6) != 0 || optarg[6] == '\0')
-				errx(2, "--key: '%s' is not field:NAME", optarg);
-			ko.key_field = optarg + 6;
-			break;
-		case 'M':
-			ko.maxlen = (uint64_t)cmd_number(optarg, 1, LLONG_MAX,
-			    "--maxlen");
-			break;
-		case 'p':
-			if (strcmp(optarg, "shard") != 0)
-				errx(2, "--partition: '%s' is not shard", optarg);
-			ko.partition_by_shard = true;
-			break;
-		case 'u':
-			so.consumer = optarg;
-			break;
-		case 'S':
-			stats = true;
-			break;
-		case 'Y':
-			if (strcmp(optarg, "none") == 0)
-				ko.sync = LS_SYNC_NONE;
-			else if (strcmp(optarg, "interval") == 0)
-				ko.sync = LS_SYNC_INTERVAL;
-			else if (strcmp(optarg, "every") == 0)
-				ko.sync = LS_SYNC_EVERY;
-			else
-				errx(2, "--sync: '%s' is not none, interval or "
-				    "every", optarg);
-			break;
-		case 'f':
-			so.follow = true;
-			break;
-		case 'i':
-			if ((uris = reallocarray(uris, nin + 1,
-			    sizeof(*uris))) == NULL)
-				err(1, NULL);
-			uris[nin++] = optarg;
-			break;
-		case 'o':
-			output = optarg;
-			break;
-		case 'q':
-			quiet = true;
-			break;
-		default:
-			usage();
-		}
+		if (ch == 'X')
+			add_prop(c, optarg);
+		else if (ch == 'i')
+			add_input(c, optarg);
+		else if (ch == 'o')
+			c->output = optarg;
+		else
+			cmd_usage(NULL);
 	}
-	argc -= optind;
-	argv += optind;
-	if (argc != 0)
-		usage();
-	if (ko.append && ko.force)
-		errx(2, "--append and --force do not go together");
-	if (nin == 0) {
-		static const char *stdin_uri = "-";
-		uris = &stdin_uri;
-		nin = 1;
-	}
-	if (so.follow && nin > 1)
-		errx(2, "--follow takes a single input");
-	if (so.consumer != NULL && so.group == NULL)
-		errx(2, "--consumer goes with --group");
+	if (optind < argc)
+		cmd_usage("unexpected argument '%s' (inputs go with -i)",
+		    argv[optind]);
+	if (c->ko.append && c->ko.force)
+		cmd_usage("--append and --force do not go together");
+	if (c->nin == 0)
+		add_input(c, "-");
+	if (c->opt.so.follow && c->nin > 1)
+		cmd_usage("--follow takes a single input");
+	if (c->opt.so.consumer != NULL && c->opt.so.group == NULL)
+		cmd_usage("--consumer goes with --group");
+}
 
-	cmd_stats_start("relay", stats ? interval_us : 0);
-	so.stop = &cmd_stop;
-	ko.stop = &cmd_stop;
-	so.on_wait = flush_output;
-	if ((in = calloc(nin, sizeof(*in))) == NULL)
+static void
+open_all(struct config *c)
+{
+	stage_start(&c->opt);
+	c->opt.so.on_wait = flush_output;
+	c->opt.abort = abort_output;
+	c->opt.after_read = check_wait;
+	if ((inputs = calloc(c->nin, sizeof(*inputs))) == NULL)
 		err(1, NULL);
-	inputs = in;
-	ninputs = nin;
-	for (size_t i = 0; i < nin; i++)
-		if ((in[i].src = ls_source_open(uris[i], &so, &e)) == NULL)
-			errx(1, "%s", e.msg);
-	sink = cmd_sink_open(output, &ko);
+	ninputs = c->nin;
+	for (size_t i = 0; i < ninputs; i++) {
+		inputs[i].st = c->opt;
+		inputs[i].st.uri = c->uris[i];
+		stage_open_input(&inputs[i].st);
+	}
+	sink = cmd_sink_open(c->output, &c->ko);
+}
 
-	for (size_t i = 0; i < nin; i++)
-		in[i].live = advance(&in[i], so.bad, &eos_ts);
+/* Merges the inputs by time stamp into the output; the status of the
+ * messages that could not be written (1), else 0. */
+static int
+merge(void)
+{
+	struct input *in = inputs, *next;
+	ls_error e;
+	int rc, status = 0;
+
+	for (size_t i = 0; i < ninputs; i++)
+		in[i].live = stage_next(&in[i].st, &in[i].m) == LS_OK;
 	for (;;) {
 		/* the earliest head goes first; ties keep input order */
-		struct input *next = NULL;
-		for (size_t i = 0; i < nin; i++)
+		next = NULL;
+		for (size_t i = 0; i < ninputs; i++)
 			if (in[i].live && (next == NULL ||
 			    in[i].m.ts_ms < next->m.ts_ms))
 				next = &in[i];
 		if (next == NULL)
-			break;
-		int rc = ls_sink_write(sink, &next->m, &e);
+			return status;
+		rc = ls_sink_write(sink, &next->m, &e);
 		if (rc == LS_ERR_NOTLINE)
 			status = 1;
-		if (!cmd_written(rc, &next->m, next->src, ls_sink_name(sink),
-		    &e))
+		if (!cmd_written(rc, &next->m, next->st.src,
+		    ls_sink_name(sink), &e))
 			output_failed(&e);
-		next->live = advance(next, so.bad, &eos_ts);
+		next->live = stage_next(&next->st, &next->m) == LS_OK;
 	}
+}
 
+/* Closes the output (with the latest End-of-Stream of the inputs),
+ * commits and closes the inputs; returns the exit status. */
+static int
+close_all(struct config *c)
+{
+	uint64_t eos_ts = 0;
 	ls_msg eos;
-	ls_msg_eos(&eos, eos_ts ? eos_ts : ls_now_ms());
-	/* a line output forwards an End-of-Stream it was given */
 	ls_sink *k = sink;
+	int status = 0;
+
+	for (size_t i = 0; i < ninputs; i++)
+		if (inputs[i].st.eos_ts > eos_ts)
+			eos_ts = inputs[i].st.eos_ts;
+	ls_msg_eos(&eos, eos_ts ? eos_ts : ls_now_ms());
 	sink = NULL;
+	/* a line output forwards an End-of-Stream it was given */
 	if (cmd_sink_close(k, ls_sink_is_ss(k) || eos_ts ? &eos : NULL) != 0)
 		exit(1);
 	commit_inputs();
-	for (size_t i = 0; i < nin; i++) {
-		if (ls_source_raw_count(in[i].src) > 0 && !quiet)
-			warnx("%s: %llu lines taken raw",
-			    ls_source_name(in[i].src), (unsigned long long)
-			    ls_source_raw_count(in[i].src));
-		cmd_count(&cmd_stats.raw, ls_source_raw_count(in[i].src));
-		ls_source_close(in[i].src);
-	}
-	if (stats)
-		cmd_stats_print();
-	if (atomic_load(&cmd_stats.skipped) > 0) {
-		warnx("skipped: %llu",
-		    (unsigned long long)atomic_load(&cmd_stats.skipped));
-		if (!quiet)
-			status = 1;
-	}
-	if (atomic_load(&cmd_stats.corrupt) > 0)
+	for (size_t i = 0; i < ninputs; i++)
+		stage_close_input(&inputs[i].st);
+	if (stage_end(&c->opt) != 0)
 		status = 1;
-	free(in);
-	if (uris != NULL && nin > 0 && strcmp(uris[0], "-") != 0)
-		free(uris);
-	free(props);
+	free(inputs);
+	free(c->uris);
+	free(c->props);
+	return status;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct config c;
+	int status;
+
+	cmd_usage_text = usage_text;
+	memset(&c, 0, sizeof(c));
+	stage_init(&c.opt, "relay");
+	c.ko.interval = LS_SS_DEFAULT_INTERVAL;
+	c.output = "-";
+	parse(argc, argv, &c);
+	open_all(&c);
+	status = merge();
+	if (close_all(&c) != 0)
+		status = 1;
 	return status;
 }

@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "cmd.h"
 
 enum { LOG, NDJSON };
@@ -21,15 +23,15 @@ static ls_out out;
 static uint64_t nbeacons;
 static int need_header;		/* --meta: a file followed anew */
 
-static void
-usage(void)
-{
-	fprintf(stderr, "usage: ss-decode [-fHmv] [-F log|ndjson] [--follow] "
-	    "[--header-only] [--meta]\n"
-	    "                 [--verify] [--format log|ndjson] [--file] "
-	    "file\n");
-	exit(2);
-}
+static const char usage_text[] =
+    "usage: ss-decode [-fHhmv] [-F log|ndjson] [--follow] [--header-only]\n"
+    "                 [--meta] [--verify] [--format log|ndjson]\n"
+    "                 [-i file | --input file] file\n"
+    "       ss-decode --version\n";
+
+struct config {
+	bool follow, verify;
+};
 
 static void
 on_signal(int sig)
@@ -217,174 +219,262 @@ pause_briefly(void)
 	nanosleep(&ts, NULL);
 }
 
-int
-main(int argc, char *argv[])
+static void
+parse(int argc, char *argv[], struct config *c)
 {
 	static const struct option longopts[] = {
-		{ "file", required_argument, NULL, 'i' },
+		{ "file", required_argument, NULL, 'i' },	/* alias */
 		{ "follow", no_argument, NULL, 'f' },
 		{ "format", required_argument, NULL, 'F' },
 		{ "header-only", no_argument, NULL, 'H' },
-		{ "help", no_argument, NULL, 'h' },
+		{ "input", required_argument, NULL, 'i' },
 		{ "meta", no_argument, NULL, 'm' },
 		{ "verify", no_argument, NULL, 'v' },
+		CMD_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
-	ls_ss_reader *r;
-	ls_error e;
-	ls_msg m;
-	uint64_t nmsg = 0, faults = 0, skipped = 0, from, to;
-	int ch, fd, rc, follow = 0, verify = 0;
+	int ch;
 
-	cmd_std_fds();
 	while ((ch = getopt_long(argc, argv, "F:Hfhi:mv", longopts, NULL)) !=
 	    -1) {
-		switch (ch) {
-		case 'F':
-			if (strcmp(optarg, "log") == 0)
-				format = LOG;
-			else if (strcmp(optarg, "ndjson") == 0)
-				format = NDJSON;
-			else {
-				warnx("unknown format '%s' (log or ndjson)",
-				    optarg);
-				usage();
-			}
-			break;
-		case 'H':
+		cmd_option(ch);
+		if (ch == 'F' && strcmp(optarg, "log") == 0)
+			format = LOG;
+		else if (ch == 'F' && strcmp(optarg, "ndjson") == 0)
+			format = NDJSON;
+		else if (ch == 'F')
+			cmd_usage("unknown format '%s' (log or ndjson)", optarg);
+		else if (ch == 'H')
 			header_only = 1;
-			break;
-		case 'f':
-			follow = 1;
-			break;
-		case 'i':
+		else if (ch == 'f')
+			c->follow = true;
+		else if (ch == 'i')
 			path = optarg;
-			break;
-		case 'm':
+		else if (ch == 'm')
 			meta = 1;
-			break;
-		case 'v':
-			verify = 1;
-			break;
-		default:
-			usage();
-		}
+		else if (ch == 'v')
+			c->verify = true;
+		else
+			cmd_usage(NULL);
 	}
 	argc -= optind;
 	argv += optind;
 	if (path == NULL && argc == 1)
 		path = argv[0];
-	else if (path == NULL || argc != 0)
-		usage();
-	if (verify && follow)
-		errx(2, "--verify and --follow do not go together");
+	else if (path == NULL && argc == 0)
+		cmd_usage("no file given");
+	else if (argc != 0)
+		cmd_usage("one file only, but '%s' %s", argv[argc - 1],
+		    path != NULL ? "follows -i" : "is a second one");
+	if (c->verify && c->follow)
+		cmd_usage("--verify and --follow do not go together");
+}
+
+static bool
+has_suffix(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+
+	return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+static ssize_t
+gz_read(void *ctx, void *buf, size_t n)
+{
+	int k = gzread(ctx, buf, n > INT_MAX ? INT_MAX : (unsigned)n);
+	int zerr;
+
+	if (k < 0) {
+		gzerror(ctx, &zerr);
+		errno = zerr == Z_ERRNO ? errno : EIO;
+		return -1;
+	}
+	return k;
+}
+
+/* Opens the file (a .gz one through zlib) and its reader. */
+static ls_ss_reader *
+open_file(const struct config *c, int *fd, gzFile *gz)
+{
+	unsigned flags = c->verify ? LS_SS_VERIFY : 0;
+	ls_ss_reader *r;
+	ls_error e;
 
 	if (strcmp(path, "-") == 0) {
-		fd = STDIN_FILENO;
+		*fd = STDIN_FILENO;
 		path = "stdin";
-	} else if ((fd = open(path, O_RDONLY)) < 0)
+	} else if ((*fd = open(path, O_RDONLY)) < 0)
 		err(1, "%s", path);
-	if (follow) {
+	if (has_suffix(path, ".gz")) {
+		if (c->follow)
+			errx(1, "%s: --follow and positions other than start "
+			    "need the uncompressed file", path);
+		if ((*gz = gzdopen(*fd, "rb")) == NULL)
+			errx(1, "%s: zlib: out of memory", path);
+	}
+	if (ls_out_init(&out, STDOUT_FILENO, 256 * 1024, &e) != LS_OK)
+		errx(1, "%s", e.msg);
+	r = *gz != NULL ? ls_ss_reader_open_fn(-1, gz_read, *gz, flags, &e) :
+	    ls_ss_reader_open(*fd, flags, &e);
+	if (r == NULL) {
+		warnx("%s: byte %llu: %s", path, (unsigned long long)e.offset,
+		    e.msg);
+		if (c->verify)
+			printf("%s: 1 faults, 0 messages, 0 beacons, 0 bytes\n",
+			    path);
+		exit(1);
+	}
+	return r;
+}
+
+/* Writes m as the format says; counts what cannot be a line. */
+static void
+print_msg(ls_ss_reader *r, const ls_msg *m, uint64_t *skipped)
+{
+	ls_error e;
+	int rc;
+
+	if (format == NDJSON)
+		rc = ls_json_write(&out, m, header_only ? LS_JSON_NO_PAYLOAD :
+		    0, &e);
+	else if (header_only)
+		rc = ls_line_write_meta(&out, m, &e);
+	else
+		rc = ls_line_write(&out, m, &e);
+	if (rc == LS_ERR_NOTLINE) {
+		warnx("%s: byte %llu: stream %s seq %llu: %s; skipped "
+		    "(--format ndjson keeps it)", path,
+		    (unsigned long long)ls_ss_reader_msg_offset(r), m->key,
+		    (unsigned long long)m->seq, e.msg);
+		(*skipped)++;
+	} else if (rc != LS_OK)
+		errx(1, "stdout: %s", e.msg);
+}
+
+struct counts {
+	uint64_t nmsg, faults, skipped;
+};
+
+/* --verify: a fault is counted and passed over; false at the end. */
+static bool
+resync(ls_ss_reader *r, ls_error *e, struct counts *n)
+{
+	uint64_t from, to;
+	int rc;
+
+	warnx("%s: byte %llu: %s", path, (unsigned long long)e->offset,
+	    e->msg);
+	n->faults++;
+	rc = ls_ss_resync(r, &from, &to, e);
+	if (rc == LS_OK) {
+		warnx("%s: skipped bytes %llu to %llu", path,
+		    (unsigned long long)from, (unsigned long long)to);
+		return true;
+	}
+	if (rc == LS_END)
+		return false;
+	ls_out_flush(&out, NULL);
+	errx(1, "%s: byte %llu: %s", path, (unsigned long long)e->offset,
+	    e->msg);
+}
+
+static void
+run(const struct config *c, ls_ss_reader *r, int *fd, struct counts *n)
+{
+	ls_error e;
+	ls_msg m;
+	int rc;
+
+	for (;;) {
+		rc = ls_ss_next(r, &m, &e);
+		if (rc == LS_OK) {
+			n->nmsg++;
+			if (meta)
+				header_again(r);
+			if (!c->verify)
+				print_msg(r, &m, &n->skipped);
+			if (ls_msg_is_eos(&m))
+				return;
+			continue;
+		}
+		if (rc == LS_END || rc == LS_PARTIAL) {
+			if (c->follow && !stop) {
+				uint64_t cut = e.offset;
+				if (ls_out_flush(&out, &e) != LS_OK)
+					errx(1, "stdout: %s", e.msg);
+				pause_briefly();
+				look(r, fd, rc, cut);
+				continue;
+			}
+			if (rc == LS_PARTIAL && !c->follow)
+				warnx("%s: truncated at byte %llu", path,
+				    (unsigned long long)e.offset);
+			return;
+		}
+		if (rc == LS_ERR_CORRUPT && c->verify) {
+			if (resync(r, &e, n))
+				continue;
+			return;
+		}
+		if (rc == LS_ERR_CORRUPT && c->follow && rewritten(r))
+			continue;
+		ls_out_flush(&out, NULL);
+		errx(1, "%s: byte %llu: %s", path,
+		    (unsigned long long)e.offset, e.msg);
+	}
+}
+
+static void
+print_verdict(ls_ss_reader *r, const struct counts *n)
+{
+	char line[256], what[32] = "ok";
+
+	if (n->faults)
+		snprintf(what, sizeof(what), "%llu faults",
+		    (unsigned long long)n->faults);
+	snprintf(line, sizeof(line), "%s: %s, %llu messages, %llu beacons, "
+	    "%llu bytes\n", path, what, (unsigned long long)n->nmsg,
+	    (unsigned long long)nbeacons,
+	    (unsigned long long)ls_ss_reader_offset(r));
+	put(line);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct config c = { false, false };
+	struct counts n = { 0, 0, 0 };
+	ls_ss_reader *r;
+	gzFile gz = NULL;
+	ls_error e;
+	int fd;
+
+	cmd_std_fds();
+	cmd_usage_text = usage_text;
+	parse(argc, argv, &c);
+	r = open_file(&c, &fd, &gz);
+	if (c.follow) {
 		struct sigaction sa;
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = on_signal;
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
 	}
-	if (ls_out_init(&out, STDOUT_FILENO, 256 * 1024, &e) != LS_OK)
-		errx(1, "%s", e.msg);
-	if ((r = ls_ss_reader_open(fd, verify ? LS_SS_VERIFY : 0, &e)) == NULL) {
-		warnx("%s: byte %llu: %s", path, (unsigned long long)e.offset,
-		    e.msg);
-		if (verify)
-			printf("%s: 1 faults, 0 messages, 0 beacons, 0 bytes\n",
-			    path);
-		return 1;
-	}
 	ls_ss_reader_on_beacon(r, on_beacon, r);
-	if (meta && !verify)
+	if (meta && !c.verify)
 		print_header(ls_ss_reader_header(r));
-
-	for (;;) {
-		rc = ls_ss_next(r, &m, &e);
-		if (rc == LS_OK) {
-			nmsg++;
-			if (meta)
-				header_again(r);
-			if (verify)
-				;
-			else if (format == NDJSON)
-				rc = ls_json_write(&out, &m, header_only ?
-				    LS_JSON_NO_PAYLOAD : 0, &e);
-			else if (header_only)
-				rc = ls_line_write_meta(&out, &m, &e);
-			else
-				rc = ls_line_write(&out, &m, &e);
-			if (rc == LS_ERR_NOTLINE) {
-				warnx("%s: byte %llu: stream %s seq %llu: %s; "
-				    "skipped (--format ndjson keeps it)", path,
-				    (unsigned long long)ls_ss_reader_msg_offset(r),
-				    m.key, (unsigned long long)m.seq, e.msg);
-				skipped++;
-			} else if (rc != LS_OK)
-				errx(1, "stdout: %s", e.msg);
-			if (ls_msg_is_eos(&m))
-				break;
-			continue;
-		}
-		if (rc == LS_END || rc == LS_PARTIAL) {
-			if (follow && !stop) {
-				uint64_t cut = e.offset;
-				if (ls_out_flush(&out, &e) != LS_OK)
-					errx(1, "stdout: %s", e.msg);
-				pause_briefly();
-				look(r, &fd, rc, cut);
-				continue;
-			}
-			if (rc == LS_PARTIAL && !follow) {
-				warnx("%s: truncated at byte %llu", path,
-				    (unsigned long long)e.offset);
-			}
-			break;
-		}
-		if (rc == LS_ERR_CORRUPT && verify) {
-			warnx("%s: byte %llu: %s", path,
-			    (unsigned long long)e.offset, e.msg);
-			faults++;
-			rc = ls_ss_resync(r, &from, &to, &e);
-			if (rc == LS_OK) {
-				warnx("%s: skipped bytes %llu to %llu", path,
-				    (unsigned long long)from,
-				    (unsigned long long)to);
-				continue;
-			}
-			if (rc == LS_END)
-				break;
-		}
-		if (rc == LS_ERR_CORRUPT && follow && rewritten(r))
-			continue;
-		ls_out_flush(&out, NULL);
-		errx(1, "%s: byte %llu: %s", path,
-		    (unsigned long long)e.offset, e.msg);
-	}
-	if (verify) {
-		char line[256], what[32] = "ok";
-		if (faults)
-			snprintf(what, sizeof(what), "%llu faults",
-			    (unsigned long long)faults);
-		snprintf(line, sizeof(line), "%s: %s, %llu messages, %llu "
-		    "beacons, %llu bytes\n", path, what,
-		    (unsigned long long)nmsg, (unsigned long long)nbeacons,
-		    (unsigned long long)ls_ss_reader_offset(r));
-		put(line);
-	}
+	run(&c, r, &fd, &n);
+	if (c.verify)
+		print_verdict(r, &n);
 	if (ls_out_flush(&out, &e) != LS_OK)
 		errx(1, "stdout: %s", e.msg);
 	ls_out_free(&out);
 	ls_ss_reader_free(r);
-	if (fd != STDIN_FILENO)
+	if (gz != NULL)
+		gzclose(gz);
+	else if (fd != STDIN_FILENO)
 		close(fd);
 	if (close(STDOUT_FILENO) != 0 && errno != EBADF)
 		err(1, "stdout");
-	return faults || skipped ? 1 : 0;
+	return n.faults || n.skipped ? 1 : 0;
 }

@@ -8,7 +8,7 @@ cmd_number(const char *s, long long min, long long max, const char *what)
 	long long v = strtonum(s, min, max, &errstr);
 
 	if (errstr != NULL)
-		errx(2, "%s '%s' is %s (%lld to %lld)", what, s, errstr, min,
+		cmd_usage("%s '%s' is %s (%lld to %lld)", what, s, errstr, min,
 		    max);
 	return v;
 }
@@ -20,7 +20,7 @@ cmd_duration(const char *s, const char *what)
 	uint64_t us;
 
 	if (ls_duration_parse(s, &us, &e) != LS_OK)
-		errx(2, "%s: %s", what, e.msg);
+		cmd_usage("%s: %s", what, e.msg);
 	return us;
 }
 

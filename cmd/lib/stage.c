@@ -31,7 +31,7 @@ stage_option(struct stage *st, int ch, const char *arg)
 		else if (strcmp(arg, "raw") == 0)
 			st->so.bad = LS_BAD_RAW;
 		else
-			errx(2, "--on-bad-line: '%s' is not fail, skip or raw",
+			cmd_usage("--on-bad-line: '%s' is not fail, skip or raw",
 			    arg);
 		return true;
 	case 'S':
@@ -48,14 +48,26 @@ stage_option(struct stage *st, int ch, const char *arg)
 }
 
 void
-stage_open(struct stage *st)
+stage_start(const struct stage *st)
+{
+	cmd_stats_start(st->program, st->stats ? st->stats_us : 0);
+}
+
+void
+stage_open_input(struct stage *st)
 {
 	ls_error e;
 
-	cmd_stats_start(st->program, st->stats ? st->stats_us : 0);
 	st->so.stop = &cmd_stop;
 	if ((st->src = ls_source_open(st->uri, &st->so, &e)) == NULL)
 		errx(1, "%s", e.msg);
+}
+
+void
+stage_open(struct stage *st)
+{
+	stage_start(st);
+	stage_open_input(st);
 }
 
 _Noreturn void
@@ -77,6 +89,8 @@ stage_next(struct stage *st, ls_msg *m)
 		return LS_END;
 	for (;;) {
 		rc = ls_source_next(st->src, m, &e);
+		if (st->after_read != NULL)
+			st->after_read();
 		if (rc == LS_AGAIN)
 			return rc;
 		if (rc == LS_OK) {
@@ -91,6 +105,11 @@ stage_next(struct stage *st, ls_msg *m)
 				warnx("%s", e.msg);
 			st->ended = true;
 			return LS_END;
+		}
+		if (rc == LS_NOTICE) {
+			/* a followed file truncated or replaced */
+			warnx("%s", e.msg);
+			continue;
 		}
 		if (rc == LS_ERR_INVAL && ls_source_is_lines(st->src)) {
 			cmd_count(&cmd_stats.skipped, 1);
@@ -110,11 +129,10 @@ stage_next(struct stage *st, ls_msg *m)
 	}
 }
 
-int
-stage_close(struct stage *st)
+void
+stage_close_input(struct stage *st)
 {
 	uint64_t raw = ls_source_raw_count(st->src);
-	int status = 0;
 
 	if (raw > 0 && !st->quiet)
 		warnx("%s: %llu lines taken raw", ls_source_name(st->src),
@@ -122,6 +140,13 @@ stage_close(struct stage *st)
 	cmd_count(&cmd_stats.raw, raw);
 	ls_source_close(st->src);
 	st->src = NULL;
+}
+
+int
+stage_end(const struct stage *st)
+{
+	int status = 0;
+
 	if (st->stats)
 		cmd_stats_print();
 	if (atomic_load(&cmd_stats.skipped) > 0) {
@@ -133,6 +158,13 @@ stage_close(struct stage *st)
 	if (atomic_load(&cmd_stats.corrupt) > 0)
 		status = 1;
 	return status;
+}
+
+int
+stage_close(struct stage *st)
+{
+	stage_close_input(st);
+	return stage_end(st);
 }
 
 const ls_msg *

@@ -106,3 +106,46 @@ cmd_errc(int status, int code, const char *fmt, ...)
 	va_end(ap);
 	exit(status);
 }
+
+const char *cmd_usage_text = "";
+
+_Noreturn void
+cmd_usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		cmd_vwarn(-1, fmt, ap);
+		va_end(ap);
+	}
+	(void)ls_write_all(STDERR_FILENO, cmd_usage_text,
+	    strlen(cmd_usage_text));
+	exit(2);
+}
+
+static _Noreturn void
+cmd_print_exit(const char *s)
+{
+	if (fputs(s, stdout) == EOF || fflush(stdout) != 0)
+		err(1, "stdout");
+	exit(0);
+}
+
+void
+cmd_option(int ch)
+{
+	char line[128];
+
+	switch (ch) {
+	case 'h':
+		cmd_print_exit(cmd_usage_text);
+	case CMD_OPT_VERSION:
+		snprintf(line, sizeof(line), "%s %s\n", getprogname(),
+		    LS_VERSION);
+		cmd_print_exit(line);
+	case '?':
+	case ':':
+		cmd_usage(NULL);
+	}
+}

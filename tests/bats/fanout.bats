@@ -710,6 +710,6 @@ stats_of() {
 	[ ! -e "$T/a" ] || fail "an output was created"
 	# the synopsis is the man page's
 	runf fanout --help
-	assert_equal "$status" 2
-	grep -qF 'output ... | --exec command -j count' "$T/err"
+	assert_equal "$status" 0
+	grep -qF 'output ... | --exec command -j count' "$T/out"
 }
