@@ -30,6 +30,7 @@ struct group {
 	struct batch *open;
 	struct batch *head, *tail;	/* closed, to run in order */
 	bool running;
+	uint64_t timer;		/* the open batch's deadline, or 0 */
 };
 
 struct job {
@@ -44,11 +45,6 @@ struct job {
 	size_t slot;
 };
 
-struct timer {
-	struct group *g;
-	uint64_t id, at;
-};
-
 static struct stage st;
 static ls_sink *sink, *dead;
 static const char *exec_cmd;
@@ -61,8 +57,8 @@ static const char *field;
 static struct group **groups;	/* open addressing, by hash */
 static size_t ngroups, groups_cap;
 static struct group single;	/* without --by */
-static struct timer *timers;	/* a ring, in deadline order */
-static size_t t_head, t_len, t_cap;
+static ls_loop *loop;		/* jobs, deadlines and retries */
+static bool timer_closed;	/* a deadline closed a batch */
 static struct job *jobs;
 static size_t njobs;
 static size_t queued;		/* closed batches not yet done */
@@ -86,16 +82,6 @@ static const char usage_text[] =
     "             [--stats] [--stats-interval duration]\n"
     "       batch --split [-q] [-i input] [-o output] [options]\n"
     "       batch --version\n";
-
-/* Milliseconds on the monotonic clock, for deadlines. */
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* Grows *buf (capacity *cap) to hold need bytes; -1 on failure. */
 static int
@@ -181,25 +167,20 @@ group_for(const void *key, size_t len)
 	return g;
 }
 
-/* --- timers -------------------------------------------------------------- */
+/* --- deadlines ----------------------------------------------------------- */
 
+static void close_batch(struct group *);
+
+/* The open batch of group ctx has waited its TIMEOUT. */
 static void
-timer_push(struct group *g, uint64_t id, uint64_t at)
+on_deadline(ls_loop *l, void *ctx)
 {
-	if (t_len == t_cap) {
-		size_t cap = t_cap ? 2 * t_cap : 64;
-		struct timer *v = reallocarray(NULL, cap, sizeof(*v));
-		if (v == NULL)
-			err(1, NULL);
-		for (size_t k = 0; k < t_len; k++)
-			v[k] = timers[(t_head + k) % t_cap];
-		free(timers);
-		timers = v;
-		t_cap = cap;
-		t_head = 0;
-	}
-	timers[(t_head + t_len) % t_cap] = (struct timer){ g, id, at };
-	t_len++;
+	struct group *g = ctx;
+
+	(void)l;
+	g->timer = 0;
+	close_batch(g);
+	timer_closed = true;
 }
 
 /* --- emitting, running and dead letters ---------------------------------- */
@@ -250,17 +231,6 @@ ready_remove(struct batch *b)
 			nready--;
 			return;
 		}
-}
-
-static void
-status_text(int ws, char *buf, size_t n)
-{
-	if (WIFSIGNALED(ws))
-		snprintf(buf, n, "killed by signal %d", WTERMSIG(ws));
-	else if (WIFEXITED(ws))
-		snprintf(buf, n, "exited with status %d", WEXITSTATUS(ws));
-	else
-		snprintf(buf, n, "%s", "did not run");
 }
 
 /* Sends the messages of b (lines) to the dead-letter output, after a
@@ -348,6 +318,10 @@ set_nonblock(int fd)
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 }
 
+static void on_job_in(ls_loop *, int, unsigned, void *);
+static void on_job_out(ls_loop *, int, unsigned, void *);
+static void on_job_exit(ls_loop *, pid_t, int, void *);
+
 static void
 start_job(struct batch *b, size_t slot)
 {
@@ -377,13 +351,17 @@ start_job(struct batch *b, size_t slot)
 	j->slot = slot;
 	b->g->running = true;
 	njobs++;
+	if (ls_loop_fd(loop, j->in, LS_EV_WRITE, on_job_in, j, NULL) != LS_OK ||
+	    ls_loop_fd(loop, j->out, LS_EV_READ, on_job_out, j, NULL) !=
+	    LS_OK || ls_loop_child(loop, j->pid, on_job_exit, j, NULL) != LS_OK)
+		err(1, "the event loop");
 }
 
 /* Starts what may run: the first ready batch of each idle key. */
 static void
 schedule(void)
 {
-	uint64_t now = mono_ms();
+	uint64_t now = ls_mono_ms();
 
 	for (size_t i = 0; i < nready && njobs < jobs_max; i++) {
 		struct batch *b = ready[i];
@@ -397,7 +375,7 @@ schedule(void)
 		if (stopping) {
 			char why[64];
 			if (b->attempt > 0)	/* failed, waiting to retry */
-				status_text(b->why, why, sizeof(why));
+				ls_status_text(b->why, why, sizeof(why));
 			dead_letter(b, b->attempt > 0 ? why :
 			    "not run: an earlier batch failed");
 			batch_done(b);
@@ -414,14 +392,19 @@ schedule(void)
 static uint64_t
 backoff(unsigned attempt)
 {
-	uint64_t d = backoff_min;
+	uint64_t d = ls_backoff_ms(attempt - 1, backoff_min, backoff_max);
 
-	for (unsigned k = 1; k < attempt && d < backoff_max; k++)
-		d *= 2;
-	if (d > backoff_max)
-		d = backoff_max;
 	/* equal jitter: between half and the whole */
 	return d / 2 + arc4random_uniform((uint32_t)(d / 2 + 1));
+}
+
+/* A retry's pause is over: schedule() starts it. */
+static void
+on_retry_due(ls_loop *l, void *ctx)
+{
+	(void)l;
+	(void)ctx;
+	schedule();
 }
 
 /* The job of slot has exited and its output is read: keep or retry. */
@@ -432,8 +415,10 @@ finish_job(struct job *j)
 	char why[64];
 
 	close(j->out);
-	if (j->in >= 0)
+	if (j->in >= 0) {
+		ls_loop_fd(loop, j->in, 0, NULL, NULL, NULL);
 		close(j->in);
+	}
 	j->in = j->out = -1;
 	j->b = NULL;
 	njobs--;
@@ -456,7 +441,7 @@ finish_job(struct job *j)
 		batch_done(b);
 		return;
 	}
-	status_text(j->status, why, sizeof(why));
+	ls_status_text(j->status, why, sizeof(why));
 	b->why = j->status;
 	if (b->attempt <= retries && !stopping) {
 		if (!st.quiet)
@@ -465,81 +450,108 @@ finish_job(struct job *j)
 			    (unsigned long long)b->first.seq, why, b->attempt,
 			    retries);
 		cmd_count(&cmd_stats.retried, 1);
-		b->not_before = mono_ms() + backoff(b->attempt);
+		b->not_before = ls_mono_ms() + backoff(b->attempt);
+		/* the loop wakes then for schedule() to start it */
+		if (ls_loop_timer(loop, b->not_before, on_retry_due, NULL,
+		    NULL) == 0)
+			err(1, NULL);
 		return;
 	}
 	dead_letter(b, why);
 	batch_done(b);
 }
 
+/* Job ctx's input pipe has room: feed it its batch. */
+static void
+on_job_in(ls_loop *l, int fd, unsigned ev, void *ctx)
+{
+	struct job *j = ctx;
+
+	(void)ev;
+	while (j->fed < j->b->len) {
+		ssize_t w = write(fd, j->b->buf + j->fed, j->b->len - j->fed);
+		if (w > 0) {
+			j->fed += (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EAGAIN)
+			return;
+		break;	/* it stopped reading: its status tells */
+	}
+	ls_loop_fd(l, fd, 0, NULL, NULL, NULL);
+	close(fd);
+	j->in = -1;
+}
+
+/* Job ctx's output: kept until it ends, which with its exit ends it. */
+static void
+on_job_out(ls_loop *l, int fd, unsigned ev, void *ctx)
+{
+	struct job *j = ctx;
+
+	(void)ev;
+	for (;;) {
+		if (grow(&j->cap, &j->ccap, j->clen + 65536) != 0)
+			err(1, NULL);
+		ssize_t r = read(fd, j->cap + j->clen, 65536);
+		if (r > 0) {
+			j->clen += (size_t)r;
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return;	/* EAGAIN: more later */
+		break;
+	}
+	ls_loop_fd(l, fd, 0, NULL, NULL, NULL);
+	j->out_eof = true;
+	if (j->exited)
+		finish_job(j);
+}
+
+/* Job ctx's process ended (the loop reaped it). */
+static void
+on_job_exit(ls_loop *l, pid_t pid, int status, void *ctx)
+{
+	struct job *j = ctx;
+
+	(void)l;
+	(void)pid;
+	j->status = status;
+	j->exited = true;
+	if (j->out_eof)
+		finish_job(j);
+}
+
+static void
+on_input(ls_loop *l, int fd, unsigned ev, void *ctx)
+{
+	(void)l;
+	(void)fd;
+	(void)ev;
+	*(bool *)ctx = true;
+}
+
 /*
- * Moves the jobs on: feeds their input, reads their output, reaps them.
+ * Moves the jobs, deadlines and retries on, through the event loop.
  * Waits up to timeout ms (-1: until something happens) for them or for
  * input on fd (if >= 0). Returns true if fd is readable.
  */
 static bool
 service(int timeout, int fd)
 {
-	struct pollfd p[2 * 1024 + 1];
-	size_t np = 0;
-	bool readable = false, reaping = false;
+	bool readable = false;
 
-	for (size_t k = 0; jobs != NULL && k < jobs_max; k++) {
-		struct job *j = &jobs[k];
-		if (j->b == NULL)
-			continue;
-		if (j->in >= 0 && j->fed < j->b->len)
-			p[np++] = (struct pollfd){ j->in, POLLOUT, 0 };
-		if (!j->out_eof)
-			p[np++] = (struct pollfd){ j->out, POLLIN, 0 };
-		else
-			reaping = true;
-	}
+	if (fd >= 0 && ls_loop_fd(loop, fd, LS_EV_READ, on_input, &readable,
+	    NULL) != LS_OK)
+		err(1, "the event loop");
+	if (ls_loop_once(loop, timeout, NULL) < 0)
+		err(1, "poll");
 	if (fd >= 0)
-		p[np++] = (struct pollfd){ fd, POLLIN, 0 };
-	if (reaping && (timeout < 0 || timeout > 10))
-		timeout = 10;
-	if (poll(p, np, timeout) > 0 && fd >= 0 && p[np - 1].revents != 0)
-		readable = true;
-	for (size_t k = 0; jobs != NULL && k < jobs_max; k++) {
-		struct job *j = &jobs[k];
-		if (j->b == NULL)
-			continue;
-		while (j->in >= 0 && j->fed < j->b->len) {
-			ssize_t w = write(j->in, j->b->buf + j->fed,
-			    j->b->len - j->fed);
-			if (w > 0) {
-				j->fed += (size_t)w;
-				continue;
-			}
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0 && errno != EAGAIN) {
-				/* it stopped reading: its status tells */
-				close(j->in);
-				j->in = -1;
-			}
-			break;
-		}
-		if (j->in >= 0 && j->fed == j->b->len) {
-			close(j->in);
-			j->in = -1;
-		}
-		while (!j->out_eof) {
-			if (grow(&j->cap, &j->ccap, j->clen + 65536) != 0)
-				err(1, NULL);
-			ssize_t r = read(j->out, j->cap + j->clen, 65536);
-			if (r > 0)
-				j->clen += (size_t)r;
-			else if (r == 0)
-				j->out_eof = true;
-			else if (errno != EINTR)
-				break;
-		}
-		if (j->out_eof && waitpid(j->pid, &j->status, WNOHANG) ==
-		    j->pid)
-			finish_job(j);
-	}
+		ls_loop_fd(loop, fd, 0, NULL, NULL, NULL);
 	return readable;
 }
 
@@ -554,6 +566,10 @@ close_batch(struct group *g)
 	if (b == NULL)
 		return;
 	g->open = NULL;
+	if (g->timer != 0) {
+		ls_loop_cancel(loop, g->timer);
+		g->timer = 0;
+	}
 	if (exec_cmd == NULL) {
 		emit(b);
 		return;
@@ -567,18 +583,6 @@ close_batch(struct group *g)
 	ready[nready++] = b;
 	queued++;
 	schedule();
-}
-
-static void
-check_timers(uint64_t now)
-{
-	while (t_len > 0 && timers[t_head].at <= now) {
-		struct timer *t = &timers[t_head];
-		if (t->g->open != NULL && t->g->open->id == t->id)
-			close_batch(t->g);
-		t_head = (t_head + 1) % t_cap;
-		t_len--;
-	}
 }
 
 /* True if the JSON text p[0..n) nests at most max deep. */
@@ -699,10 +703,11 @@ add(const ls_msg *m)
 		g->open = b;
 		if (exec_cmd == NULL)
 			b->buf = NULL;
-		/* + 1: mono_ms() is rounded down, and the batch may close
+		/* + 1: ls_mono_ms() is rounded down, and the batch may close
 		 * no sooner than TIMEOUT after its first message */
-		if (timeout_ms > 0)
-			timer_push(g, b->id, mono_ms() + timeout_ms + 1);
+		if (timeout_ms > 0 && (g->timer = ls_loop_timer(loop,
+		    ls_mono_ms() + timeout_ms + 1, on_deadline, g, NULL)) == 0)
+			err(1, NULL);
 	}
 	if (grow(&b->buf, &b->cap, b->len + scratch_len + 2) != 0)
 		err(1, NULL);
@@ -723,17 +728,6 @@ close_all(void)
 			close_batch(groups[i]);
 }
 
-/* A poll(2) timeout until due: -1 for UINT64_MAX (none), capped. */
-static int
-ms_until(uint64_t due, uint64_t now)
-{
-	if (due == UINT64_MAX)
-		return -1;
-	if (due <= now)
-		return 0;
-	return due - now > INT_MAX ? INT_MAX : (int)(due - now);
-}
-
 /* Waits for every queued batch to run (retries included). */
 static void
 drain(void)
@@ -743,48 +737,31 @@ drain(void)
 		schedule();
 		if (queued == 0)
 			break;
-		int timeout = -1;
-		if (njobs == 0) {
-			/* then nready > 0: a retry waits for its time */
-			uint64_t now = mono_ms(), first = UINT64_MAX;
-			for (size_t i = 0; i < nready; i++)
-				if (ready[i]->not_before < first)
-					first = ready[i]->not_before;
-			timeout = ms_until(first, now);
-		}
-		service(timeout, -1);
+		/* a job's end, or a retry's time (a timer), moves it on */
+		service(-1, -1);
 	}
 }
 
-/* The input waits: let jobs and timers go on meanwhile. Gives up (so
- * that the main loop closes batches) when a deadline or a retry is due. */
+/* The input waits: let jobs, deadlines and retries go on meanwhile.
+ * Gives up (so that the batches a deadline closed go out) once one
+ * did. */
 static int
 wait_input(void *ctx, int fd)
 {
-	uint64_t start = mono_ms();
+	uint64_t start = ls_mono_ms();
 
 	(void)ctx;
 	for (;;) {
-		uint64_t now = mono_ms(), due = UINT64_MAX;
 		schedule();
-		if (t_len > 0 && timers[t_head].at <= now)
-			return 1;
-		if (t_len > 0)
-			due = timers[t_head].at;
-		for (size_t i = 0; i < nready; i++)
-			if (ready[i]->not_before > now &&
-			    ready[i]->not_before < due)
-				due = ready[i]->not_before;
-		int timeout = ms_until(due, now);
-		if (fd < 0 && (timeout < 0 || timeout > 50))
-			timeout = 50;	/* a follower's pause */
-		bool readable = service(timeout, fd);
-		if (cmd_stop)
+		bool readable = service(fd < 0 ? 50 : -1, fd);
+		if (cmd_stop || timer_closed) {
+			timer_closed = false;
 			return 1;	/* the source ends at its next read */
+		}
 		if (readable)
 			return 0;
-		if (fd < 0 && mono_ms() >= start + 50)
-			return 0;
+		if (fd < 0 && ls_mono_ms() >= start + 50)
+			return 0;	/* a follower's pause */
 	}
 }
 
@@ -1119,6 +1096,8 @@ open_all(const struct config *c)
 	st.so.on_wait = flush_output;
 	if (exec_cmd != NULL || timeout_ms > 0)
 		st.so.wait = wait_input;
+	if ((loop = ls_loop_new(&e)) == NULL)
+		errx(1, "%s", e.msg);
 	stage_open(&st);
 	if (ls_out_init_fn(&enc, enc_write, NULL, 65536, &e) != LS_OK)
 		errx(1, "%s", e.msg);
@@ -1146,7 +1125,6 @@ run(bool do_split)
 		if (wait_rc != LS_OK)
 			fail_output(&wait_err);
 		if (rc == LS_AGAIN) {
-			check_timers(mono_ms());
 			schedule();
 			continue;
 		}
@@ -1157,8 +1135,9 @@ run(bool do_split)
 			continue;
 		}
 		add(&m);
-		if (timeout_ms > 0)
-			check_timers(mono_ms());
+		/* deadlines pass while the input flows too */
+		if (timeout_ms > 0 && ls_loop_next(loop) <= ls_mono_ms())
+			service(0, -1);
 		if (exec_cmd == NULL)
 			continue;
 		if ((++tick & 63) == 0)
@@ -1187,6 +1166,7 @@ close_outputs(void)
 		status = 1;
 	if (stage_close(&st) != 0)
 		status = 1;
+	ls_loop_free(loop);
 	if (n_dead > 0) {
 		warnx("dead-lettered: %llu batches, %llu messages",
 		    (unsigned long long)n_dead,

@@ -767,6 +767,10 @@ LS_API int ls_loop_once(ls_loop *l, int64_t max_ms, ls_error *err);
 /* True if l watches nothing and has no timer. */
 LS_API bool ls_loop_idle(const ls_loop *l);
 
+/* When the nearest timer is due (ls_mono_ms), or UINT64_MAX if none:
+ * a caller busy elsewhere runs the loop (max_ms 0) once it has come. */
+LS_API uint64_t ls_loop_next(const ls_loop *l);
+
 /*
  * Starts argv[0] with arguments argv (NULL-terminated), found on PATH,
  * or with shell, /bin/sh -c argv[0]; in and out become its standard

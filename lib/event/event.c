@@ -244,6 +244,12 @@ ls_loop_cancel(ls_loop *l, uint64_t id)
 		}
 }
 
+LS_API uint64_t
+ls_loop_next(const ls_loop *l)
+{
+	return l->nt > 0 ? l->t[0].at : UINT64_MAX;
+}
+
 LS_API bool
 ls_loop_idle(const ls_loop *l)
 {
@@ -295,8 +301,12 @@ child_ended(ls_loop *l, struct watch *w)
 	pid_t pid = w->pid;
 	int st = 0;
 
-	if (waitpid(pid, &st, WNOHANG) == 0)
+	pid_t r = waitpid(pid, &st, WNOHANG);
+
+	if (r == 0)
 		return;		/* not yet, after all */
+	if (r < 0)	/* reaped by the system (SIGCHLD ignored): unknown */
+		st = 0x7f << 8 | 0x7f;
 	close(w->fd);
 	w->fd = -1;
 	w->cfn = NULL;

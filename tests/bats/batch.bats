@@ -596,7 +596,7 @@ EOF
 	kill -KILL "$(cat "$T/victim.pid")"
 	wait "$bgp" && st=0 || st=$?
 	assert_equal "status $st: $(grep -v 'retry 1 of 3$' "$T/err")" "status 0: "
-	grep -q 'seq 50 killed by signal 9; retry 1 of 3$' "$T/err" || fail "stderr: $(cat "$T/err")"
+	grep -q 'seq 50 killed by signal 9 (Killed); retry 1 of 3$' "$T/err" || fail "stderr: $(cat "$T/err")"
 	# in any order (-j 2), each once
 	grep -v '^start ' "$T/out" | cut -d ']' -f 2- | sort | cmp - <(cut -d ']' -f 2- "$T/in.txt" | sort) ||
 		fail "messages: $(grep -v '^start ' "$T/out" | cut -d ']' -f 2- | sort | diff - <(cut -d ']' -f 2- "$T/in.txt" | sort) | head -n 4)"
