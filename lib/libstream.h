@@ -128,7 +128,7 @@ LS_API size_t ls_time_format(uint64_t ts_ms, char *out);
  * digits, UTC, no zone; a year past 9999 has five to nine digits, the
  * first not 0, as ls_time_format writes it. Fractions below a
  * millisecond are truncated. Returns LS_OK, or LS_ERR_INVAL (also for a
- * time past the largest ts_ms, 2^64 - 1). */
+ * time before 1970 or past the largest ts_ms, 2^64 - 1). */
 LS_API int ls_time_parse(const char *s, size_t n, uint64_t *ts_ms);
 
 /*
@@ -752,15 +752,18 @@ LS_API uint64_t ls_loop_timer(ls_loop *l, uint64_t at_ms, ls_timer_fn fn,
 LS_API void ls_loop_cancel(ls_loop *l, uint64_t id);
 
 /* Watches child pid (of ours, not yet reaped): when it ends, the loop
- * reaps it and calls fn with its wait status. */
+ * reaps it and calls fn with its wait status. With SIGCHLD ignored the
+ * system reaps it first, and the status is not known (not a clean
+ * exit). */
 LS_API int ls_loop_child(ls_loop *l, pid_t pid, ls_child_fn fn, void *ctx,
     ls_error *err);
 
 /*
  * Waits once, for at most max_ms (-1: as long as the nearest timer, or
  * for ever if there is none), and calls back for what is ready and for
- * the timers due. Returns how many callbacks ran (0 after a time-out or
- * a signal), or an error.
+ * the timers due (a descriptor in error is reported ready for what it
+ * is watched for). Returns how many callbacks ran, timers included (0
+ * when nothing was ready and no timer due), or an error.
  */
 LS_API int ls_loop_once(ls_loop *l, int64_t max_ms, ls_error *err);
 

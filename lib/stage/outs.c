@@ -66,6 +66,7 @@ struct ls_outs {
 	bool merging;
 	pthread_mutex_t lock;
 	bool closing;		/* the workers' inputs are closed */
+	ls_loop *loop;		/* the merger's */
 	int merge_fd;		/* where the workers' output goes */
 	int merge_errno;	/* writing it failed */
 };
@@ -253,12 +254,8 @@ static void *
 merger(void *arg)
 {
 	ls_outs *os = arg;
-	ls_loop *l = ls_loop_new(NULL);
 
-	if (l == NULL)
-		return NULL;
-	merge_loop(os, l);
-	ls_loop_free(l);
+	merge_loop(os, os->loop);
 	/* every worker is gone: read their pipes to the end */
 	for (size_t i = 0; i < os->n; i++) {
 		struct output *w = &os->v[i];
@@ -330,6 +327,7 @@ outs_free(ls_outs *os)
 		free(w->mbuf);
 		free(w->name);
 	}
+	ls_loop_free(os->loop);
 	free(os->v);
 	free(os->pfd);
 	free(os->exec);
@@ -388,6 +386,8 @@ ls_outs_open(const char *const *uris, size_t n, const ls_outs_opts *o,
 			goto fail;
 		}
 	}
+	if (os->workers && (os->loop = ls_loop_new(err)) == NULL)
+		goto fail;
 	if (os->workers) {
 		/* no signal for the merger, from its first instruction on */
 		sigset_t all, old;
