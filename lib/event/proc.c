@@ -112,7 +112,7 @@ ls_status_text(int status, char *buf, size_t n)
 		k = snprintf(buf, n, "killed by signal %d (%s)",
 		    WTERMSIG(status), strsignal(WTERMSIG(status)));
 	else
-		k = snprintf(buf, n, "stopped with wait status 0x%x", status);
+		k = snprintf(buf, n, "ended with wait status 0x%x", status);
 	return k < 0 ? 0 : (size_t)k < n ? (size_t)k : n ? n - 1 : 0;
 }
 

@@ -759,7 +759,7 @@ cut_short(ls_ss_reader *r, ls_error *err)
 {
 	static const unsigned char eos_head[] = "\x15SEA_STREAMER_INTERNAL";
 	enum { KEY = sizeof(eos_head) - 1, SIZE = KEY + 24 + 4 + 3 + 3 };
-	const unsigned char *t = r->buf + r->end - SIZE, *p = r->buf + r->start;
+	const unsigned char *t, *p = r->buf + r->start;
 	size_t have = r->end - r->start, room = r->iv - r->pos % r->iv;
 
 	/* the bytes of a cut key that are there must be key bytes */
@@ -770,7 +770,9 @@ cut_short(ls_ss_reader *r, ls_error *err)
 		return ls__fail(err, LS_ERR_CORRUPT, r->pos,
 		    "stream key holds bytes outside [A-Za-z0-9._-]");
 
-	if (r->end - r->start <= SIZE || memcmp(t, eos_head, KEY) != 0 ||
+	/* t, the last SIZE bytes, only once there are more than SIZE */
+	if (r->end - r->start <= SIZE ||
+	    memcmp(t = r->buf + r->end - SIZE, eos_head, KEY) != 0 ||
 	    ls__get64(t + KEY) != 0 || ls__get64(t + KEY + 8) != 0 ||
 	    ls__get32(t + KEY + 24) != 3 || memcmp(t + KEY + 28, "EOS", 3) != 0 ||
 	    ls__get16(t + KEY + 31) != ls_crc16(LS_CRC_INIT, t + KEY + 28, 3) ||
