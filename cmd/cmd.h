@@ -177,7 +177,23 @@ bool cmd_written(int rc, const ls_msg *m, const ls_source *src,
 	{ "quiet", no_argument, NULL, 'q' }, \
 	{ "skip-corrupt", no_argument, NULL, 'C' }, \
 	{ "stats", no_argument, NULL, 'S' }, \
-	{ "stats-interval", required_argument, NULL, 'I' }
+	{ "stats-interval", required_argument, NULL, 'I' }, \
+	{ "tls-cert", required_argument, NULL, STAGE_OPT_TLS_CERT }, \
+	{ "tls-key", required_argument, NULL, STAGE_OPT_TLS_KEY }, \
+	{ "max-clients", required_argument, NULL, STAGE_OPT_MAX_CLIENTS }, \
+	{ "idle-timeout", required_argument, NULL, STAGE_OPT_IDLE_TIMEOUT }, \
+	{ "max-line", required_argument, NULL, STAGE_OPT_MAX_LINE }
+
+/* Codes of long options without a letter. Each feature takes its own
+ * block of 32: listening sources 0x200, HTTP 0x220, etcd 0x240,
+ * membership and checkpoints 0x260, pipeline, rate and progress 0x280. */
+enum {
+	STAGE_OPT_TLS_CERT = 0x200,
+	STAGE_OPT_TLS_KEY,
+	STAGE_OPT_MAX_CLIENTS,
+	STAGE_OPT_IDLE_TIMEOUT,
+	STAGE_OPT_MAX_LINE,
+};
 
 struct stage {
 	const char *program;

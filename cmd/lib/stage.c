@@ -13,6 +13,35 @@ stage_init(struct stage *st, const char *program)
 	st->stats_us = 1000000;
 }
 
+/* The options of listening sources. */
+static bool
+stage_listen_option(struct stage *st, int ch, const char *arg)
+{
+	switch (ch) {
+	case STAGE_OPT_TLS_CERT:
+		st->so.tls_cert = arg;
+		return true;
+	case STAGE_OPT_TLS_KEY:
+		st->so.tls_key = arg;
+		return true;
+	case STAGE_OPT_MAX_CLIENTS:
+		st->so.max_clients = (unsigned)cmd_number(arg, 1, 1000000,
+		    "--max-clients");
+		return true;
+	case STAGE_OPT_IDLE_TIMEOUT:
+		st->so.idle_ms = cmd_duration(arg, "--idle-timeout") / 1000;
+		if (st->so.idle_ms == 0)
+			cmd_usage("--idle-timeout: '%s' is under a millisecond",
+			    arg);
+		return true;
+	case STAGE_OPT_MAX_LINE:
+		st->so.max_line = (size_t)cmd_number(arg, 64, 1LL << 30,
+		    "--max-line");
+		return true;
+	}
+	return false;
+}
+
 bool
 stage_option(struct stage *st, int ch, const char *arg)
 {
@@ -44,7 +73,7 @@ stage_option(struct stage *st, int ch, const char *arg)
 		st->quiet = true;
 		return true;
 	}
-	return false;
+	return stage_listen_option(st, ch, arg);
 }
 
 void
