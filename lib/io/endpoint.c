@@ -120,12 +120,10 @@ uri_parse(const char *uri, bool output, struct ls__uri *u, ls_error *err)
 			p++;
 		return keys_parse(&u->keys, p, err);
 	}
-	if (strncmp(uri, "redis://", 8) == 0) {
-		u->broker = 'r';
-		return LS_OK;
-	}
-	if (strncmp(uri, "kafka://", 8) == 0) {
-		u->broker = 'k';
+	if (strncmp(uri, "redis://", 8) == 0 ||
+	    strncmp(uri, "kafka://", 8) == 0) {
+		u->broker = uri[0] == 'r' ? 'r' : 'k';
+		ls__uri_split(u);
 		return LS_OK;
 	}
 	if (strncmp(uri, "rediss://", 9) == 0) {

@@ -34,7 +34,32 @@ struct ls__uri {
 	bool gz;		/* a file whose name ends in .gz */
 	char *path;		/* a file's path (owned) */
 	struct ls__keyset keys;	/* owned; a backend may take them */
+	/* SCHEME://[USERINFO@]HOSTS[/PATH] (ls__uri_split): spans of text,
+	 * NULL where absent; upath starts at its '/' */
+	const char *userinfo, *hosts, *upath;
+	size_t userinfo_len, hosts_len;
 };
+
+/* Fills u's userinfo, hosts and upath from u->text. */
+void ls__uri_split(struct ls__uri *u);
+
+/* One host of a URI: HOST or [V6HOST], either with :PORT. */
+struct ls__host {
+	char host[256];
+	bool v6;
+	unsigned port;		/* 0: none given */
+	const char *port_text;	/* its text, or NULL */
+	size_t port_len;
+};
+
+/* Parses p[0..n) into h; returns NULL, or why it is not a host:
+ * "unclosed '[' in the host", "empty host", "bad host", "bad port",
+ * "host longer than 255 bytes". */
+const char *ls__host_parse(const char *p, size_t n, struct ls__host *h);
+
+/* Decodes the %XX escapes of p[0..n) into a new string (its length in
+ * *len, which a %00 makes longer than strlen); NULL: out of memory. */
+char *ls__pct_decode(const char *p, size_t n, size_t *len);
 
 /* A source's backend. */
 struct ls__src {

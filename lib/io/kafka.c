@@ -25,6 +25,7 @@ ls__kafka_sink(const struct ls__uri *u, const ls_sink_opts *o,
 	    "without librdkafka: install librdkafka-dev and rebuild");
 }
 #else
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,44 +87,23 @@ topic_check(const char *name, const char *t, ls_error *err)
 	return LS_OK;
 }
 
-/* A byte of a host name or IPv4 address; in brackets, of an IPv6
- * address. */
-static bool
-host_char(int c, bool v6)
-{
-	if (v6)
-		return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-		    (c >= 'A' && c <= 'F') || c == ':' || c == '.';
-	return topic_char(c);
-}
-
 /* The reason broker b[0..n) is not HOST:PORT or [V6HOST]:PORT, or
- * NULL; *port is where its port starts. */
+ * NULL; h gets its parts. */
 static const char *
-broker_bad(const char *b, size_t n, const char **port)
+broker_bad(const char *b, size_t n, struct ls__host *h)
 {
-	const char *end = b + n, *he, *q;
-	bool v6 = n > 0 && *b == '[';
-	uint64_t v;
+	const char *why = ls__host_parse(b, n, h);
 
-	*port = NULL;
-	if (v6) {
-		if ((he = memchr(b, ']', n)) == NULL || (he + 1 < end &&
-		    he[1] != ':'))
-			return "bad [IPv6 address]";
-		*port = he + 1 < end ? he + 2 : NULL;
-	} else if ((he = memchr(b, ':', n)) != NULL)
-		*port = he + 1;
-	if (*port == NULL)
+	if (why != NULL)
+		return strcmp(why, "unclosed '[' in the host") == 0 ||
+		    (h->v6 && strcmp(why, "bad host") == 0) ?
+		    "bad [IPv6 address]" : why;
+	if (h->port_text == NULL)
 		return "no port: " KFORM;
-	if (he == b + v6)
-		return "empty host";
-	for (q = b + v6; q < he; q++)
-		if (!host_char((unsigned char)*q, v6))
+	for (const char *q = h->host; *q != '\0'; q++)
+		if (h->v6 ? !isxdigit((unsigned char)*q) && *q != ':' &&
+		    *q != '.' : !topic_char((unsigned char)*q))
 			return "bad host";
-	if (ls_u64_parse(*port, (size_t)(end - *port), &v) != LS_OK || v < 1 ||
-	    v > 65535)
-		return "bad port";
 	return NULL;
 }
 
@@ -132,54 +112,56 @@ static int
 broker_check(const char *name, const char *b, size_t n, ls_error *err)
 {
 	char bb[LS__NAME_BUF], pb[LS__NAME_BUF];
-	const char *why, *port;
+	struct ls__host h;
+	const char *why;
 
 	if (n == 0)
 		return ls__failn(err, LS_ERR_INVAL, 0, name, "an empty "
 		    "broker in the list: " KFORM);
-	if ((why = broker_bad(b, n, &port)) == NULL)
+	if ((why = broker_bad(b, n, &h)) == NULL)
 		return LS_OK;
 	if (strcmp(why, "bad port") != 0)
 		return ls__failn(err, LS_ERR_INVAL, 0, name, "broker '%s': %s",
 		    ls__namen(b, n, bb), why);
 	return ls__failn(err, LS_ERR_INVAL, 0, name, "broker '%s': bad port "
-	    "'%s' (1 to 65535)", ls__namen(b, n, bb), ls__namen(port,
-	    (size_t)(b + n - port), pb));
+	    "'%s' (1 to 65535)", ls__namen(b, n, bb), ls__namen(h.port_text,
+	    h.port_len, pb));
 }
 
 /*
- * Parses and checks kafka://HOST:PORT[,HOST:PORT...]/TOPIC, all of it,
- * so that a mistake is an error at once rather than a client that
- * retries for ever; name is the URI for messages.
+ * Checks the parts of kafka://HOST:PORT[,HOST:PORT...]/TOPIC, all of
+ * them, so that a mistake is an error at once rather than a client
+ * that retries for ever; name is the URI for messages.
  */
 static int
-kuri_parse(const char *uri, const char *name, struct kuri *u, ls_error *err)
+kuri_parse(const struct ls__uri *lu, const char *name, struct kuri *u,
+    ls_error *err)
 {
-	const char *p = uri + strlen("kafka://"), *slash = strchr(p, '/');
+	const char *p = lu->hosts, *end = p + lu->hosts_len;
 	int rc;
 
 	memset(u, 0, sizeof(*u));
-	if (slash == NULL)
+	if (lu->upath == NULL)
 		return ls__failn(err, LS_ERR_INVAL, 0, name, "no topic: "
 		    KFORM);
-	if (slash == p)
-		return ls__failn(err, LS_ERR_INVAL, 0, name, "no broker: "
-		    KFORM);
-	if (memchr(p, '@', (size_t)(slash - p)) != NULL)
+	if (lu->userinfo != NULL)
 		return ls__failn(err, LS_ERR_INVAL, 0, name, "credentials in "
 		    "a kafka:// URI are not supported: use -X "
 		    "sasl.username=... -X sasl.password=...");
-	for (const char *b = p; b <= slash; ) {
-		const char *c = memchr(b, ',', (size_t)(slash - b));
-		const char *e = c != NULL ? c : slash;
+	if (lu->hosts_len == 0)
+		return ls__failn(err, LS_ERR_INVAL, 0, name, "no broker: "
+		    KFORM);
+	for (const char *b = p; b <= end; ) {
+		const char *c = memchr(b, ',', (size_t)(end - b));
+		const char *e = c != NULL ? c : end;
 		if ((rc = broker_check(name, b, (size_t)(e - b), err)) != LS_OK)
 			return rc;
 		b = e + 1;
 	}
-	if ((rc = topic_check(name, slash + 1, err)) != LS_OK)
+	if ((rc = topic_check(name, lu->upath + 1, err)) != LS_OK)
 		return rc;
-	if ((u->hosts = strndup(p, (size_t)(slash - p))) == NULL ||
-	    (u->topic = strdup(slash + 1)) == NULL) {
+	if ((u->hosts = strndup(p, lu->hosts_len)) == NULL ||
+	    (u->topic = strdup(lu->upath + 1)) == NULL) {
 		kuri_free(u);
 		return ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
 	}
@@ -632,7 +614,7 @@ ls__kafka_sink(const struct ls__uri *lu, const ls_sink_opts *o,
 		    "Redis outputs");
 		goto fail;
 	}
-	if (kuri_parse(uri, k->uri, &u, err) != LS_OK ||
+	if (kuri_parse(lu, k->uri, &u, err) != LS_OK ||
 	    (conf = conf_make(k->uri, &u, defs, o->props, &k->close_ms,
 	    err)) == NULL)
 		goto fail;
@@ -1169,7 +1151,7 @@ ls__kafka_source(const struct ls__uri *lu, const ls_source_opts *o,
 	s->o = o;
 	s->group = o->group != NULL;
 	if (src_opts_check(s->uri, o, err) != LS_OK ||
-	    kuri_parse(uri, s->uri, &u, err) != LS_OK ||
+	    kuri_parse(lu, s->uri, &u, err) != LS_OK ||
 	    (conf = conf_make(s->uri, &u, defs, o->props, &close_ms,
 	    err)) == NULL)
 		goto fail;

@@ -68,30 +68,6 @@ struct conn {
 				   name for the source comes first) */
 };
 
-/* Decodes %XX escapes of p[0..n) into a new string, its length in
- * *len; NULL if out of memory. */
-static char *
-pct_decode(const char *p, size_t n, size_t *len)
-{
-	char *s = malloc(n + 1), *q = s;
-
-	if (s == NULL)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] == '%' && i + 2 < n &&
-		    isxdigit((unsigned char)p[i + 1]) &&
-		    isxdigit((unsigned char)p[i + 2])) {
-			char hx[3] = { p[i + 1], p[i + 2], '\0' };
-			*q++ = (char)strtoul(hx, NULL, 16);
-			i += 2;
-		} else
-			*q++ = p[i];
-	}
-	*q = '\0';
-	*len = (size_t)(q - s);
-	return s;
-}
-
 static void
 conn_close(struct conn *cn)
 {
@@ -168,7 +144,7 @@ name_decode(struct conn *cn, const char *what, const char *p, size_t n,
 {
 	size_t len;
 
-	if ((*out = pct_decode(p, n, &len)) == NULL)
+	if ((*out = ls__pct_decode(p, n, &len)) == NULL)
 		return ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
 	if ((n = strlen(*out)) == len)
 		return LS_OK;
@@ -197,45 +173,27 @@ creds_parse(struct conn *cn, const char *p, const char *at, char **user,
 	    err);
 }
 
-/* HOST, [V6HOST], either with :PORT, hp[0..end), into host and *port. */
+/* HOST, [V6HOST], either with :PORT, hp[0..n), into h (port RPORT if
+ * none is given). */
 static int
-host_parse(struct conn *cn, const char *hp, const char *end, char *host,
-    size_t hostsz, long *port, ls_error *err)
+host_parse(struct conn *cn, const char *hp, size_t n, struct ls__host *h,
+    ls_error *err)
 {
-	const char *he, *colon;
-	char portbuf[8];
-	uint64_t v;
-	size_t n;
+	char pb[LS__NAME_BUF];
+	const char *why = ls__host_parse(hp, n, h);
 
-	if (*hp == '[') {
-		if ((he = memchr(hp, ']', (size_t)(end - hp))) == NULL)
-			return ls__failn(err, LS_ERR_INVAL, 0, cn->name,
-			    "unclosed '[' in the host");
-		hp++;
-		colon = he + 1 < end && he[1] == ':' ? he + 1 : NULL;
-		if (he + 1 < end && colon == NULL)
-			return ls__failn(err, LS_ERR_INVAL, 0, cn->name,
-			    "bad host");
-	} else {
-		colon = memchr(hp, ':', (size_t)(end - hp));
-		he = colon != NULL ? colon : end;
-	}
-	if (he == hp || (size_t)(he - hp) >= hostsz)
-		return ls__failn(err, LS_ERR_INVAL, 0, cn->name, "bad host");
-	memcpy(host, hp, (size_t)(he - hp));
-	host[he - hp] = '\0';
-	if (colon == NULL)
+	if (why == NULL) {
+		if (h->port == 0)
+			h->port = RPORT;
 		return LS_OK;
-	n = (size_t)(end - colon - 1);
-	if (n == 0 || n >= sizeof(portbuf))
+	}
+	if (strcmp(why, "bad port") != 0)
+		return ls__failn(err, LS_ERR_INVAL, 0, cn->name, "%s",
+		    strcmp(why, "empty host") == 0 ? "bad host" : why);
+	if (h->port_len == 0)
 		return ls__failn(err, LS_ERR_INVAL, 0, cn->name, "bad port");
-	memcpy(portbuf, colon + 1, n);
-	portbuf[n] = '\0';
-	if (ls_u64_parse(portbuf, n, &v) != LS_OK || v < 1 || v > 65535)
-		return ls__failn(err, LS_ERR_INVAL, 0, cn->name, "bad port "
-		    "'%s'", portbuf);
-	*port = (long)v;
-	return LS_OK;
+	return ls__failn(err, LS_ERR_INVAL, 0, cn->name, "bad port '%s'",
+	    ls__namen(h->port_text, h->port_len, pb));
 }
 
 /* Connects to host and port, authenticates with user and pass (if not
@@ -279,37 +237,31 @@ conn_connect(struct conn *cn, const char *host, long port, const char *user,
 }
 
 /*
- * Parses uri into host, port, credentials and stream, connects and
+ * Takes host, port, credentials and stream from u, connects and
  * authenticates: with the URI's password, else $REDISCLI_AUTH.
  */
 static int
-conn_open(struct conn *cn, const char *uri, ls_error *err)
+conn_open(struct conn *cn, const struct ls__uri *u, ls_error *err)
 {
-	const char *p = uri + 8, *slash, *at, *env;
-	char host[256];
+	struct ls__host h;
+	const char *env;
 	char *user = NULL, *pass = NULL;
-	long port = RPORT;
 	int rc;
 
 	memset(cn, 0, sizeof(*cn));
 	cn->named = true;
-	if ((cn->name = ls__uri_redact(uri)) == NULL)
+	if ((cn->name = ls__uri_redact(u->text)) == NULL)
 		return ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
-	slash = strchr(p, '/');
-	if (slash == NULL || slash[1] == '\0') {
+	if (u->upath == NULL || u->upath[1] == '\0') {
 		rc = ls__failn(err, LS_ERR_INVAL, 0, cn->name, "no stream: the "
 		    "form is redis://[:PASSWORD@]HOST[:PORT]/STREAM");
 		goto out;
 	}
-	at = memchr(p, '@', (size_t)(slash - p));
-	for (const char *q = at; q != NULL && q + 1 < slash; q++)
-		if (*q == '@')
-			at = q;		/* the last '@' before the path */
-	if ((at != NULL && (rc = creds_parse(cn, p, at, &user, &pass,
-	    err)) != LS_OK) || (rc = host_parse(cn, at != NULL ? at + 1 : p,
-	    slash, host, sizeof(host), &port, err)) != LS_OK ||
-	    (rc = name_decode(cn, "stream name", slash + 1, strlen(slash + 1),
-	    &cn->stream, err)) != LS_OK)
+	if ((u->userinfo != NULL && (rc = creds_parse(cn, u->userinfo,
+	    u->userinfo + u->userinfo_len, &user, &pass, err)) != LS_OK) ||
+	    (rc = host_parse(cn, u->hosts, u->hosts_len, &h, err)) != LS_OK ||
+	    (rc = name_decode(cn, "stream name", u->upath + 1,
+	    strlen(u->upath + 1), &cn->stream, err)) != LS_OK)
 		goto out;
 	cn->stream_len = strlen(cn->stream);
 	env = getenv("REDISCLI_AUTH");
@@ -317,7 +269,7 @@ conn_open(struct conn *cn, const char *uri, ls_error *err)
 	    (pass = strdup(env)) == NULL)
 		rc = ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
 	else
-		rc = conn_connect(cn, host, port, user, pass, err);
+		rc = conn_connect(cn, h.host, (long)h.port, user, pass, err);
 out:
 	if (pass != NULL) {
 		explicit_bzero(pass, strlen(pass));
@@ -499,13 +451,12 @@ int
 ls__redis_sink(const struct ls__uri *u, const ls_sink_opts *o,
     struct ls__snk *b, ls_error *err)
 {
-	const char *uri = u->text;
 	struct rsink *k = calloc(1, sizeof(*k));
 	int rc;
 
 	if (k == NULL)
 		return ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
-	if ((rc = conn_open(&k->cn, uri, err)) != LS_OK) {
+	if ((rc = conn_open(&k->cn, u, err)) != LS_OK) {
 		free(k);
 		return rc;
 	}
@@ -1013,7 +964,6 @@ int
 ls__redis_source(const struct ls__uri *u, const ls_source_opts *o,
     struct ls__src *b, ls_error *err)
 {
-	const char *uri = u->text;
 	static const ls_source_opts none;
 	struct rsrc *s = calloc(1, sizeof(*s));
 	char id[RID_MAX];
@@ -1024,7 +974,7 @@ ls__redis_source(const struct ls__uri *u, const ls_source_opts *o,
 		return ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
 	s->o = o != NULL ? o : &none;
 	o = s->o;
-	if ((rc = conn_open(&s->cn, uri, err)) != LS_OK) {
+	if ((rc = conn_open(&s->cn, u, err)) != LS_OK) {
 		free(s);
 		return rc;
 	}
