@@ -1,12 +1,46 @@
 /* CRC-16/CDMA2000: poly 0xC867, init 0xFFFF, no reflection, no xorout.
- * Slicing by eight: t[k][b] is the CRC contribution of byte b followed by
- * k zero bytes. */
+ *
+ * Short pieces go through tables, slicing by eight: t[k][b] is the CRC
+ * contribution of byte b followed by k zero bytes. Longer ones, where
+ * the CPU has carry-less multiplication (x86-64 PCLMULQDQ), are folded
+ * 16 bytes a step: with M the message as a polynomial (the register's
+ * start xored into its first two bytes), the CRC is M * x^16 mod P, and
+ * a 128-bit A = H * x^64 + L stays congruent to the bytes folded so far
+ * when the next block B is taken in as H * (x^192 mod P) + L * (x^128
+ * mod P) + B. The last A is run through the tables. Profiled with
+ * callgrind, ss-decode of 100-byte payloads spent 29% of its
+ * instructions here, 352 a message, with the tables alone.
+ */
 #include <pthread.h>
 
 #include "ls-internal.h"
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define CRC_CLMUL 1
+#define CLMUL_MIN 48	/* shorter pieces: tables alone */
+static uint64_t k192, k128;	/* x^192 mod P, x^128 mod P */
+static int have_clmul;
+#endif
+
 static uint16_t crc_tab[8][256];
 static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+#ifdef CRC_CLMUL
+/* x^n mod P, P = x^16 + 0xC867 */
+static uint64_t
+xpow_mod(unsigned n)
+{
+	uint32_t r = 1;
+
+	while (n-- > 0) {
+		r <<= 1;
+		if (r & 0x10000)
+			r ^= 0x1C867;
+	}
+	return r;
+}
+#endif
 
 static void
 crc_init(void)
@@ -22,14 +56,18 @@ crc_init(void)
 			uint16_t c = crc_tab[k - 1][b];
 			crc_tab[k][b] = (uint16_t)((c << 8) ^ crc_tab[0][c >> 8]);
 		}
+#ifdef CRC_CLMUL
+	k192 = xpow_mod(192);
+	k128 = xpow_mod(128);
+	__builtin_cpu_init();
+	have_clmul = __builtin_cpu_supports("pclmul") &&
+	    __builtin_cpu_supports("ssse3");
+#endif
 }
 
-LS_API uint16_t
-ls_crc16(uint16_t crc, const void *data, size_t n)
+static uint16_t
+crc_tables(uint16_t crc, const unsigned char *p, size_t n)
 {
-	const unsigned char *p = data;
-
-	pthread_once(&crc_once, crc_init);
 	while (n >= 8) {
 		crc = (uint16_t)(crc_tab[7][p[0] ^ (crc >> 8)] ^
 		    crc_tab[6][p[1] ^ (crc & 0xff)] ^ crc_tab[5][p[2]] ^
@@ -41,4 +79,46 @@ ls_crc16(uint16_t crc, const void *data, size_t n)
 	while (n--)
 		crc = (uint16_t)((crc << 8) ^ crc_tab[0][(crc >> 8) ^ *p++]);
 	return crc;
+}
+
+#ifdef CRC_CLMUL
+/* The CRC of p[0..n), n a multiple of 16, from crc. */
+__attribute__((target("pclmul,ssse3")))
+static uint16_t
+crc_fold(uint16_t crc, const unsigned char *p, size_t n)
+{
+	const __m128i swap = _mm_set_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+	    11, 12, 13, 14, 15);
+	const __m128i k = _mm_set_epi64x((long long)k192, (long long)k128);
+	__m128i a = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)p),
+	    swap);
+	unsigned char last[16];
+
+	a = _mm_xor_si128(a, _mm_set_epi64x((long long)((uint64_t)crc << 48),
+	    0));
+	for (p += 16, n -= 16; n > 0; p += 16, n -= 16) {
+		__m128i b = _mm_shuffle_epi8(
+		    _mm_loadu_si128((const __m128i *)p), swap);
+		a = _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(a, k,
+		    0x11), _mm_clmulepi64_si128(a, k, 0x00)), b);
+	}
+	_mm_storeu_si128((__m128i *)last, _mm_shuffle_epi8(a, swap));
+	return crc_tables(0, last, sizeof(last));
+}
+#endif
+
+LS_API uint16_t
+ls_crc16(uint16_t crc, const void *data, size_t n)
+{
+	const unsigned char *p = data;
+
+	pthread_once(&crc_once, crc_init);
+#ifdef CRC_CLMUL
+	if (n >= CLMUL_MIN && have_clmul) {
+		size_t head = n % 16;
+		crc = crc_tables(crc, p, head);
+		return crc_fold(crc, p + head, n - head);
+	}
+#endif
+	return crc_tables(crc, p, n);
 }

@@ -392,22 +392,60 @@ ls_time_parse(const char *s, size_t n, uint64_t *ts_ms)
 size_t
 ls__u64_format(uint64_t v, char *p)
 {
-	char tmp[20];
-	size_t n = 0;
+	static const char pairs[201] =
+	    "00010203040506070809101112131415161718192021222324"
+	    "25262728293031323334353637383940414243444546474849"
+	    "50515253545556575859606162636465666768697071727374"
+	    "75767778798081828384858687888990919293949596979899";
+	char tmp[20], *e = tmp + sizeof(tmp), *s = e;
+	size_t n;
 
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	for (size_t i = 0; i < n; i++)
-		p[i] = tmp[n - 1 - i];
+	if (v < 10) {
+		*p = (char)('0' + v);
+		return 1;
+	}
+	while (v >= 100) {	/* two digits a division */
+		s -= 2;
+		memcpy(s, pairs + 2 * (v % 100), 2);
+		v /= 100;
+	}
+	if (v >= 10) {
+		s -= 2;
+		memcpy(s, pairs + 2 * v, 2);
+	} else
+		*--s = (char)('0' + v);
+	n = (size_t)(e - s);
+	memcpy(p, s, n);
 	return n;
+}
+
+/* Is p[0..n) all ASCII? Words ored together, no branch a word. */
+static bool
+ascii_only(const unsigned char *p, size_t n)
+{
+	uint64_t acc = 0, w;
+	size_t i;
+
+	if (n < 8) {
+		for (i = 0; i < n; i++)
+			acc |= p[i];
+		return (acc & 0x80) == 0;
+	}
+	for (i = 0; i + 8 <= n; i += 8) {
+		memcpy(&w, p + i, 8);
+		acc |= w;
+	}
+	memcpy(&w, p + n - 8, 8);	/* the tail, overlapping */
+	return ((acc | w) & 0x8080808080808080ull) == 0;
 }
 
 LS_API bool
 ls_utf8_valid(const unsigned char *p, size_t n)
 {
 	size_t i = 0;
+
+	if (ascii_only(p, n))
+		return true;
 
 	while (i < n) {
 		/* ASCII fast path, eight bytes at a time */
