@@ -268,35 +268,74 @@ ls_json_valid(const unsigned char *p, size_t n)
 
 static const char hexdig[] = "0123456789abcdef";
 
-/* Escapes p[0..n) into dst, which holds 6 * n bytes; returns length. */
+/* Escapes the byte c into d; returns the bytes written. */
+static inline size_t
+escape_byte(unsigned char *d, unsigned c)
+{
+	if (c >= 0x20 && c != '"' && c != '\\') {
+		*d = (unsigned char)c;
+		return 1;
+	}
+	d[0] = '\\';
+	switch (c) {
+	case '"': d[1] = '"'; return 2;
+	case '\\': d[1] = '\\'; return 2;
+	case '\n': d[1] = 'n'; return 2;
+	case '\r': d[1] = 'r'; return 2;
+	case '\t': d[1] = 't'; return 2;
+	case '\b': d[1] = 'b'; return 2;
+	case '\f': d[1] = 'f'; return 2;
+	}
+	memcpy(d + 1, "u00", 3);
+	d[4] = (unsigned char)hexdig[c >> 4];
+	d[5] = (unsigned char)hexdig[c & 15];
+	return 6;
+}
+
+/* The bytes of w that need escaping (below 0x20, '"' or '\\'), as the
+ * high bit of each; borrows may mark bytes above the lowest marked one
+ * too, so only that one is sure (w is read little-endian). */
+static uint64_t
+word_special(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ull;
+	const uint64_t high = 0x8080808080808080ull;
+	uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+
+	return (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) |
+	    ((b - ones) & ~b)) & high;
+}
+
+/* Escapes p[0..n) into dst, which holds 6 * n bytes; returns length.
+ * Eight bytes are read at a time: the plain ones before the first that
+ * needs escaping are copied whole. */
 static size_t
 escape(unsigned char *dst, const unsigned char *p, size_t n)
 {
 	unsigned char *d = dst;
+	size_t i = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		unsigned c = p[i];
-		if (c >= 0x20 && c != '"' && c != '\\') {
-			*d++ = (unsigned char)c;
+	while (i + 8 <= n) {
+		uint64_t w, m;
+		size_t k;
+		memcpy(&w, p + i, 8);
+		memcpy(d, &w, 8);
+		if ((m = word_special(w)) == 0) {
+			d += 8;
+			i += 8;
 			continue;
 		}
-		*d++ = '\\';
-		switch (c) {
-		case '"': *d++ = '"'; break;
-		case '\\': *d++ = '\\'; break;
-		case '\n': *d++ = 'n'; break;
-		case '\r': *d++ = 'r'; break;
-		case '\t': *d++ = 't'; break;
-		case '\b': *d++ = 'b'; break;
-		case '\f': *d++ = 'f'; break;
-		default:
-			*d++ = 'u';
-			*d++ = '0';
-			*d++ = '0';
-			*d++ = (unsigned char)hexdig[c >> 4];
-			*d++ = (unsigned char)hexdig[c & 15];
-		}
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		k = (size_t)__builtin_ctzll(m) / 8;
+#else
+		k = 0;
+#endif
+		d += k;
+		d += escape_byte(d, p[i + k]);
+		i += k + 1;
 	}
+	for (; i < n; i++)
+		d += escape_byte(d, p[i]);
 	return (size_t)(d - dst);
 }
 

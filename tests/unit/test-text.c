@@ -878,6 +878,69 @@ test_json_write_string(void **state)
 	close(fd);
 }
 
+/* The escaping of a byte, as JSON wants it: the reference for
+ * test_json_escape_words. */
+static size_t
+ref_escape(char *d, unsigned char c)
+{
+	switch (c) {
+	case '"': return (size_t)sprintf(d, "\\\"");
+	case '\\': return (size_t)sprintf(d, "\\\\");
+	case '\n': return (size_t)sprintf(d, "\\n");
+	case '\r': return (size_t)sprintf(d, "\\r");
+	case '\t': return (size_t)sprintf(d, "\\t");
+	case '\b': return (size_t)sprintf(d, "\\b");
+	case '\f': return (size_t)sprintf(d, "\\f");
+	}
+	if (c < 0x20)
+		return (size_t)sprintf(d, "\\u%04x", c);
+	*d = (char)c;
+	return 1;
+}
+
+/*
+ * Strings long enough for the eight-bytes-at-a-time escaping, with the
+ * bytes that need escaping at every position of a word, alone and in
+ * runs: the output is the reference's byte for byte.
+ */
+static void
+test_json_escape_words(void **state)
+{
+	static const unsigned char special[] = { '"', '\\', '\n', 0x01,
+	    0x1f, 0x00 };
+	unsigned char p[80];
+	char want[80 * 6 + 3], *text;
+	size_t len, n;
+	ls_out o;
+	ls_error err;
+
+	(void)state;
+	rng_state = 0xE5C;
+	for (int t = 0; t < 2000; t++) {
+		int fd = temp_fd();
+		size_t np = rng_below(sizeof(p) + 1);
+		n = 0;
+		want[n++] = '"';
+		for (size_t i = 0; i < np; i++) {
+			unsigned r = (unsigned)rng_below(t % 2 ? 4 : 16);
+			p[i] = r == 0 ? special[rng_below(sizeof(special))] :
+			    (unsigned char)(0x20 + rng_below(0x5f));
+			n += ref_escape(want + n, p[i]);
+		}
+		want[n++] = '"';
+		want[n] = '\0';
+		assert_int_equal(ls_out_init(&o, fd, 0, &err), LS_OK);
+		assert_int_equal(ls_json_write_string(&o, p, np, &err), LS_OK);
+		assert_int_equal(ls_out_flush(&o, &err), LS_OK);
+		ls_out_free(&o);
+		text = slurp(fd, &len);
+		assert_int_equal(len, n);
+		assert_string_equal(text, want);
+		free(text);
+		close(fd);
+	}
+}
+
 /*
  * A name too long for an error message is cut in its middle, on UTF-8
  * character boundaries, and the reason after it is kept whole.
@@ -928,6 +991,7 @@ main(void)
 		cmocka_unit_test(test_json_write_many),
 		cmocka_unit_test(test_json_write_large),
 		cmocka_unit_test(test_json_write_string),
+		cmocka_unit_test(test_json_escape_words),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
