@@ -338,25 +338,21 @@ digits(const char *s, size_t n, unsigned *v)
 	return 0;
 }
 
-LS_API int
-ls_time_parse(const char *s, size_t n, uint64_t *ts_ms)
+/* The seconds of "YYYY-MM-DDTHH:MM:SS" at s (the year of yl digits,
+ * the rest 15 bytes after it), into *sec. */
+static int
+time_seconds(const char *s, size_t yl, uint64_t *sec)
 {
 	static const unsigned mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30,
 	    31, 30, 31 };
-	unsigned y, mo, d, h, mi, se, ms = 0;
-	size_t yl = 4;
+	unsigned y, mo, d, h, mi, se;
 
-	/* a year past 9999 has more digits; most have four */
-	if (n > 4 && s[4] != '-')
-		while (yl < n && yl < 10 && s[yl] >= '0' && s[yl] <= '9')
-			yl++;
 	if (yl == 4 ? digits(s, 4, &y) != 0 : yl > 9 || s[0] == '0' ||
 	    digits(s, yl, &y) != 0)
 		return LS_ERR_INVAL;
 	s += yl - 4;	/* the rest as after a year of four digits */
-	n -= yl - 4;
-	if (n < 19 || s[4] != '-' || s[7] != '-' || s[10] != 'T' ||
-	    s[13] != ':' || s[16] != ':')
+	if (s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
+	    s[16] != ':')
 		return LS_ERR_INVAL;
 	if (digits(s + 5, 2, &mo) ||
 	    digits(s + 8, 2, &d) || digits(s + 11, 2, &h) ||
@@ -367,22 +363,63 @@ ls_time_parse(const char *s, size_t n, uint64_t *ts_ms)
 		return LS_ERR_INVAL;
 	if (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
 		return LS_ERR_INVAL;
-	if (n > 19) {
-		size_t f = n - 20;
-		if (s[19] != '.' || f < 1 || f > 9)
-			return LS_ERR_INVAL;
-		for (size_t i = 0; i < f; i++) {
-			if (s[20 + i] < '0' || s[20 + i] > '9')
-				return LS_ERR_INVAL;
-			if (i < 3)
-				ms = ms * 10 + (unsigned)(s[20 + i] - '0');
-		}
-		for (size_t i = f; i < 3; i++)
-			ms *= 10;
-	}
 	int64_t days = days_from_civil(y, mo, d);
-	uint64_t sec = (uint64_t)days * 86400u + h * 3600u + mi * 60u + se;
-	if (days < 0 || (uint64_t)days > UINT64_MAX / 1000 / 86400 ||
+	if (days < 0 || (uint64_t)days > UINT64_MAX / 1000 / 86400)
+		return LS_ERR_INVAL;
+	*sec = (uint64_t)days * 86400u + h * 3600u + mi * 60u + se;
+	return LS_OK;
+}
+
+/* The milliseconds of an optional ".F" (1 to 9 digits) at s[0..n). */
+static int
+time_fraction(const char *s, size_t n, unsigned *ms)
+{
+	*ms = 0;
+	if (n == 0)
+		return LS_OK;
+	if (s[0] != '.' || n < 2 || n > 10)
+		return LS_ERR_INVAL;
+	for (size_t i = 1; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return LS_ERR_INVAL;
+		if (i <= 3)
+			*ms = *ms * 10 + (unsigned)(s[i] - '0');
+	}
+	for (size_t i = n; i <= 3; i++)
+		*ms *= 10;
+	return LS_OK;
+}
+
+/*
+ * The seconds of the last four-digit-year time parsed by this thread
+ * are kept: the times of a stream mostly share their second, and then
+ * only the fraction is read (callgrind of relay -o .ss: 250
+ * instructions a message here before).
+ */
+LS_API int
+ls_time_parse(const char *s, size_t n, uint64_t *ts_ms)
+{
+	static _Thread_local char last[19];
+	static _Thread_local uint64_t last_sec = UINT64_MAX;
+	uint64_t sec;
+	unsigned ms;
+	size_t yl = 4;
+
+	/* a year past 9999 has more digits; most have four */
+	if (n > 4 && s[4] != '-')
+		while (yl < n && yl < 10 && s[yl] >= '0' && s[yl] <= '9')
+			yl++;
+	if (n < yl + 15)
+		return LS_ERR_INVAL;
+	if (yl == 4 && last_sec != UINT64_MAX && memcmp(s, last, 19) == 0)
+		sec = last_sec;
+	else if (time_seconds(s, yl, &sec) != LS_OK)
+		return LS_ERR_INVAL;
+	else if (yl == 4) {
+		memcpy(last, s, 19);
+		last_sec = sec;
+	}
+	if (time_fraction(s + yl + 15, n - yl - 15, &ms) != LS_OK ||
 	    sec > (UINT64_MAX - ms) / 1000)
 		return LS_ERR_INVAL;
 	*ts_ms = sec * 1000u + ms;
