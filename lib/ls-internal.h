@@ -59,6 +59,12 @@ unsigned char *ls__out_reserve(ls_out *o, size_t n, ls_error *err);
 /* Appends "[ts | key | seq | shard]" to o (n <= 300 bytes). */
 int ls__meta_write(ls_out *o, const ls_msg *m, ls_error *err);
 
+/* ls_line_parse's general reader of a line that starts with '[' (any
+ * spacing, fields left out), which its fast path for the form this
+ * library writes falls back on; apart for the tests that compare them. */
+int ls__line_parse_meta(const char *line, size_t len, ls_msg *m,
+    unsigned *have, ls_error *err);
+
 /* Writes v in decimal at p; returns the number of digits. */
 size_t ls__u64_format(uint64_t v, char *p);
 

@@ -7,8 +7,78 @@ is_space(char c)
 	return c == ' ' || c == '\t';
 }
 
+/* The digits at *p, before e, as ls_u64_parse reads them; *p moves
+ * past them. */
+static bool
+digits_at(const char **p, const char *e, uint64_t *v)
+{
+	const char *s = *p, *q = s;
+
+	while (q < e && *q >= '0' && *q <= '9')
+		q++;
+	*p = q;
+	return ls_u64_parse(s, (size_t)(q - s), v) == LS_OK;
+}
+
+/*
+ * The form this library writes, "[YYYY-MM-DDTHH:MM:SS.mmm | KEY | SEQ |
+ * SHARD] ", read in one pass; false for any other line, which the
+ * general parser then reads (to the same fields where this one reads
+ * them). callgrind of partition -n 4: five memchr calls, trimming and a
+ * field loop took 500 instructions a line before.
+ */
+static bool
+parse_written(const char *line, size_t len, ls_msg *m)
+{
+	const char *e = line + len, *k = line + 27, *p = k;
+	uint64_t ts, seq, shard;
+
+	if (len < 36 || line[20] != '.' || memcmp(line + 24, " | ", 3) != 0 ||
+	    ls_time_parse(line + 1, 23, &ts) != LS_OK)
+		return false;
+	while (p < e && *p != ' ')
+		p++;
+	if (e - p < 3 || memcmp(p, " | ", 3) != 0 ||
+	    !ls_key_valid(k, (size_t)(p - k)))
+		return false;
+	m->key_len = (size_t)(p - k);
+	p += 3;
+	if (!digits_at(&p, e, &seq) || e - p < 3 || memcmp(p, " | ", 3) != 0)
+		return false;
+	p += 3;
+	if (!digits_at(&p, e, &shard) || p == e || *p != ']')
+		return false;
+	if (++p < e && *p == ' ')
+		p++;
+	memcpy(m->key, k, m->key_len);
+	m->key[m->key_len] = '\0';
+	m->ts_ms = ts;
+	m->seq = seq;
+	m->shard = shard;
+	m->payload = (const unsigned char *)p;
+	m->len = (size_t)(e - p);
+	return true;
+}
+
 LS_API int
 ls_line_parse(const char *line, size_t len, ls_msg *m, unsigned *have,
+    ls_error *err)
+{
+	*have = 0;
+	if (len == 0 || line[0] != '[') {
+		m->payload = (const unsigned char *)line;
+		m->len = len;
+		return LS_OK;
+	}
+	if (parse_written(line, len, m)) {
+		*have = LS_HAVE_TS | LS_HAVE_KEY | LS_HAVE_SEQ | LS_HAVE_SHARD;
+		return LS_OK;
+	}
+	return ls__line_parse_meta(line, len, m, have, err);
+}
+
+int
+ls__line_parse_meta(const char *line, size_t len, ls_msg *m, unsigned *have,
     ls_error *err)
 {
 	const char *end, *p;
@@ -16,11 +86,6 @@ ls_line_parse(const char *line, size_t len, ls_msg *m, unsigned *have,
 	int field = 0;
 
 	*have = 0;
-	if (len == 0 || line[0] != '[') {
-		m->payload = (const unsigned char *)line;
-		m->len = len;
-		return LS_OK;
-	}
 	if ((end = memchr(line, ']', len)) == NULL)
 		return ls__fail(err, LS_ERR_INVAL, 1,
 		    "column 1: meta block has no closing ']'");

@@ -17,6 +17,7 @@
 #include "test-util.h"
 
 #include "libstream.h"
+#include "ls-internal.h"
 
 #define TS_2022 1640995200000ull	/* 2022-01-01T00:00:00 */
 #define ALL_HAVE (LS_HAVE_TS | LS_HAVE_KEY | LS_HAVE_SEQ | LS_HAVE_SHARD)
@@ -676,11 +677,86 @@ test_write_whole_lines(void **state)
 	ls_out_free(&o);
 }
 
+/*
+ * ls_line_parse reads the form the library writes in one pass and any
+ * other line with the general reader: on lines of that form and on
+ * mutations of them (a byte changed, cut, or put in), both give the
+ * same result, fields and error alike.
+ */
+static void
+test_parse_fast_path(void **state)
+{
+	static const char alphabet[] = "0123456789 |[].-:T_kx";
+	char line[160];
+	ls_msg a, b;
+	ls_error ea, eb;
+	unsigned ha, hb;
+	int ra, rb;
+
+	(void)state;
+	rng_state = 0xFA57;
+	for (int t = 0; t < 20000; t++) {
+		size_t n = (size_t)snprintf(line, sizeof(line),
+		    "[2024-0%u-1%uT0%u:1%u:%u%u.%u%u%u | k%u | %llu | %llu] p%u",
+		    (unsigned)rng_below(9) + 1, (unsigned)rng_below(10),
+		    (unsigned)rng_below(10), (unsigned)rng_below(10),
+		    (unsigned)rng_below(6), (unsigned)rng_below(10),
+		    (unsigned)rng_below(10), (unsigned)rng_below(10),
+		    (unsigned)rng_below(10), (unsigned)rng_below(100),
+		    (unsigned long long)(t % 7 == 0 ? UINT64_MAX -
+		    rng_below(3) : rng_below(100000)),
+		    (unsigned long long)rng_below(1000),
+		    (unsigned)rng_below(10));
+		switch (t % 4) {
+		case 1:	/* a byte changed */
+			line[rng_below(n)] = alphabet[rng_below(
+			    sizeof(alphabet) - 1)];
+			break;
+		case 2:	/* cut short */
+			n = rng_below(n + 1);
+			break;
+		case 3:	/* a byte put in */
+			if (n + 1 < sizeof(line)) {
+				size_t at = rng_below(n + 1);
+				memmove(line + at + 1, line + at, n - at);
+				line[at] = alphabet[rng_below(
+				    sizeof(alphabet) - 1)];
+				n++;
+			}
+			break;
+		}
+		memset(&a, 0, sizeof(a));
+		memset(&b, 0, sizeof(b));
+		ra = ls_line_parse(line, n, &a, &ha, &ea);
+		if (n > 0 && line[0] == '[')
+			rb = ls__line_parse_meta(line, n, &b, &hb, &eb);
+		else
+			rb = ls_line_parse(line, n, &b, &hb, &eb);
+		assert_int_equal(ra, rb);
+		if (ra != LS_OK) {
+			assert_string_equal(ea.msg, eb.msg);
+			continue;
+		}
+		assert_int_equal(ha, hb);
+		if (ha & LS_HAVE_TS)
+			assert_true(a.ts_ms == b.ts_ms);
+		if (ha & LS_HAVE_KEY)
+			assert_string_equal(a.key, b.key);
+		if (ha & LS_HAVE_SEQ)
+			assert_true(a.seq == b.seq);
+		if (ha & LS_HAVE_SHARD)
+			assert_true(a.shard == b.shard);
+		assert_int_equal(a.len, b.len);
+		assert_ptr_equal(a.payload, b.payload);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_examples),
+		cmocka_unit_test(test_parse_fast_path),
 		cmocka_unit_test(test_parse_not_nul_terminated),
 		cmocka_unit_test(test_parse_fraction),
 		cmocka_unit_test(test_parse_invalid),
