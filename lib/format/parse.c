@@ -10,8 +10,15 @@ ls_u64_parse(const char *s, size_t n, uint64_t *v)
 
 	if (n == 0 || n > 20)
 		return LS_ERR_INVAL;
-	for (size_t i = 0; i < n; i++) {
+	/* 19 digits cannot overflow; only a 20th is checked */
+	for (size_t i = 0; i < n && i < 19; i++) {
 		unsigned d = (unsigned)(unsigned char)s[i] - '0';
+		if (d > 9)
+			return LS_ERR_INVAL;
+		x = x * 10 + d;
+	}
+	if (n == 20) {
+		unsigned d = (unsigned)(unsigned char)s[19] - '0';
 		if (d > 9 || x > (UINT64_MAX - d) / 10)
 			return LS_ERR_INVAL;
 		x = x * 10 + d;
