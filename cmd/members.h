@@ -61,7 +61,8 @@ struct members *members_new(const ls_sink_opts *so);
  * "members: +b (FILE line 4), 2 targets -> 3". Returns LS_OK (nothing
  * to change is fine); LS_ERR_INVAL if l is refused as a whole (empty,
  * or an output that cannot be opened), the membership unchanged, with
- * why in err; any other error is an output that failed, in err.
+ * why in err; any other error is an output that failed, in err, after
+ * which the set can only be aborted (members_abort).
  */
 int members_set(struct members *ms, const struct member_list *l,
     ls_error *err);

@@ -299,10 +299,12 @@ wait_input(void *ctx, int fd)
 		uint64_t now = ls_mono_ms();
 		if (cmd_stop || cmd_hup || (check_ms > 0 && now >= next_check))
 			return 1;
-		int ms_left = check_ms > 0 ? (int)(next_check - now) : -1;
+		/* SIGHUP may reach another thread: cmd_hup is looked at
+		 * every 200 ms at least */
+		int ms_left = check_ms > 0 && next_check - now < 200 ?
+		    (int)(next_check - now) : 200;
 		if (fd < 0) {	/* a follower's pause */
-			(void)poll(NULL, 0, ms_left >= 0 && ms_left < 50 ?
-			    ms_left : 50);
+			(void)poll(NULL, 0, ms_left < 50 ? ms_left : 50);
 			return cmd_hup || cmd_stop;
 		}
 		int r = poll(&p, 1, ms_left);
