@@ -4,7 +4,7 @@
 # (10,000 keys), a change while 1,000,000 messages flow (none lost, order
 # per key kept in every output and across the change, about 1/N of the
 # keys moved), SIGHUP, bad files at start and at reload, a NAME moved to
-# another OUTPUT, usage. Inputs that change mid-stream come through a
+# another OUTPUT, a target that leaves and comes back, usage. Inputs that change mid-stream come through a
 # FIFO this file holds open: each change is made, and seen applied (its
 # warning), before the rest of the input is written, so nothing depends
 # on how fast the machine is.
@@ -377,6 +377,42 @@ lines_in() {
 	order_kept "$T/o" || fail "order broken"
 	[ "$(awk -F ' [|] ' '$3 + 0 >= 20000' "$T/o/n1.txt" | wc -l)" -eq 0 ]
 	[ "$(lines_in "$T/o")" -eq 40000 ]
+}
+
+@test "members: a target that leaves and comes back continues its .ss output" {
+	printf 'n0 %s\nn1 %s\n' "$T/o/n0.ss" "$T/o/n1.ss" >"$T/m.txt"
+	for p in 1 2 3; do
+		sed -n "$(((p - 1) * 1000 + 1)),$((p * 1000))p" "$D/big.lines" \
+		    >"$T/part$p"
+	done
+	start_fifo
+	cat "$T/part1" >&8
+	wait_until 30 eval '[ "$({ "$SS_DECODE" "$T/o/n0.ss"
+	    "$SS_DECODE" "$T/o/n1.ss"; } 2>/dev/null | wc -l)" -eq 1000 ]' ||
+		fail "part 1 not out: $(cat "$T/err")"
+	printf 'n0 %s\n' "$T/o/n0.ss" >"$T/m.tmp"
+	mv "$T/m.tmp" "$T/m.txt"
+	wait_until 30 grep -q 'members: -n1 ' "$T/err" || fail "$(cat "$T/err")"
+	cat "$T/part2" >&8
+	printf 'n0 %s\nn1 %s\n' "$T/o/n0.ss" "$T/o/n1.ss" >"$T/m.tmp"
+	mv "$T/m.tmp" "$T/m.txt"
+	wait_until 30 grep -q 'members: +n1 ' "$T/err" || fail "$(cat "$T/err")"
+	cat "$T/part3" >&8
+	exec 8>&-
+	wait "$BG" || fail "status $?: $(cat "$T/err")"
+	BG=
+	# n1.ss: whole, its part 1 and part 3 keys, nothing of part 2, and
+	# one End-of-Stream, at the end
+	"$SS_DECODE" -v "$T/o/n1.ss" >"$T/v" || fail "$(cat "$T/v")"
+	"$SS_DECODE" "$T/o/n1.ss" >"$T/n1"
+	[ "$(grep -c "$EOS_KEY" "$T/n1")" -eq 1 ]
+	tail -n 1 "$T/n1" | grep -q "$EOS_KEY"
+	sed '$d' "$T/n1" | awk -F ' [|] ' '$3 >= 1000 && $3 < 2000' >"$T/mid"
+	[ ! -s "$T/mid" ] || fail "n1 got part 2: $(head -n 3 "$T/mid")"
+	sed '$d' "$T/n1" | awk -F ' [|] ' '$3 >= 2000' | grep -q . ||
+		fail "n1 got nothing of part 3"
+	{ "$SS_DECODE" "$T/o/n0.ss"; "$SS_DECODE" "$T/o/n1.ss"; } |
+	    grep -v "$EOS_KEY" | sort | cmp -s - <(head -n 3000 "$D/big.lines" | sort)
 }
 
 @test "members: usage errors say why" {
