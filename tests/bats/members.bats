@@ -4,10 +4,10 @@
 # (10,000 keys), a change while 1,000,000 messages flow (none lost, order
 # per key kept in every output and across the change, about 1/N of the
 # keys moved), SIGHUP, bad files at start and at reload, a NAME moved to
-# another OUTPUT, a target that leaves and comes back, usage. Inputs that change mid-stream come through a
-# FIFO this file holds open: each change is made, and seen applied (its
-# warning), before the rest of the input is written, so nothing depends
-# on how fast the machine is.
+# another OUTPUT, a target that leaves and comes back, usage. Inputs that
+# change mid-stream come through a FIFO this file holds open: each change
+# is made, and seen applied (its warning), before the rest of the input
+# is written, so nothing depends on how fast the machine is.
 
 load helper
 
