@@ -254,6 +254,10 @@ open_output(const struct members *ms, const char *uri, ls_error *err)
 	return ls_sink_open(uri, &o, err);
 }
 
+static int refuse(ls_error *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* A change refused as a whole: LS_ERR_INVAL, the reason in err. */
 static int
 refuse(ls_error *err, const char *fmt, ...)
 {
@@ -267,9 +271,9 @@ refuse(ls_error *err, const char *fmt, ...)
 	return LS_ERR_INVAL;
 }
 
-/* A change to make: for each NAME of the new list, its sink (kept, or
- * opened), and whether its target is new (join) or moves (its old
- * output in was[j]); for each old target, whether it goes on (kept). */
+/* A change to make: for each NAME of the new list, its target now (none:
+ * a join) and its sink (kept, or opened by the change); for each target
+ * now, whether it goes on with its sink (kept: same NAME, same OUTPUT). */
 struct plan {
 	const struct member_list *l;
 	size_t *old;		/* spec j's target now, or SIZE_MAX */
