@@ -69,6 +69,11 @@ void cmd_std_fds(void);
  * SIGTERM in the first instant is a stop, not a death. */
 void cmd_init(void);
 
+/* Set by SIGHUP once cmd_catch_hup has installed its handler (without
+ * SA_RESTART, so that a wait sees it); the stage clears it. */
+extern volatile sig_atomic_t cmd_hup;
+void cmd_catch_hup(void);
+
 /* Ends the process as SIGPIPE would have: quietly. */
 void cmd_die_of_sigpipe(void);
 
@@ -114,6 +119,10 @@ struct cmd_stats {
 	_Atomic uint64_t in, out, filtered, skipped, raw, corrupt, bytes;
 	_Atomic uint64_t retried, dead;	/* batch: runs retried, messages
 					   dead-lettered */
+	_Atomic uint64_t changes, targets;	/* partition --members:
+						   membership changes, and
+						   targets now */
+	bool members;		/* print changes and targets */
 	uint64_t start_ms;
 	uint64_t interval_us;	/* 0: only on SIGUSR1 and at exit */
 };
@@ -193,6 +202,9 @@ enum {
 	STAGE_OPT_MAX_CLIENTS,
 	STAGE_OPT_IDLE_TIMEOUT,
 	STAGE_OPT_MAX_LINE,
+	/* membership (partition --members): 0x270 on, the upper half of
+	 * the block it shares with checkpoints */
+	CMD_OPT_MEMBERS = 0x270,
 };
 
 struct stage {

@@ -1,11 +1,17 @@
 /* partition: route each message by a key to one of N outputs. */
-#include "cmd.h"
+#include <poll.h>
+
+#include "members.h"
 
 enum by { BY_STREAM, BY_FIELD, BY_SHARD };
 
 static struct stage st;
 static ls_outs *outs;
 static ls_sink *missing;
+static struct members *ms;	/* --members */
+static struct members_file mfile;
+static uint64_t check_ms = 200, next_check;	/* --members-interval */
+static bool check_given;
 static int wait_rc = LS_OK;
 static ls_error wait_err;
 
@@ -17,12 +23,14 @@ static const char usage_text[] =
     "                 [--no-eos] [--restarts count] [--skip-corrupt]\n"
     "                 [--stats] [--stats-interval duration]\n"
     "                 template | --exec command\n"
+    "       partition --members file [--members-interval duration]\n"
+    "                 [options as above, with --key stream|field:name]\n"
     "       partition --version\n";
 
 struct config {
 	ls_outs_opts oo;
 	enum by by;
-	const char *field, *missing_uri;
+	const char *field, *missing_uri, *members;
 	char **uris;
 	bool kafka, keep_shard;
 	uint32_t n;
@@ -35,6 +43,9 @@ abort_outputs(void)
 		ls_outs_abort(outs, NULL);
 	if (missing != NULL)
 		ls_sink_abort(missing, NULL);
+	if (ms != NULL)
+		members_abort(ms);
+	ms = NULL;
 	outs = NULL;
 	missing = NULL;
 }
@@ -45,6 +56,8 @@ flush_outputs(void *ctx)
 	(void)ctx;
 	if (wait_rc == LS_OK && outs != NULL)
 		wait_rc = ls_outs_flush(outs, &wait_err);
+	if (wait_rc == LS_OK && ms != NULL)
+		wait_rc = members_flush(ms, &wait_err);
 	if (wait_rc == LS_OK && missing != NULL)
 		wait_rc = ls_sink_flush(missing, &wait_err);
 }
@@ -112,10 +125,37 @@ parse_key(struct config *c, const char *arg)
 		    arg);
 }
 
+/* --members takes the place of -n, the template and --exec. */
+static void
+check_members(const struct config *c, int argc, char *argv[])
+{
+	if (c->n != 0)
+		cmd_usage("--members and -n do not go together");
+	if (c->oo.exec != NULL)
+		cmd_usage("--members and --exec do not go together");
+	if (argc != 0)
+		cmd_usage("--members takes no template, but '%s' is given",
+		    argv[0]);
+	if (c->by == BY_SHARD)
+		cmd_usage("--members goes with --key stream or field:NAME");
+	if (c->kafka)
+		cmd_usage("--members hashes by name: no --hash");
+	if (c->missing_uri != NULL && c->by != BY_FIELD)
+		cmd_usage("--missing goes with --key field:NAME");
+	if (c->oo.sink.append && c->oo.sink.force)
+		cmd_usage("--append and --force do not go together");
+}
+
 /* The outputs: the template's, or the workers of --exec. */
 static void
 check_outputs(struct config *c, int argc, char *argv[])
 {
+	if (c->members != NULL) {
+		check_members(c, argc, argv);
+		return;
+	}
+	if (check_given)
+		cmd_usage("--members-interval goes with --members");
 	if (c->n == 0)
 		cmd_usage("-n: the number of partitions is needed");
 	if (c->oo.exec != NULL && argc != 0)
@@ -151,6 +191,9 @@ parse(int argc, char *argv[], struct config *c)
 		{ "hash", required_argument, NULL, 'H' },
 		{ "keep-shard", no_argument, NULL, 'K' },
 		{ "key", required_argument, NULL, 'k' },
+		{ "members", required_argument, NULL, CMD_OPT_MEMBERS },
+		{ "members-interval", required_argument, NULL,
+		    CMD_OPT_MEMBERS + 1 },
 		{ "missing", required_argument, NULL, 'M' },
 		{ "no-eos", no_argument, NULL, 'E' },
 		{ "restart", required_argument, NULL, 'R' },	/* alias */
@@ -167,6 +210,14 @@ parse(int argc, char *argv[], struct config *c)
 		    stage_option(&st, ch, optarg))
 			continue;
 		switch (ch) {
+		case CMD_OPT_MEMBERS:
+			c->members = optarg;
+			break;
+		case CMD_OPT_MEMBERS + 1:
+			check_ms = cmd_duration(optarg, "--members-interval") /
+			    1000;
+			check_given = true;
+			break;
 		case 'E':
 			c->oo.sink.no_eos = true;
 			break;
@@ -204,6 +255,86 @@ parse(int argc, char *argv[], struct config *c)
 	check_outputs(c, argc - optind, argv + optind);
 }
 
+/* Looks at the --members file again (force: on SIGHUP), and applies what
+ * changed; a bad file keeps the membership, with a warning. */
+static void
+check_members_file(bool force)
+{
+	struct member_list l = { 0 };
+	char why[LS_ERRMSG_MAX + 128];
+	uint64_t before = members_changes(ms);
+	ls_error e;
+	int rc;
+
+	switch (members_file_poll(&mfile, force, &l, why, sizeof(why))) {
+	case -1:
+		warnx("members: %s (membership unchanged)", why);
+		break;
+	case 1:
+		rc = members_set(ms, &l, &e);
+		if (rc == LS_ERR_INVAL)
+			warnx("members: %s", e.msg);
+		else if (rc != LS_OK)
+			output_failed(&e);
+		else if (force && members_changes(ms) == before)
+			warnx("members: %s read again: no change", mfile.path);
+		break;
+	}
+	member_list_free(&l);
+	cmd_stats.changes = members_changes(ms);
+	cmd_stats.targets = members_count(ms);
+	next_check = ls_mono_ms() + check_ms;
+}
+
+/* The input waits: the --members file is looked at meanwhile, every
+ * --members-interval and on SIGHUP (gives up so that the main loop
+ * does it). */
+static int
+wait_input(void *ctx, int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	(void)ctx;
+	for (;;) {
+		uint64_t now = ls_mono_ms();
+		if (cmd_stop || cmd_hup || (check_ms > 0 && now >= next_check))
+			return 1;
+		/* SIGHUP may reach another thread: cmd_hup is looked at
+		 * every 200 ms at least */
+		int ms_left = check_ms > 0 && next_check - now < 200 ?
+		    (int)(next_check - now) : 200;
+		if (fd < 0) {	/* a follower's pause */
+			(void)poll(NULL, 0, ms_left < 50 ? ms_left : 50);
+			return cmd_hup || cmd_stop;
+		}
+		int r = poll(&p, 1, ms_left);
+		if (r > 0 || (r < 0 && errno != EINTR))
+			return 0;	/* the read tells */
+	}
+}
+
+static void
+open_members(struct config *c)
+{
+	struct member_list l = { 0 };
+	char why[LS_ERRMSG_MAX + 128];
+	ls_error e;
+
+	if (members_file_open(&mfile, c->members, &l, why, sizeof(why)) != 0)
+		errx(1, "%s", why);
+	ms = members_new(&c->oo.sink);
+	if (members_set(ms, &l, &e) != LS_OK) {
+		member_list_free(&l);
+		warnx("%s", e.msg);
+		abort_outputs();
+		exit(1);
+	}
+	member_list_free(&l);
+	cmd_stats.members = true;
+	cmd_stats.targets = members_count(ms);
+	next_check = ls_mono_ms() + check_ms;
+}
+
 static void
 open_all(struct config *c)
 {
@@ -211,12 +342,19 @@ open_all(struct config *c)
 
 	st.abort = abort_outputs;
 	st.so.on_wait = flush_outputs;
+	if (c->members != NULL) {
+		st.so.wait = wait_input;
+		cmd_catch_hup();
+	}
 	stage_open(&st);
 	c->oo.stop = c->oo.sink.stop = &cmd_stop;
-	if ((outs = ls_outs_open((const char *const *)c->uris, c->n, &c->oo,
+	if (c->members != NULL)
+		open_members(c);
+	else if ((outs = ls_outs_open((const char *const *)c->uris, c->n, &c->oo,
 	    &e)) == NULL)
 		errx(1, "%s", e.msg);
-	cmd_outs_opened(outs);
+	if (outs != NULL)
+		cmd_outs_opened(outs);
 	if (c->missing_uri != NULL && (missing = ls_sink_open(c->missing_uri,
 	    &c->oo.sink, &e)) == NULL) {
 		warnx("%s", e.msg);
@@ -243,7 +381,9 @@ route(const struct config *c, ls_msg *m)
 		} else
 			key = v;
 	}
-	if (c->by == BY_SHARD)
+	if (ms != NULL)		/* by name; the shard is kept */
+		part = members_pick(ms, ls_hash64(key ? key : "", len));
+	else if (c->by == BY_SHARD)
 		part = (size_t)(m->shard % c->n);
 	else if (key == NULL)
 		part = 0;
@@ -251,10 +391,12 @@ route(const struct config *c, ls_msg *m)
 		part = ls_partition_kafka(key, len, c->n);
 	else
 		part = ls_hash_jump(ls_hash64(key, len), c->n);
-	if (!c->keep_shard && (key != NULL || missing == NULL))
+	if (!c->keep_shard && ms == NULL && (key != NULL || missing == NULL))
 		m->shard = part;
 	if (key == NULL && missing != NULL)
 		rc = ls_sink_write(missing, m, &e);
+	else if (ms != NULL)
+		rc = members_write(ms, part, m, &e);
 	else
 		rc = ls_outs_write(outs, part, m, &e);
 	if (!cmd_written(rc, m, st.src, NULL, &e))
@@ -268,13 +410,17 @@ close_all(struct config *c)
 	ls_msg eos;
 	int rc, status = 0;
 
-	for (size_t i = 0; i < ls_outs_count(outs); i++)
+	for (size_t i = 0; outs != NULL && i < ls_outs_count(outs); i++)
 		if (ls_outs_restarts(outs, i) > 0 && !st.quiet)
 			warnx("%s was started again %u time%s so far",
 			    ls_outs_name(outs, i), ls_outs_restarts(outs, i),
 			    ls_outs_restarts(outs, i) == 1 ? "" : "s");
-	rc = ls_outs_close(outs, stage_eos(&st, &eos), &e);
+	if (outs != NULL)
+		rc = ls_outs_close(outs, stage_eos(&st, &eos), &e);
+	else
+		rc = members_close(ms, stage_eos(&st, &eos), &e);
 	outs = NULL;
+	ms = NULL;
 	if (rc != LS_OK) {
 		warnx("%s", e.msg);
 		status = 1;
@@ -294,11 +440,39 @@ close_all(struct config *c)
 	return status;
 }
 
+/* Reads and routes until the input ends; with --members, looks at its
+ * file every --members-interval (the clock read every 256 messages, or
+ * when the input waits) and on SIGHUP. */
+static void
+run(const struct config *c)
+{
+	unsigned tick = 0;
+	ls_msg m;
+	int rc;
+
+	while (!cmd_stop) {
+		rc = stage_next(&st, &m);
+		if (wait_rc != LS_OK)
+			output_failed(&wait_err);
+		if (rc == LS_OK)
+			route(c, &m);
+		else if (rc != LS_AGAIN)
+			break;
+		if (ms == NULL)
+			continue;
+		if (cmd_hup) {
+			cmd_hup = 0;
+			check_members_file(true);
+		} else if ((rc == LS_AGAIN || (++tick & 255) == 0) &&
+		    check_ms > 0 && ls_mono_ms() >= next_check)
+			check_members_file(false);
+	}
+}
+
 int
 main(int argc, char *argv[])
 {
 	struct config c;
-	ls_msg m;
 
 	cmd_usage_text = usage_text;
 	stage_init(&st, "partition");
@@ -307,11 +481,7 @@ main(int argc, char *argv[])
 	c.oo.sink.interval = LS_SS_DEFAULT_INTERVAL;
 	parse(argc, argv, &c);
 	open_all(&c);
-	while (!cmd_stop && stage_next(&st, &m) == LS_OK) {
-		if (wait_rc != LS_OK)
-			output_failed(&wait_err);
-		route(&c, &m);
-	}
+	run(&c);
 	if (wait_rc != LS_OK)
 		output_failed(&wait_err);
 	return close_all(&c);

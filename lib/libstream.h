@@ -432,6 +432,28 @@ LS_API uint32_t ls_hash_jump(uint64_t key, uint32_t buckets);
  */
 LS_API uint64_t ls_hash64(const void *p, size_t n);
 
+/*
+ * The weight of a target named by name_hash (ls_hash64 of its name) for
+ * a key of hash key_hash, in rendezvous hashing: the splitmix64
+ * finaliser of key_hash ^ name_hash. For one key, distinct name hashes
+ * have distinct weights (the finaliser is a bijection). Part of the
+ * on-disk contract, as ls_hash64.
+ */
+LS_API uint64_t ls_hash_weight(uint64_t key_hash, uint64_t name_hash);
+
+/*
+ * Rendezvous (highest random weight) hashing, Thaler & Ravishankar 1996:
+ * of the n targets whose names hash to names[0..n) (ls_hash64 of each
+ * name, computed once by the caller), the index of the one of highest
+ * ls_hash_weight for key_hash (the first if names repeat). The choice
+ * depends on the names only, not on their order: adding a target moves
+ * to it the keys it now wins, about 1/(n + 1) of them, and removing one
+ * moves only its own keys; no key moves between two targets that both
+ * stay. Returns SIZE_MAX if n is 0. Takes n mixes and no allocation.
+ */
+LS_API size_t ls_hash_rendezvous(uint64_t key_hash, const uint64_t *names,
+    size_t n);
+
 /* Kafka's Utils.murmur2 of p[0..n) (seed 0x9747b28c), as Java's signed
  * int. */
 LS_API int32_t ls_hash_murmur2(const void *p, size_t n);

@@ -25,6 +25,11 @@
 #                             DIR/out%d.txt <JSON (the same N messages,
 #                             each payload a 100-byte JSON object whose
 #                             "user_id" takes 1000 values)
+#   partition --members FILE  the same two splits (--key stream, and
+#                             --key field:user_id), FILE naming 4 targets
+#                             n0..n3 that write the same 4 files
+#       peer: partition -n 4 on the same input (and cat); target: at most
+#       1.3 times its time (ratio >= 0.77), peak memory <= BENCH_MEM_MIB.
 #   fanout round-robin        bin/fanout --mode roundrobin DIR/o0 .. DIR/o3
 #                             <LINES
 #       peers, on the same input (LINES or JSON):
@@ -247,12 +252,13 @@ check_rr() {
 		die "$name: its files are not $src dealt out a line at a time"
 }
 
-# check_keys NAME DIR FIELD: partition's files DIR/out0.txt..out3.txt:
+# check_keys NAME DIR FIELD [keep]: partition's files DIR/out0.txt..out3.txt:
 # each key (the stream key, or with FIELD that JSON field) in one file
-# only, and every message's shard set to the number of its file.
+# only, and every message's shard set to the number of its file (with
+# keep, as in the input: 0).
 check_keys() {
-	local name=$1 dir=$2 field=$3
-	awk -v field="$field" -v name="$name" '
+	local name=$1 dir=$2 field=$3 keep=${4:-}
+	awk -v field="$field" -v name="$name" -v keep="$keep" '
 	FNR == 1 { f = FILENAME; sub(/.*out/, "", f); sub(/\.txt$/, "", f) }
 	{
 		split($0, h, / \| /)
@@ -273,7 +279,7 @@ check_keys() {
 		where[k] = f
 		sh = h[4]
 		sub(/\].*/, "", sh)
-		if (sh != f) {
+		if (sh != (keep != "" ? 0 : f)) {
 			print name ": shard " sh " in out" f ".txt"
 			bad = 1
 			exit
@@ -310,6 +316,9 @@ counts() {
 }
 
 mkfifo "$tmp/fifo"
+for t in 0 1 2 3; do
+	echo "n$t $tmp/o/out$t.txt"
+done >"$tmp/members.txt"
 qtmp=$(printf '%q' "$tmp")
 echo "measuring, best of $RUNS"
 cat "$tmp/msgs.ss" "$tmp/msgs4.ss" "$tmp/lines.txt" "$tmp/json.txt" \
@@ -363,6 +372,21 @@ for ((i = 1; i <= RUNS; i++)); do
 		check_keys "partition by field" "$tmp/o" user_id
 		dist_field=$(counts "$tmp/o" out0.txt out1.txt out2.txt out3.txt)
 	fi
+	# --members: the same 4 files, named n0..n3 in a membership file
+	for src in stream field; do
+		fresh "$tmp/o"
+		in=$tmp/lines.txt key=stream
+		[ "$src" = stream ] || in=$tmp/json.txt key=field:user_id
+		run "part_members_$src" "$in" /dev/null "$PARTITION" \
+		    --members "$tmp/members.txt" --key "$key"
+		if [ "$i" -eq "$RUNS" ]; then
+			check_files "partition --members by $src" "$tmp/o" "$in"
+			check_keys "partition --members by $src" "$tmp/o" \
+			    "$([ "$src" = stream ] || echo user_id)" keep
+			dist="$(counts "$tmp/o" out0.txt out1.txt out2.txt out3.txt)"
+			printf -v "dist_members_$src" '%s' "$dist"
+		fi
+	done
 	fresh "$tmp/o"
 	run fanout "$tmp/lines.txt" /dev/null "$FANOUT" --mode roundrobin \
 	    "$tmp/o/o0" "$tmp/o/o1" "$tmp/o/o2" "$tmp/o/o3"
@@ -410,6 +434,8 @@ check_count "$tmp/relay.ss" "$((N + 1))"
 	printf 'file->stdio, 4x file (relay -i)\t%s\trread4\tcat_ss4\tmem:rread\n' "$N4"
 	printf 'partition -n 4, by stream key\t%s\tpart_stream\tcat_lines,split_lines,par_lines\tvs:split=1,parallel=2\n' "$N"
 	printf 'partition -n 4, by JSON field user_id\t%s\tpart_field\tcat_json,split_json,par_json\tvs:split=1,parallel=2\n' "$N"
+	printf 'partition --members (4 targets), by stream key\t%s\tpart_members_stream\tpart_stream,cat_lines\tvs:partition -n=0.77\n' "$N"
+	printf 'partition --members (4 targets), by JSON field user_id\t%s\tpart_members_field\tpart_field,cat_json\tvs:partition -n=0.77\n' "$N"
 	printf 'fanout --mode roundrobin, 4 files\t%s\tfanout\tcat_lines,split_lines,par_lines\tvs:split=1,parallel=2\n' "$N"
 	printf 'batch -n 1000 (text payloads)\t%s\tbatch\tcat_lines\tspeed:3000000\n' "$N"
 	printf 'batch -n 1000 (JSON payloads)\t%s\tbatch_json\tcat_json\tspeed:3000000\n' "$N"
@@ -432,6 +458,7 @@ peer_name() {
 	cat_*) echo cat ;;
 	split_*) echo split ;;
 	par_*) echo parallel ;;
+	part_*) echo "partition -n" ;;
 	*) echo "$1" ;;
 	esac
 }
@@ -530,6 +557,12 @@ input: cat IN >file, split -n r/4 IN DIR/sp, and parallel --will-cite
 --pipe --roundrobin -j4 'cat > DIR/pp.{%}' (its peak is its perl's).
 Lines per partition: by the 8 stream keys $dist_stream;
 by the 1000 user_id values $dist_field.
+partition --members reads a file naming 4 targets, n0..n3, writing the
+same 4 files, and routes by rendezvous hashing over the names (a key
+hash and 4 mixes a message); its target is to take at most 1.3 times
+the time of partition -n 4 on the same input (ratio >= 0.77). Lines per
+target: by stream key $dist_members_stream; by user_id
+$dist_members_field.
 batch -n 1000 writes its batches (JSON arrays) to a file; its 4x stream is
 the line file four times through a pipe, batched to /dev/null. Every
 output is checked (see scripts/bench.sh)."

@@ -4,6 +4,7 @@
 #include "cmd.h"
 
 volatile int cmd_stop;
+volatile sig_atomic_t cmd_hup;
 
 static void
 cmd_on_stop(int sig)
@@ -30,6 +31,24 @@ cmd_signals(void)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
+static void
+cmd_on_hup(int sig)
+{
+	(void)sig;
+	cmd_hup = 1;
+}
+
+void
+cmd_catch_hup(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = cmd_on_hup;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGHUP, &sa, NULL);
 }
 
 void

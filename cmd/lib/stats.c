@@ -6,6 +6,23 @@
 
 struct cmd_stats cmd_stats;
 
+/* Puts ,"changes":N,"targets":N before the closing brace of the line
+ * line[0..n). Returns the new length. */
+static int
+members_stats(char *line, size_t n, size_t cap)
+{
+	int k = snprintf(line + n - 2, cap - (n - 2), ",\"changes\":%llu,"
+	    "\"targets\":%llu}\n",
+	    (unsigned long long)atomic_load(&cmd_stats.changes),
+	    (unsigned long long)atomic_load(&cmd_stats.targets));
+
+	if (k < 0 || (size_t)k >= cap - (n - 2)) {
+		memcpy(line + n - 2, "}\n", 2);	/* cannot happen */
+		return (int)n;
+	}
+	return (int)(n - 2) + k;
+}
+
 void
 cmd_stats_print(void)
 {
@@ -29,6 +46,8 @@ cmd_stats_print(void)
 	    (unsigned long long)atomic_load(&s->retried),
 	    (unsigned long long)atomic_load(&s->dead),
 	    el ? (double)out * 1000.0 / (double)el : 0.0);
+	if (n > 2 && s->members && (size_t)n < sizeof(line))
+		n = members_stats(line, (size_t)n, sizeof(line));
 	if (n > 0)
 		(void)ls_write_all(STDERR_FILENO, line, (size_t)n);
 }

@@ -1,5 +1,6 @@
-/* Hashing for partition and batch: jump consistent hash, a 64-bit byte
- * hash to feed it, and Kafka's murmur2 partitioner. */
+/* Hashing for partition and batch: jump consistent hash, rendezvous
+ * hashing over names, a 64-bit byte hash to feed them, and Kafka's
+ * murmur2 partitioner. */
 #include "ls-internal.h"
 
 LS_API uint32_t
@@ -87,4 +88,34 @@ ls_partition_kafka(const void *key, size_t n, uint32_t partitions)
 	uint32_t h = (uint32_t)ls_hash_murmur2(key, n) & 0x7fffffffu;
 
 	return partitions ? h % partitions : 0;
+}
+
+LS_API uint64_t
+ls_hash_weight(uint64_t key_hash, uint64_t name_hash)
+{
+	uint64_t h = key_hash ^ name_hash;
+
+	/* splitmix64 finaliser, as in ls_hash64 */
+	h ^= h >> 30;
+	h *= 0xbf58476d1ce4e5b9ull;
+	h ^= h >> 27;
+	h *= 0x94d049bb133111ebull;
+	h ^= h >> 31;
+	return h;
+}
+
+LS_API size_t
+ls_hash_rendezvous(uint64_t key_hash, const uint64_t *names, size_t n)
+{
+	size_t best = SIZE_MAX;
+	uint64_t top = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t w = ls_hash_weight(key_hash, names[i]);
+		if (best == SIZE_MAX || w > top) {
+			best = i;
+			top = w;
+		}
+	}
+	return best;
 }

@@ -251,6 +251,115 @@ test_hash64(void **state)
 	free(all);
 }
 
+/* --- rendezvous hashing -------------------------------------------------- */
+
+#define RV_KEYS 10000
+
+/* The target, by name, of each of the RV_KEYS keys "key-<i>" among the
+ * names[0..n). */
+static void
+rv_assign(const char *const *names, size_t n, const char **out)
+{
+	uint64_t h[16];
+	char key[32];
+
+	assert_true(n <= NELEM(h));
+	for (size_t i = 0; i < n; i++)
+		h[i] = ls_hash64(names[i], strlen(names[i]));
+	for (size_t k = 0; k < RV_KEYS; k++) {
+		int len = snprintf(key, sizeof(key), "key-%zu", k);
+		size_t t = ls_hash_rendezvous(ls_hash64(key, (size_t)len), h,
+		    n);
+		assert_true(t < n);
+		out[k] = names[t];
+	}
+}
+
+/* Keys whose target differs between a and b; each move must be to or
+ * from the name that changed (changed), none between two that stayed. */
+static size_t
+rv_moves(const char **a, const char **b, const char *changed)
+{
+	size_t moved = 0;
+
+	for (size_t k = 0; k < RV_KEYS; k++) {
+		if (strcmp(a[k], b[k]) == 0)
+			continue;
+		moved++;
+		assert_true(strcmp(a[k], changed) == 0 ||
+		    strcmp(b[k], changed) == 0);
+	}
+	return moved;
+}
+
+static void
+test_rendezvous_known(void **state)
+{
+	static const char *const names[] = { "alpha", "beta", "gamma" };
+	/* from an independent Python implementation: splitmix64 finaliser
+	 * of key ^ name, the ls_hash64 of each, the highest weight */
+	static const struct {
+		const char *key;
+		size_t want;
+	} cases[] = {
+		{ "user-1", 0 }, { "user-2", 1 }, { "user-3", 1 }, { "", 1 },
+		{ "k", 0 },
+	};
+	uint64_t h[3];
+
+	(void)state;
+	assert_int_equal(ls_hash_weight(0x0123456789abcdefull,
+	    0xfedcba9876543210ull), 0xb4d055fcf2cbbd7bull);
+	for (size_t i = 0; i < 3; i++)
+		h[i] = ls_hash64(names[i], strlen(names[i]));
+	for (size_t i = 0; i < NELEM(cases); i++)
+		assert_int_equal(ls_hash_rendezvous(ls_hash64(cases[i].key,
+		    strlen(cases[i].key)), h, 3), cases[i].want);
+	assert_int_equal(ls_hash_rendezvous(1, h, 0), SIZE_MAX);
+	assert_int_equal(ls_hash_rendezvous(1, h, 1), 0);
+}
+
+/* Adding or removing one of N targets moves about 1/N of 10,000 keys
+ * (within 20% of it), all to or from that target; the order of the
+ * names does not matter; the keys spread evenly. */
+static void
+test_rendezvous_moves(void **state)
+{
+	static const char *const five[] = { "n0", "n1", "n2", "n3", "n4" };
+	static const char *const six[] = { "n0", "n1", "n2", "n3", "n4",
+	    "node-new" };
+	static const char *const four[] = { "n0", "n1", "n3", "n4" };
+	static const char *const shuffled[] = { "n3", "n0", "n4", "n2",
+	    "n1" };
+	const char **a = calloc(RV_KEYS, sizeof(*a));
+	const char **b = calloc(RV_KEYS, sizeof(*b));
+	size_t moved;
+
+	(void)state;
+	assert_non_null(a);
+	assert_non_null(b);
+	rv_assign(five, 5, a);
+	for (size_t i = 0; i < 5; i++) {
+		size_t c = 0;
+		for (size_t k = 0; k < RV_KEYS; k++)
+			c += a[k] == five[i];
+		assert_true(c > RV_KEYS / 5 * 8 / 10 &&
+		    c < RV_KEYS / 5 * 12 / 10);
+	}
+	rv_assign(six, 6, b);		/* one joins: ideal 1/6 */
+	moved = rv_moves(a, b, "node-new");
+	assert_true(moved > RV_KEYS / 6 * 8 / 10 &&
+	    moved < RV_KEYS / 6 * 12 / 10);
+	rv_assign(four, 4, b);		/* n2 leaves: ideal 1/5 */
+	moved = rv_moves(a, b, "n2");
+	assert_true(moved > RV_KEYS / 5 * 8 / 10 &&
+	    moved < RV_KEYS / 5 * 12 / 10);
+	rv_assign(shuffled, 5, b);	/* order: nothing moves */
+	assert_int_equal(rv_moves(a, b, ""), 0);
+	free(a);
+	free(b);
+}
+
 /* --- ls_json_field ------------------------------------------------------- */
 
 static const struct {
@@ -471,6 +580,8 @@ main(void)
 		cmocka_unit_test(test_jump_known),
 		cmocka_unit_test(test_jump_properties),
 		cmocka_unit_test(test_hash64),
+		cmocka_unit_test(test_rendezvous_known),
+		cmocka_unit_test(test_rendezvous_moves),
 		cmocka_unit_test(test_json_field),
 		cmocka_unit_test(test_json_field_prefixes),
 		cmocka_unit_test(test_json_field_mutations),
