@@ -299,8 +299,8 @@ wait_input(void *ctx, int fd)
 		uint64_t now = ls_mono_ms();
 		if (cmd_stop || cmd_hup || (check_ms > 0 && now >= next_check))
 			return 1;
-		/* SIGHUP may reach another thread: cmd_hup is looked at
-		 * every 200 ms at least */
+		/* a SIGHUP between this look and poll is seen within
+		 * 200 ms */
 		int ms_left = check_ms > 0 && next_check - now < 200 ?
 		    (int)(next_check - now) : 200;
 		if (fd < 0) {	/* a follower's pause */

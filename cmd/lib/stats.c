@@ -79,22 +79,22 @@ cmd_stats_thread(void *arg)
 void
 cmd_stats_start(const char *program, uint64_t interval_us)
 {
-	sigset_t set;
+	sigset_t all, old, set;
 	pthread_t t;
 
 	cmd_stats.program = program;
 	cmd_stats.start_ms = ls_now_ms();
 	cmd_stats.interval_us = interval_us;
-	/* the thread starts with SIGINT and SIGTERM blocked, so that they
-	 * interrupt the main thread's reads; every thread blocks SIGUSR1 */
-	sigemptyset(&set);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	/* the thread starts with every signal blocked, so that those the
+	 * program handles (SIGINT, SIGTERM, SIGHUP) reach the main thread
+	 * and interrupt its reads; every thread blocks SIGUSR1 */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
 	if (pthread_create(&t, NULL, cmd_stats_thread, NULL) != 0)
 		err(1, "pthread_create");
 	pthread_detach(t);
-	sigdelset(&set, SIGUSR1);
-	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
