@@ -26,12 +26,14 @@ hexval(unsigned c)
 }
 
 /*
- * True if none of the 8 bytes at p is a quote, a backslash or a control
- * character: the text a string scan steps over (the classic "has a zero
- * byte" tests, exact for whether any byte matches).
+ * The bytes of the 8 at p that are a quote, a backslash or a control
+ * character (what a string scan stops at, what escaping changes), as
+ * the high bit of each: the classic "has a zero byte" tests, exact for
+ * whether any byte matches; a borrow may mark bytes above the lowest
+ * marked one too, so only that one is sure (read little-endian).
  */
-static inline bool
-plain8(const unsigned char *p)
+static inline uint64_t
+special8(const unsigned char *p)
 {
 	const uint64_t ones = 0x0101010101010101ULL;
 	const uint64_t high = 0x8080808080808080ULL;
@@ -41,7 +43,20 @@ plain8(const unsigned char *p)
 	q = v ^ (ones * '"');
 	b = v ^ (ones * '\\');
 	return (((q - ones) & ~q) | ((b - ones) & ~b) |
-	    ((v - ones * 0x20) & ~v)) & high ? false : true;
+	    ((v - ones * 0x20) & ~v)) & high;
+}
+
+/* How many bytes of the 8 at p come before the first that special8
+ * marks (m, not 0); 0 where the byte order does not tell. */
+static inline size_t
+plain_run(uint64_t m)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return (size_t)__builtin_ctzll(m) / 8;
+#else
+	(void)m;
+	return 0;
+#endif
 }
 
 /* Scans a string starting at the quote p[i]; returns the index after the
@@ -50,10 +65,14 @@ static size_t
 scan_string(const unsigned char *p, size_t i, size_t n)
 {
 	for (i++; i < n; i++) {
-		while (i + 8 <= n && plain8(p + i))
-			i += 8;
-		if (i >= n)
-			break;
+		if (i + 8 <= n) {	/* eight bytes a look */
+			uint64_t m = special8(p + i);
+			if (m == 0) {
+				i += 7;
+				continue;
+			}
+			i += plain_run(m);
+		}
 		unsigned c = p[i];
 		if (c == '"')
 			return i + 1;
@@ -292,20 +311,6 @@ escape_byte(unsigned char *d, unsigned c)
 	return 6;
 }
 
-/* The bytes of w that need escaping (below 0x20, '"' or '\\'), as the
- * high bit of each; borrows may mark bytes above the lowest marked one
- * too, so only that one is sure (w is read little-endian). */
-static uint64_t
-word_special(uint64_t w)
-{
-	const uint64_t ones = 0x0101010101010101ull;
-	const uint64_t high = 0x8080808080808080ull;
-	uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
-
-	return (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) |
-	    ((b - ones) & ~b)) & high;
-}
-
 /* Escapes p[0..n) into dst, which holds 6 * n bytes; returns length.
  * Eight bytes are read at a time: the plain ones before the first that
  * needs escaping are copied whole. */
@@ -316,20 +321,15 @@ escape(unsigned char *dst, const unsigned char *p, size_t n)
 	size_t i = 0;
 
 	while (i + 8 <= n) {
-		uint64_t w, m;
+		uint64_t m = special8(p + i);
 		size_t k;
-		memcpy(&w, p + i, 8);
-		memcpy(d, &w, 8);
-		if ((m = word_special(w)) == 0) {
+		memcpy(d, p + i, 8);
+		if (m == 0) {
 			d += 8;
 			i += 8;
 			continue;
 		}
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-		k = (size_t)__builtin_ctzll(m) / 8;
-#else
-		k = 0;
-#endif
+		k = plain_run(m);
 		d += k;
 		d += escape_byte(d, p[i + k]);
 		i += k + 1;
