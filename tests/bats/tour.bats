@@ -36,6 +36,9 @@ TOUR=(
 	'ss-decode --verify orders.ss|t_verify'
 	'relay -i damaged.ss -o repaired.ss --skip-corrupt|t_repair'
 	'relay -i orders.ss | partition -n 4 --key field:user_id --hash kafka part%d.ss|t_partition'
+	"printf 'a part-a.ss*' >members.txt|t_members_file"
+	'clock --interval 10ms | partition --members members.txt --key field:tick &|t_members_start'
+	'printf * >m.new && mv m.new members.txt|t_members_join'
 	'relay -i orders.ss -o redis://*/orders --maxlen 1000000|t_redis_out'
 	'relay -i redis://*/orders --group loaders --consumer c1 --from start -f|t_redis_group'
 	'relay -i orders.ss -o kafka://*/orders --headers|t_kafka_out'
@@ -419,11 +422,52 @@ topo_bg() {
 	    "$CMD"' st=0; for j in $(jobs -p); do wait "$j" || st=$?; done; exit $st'
 }
 
-# child NAME: the pid of the process NAME started by the shell of
-# $T/clock.pid (the first stage of the topology).
+# child NAME [SHELL]: the pid of the process NAME started by the shell of
+# $T/SHELL.pid (clock.pid unless given: the first stage of the topology).
 child() {
-	ps -o pid=,comm= --ppid "$(cat "$T/clock.pid")" |
+	ps -o pid=,comm= --ppid "$(cat "$T/${2:-clock}.pid")" |
 	    awk -v n="$1" '$2 == n { print $1 }'
+}
+
+t_members_file() {
+	run_cmd
+	expect 0
+	printf 'a part-a.ss\nb part-b.ss\n' >"$T/want"
+	same "$T/want" "$W/members.txt"
+}
+
+# the ticks flow to part-a.ss and part-b.ss
+t_members_start() {
+	topo_bg members
+	MEMBERS=$BG
+	# shellcheck disable=SC2016
+	wait_until 20 eval '[ -n "$(child clock members)" ]' || fail "$CMD: no clock"
+	wait_until 20 test -s "$W/part-a.ss" || fail "$CMD: nothing in part-a.ss"
+	wait_until 20 test -s "$W/part-b.ss" || fail "$CMD: nothing in part-b.ss"
+}
+
+# c joins, said once on standard error, and takes some of the ticks that
+# come after; one SIGTERM to the clock ends the partition, whose three
+# files then hold every tick once, each in order
+t_members_join() {
+	local f
+	run_cmd
+	expect 0
+	wait_until 20 grep -q '^partition: members: +c (members.txt line 3), 2 targets -> 3$' \
+	    "$T/members.err" || fail "$CMD: not seen: $(cat "$T/members.err")"
+	sleep 0.5
+	kill -TERM "$(child clock members)"
+	wait "$MEMBERS" || fail "partition --members: status $?: $(cat "$T/members.err")"
+	[ "$(wc -l <"$T/members.err")" -eq 1 ] || fail "$(cat "$T/members.err")"
+	for f in a b c; do
+		"$SS_DECODE" --verify "$W/part-$f.ss" >/dev/null || fail "part-$f.ss"
+		lines_of "part-$f.ss" | payloads | jq -r .tick >"$T/$f.ticks"
+		sort -n -c "$T/$f.ticks" || fail "part-$f.ss: ticks out of order"
+	done
+	[ -s "$T/c.ticks" ] || fail "no ticks in part-c.ss"
+	sort -n "$T/a.ticks" "$T/b.ticks" "$T/c.ticks" >"$T/got"
+	seq 0 $(($(wc -l <"$T/got") - 1)) >"$T/want"
+	same "$T/want" "$T/got"
 }
 
 t_topo_clock() {
