@@ -65,6 +65,11 @@ int ls__meta_write(ls_out *o, const ls_msg *m, ls_error *err);
 int ls__line_parse_meta(const char *line, size_t len, ls_msg *m,
     unsigned *have, ls_error *err);
 
+/* The length (2 to 4) of the valid UTF-8 sequence that starts with the
+ * byte p[i] >= 0x80 of p[0..n), or 0 if it is not one (overlong,
+ * surrogate, above U+10FFFF, cut short or a stray continuation byte). */
+size_t ls__utf8_seq(const unsigned char *p, size_t i, size_t n);
+
 /* Writes v in decimal at p; returns the number of digits. */
 size_t ls__u64_format(uint64_t v, char *p);
 

@@ -46,6 +46,17 @@ special8(const unsigned char *p)
 	    ((v - ones * 0x20) & ~v)) & high;
 }
 
+/* As special8, bytes above 0x7F marked too: a string scan checks each
+ * UTF-8 sequence from its first byte. */
+static inline uint64_t
+special8_utf8(const unsigned char *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return special8(p) | (v & 0x8080808080808080ULL);
+}
+
 /* How many bytes of the 8 at p come before the first that special8
  * marks (m, not 0); 0 where the byte order does not tell. */
 static inline size_t
@@ -60,13 +71,14 @@ plain_run(uint64_t m)
 }
 
 /* Scans a string starting at the quote p[i]; returns the index after the
- * closing quote or 0 if invalid. The input is already known to be UTF-8. */
+ * closing quote or 0 if invalid, UTF-8 included: the scan is the
+ * validation (outside strings, JSON has no byte above 0x7F). */
 static size_t
 scan_string(const unsigned char *p, size_t i, size_t n)
 {
 	for (i++; i < n; i++) {
 		if (i + 8 <= n) {	/* eight bytes a look */
-			uint64_t m = special8(p + i);
+			uint64_t m = special8_utf8(p + i);
 			if (m == 0) {
 				i += 7;
 				continue;
@@ -78,6 +90,13 @@ scan_string(const unsigned char *p, size_t i, size_t n)
 			return i + 1;
 		if (c < 0x20)
 			return 0;
+		if (c >= 0x80) {
+			size_t k = ls__utf8_seq(p, i, n);
+			if (k == 0)
+				return 0;
+			i += k - 1;
+			continue;
+		}
 		if (c == '\\') {
 			if (++i >= n)
 				return 0;
@@ -282,7 +301,7 @@ json_scan(const unsigned char *p, size_t n, unsigned char *out,
 LS_API bool
 ls_json_valid(const unsigned char *p, size_t n)
 {
-	return ls_utf8_valid(p, n) && json_scan(p, n, NULL, NULL) != 0;
+	return json_scan(p, n, NULL, NULL) != 0;
 }
 
 static const char hexdig[] = "0123456789abcdef";
@@ -565,6 +584,9 @@ key_equals(const unsigned char *k, size_t n, const char *name)
 	unsigned char u[4];
 	size_t i = 0, ulen;
 
+	if (memchr(k, '\\', n) == NULL)	/* nothing to unescape */
+		return strncmp((const char *)k, name, n) == 0 &&
+		    name[n] == '\0' && memchr(k, '\0', n) == NULL;
 	while (i < n) {
 		if ((ulen = unescape_one(k, n, &i, u)) == 0)
 			return false;
@@ -636,8 +658,8 @@ ls_json_field(const unsigned char *p, size_t n, const char *name,
 {
 	struct field f = { name, 0, 0, 0 };
 
-	/* one pass validates and finds the member */
-	if (!ls_utf8_valid(p, n) || json_scan(p, n, NULL, &f) == 0 ||
+	/* one pass validates (UTF-8 too) and finds the member */
+	if (json_scan(p, n, NULL, &f) == 0 ||
 	    f.state != 3)
 		return LS_END;
 	if (p[f.v] == '"') {

@@ -476,6 +476,36 @@ ascii_only(const unsigned char *p, size_t n)
 	return ((acc | w) & 0x8080808080808080ull) == 0;
 }
 
+size_t
+ls__utf8_seq(const unsigned char *p, size_t i, size_t n)
+{
+	unsigned c = p[i], lo = 0x80, hi = 0xBF;
+	size_t k;
+
+	if (c >= 0xC2 && c <= 0xDF)
+		k = 1;
+	else if (c >= 0xE0 && c <= 0xEF) {
+		k = 2;
+		if (c == 0xE0)
+			lo = 0xA0;
+		else if (c == 0xED)
+			hi = 0x9F;
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		k = 3;
+		if (c == 0xF0)
+			lo = 0x90;
+		else if (c == 0xF4)
+			hi = 0x8F;
+	} else
+		return 0;
+	if (i + k >= n || p[i + 1] < lo || p[i + 1] > hi)
+		return 0;
+	for (size_t j = 2; j <= k; j++)
+		if ((p[i + j] & 0xC0) != 0x80)
+			return 0;
+	return k + 1;
+}
+
 LS_API bool
 ls_utf8_valid(const unsigned char *p, size_t n)
 {
@@ -495,37 +525,14 @@ ls_utf8_valid(const unsigned char *p, size_t n)
 		}
 		if (i >= n)
 			break;
-		unsigned c = p[i];
-		if (c < 0x80) {
+		if (p[i] < 0x80) {
 			i++;
 			continue;
 		}
-		size_t k;
-		unsigned lo = 0x80, hi = 0xBF;
-		if (c >= 0xC2 && c <= 0xDF)
-			k = 1;
-		else if (c >= 0xE0 && c <= 0xEF) {
-			k = 2;
-			if (c == 0xE0)
-				lo = 0xA0;
-			else if (c == 0xED)
-				hi = 0x9F;
-		} else if (c >= 0xF0 && c <= 0xF4) {
-			k = 3;
-			if (c == 0xF0)
-				lo = 0x90;
-			else if (c == 0xF4)
-				hi = 0x8F;
-		} else
+		size_t k = ls__utf8_seq(p, i, n);
+		if (k == 0)
 			return false;
-		if (i + k >= n)
-			return false;
-		if (p[i + 1] < lo || p[i + 1] > hi)
-			return false;
-		for (size_t j = 2; j <= k; j++)
-			if ((p[i + j] & 0xC0) != 0x80)
-				return false;
-		i += k + 1;
+		i += k;
 	}
 	return true;
 }

@@ -549,6 +549,41 @@ test_json_string_offsets(void **state)
 	}
 }
 
+/* The JSON scan validates UTF-8 itself (ls_json_valid and
+ * ls_json_field make no separate pass): strings of random bytes, valid
+ * and broken sequences at every place of the scan's eight-byte words,
+ * are valid JSON exactly when the reference decoder accepts them (no
+ * quote, backslash or control byte is drawn). */
+static void
+test_json_utf8_random(void **state)
+{
+	unsigned char buf[40], obj[64];
+	const unsigned char *v;
+	size_t len;
+
+	(void)state;
+	rng_state = 0x5ca1;
+	for (int t = 0; t < 200000; t++) {
+		size_t n = 1 + rng_below(sizeof(buf) - 2);
+		buf[0] = '"';
+		for (size_t i = 1; i <= n; i++) {
+			uint64_t r = rng();
+			unsigned c = r % 4 == 0 ? 'a' : r % 4 == 1 ?
+			    0x80 + (r >> 8) % 0x40 : 0x80 + (r >> 8) % 0x80;
+			buf[i] = (unsigned char)c;
+		}
+		buf[n + 1] = '"';
+		bool want = ref_utf8(buf + 1, n);
+		assert_int_equal(ls_json_valid(buf, n + 2), want);
+		len = (size_t)snprintf((char *)obj, sizeof(obj), "{\"k\":");
+		memcpy(obj + len, buf, n + 2);
+		len += n + 2;
+		obj[len++] = '}';
+		assert_int_equal(ls_json_field(obj, len, "k", &v, &len) ==
+		    LS_OK, want);
+	}
+}
+
 static void
 test_json_depth(void **state)
 {
@@ -985,6 +1020,7 @@ main(void)
 		cmocka_unit_test(test_key_valid),
 		cmocka_unit_test(test_crc16),
 		cmocka_unit_test(test_json_valid),
+		cmocka_unit_test(test_json_utf8_random),
 		cmocka_unit_test(test_json_depth),
 		cmocka_unit_test(test_json_write),
 		cmocka_unit_test(test_json_string_offsets),
