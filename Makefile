@@ -95,7 +95,7 @@ BUILD_FLAGS = CC=$(CC) CFLAGS=$(CFLAGS) LDFLAGS=$(LDFLAGS) \
 	NO_REDIS=$(NO_REDIS) NO_KAFKA=$(NO_KAFKA) BSD_CFLAGS=$(BSD_CFLAGS) \
 	BSD_LIBS=$(BSD_LIBS) VERSION=$(VERSION)
 
-.PHONY: all lib tests check crash-stress demo bench install uninstall clean \
+.PHONY: all lib tests check crash-stress demo bench bench-compare install uninstall clean \
 	deps fuzz FORCE
 
 all: lib $(CMD_BIN) $(OUT)/libstream.pc
@@ -248,6 +248,10 @@ bench:
 	sh scripts/deps.sh
 	$(MAKE) all tests
 	bash scripts/bench.sh
+
+# the two latest runs of make bench, task by task (OLD= NEW= to choose)
+bench-compare:
+	sh scripts/bench-compare.sh $(OLD) $(NEW)
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \

@@ -96,6 +96,7 @@ FANOUT=bin/fanout
 BATCH=bin/batch
 BUILD=build/tools/ss-build
 OUTMD=build/bench.md
+OUTTSV=build/bench.tsv
 TIME=/usr/bin/time
 
 die() {
@@ -576,6 +577,12 @@ if [ "${BENCH_TIMING_SECONDS:-5}" != 0 ]; then
 	bash scripts/bench-batch-timing.sh "$tmp/timing.md"
 fi
 
+# --- How cost grows (scripts/bench-scaling.sh); BENCH_SCALING=0: none ---
+if [ "${BENCH_SCALING:-1}" != 0 ]; then
+	echo
+	bash scripts/bench-scaling.sh "$tmp/scaling.md" "$tmp/scaling.tsv"
+fi
+
 # --- Redis (scripts/bench-redis.sh): only if redis-server is installed ---
 # relay to and from a Redis stream beside redis-benchmark's XADD, on the
 # same lines; a table of its own. BENCH_REDIS=0 leaves it out.
@@ -616,8 +623,38 @@ mkdir -p "${OUTMD%/*}"
 		cat "$tmp/redis.md"
 	fi
 	# --- end of Redis ---
+	if [ -s "$tmp/scaling.md" ]; then
+		echo
+		echo "How cost grows (scripts/bench-scaling.sh), each rate over" \
+		    "the first case of its row:"
+		echo
+		cat "$tmp/scaling.md"
+	fi
 } >"$OUTMD"
 echo "(written to $OUTMD)"
+
+# The same run as tab-separated lines, for scripts/bench-compare.sh: a
+# comment naming the commit, then task, messages, seconds, messages/s,
+# peak KiB, result; the scaling cases as "scaling: DIM: STAGE: CASE" with
+# their seconds and messages. Each run is also kept in build/bench-runs/.
+{
+	echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) commit $rev"
+	printf 'task\tmessages\tseconds\tmessages/s\tpeak KiB\tresult\n'
+	while IFS=$'\t' read -r task n key _ kind; do
+		printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$task" "$n" "${SEC[$key]}" \
+		    "$(awk -v n="$n" -v s="${SEC[$key]}" \
+		    'BEGIN { printf "%.0f", n / s }')" "${RSS[$key]}" \
+		    "$(awk -F '\t' -v t="$task" '$1 == t { print $8 }' \
+		    <<<"$table")"
+	done <"$tmp/rows"
+	if [ -s "$tmp/scaling.tsv" ]; then
+		awk -F '\t' '{ printf "scaling: %s: %s: %s\t%s\t%s\t%.0f\t-\t-\n",
+		    $1, $2, $3, $5, $4, $5 / $4 }' "$tmp/scaling.tsv"
+	fi
+} >"$OUTTSV"
+mkdir -p build/bench-runs
+cp "$OUTTSV" "build/bench-runs/$(date -u +%Y%m%dT%H%M%S)-${rev%% *}.tsv"
+echo "(and $OUTTSV; compare two runs: scripts/bench-compare.sh OLD NEW)"
 
 # --- Kafka (kafka://) -------------------------------------------------------
 # stdio->Kafka: bin/relay -o kafka://BOOT/r <LINES (the N messages above:

@@ -114,3 +114,23 @@ mtimes() {
 	run ldd "$S/bin/relay"
 	assert_output --partial libhiredis
 }
+
+@test "build: scripts/bench-compare.sh puts two runs side by side, marking a task 5% slower and tasks of one run only" {
+	local h='task	messages	seconds	messages/s	peak KiB	result'
+	printf '# 2026-12-01 commit aaa\n%s\n%s\n%s\n%s\n' "$h" \
+	    'decode	10	1	1000	10	meets' 'write	10	1	1000	10	meets' \
+	    'gone	10	1	5	10	-' >"$T/old.tsv"
+	printf '# 2026-12-02 commit bbb\n%s\n%s\n%s\n%s\n' "$h" \
+	    'decode	10	1	940	10	meets' 'write	10	1	1200	10	meets' \
+	    'new	10	1	5	10	-' >"$T/new.tsv"
+	run sh "$REPO/scripts/bench-compare.sh" "$T/old.tsv" "$T/new.tsv"
+	assert_success
+	assert_line --index 0 "old: 2026-12-01 commit aaa ($T/old.tsv)"
+	assert_line --regexp '^decode +1000 +940 +0\.94  SLOWER$'
+	assert_line --regexp '^write +1000 +1200 +1\.20  faster$'
+	assert_line 'only in the new run: new'
+	assert_line 'only in the old run: gone'
+	run sh "$REPO/scripts/bench-compare.sh" "$T/old.tsv"
+	assert_failure 2
+	assert_output --partial usage
+}
