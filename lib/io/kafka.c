@@ -406,52 +406,59 @@ sink_wait(struct ksink *k, bool closing, ls_error *err)
 	return LS_OK;
 }
 
+/* The record key of m: its stream key, or the --key-field member of its
+ * payload (a string unescaped into k->keybuf; none if it has no such
+ * member). LS_OK, or LS_ERR_NOMEM. */
 static int
-ksink_write(void *ctx, const ls_msg *m, ls_error *err)
+ksink_key(struct ksink *k, const ls_msg *m, const void **key, size_t *klen,
+    ls_error *err)
 {
-	struct ksink *k = ctx;
-	const void *key = m->key;
-	size_t klen = m->key_len;
-	int32_t part = RD_KAFKA_PARTITION_UA;
-	char seq[24], shard[24];
-	rd_kafka_resp_err_t e;
-	int e2;
+	const unsigned char *v;
+	size_t n;
 
-	if (k->failed > 0)
-		return sink_failure(k, err);
-	if (k->o->key_field != NULL) {
-		const unsigned char *v;
-		size_t n;
-		key = NULL;
-		klen = 0;
-		if (ls_json_field(m->payload, m->len, k->o->key_field, &v,
-		    &n) == LS_OK) {
-			key = v;
-			klen = n;
-			/* a string: the text between its quotes, unescaped */
-			if (v > m->payload && v[-1] == '"') {
-				if (n > k->keycap && ls__grow(&k->keybuf,
-				    &k->keycap, n) != 0)
-					return ls__fail(err, LS_ERR_NOMEM, 0,
-					    "out of memory");
-				klen = ls_json_unescape(v, n, k->keybuf);
-				key = k->keybuf;
-				if (klen == SIZE_MAX) {
-					key = v;
-					klen = n;
-				}
-			}
+	*key = m->key;
+	*klen = m->key_len;
+	if (k->o->key_field == NULL)
+		return LS_OK;
+	*key = NULL;
+	*klen = 0;
+	if (ls_json_field(m->payload, m->len, k->o->key_field, &v, &n) != LS_OK)
+		return LS_OK;
+	*key = v;
+	*klen = n;
+	/* a string: the text between its quotes, unescaped */
+	if (v > m->payload && v[-1] == '"') {
+		if (n > k->keycap && ls__grow(&k->keybuf, &k->keycap, n) != 0)
+			return ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
+		size_t u = ls_json_unescape(v, n, k->keybuf);
+		if (u != SIZE_MAX) {
+			*key = k->keybuf;
+			*klen = u;
 		}
 	}
-	if (k->o->partition_by_shard) {
-		if (m->shard > INT32_MAX)
-			return ls__failn(err, LS_ERR_INVAL, 0, k->uri, "shard "
-			    "%llu is not a partition number",
-			    (unsigned long long)m->shard);
-		part = (int32_t)m->shard;
-	}
-	rd_kafka_vu_t vu[10];
+	return LS_OK;
+}
+
+/* A header of the record vu[*nvu]. */
+static void
+ksink_header(rd_kafka_vu_t *vu, size_t *nvu, const char *name,
+    const void *val, size_t len)
+{
+	vu[*nvu].vtype = RD_KAFKA_VTYPE_HEADER;
+	vu[*nvu].u.header.name = name;
+	vu[*nvu].u.header.val = val;
+	vu[(*nvu)++].u.header.size = (ssize_t)len;
+}
+
+/* Fills vu with m's record (seq and shard hold the headers' text);
+ * returns how many entries. */
+static size_t
+ksink_record(const struct ksink *k, const ls_msg *m, const void *key,
+    size_t klen, int32_t part, rd_kafka_vu_t vu[10], char seq[24],
+    char shard[24])
+{
 	size_t nvu = 0;
+
 	vu[nvu].vtype = RD_KAFKA_VTYPE_RKT;
 	vu[nvu++].u.rkt = k->rkt;
 	vu[nvu].vtype = RD_KAFKA_VTYPE_PARTITION;
@@ -474,34 +481,34 @@ ksink_write(void *ctx, const ls_msg *m, ls_error *err)
 	 * there are none unless asked for and no more than needed when
 	 * they are.
 	 */
-	if (k->o->meta_headers && key != m->key) {
-		vu[nvu].vtype = RD_KAFKA_VTYPE_HEADER;
-		vu[nvu].u.header.name = H_KEY;
-		vu[nvu].u.header.val = m->key;
-		vu[nvu++].u.header.size = (ssize_t)m->key_len;
-	}
-	if (k->o->meta_headers) {
-		vu[nvu].vtype = RD_KAFKA_VTYPE_HEADER;
-		vu[nvu].u.header.name = H_SEQ;
-		vu[nvu].u.header.val = seq;
-		vu[nvu++].u.header.size = (ssize_t)ls__u64_format(m->seq,
-		    seq);
-	}
-	if (k->o->meta_headers && !k->o->partition_by_shard) {
-		vu[nvu].vtype = RD_KAFKA_VTYPE_HEADER;
-		vu[nvu].u.header.name = H_SHARD;
-		vu[nvu].u.header.val = shard;
-		vu[nvu++].u.header.size = (ssize_t)ls__u64_format(m->shard,
-		    shard);
-	}
+	if (!k->o->meta_headers)
+		return nvu;
+	if (key != m->key)
+		ksink_header(vu, &nvu, H_KEY, m->key, m->key_len);
+	ksink_header(vu, &nvu, H_SEQ, seq, ls__u64_format(m->seq, seq));
+	if (!k->o->partition_by_shard)
+		ksink_header(vu, &nvu, H_SHARD, shard,
+		    ls__u64_format(m->shard, shard));
+	return nvu;
+}
+
+/* Produces the record vu[0..nvu), waiting for deliveries while the local
+ * queue is full. Returns librdkafka's code (in *e) through LS_OK, or a
+ * failure of the sink. */
+static int
+ksink_produce(struct ksink *k, const rd_kafka_vu_t *vu, size_t nvu,
+    rd_kafka_resp_err_t *e, ls_error *err)
+{
+	int rc;
+
 	for (;;) {
 		rd_kafka_error_t *ee = rd_kafka_produceva(k->rk, vu, nvu);
-		e = ee != NULL ? rd_kafka_error_code(ee) :
+		*e = ee != NULL ? rd_kafka_error_code(ee) :
 		    RD_KAFKA_RESP_ERR_NO_ERROR;
 		if (ee != NULL)
 			rd_kafka_error_destroy(ee);
-		if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
-			break;
+		if (*e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+			return LS_OK;
 		/*
 		 * The local queue is full: wait for deliveries until it is
 		 * half empty (trying again as each one comes would build
@@ -511,14 +518,42 @@ ksink_write(void *ctx, const ls_msg *m, ls_error *err)
 		do {
 			/* stopped: what is queued goes out, or the close
 			 * timeout gives up on it */
-			if (sink_stopped(k) && (e2 = sink_wait(k, false,
+			if (sink_stopped(k) && (rc = sink_wait(k, false,
 			    err)) != LS_OK)
-				return e2;
+				return rc;
 			rd_kafka_poll(k->rk, 10);
 			if (k->failed > 0)
 				return sink_failure(k, err);
 		} while (rd_kafka_outq_len(k->rk) > full / 2);
 	}
+}
+
+static int
+ksink_write(void *ctx, const ls_msg *m, ls_error *err)
+{
+	struct ksink *k = ctx;
+	const void *key;
+	size_t klen;
+	int32_t part = RD_KAFKA_PARTITION_UA;
+	char seq[24], shard[24];
+	rd_kafka_vu_t vu[10];
+	rd_kafka_resp_err_t e;
+	int rc;
+
+	if (k->failed > 0)
+		return sink_failure(k, err);
+	if ((rc = ksink_key(k, m, &key, &klen, err)) != LS_OK)
+		return rc;
+	if (k->o->partition_by_shard) {
+		if (m->shard > INT32_MAX)
+			return ls__failn(err, LS_ERR_INVAL, 0, k->uri, "shard "
+			    "%llu is not a partition number",
+			    (unsigned long long)m->shard);
+		part = (int32_t)m->shard;
+	}
+	size_t nvu = ksink_record(k, m, key, klen, part, vu, seq, shard);
+	if ((rc = ksink_produce(k, vu, nvu, &e, err)) != LS_OK)
+		return rc;
 	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		if (e == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION && part >= 0)
 			return ls__failn(err, LS_ERR_INVAL, 0, k->uri, "topic "
