@@ -638,36 +638,14 @@ keep_last(struct rsrc *s)
 	}
 }
 
-/* Issues the next command the phase calls for; leaves its entries in
- * s->ents (maybe none). Sets s->ended when there is nothing more to
- * read. Returns LS_AGAIN if the wait hook gave up. */
+/* The command the phase calls for, in argv/lens (16 at most); returns
+ * how many words. block: wait on the server for new entries. */
 static int
-fetch(struct rsrc *s, ls_error *err)
+fetch_argv(const struct rsrc *s, bool block, const char *count,
+    const char *argv[16], size_t lens[16])
 {
-	const ls_source_opts *o = s->o;
-	bool block = s->follow && o->wait == NULL;
-	const char *argv[16];
-	size_t lens[16];
-	int argc = 0, rc;
-	redisReply *r;
-	char count[24];
+	int argc = 0;
 
-	if (s->reply != NULL) {
-		freeReplyObject(s->reply);
-		s->reply = NULL;
-	}
-	s->nents = s->at = 0;
-	count[ls__u64_format(RCOUNT, count)] = '\0';
-	if (s->ph == PH_NEW && s->claim_idle[0] != '\0' &&
-	    ls_now_ms() - s->claimed_ms >= o->claim_idle_ms) {
-		s->ph = PH_CLAIM;
-		memcpy(s->cursor, "0-0", 4);
-	}
-	/* the caller flushes its output and commits here */
-	if (o->on_wait != NULL)
-		o->on_wait(o->wait_ctx);
-	if (stopped(s))
-		return LS_OK;
 #define ARG(x) (argv[argc] = (x), lens[argc] = strlen(argv[argc]), argc++)
 	switch (s->ph) {
 	case PH_READ:
@@ -710,28 +688,67 @@ fetch(struct rsrc *s, ls_error *err)
 		break;
 	}
 #undef ARG
+	return argc;
+}
+
+/* Takes an XAUTOCLAIM reply, [cursor, [entry...], [deleted ID...]]: its
+ * entries, and the cursor; back to new entries once it is 0-0. */
+static int
+claim_reply(struct rsrc *s, redisReply *r, ls_error *err)
+{
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
+	    r->element[0]->type != REDIS_REPLY_STRING ||
+	    r->element[0]->len >= RID_MAX ||
+	    r->element[1]->type != REDIS_REPLY_ARRAY)
+		return ls__fail(err, LS_ERR_IO, 0, "XAUTOCLAIM: "
+		    "unexpected reply");
+	memcpy(s->cursor, r->element[0]->str, r->element[0]->len);
+	s->cursor[r->element[0]->len] = '\0';
+	s->ents = r->element[1]->element;
+	s->nents = r->element[1]->elements;
+	if (strcmp(s->cursor, "0-0") == 0) {
+		s->ph = PH_NEW;
+		s->claimed_ms = ls_now_ms();
+	}
+	return LS_OK;
+}
+
+/* Issues the next command the phase calls for; leaves its entries in
+ * s->ents (maybe none). Sets s->ended when there is nothing more to
+ * read. Returns LS_AGAIN if the wait hook gave up. */
+static int
+fetch(struct rsrc *s, ls_error *err)
+{
+	const ls_source_opts *o = s->o;
+	const char *argv[16];
+	size_t lens[16];
+	int argc, rc;
+	redisReply *r;
+	char count[24];
+
+	if (s->reply != NULL) {
+		freeReplyObject(s->reply);
+		s->reply = NULL;
+	}
+	s->nents = s->at = 0;
+	count[ls__u64_format(RCOUNT, count)] = '\0';
+	if (s->ph == PH_NEW && s->claim_idle[0] != '\0' &&
+	    ls_now_ms() - s->claimed_ms >= o->claim_idle_ms) {
+		s->ph = PH_CLAIM;
+		memcpy(s->cursor, "0-0", 4);
+	}
+	/* the caller flushes its output and commits here */
+	if (o->on_wait != NULL)
+		o->on_wait(o->wait_ctx);
+	if (stopped(s))
+		return LS_OK;
+	argc = fetch_argv(s, s->follow && o->wait == NULL, count, argv, lens);
 	r = redisCommandArgv(s->cn.c, argc, argv, lens);
 	if (r == NULL || r->type == REDIS_REPLY_ERROR)
 		return reply_fail(&s->cn, r, err, argv[0]);
 	s->reply = r;
-	if (s->ph == PH_CLAIM) {
-		/* [cursor, [entry...], [deleted ID...]] */
-		if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
-		    r->element[0]->type != REDIS_REPLY_STRING ||
-		    r->element[0]->len >= RID_MAX ||
-		    r->element[1]->type != REDIS_REPLY_ARRAY)
-			return ls__fail(err, LS_ERR_IO, 0, "XAUTOCLAIM: "
-			    "unexpected reply");
-		memcpy(s->cursor, r->element[0]->str, r->element[0]->len);
-		s->cursor[r->element[0]->len] = '\0';
-		s->ents = r->element[1]->element;
-		s->nents = r->element[1]->elements;
-		if (strcmp(s->cursor, "0-0") == 0) {
-			s->ph = PH_NEW;
-			s->claimed_ms = ls_now_ms();
-		}
-		return LS_OK;
-	}
+	if (s->ph == PH_CLAIM)
+		return claim_reply(s, r, err);
 	if ((rc = take_entries(s, r, err)) != LS_OK) {
 		char why[LS_ERRMSG_MAX];
 		snprintf(why, sizeof(why), "%s", err ? err->msg : "");
@@ -769,6 +786,71 @@ json_string(struct rsrc *s, size_t *at, const unsigned char *p, size_t n)
 
 enum { F_PAYLOAD, F_KEY, F_SHARD, F_SEQ, F_TS, F_N };
 
+/* Sorts the fields f of an entry: the meta fields that are well-formed
+ * (their values in v, numbers in num), the rest payload (how many in
+ * *nother, the index of the last in *other). */
+static void
+entry_fields(const redisReply *f, redisReply *v[F_N], uint64_t num[F_N],
+    size_t *nother, size_t *other)
+{
+	static const char *names[F_N] = { "payload", "key", "shard", "seq",
+		"ts" };
+
+	for (size_t i = 0; i < f->elements; i += 2) {
+		redisReply *name = f->element[i], *val = f->element[i + 1];
+		int k;
+		for (k = 0; k < F_N; k++)
+			if (name->len == strlen(names[k]) &&
+			    memcmp(name->str, names[k], name->len) == 0)
+				break;
+		if (k < F_N && v[k] == NULL && (k == F_PAYLOAD ||
+		    (k == F_KEY && ls_key_valid(val->str, val->len)) ||
+		    (k > F_KEY && ls_u64_parse(val->str, val->len, &num[k]) == LS_OK))) {
+			v[k] = val;
+			continue;
+		}
+		(*nother)++;
+		*other = i;
+	}
+}
+
+/* The payload fields of f (those not in v) as {"field":"value",...} in
+ * the entry's order, in s->jbuf; its length in *len. 0, or -1: out of
+ * memory. */
+static int
+entry_object(struct rsrc *s, const redisReply *f, redisReply *const v[F_N],
+    size_t *len)
+{
+	size_t at = 0;
+	bool first = true;
+
+	if (ls__grow(&s->jbuf, &s->jcap, 2) != 0)
+		return -1;
+	s->jbuf[at++] = '{';
+	for (size_t i = 0; i < f->elements; i += 2) {
+		redisReply *name = f->element[i], *val = f->element[i + 1];
+		int k;
+		for (k = 0; k < F_N; k++)
+			if (v[k] == val)
+				break;
+		if (k < F_N)
+			continue;
+		if (!first)
+			s->jbuf[at++] = ',';
+		first = false;
+		if (json_string(s, &at, (unsigned char *)name->str,
+		    name->len) != 0)
+			return -1;
+		s->jbuf[at++] = ':';
+		if (json_string(s, &at, (unsigned char *)val->str,
+		    val->len) != 0)
+			return -1;
+	}
+	s->jbuf[at++] = '}';
+	*len = at;
+	return 0;
+}
+
 /* Fills m from entry e, [id, [field, value, ...]]. Returns LS_OK, LS_END
  * for a deleted entry (a nil list of fields: a pending entry trimmed
  * away), or an error. */
@@ -776,8 +858,6 @@ static int
 entry_msg(struct rsrc *s, redisReply *e, ls_msg *m, uint64_t *ms,
     uint64_t *seq, ls_error *err)
 {
-	static const char *names[F_N] = { "payload", "key", "shard", "seq",
-		"ts" };
 	redisReply *f, *v[F_N] = { NULL };
 	size_t nother = 0, other = 0;
 	uint64_t num[F_N];
@@ -793,23 +873,7 @@ entry_msg(struct rsrc *s, redisReply *e, ls_msg *m, uint64_t *ms,
 	if (f->type != REDIS_REPLY_ARRAY || f->elements % 2 != 0)
 		return ls__fail(err, LS_ERR_IO, 0, "entry %s: unexpected "
 		    "fields", e->element[0]->str);
-	/* the meta fields that are well-formed; the rest is payload */
-	for (size_t i = 0; i < f->elements; i += 2) {
-		redisReply *name = f->element[i], *val = f->element[i + 1];
-		int k;
-		for (k = 0; k < F_N; k++)
-			if (name->len == strlen(names[k]) &&
-			    memcmp(name->str, names[k], name->len) == 0)
-				break;
-		if (k < F_N && v[k] == NULL && (k == F_PAYLOAD ||
-		    (k == F_KEY && ls_key_valid(val->str, val->len)) ||
-		    (k > F_KEY && ls_u64_parse(val->str, val->len, &num[k]) == LS_OK))) {
-			v[k] = val;
-			continue;
-		}
-		nother++;
-		other = i;
-	}
+	entry_fields(f, v, num, &nother, &other);
 	if (v[F_PAYLOAD] != NULL) {
 		m->payload = (const unsigned char *)v[F_PAYLOAD]->str;
 		m->len = v[F_PAYLOAD]->len;
@@ -820,35 +884,9 @@ entry_msg(struct rsrc *s, redisReply *e, ls_msg *m, uint64_t *ms,
 		m->payload = (const unsigned char *)"";
 		m->len = 0;
 	} else {
-		/* {"field":"value",...} in the entry's order */
-		size_t at = 0;
-		bool first = true;
-		if (ls__grow(&s->jbuf, &s->jcap, 2) != 0)
-			goto nomem;
-		s->jbuf[at++] = '{';
-		for (size_t i = 0; i < f->elements; i += 2) {
-			redisReply *name = f->element[i];
-			int k;
-			for (k = 0; k < F_N; k++)
-				if (v[k] == f->element[i + 1])
-					break;
-			if (k < F_N)
-				continue;
-			if (!first)
-				s->jbuf[at++] = ',';
-			first = false;
-			if (json_string(s, &at, (unsigned char *)name->str,
-			    name->len) != 0)
-				goto nomem;
-			s->jbuf[at++] = ':';
-			redisReply *val = f->element[i + 1];
-			if (json_string(s, &at, (unsigned char *)val->str,
-			    val->len) != 0)
-				goto nomem;
-		}
-		s->jbuf[at++] = '}';
+		if (entry_object(s, f, v, &m->len) != 0)
+			return ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
 		m->payload = s->jbuf;
-		m->len = at;
 	}
 	if (v[F_KEY] != NULL) {
 		memcpy(m->key, v[F_KEY]->str, v[F_KEY]->len);
@@ -867,8 +905,6 @@ entry_msg(struct rsrc *s, redisReply *e, ls_msg *m, uint64_t *ms,
 	else
 		m->seq = *seq;
 	return LS_OK;
-nomem:
-	return ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
 }
 
 static int
@@ -960,6 +996,80 @@ start_id(struct rsrc *s, char *id, ls_error *err)
 	}
 }
 
+/* Reading without a group from id: "$" becomes the last ID now, once
+ * ("$" again after a timeout would skip what came in between). */
+static int
+plain_start(struct rsrc *s, char id[RID_MAX], ls_error *err)
+{
+	redisReply *r, *e;
+
+	s->ph = PH_READ;
+	if (strcmp(id, "$") == 0) {
+		r = conn_cmd(&s->cn, "XREVRANGE", err, "XREVRANGE",
+		    s->cn.stream, "+", "-", "COUNT", "1", NULL);
+		if (r == NULL)
+			return LS_ERR_IO;
+		strcpy(id, "0-0");
+		if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
+		    (e = r->element[0])->type == REDIS_REPLY_ARRAY &&
+		    e->elements == 2 && e->element[0]->len < RID_MAX) {
+			memcpy(id, e->element[0]->str, e->element[0]->len);
+			id[e->element[0]->len] = '\0';
+		}
+		freeReplyObject(r);
+	}
+	memcpy(s->last, id, RID_MAX);
+	return LS_OK;
+}
+
+/* The consumer's name: o->consumer, or HOST-PID. NULL: out of memory. */
+static char *
+consumer_name(const ls_source_opts *o)
+{
+	char host[256], *c;
+	size_t n;
+
+	if (o->consumer != NULL)
+		return strdup(o->consumer);
+	if (gethostname(host, sizeof(host) - 1) != 0)
+		strcpy(host, "localhost");
+	host[sizeof(host) - 1] = '\0';
+	n = strlen(host) + 24;
+	if ((c = malloc(n)) != NULL)
+		snprintf(c, n, "%s-%ld", host, (long)getpid());
+	return c;
+}
+
+/* Reading as a member of o->group, made at id unless it exists; its
+ * pending entries first. */
+static int
+group_start(struct rsrc *s, const char *id, ls_error *err)
+{
+	const ls_source_opts *o = s->o;
+	redisReply *r;
+
+	if ((s->group = strdup(o->group)) == NULL ||
+	    (s->consumer = consumer_name(o)) == NULL)
+		return ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
+	if (o->claim_idle_ms > 0)
+		s->claim_idle[ls__u64_format(o->claim_idle_ms,
+		    s->claim_idle)] = '\0';
+	/* the group from the position asked, unless it exists */
+	r = redisCommand(s->cn.c, "XGROUP CREATE %b %s %s MKSTREAM",
+	    s->cn.stream, s->cn.stream_len, s->group, id);
+	if (r != NULL && r->type == REDIS_REPLY_ERROR &&
+	    strncmp(r->str, "BUSYGROUP", 9) == 0) {
+		freeReplyObject(r);
+		r = redisCommand(s->cn.c, "PING");
+	}
+	if (r == NULL || r->type == REDIS_REPLY_ERROR)
+		return reply_fail(&s->cn, r, err, "XGROUP CREATE");
+	freeReplyObject(r);
+	s->ph = PH_PENDING;
+	strcpy(s->last, "0-0");
+	return LS_OK;
+}
+
 int
 ls__redis_source(const struct ls__uri *u, const ls_source_opts *o,
     struct ls__src *b, ls_error *err)
@@ -967,7 +1077,6 @@ ls__redis_source(const struct ls__uri *u, const ls_source_opts *o,
 	static const ls_source_opts none;
 	struct rsrc *s = calloc(1, sizeof(*s));
 	char id[RID_MAX];
-	redisReply *r;
 	int rc;
 
 	if (s == NULL)
@@ -988,67 +1097,11 @@ ls__redis_source(const struct ls__uri *u, const ls_source_opts *o,
 	/* new entries only, by default: that is waiting for them */
 	s->follow = o->follow || !o->from_given ||
 	    (o->from_id == NULL && o->from.from == LS_FROM_END);
-	if ((rc = start_id(s, id, err)) != LS_OK)
-		goto fail;
-	if (o->group == NULL) {
-		s->ph = PH_READ;
-		if (strcmp(id, "$") == 0) {
-			/* "$" again after a timeout would skip what came in
-			 * between: the last ID now, once */
-			r = conn_cmd(&s->cn, "XREVRANGE", err, "XREVRANGE",
-			    s->cn.stream, "+", "-", "COUNT", "1", NULL);
-			if (r == NULL) {
-				rc = LS_ERR_IO;
-				goto fail;
-			}
-			strcpy(id, "0-0");
-			if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
-			    r->element[0]->type == REDIS_REPLY_ARRAY &&
-			    r->element[0]->elements == 2 &&
-			    r->element[0]->element[0]->len < RID_MAX) {
-				memcpy(id, r->element[0]->element[0]->str,
-				    r->element[0]->element[0]->len);
-				id[r->element[0]->element[0]->len] = '\0';
-			}
-			freeReplyObject(r);
-		}
-		memcpy(s->last, id, sizeof(id));
-	} else {
-		char host[256];
-		if ((s->group = strdup(o->group)) == NULL)
-			goto nomem;
-		if (o->consumer != NULL)
-			s->consumer = strdup(o->consumer);
-		else {
-			size_t n;
-			if (gethostname(host, sizeof(host) - 1) != 0)
-				strcpy(host, "localhost");
-			host[sizeof(host) - 1] = '\0';
-			n = strlen(host) + 24;
-			if ((s->consumer = malloc(n)) != NULL)
-				snprintf(s->consumer, n, "%s-%ld", host,
-				    (long)getpid());
-		}
-		if (s->consumer == NULL)
-			goto nomem;
-		if (o->claim_idle_ms > 0)
-			s->claim_idle[ls__u64_format(o->claim_idle_ms,
-			    s->claim_idle)] = '\0';
-		/* the group from the position asked, unless it exists */
-		r = redisCommand(s->cn.c, "XGROUP CREATE %b %s %s MKSTREAM",
-		    s->cn.stream, s->cn.stream_len, s->group, id);
-		if (r != NULL && r->type == REDIS_REPLY_ERROR &&
-		    strncmp(r->str, "BUSYGROUP", 9) == 0) {
-			freeReplyObject(r);
-			r = redisCommand(s->cn.c, "PING");
-		}
-		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-			rc = reply_fail(&s->cn, r, err, "XGROUP CREATE");
-			goto fail;
-		}
-		freeReplyObject(r);
-		s->ph = PH_PENDING;
-		strcpy(s->last, "0-0");
+	if ((rc = start_id(s, id, err)) != LS_OK ||
+	    (rc = o->group == NULL ? plain_start(s, id, err) :
+	    group_start(s, id, err)) != LS_OK) {
+		rsrc_close(s);
+		return rc;
 	}
 	s->cn.named = false;
 	b->ctx = s;
@@ -1058,10 +1111,5 @@ ls__redis_source(const struct ls__uri *u, const ls_source_opts *o,
 	b->where_text = rsrc_where_text;
 	b->close = rsrc_close;
 	return LS_OK;
-nomem:
-	rc = ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
-fail:
-	rsrc_close(s);
-	return rc;
 }
 #endif
