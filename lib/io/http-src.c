@@ -103,6 +103,7 @@ struct hsrc {
 	pthread_cond_t cv;	/* signalled as requests end */
 	size_t held;		/* bytes of bodies held */
 	size_t live;		/* requests begun and not ended */
+	size_t waiting;		/* requests queued and not answered */
 	bool stopping;
 	struct hreq *ready, *ready_tail;
 	/* the main thread's */
@@ -269,7 +270,9 @@ stopping(struct hsrc *s)
 	return v;
 }
 
-/* GET or HEAD of the health path: 200 while taking requests. */
+/* GET or HEAD of the health path: 200 while taking requests, 503 once
+ * stopping, with the requests waiting for the output and the bytes
+ * held. */
 static enum MHD_Result
 health(struct hsrc *s, struct MHD_Connection *c, const char *method)
 {
@@ -277,10 +280,16 @@ health(struct hsrc *s, struct MHD_Connection *c, const char *method)
 	    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 		return reply(s, c, MHD_HTTP_METHOD_NOT_ALLOWED,
 		    "GET or HEAD here\n", "GET, HEAD");
-	if (stopping(s))
-		return reply(s, c, MHD_HTTP_SERVICE_UNAVAILABLE, stop_text,
-		    NULL);
-	return reply(s, c, MHD_HTTP_OK, "ok\n", NULL);
+	char text[96];
+	bool stop;
+
+	pthread_mutex_lock(&s->mu);
+	stop = s->stopping;
+	snprintf(text, sizeof(text), "{\"ok\":%s,\"waiting\":%zu,\"held\":%zu}\n",
+	    stop ? "false" : "true", s->waiting, s->held);
+	pthread_mutex_unlock(&s->mu);
+	return reply(s, c, stop ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK,
+	    text, NULL);
 }
 
 /* Compares in a time that depends on the lengths only. */
@@ -449,6 +458,7 @@ req_queue(struct hsrc *s, struct hreq *r, struct MHD_Connection *c)
 	r->conn = c;
 	/* before the main thread can see it, which may resume it */
 	MHD_suspend_connection(c);
+	s->waiting++;
 	if (s->ready_tail != NULL)
 		s->ready_tail->next = r;
 	else
@@ -531,6 +541,7 @@ answer(struct hsrc *s, struct hreq *r, unsigned status)
 {
 	pthread_mutex_lock(&s->mu);
 	r->status = status;
+	s->waiting--;
 	pthread_mutex_unlock(&s->mu);
 	MHD_resume_connection(r->conn);
 }
