@@ -276,17 +276,18 @@ stopping(struct hsrc *s)
 static enum MHD_Result
 health(struct hsrc *s, struct MHD_Connection *c, const char *method)
 {
+	char text[96];
+	bool stop;
+
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
 	    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 		return reply(s, c, MHD_HTTP_METHOD_NOT_ALLOWED,
 		    "GET or HEAD here\n", "GET, HEAD");
-	char text[96];
-	bool stop;
 
 	pthread_mutex_lock(&s->mu);
 	stop = s->stopping;
-	snprintf(text, sizeof(text), "{\"ok\":%s,\"waiting\":%zu,\"held\":%zu}\n",
-	    stop ? "false" : "true", s->waiting, s->held);
+	snprintf(text, sizeof(text), "{\"ok\":%s,\"waiting\":%zu,"
+	    "\"held\":%zu}\n", stop ? "false" : "true", s->waiting, s->held);
 	pthread_mutex_unlock(&s->mu);
 	return reply(s, c, stop ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK,
 	    text, NULL);
@@ -484,7 +485,8 @@ req_end(struct hsrc *s, struct hreq *r, struct MHD_Connection *c)
 			    stop_text);
 		else {
 			r->status = MHD_HTTP_OK;
-			snprintf(r->text, sizeof(r->text), "{\"accepted\":0}\n");
+			snprintf(r->text, sizeof(r->text),
+			    "{\"accepted\":0}\n");
 		}
 	}
 	if (r->status != MHD_HTTP_OK && r->body != NULL)
