@@ -594,7 +594,7 @@ typedef struct ls_source ls_source;
  *                                      is a file and PATH/KEY is not
  *   "redis://[:PASS@]HOST[:PORT]/STREAM" a Redis stream (XREAD, XREADGROUP)
  *   "kafka://HOST:PORT[,...]/TOPIC"    a Kafka topic (librdkafka consumer)
- *   "http://[HOST]:PORT/PATH"          an HTTP collector: lines or ndjson
+ *   "http://HOST[:PORT]/PATH"          an HTTP collector: lines or ndjson
  *                                      POSTed to PATH, each request
  *                                      answered once committed
  * A PATH ending in ".gz" is read through zlib (sequentially only). A
