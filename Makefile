@@ -52,6 +52,15 @@ BROKER_LIBS += $(shell pkg-config --libs rdkafka)
 BROKER_PC += rdkafka
 endif
 endif
+# The HTTP collector source (http://) through libmicrohttpd (NO_HTTP=1
+# leaves it out; its URIs then say what to install).
+ifneq ($(NO_HTTP),1)
+ifeq ($(shell pkg-config --exists libmicrohttpd && echo y),y)
+BROKER_CFLAGS += -DLS_HAVE_MHD $(shell pkg-config --cflags libmicrohttpd)
+BROKER_LIBS += $(shell pkg-config --libs libmicrohttpd)
+BROKER_PC += libmicrohttpd
+endif
+endif
 LIBS = $(BROKER_LIBS) -lz -lpthread
 
 # The version is written once, as LS_VERSION in the public header; the
@@ -92,7 +101,8 @@ DEPFLAGS = -MMD -MP
 STAMP = $(OUT)/flags.stamp
 BUILD_FLAGS = CC=$(CC) CFLAGS=$(CFLAGS) LDFLAGS=$(LDFLAGS) \
 	BROKER_CFLAGS=$(BROKER_CFLAGS) BROKER_LIBS=$(BROKER_LIBS) \
-	NO_REDIS=$(NO_REDIS) NO_KAFKA=$(NO_KAFKA) BSD_CFLAGS=$(BSD_CFLAGS) \
+	NO_REDIS=$(NO_REDIS) NO_KAFKA=$(NO_KAFKA) NO_HTTP=$(NO_HTTP) \
+	BSD_CFLAGS=$(BSD_CFLAGS) \
 	BSD_LIBS=$(BSD_LIBS) VERSION=$(VERSION)
 
 .PHONY: all lib tests check crash-stress demo bench bench-compare install uninstall clean \

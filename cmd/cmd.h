@@ -191,7 +191,10 @@ bool cmd_written(int rc, const ls_msg *m, const ls_source *src,
 	{ "tls-key", required_argument, NULL, STAGE_OPT_TLS_KEY }, \
 	{ "max-clients", required_argument, NULL, STAGE_OPT_MAX_CLIENTS }, \
 	{ "idle-timeout", required_argument, NULL, STAGE_OPT_IDLE_TIMEOUT }, \
-	{ "max-line", required_argument, NULL, STAGE_OPT_MAX_LINE }
+	{ "max-line", required_argument, NULL, STAGE_OPT_MAX_LINE }, \
+	{ "max-body", required_argument, NULL, STAGE_OPT_MAX_BODY }, \
+	{ "max-queue", required_argument, NULL, STAGE_OPT_MAX_QUEUE }, \
+	{ "token-file", required_argument, NULL, STAGE_OPT_TOKEN_FILE }
 
 /* Codes of long options without a letter. Each feature takes its own
  * block of 32: listening sources 0x200, HTTP 0x220, etcd 0x240,
@@ -202,6 +205,10 @@ enum {
 	STAGE_OPT_MAX_CLIENTS,
 	STAGE_OPT_IDLE_TIMEOUT,
 	STAGE_OPT_MAX_LINE,
+	/* the HTTP collector (http://) */
+	STAGE_OPT_MAX_BODY = 0x220,
+	STAGE_OPT_MAX_QUEUE,
+	STAGE_OPT_TOKEN_FILE,
 	/* membership (partition --members): 0x270 on, the upper half of
 	 * the block it shares with checkpoints */
 	CMD_OPT_MEMBERS = 0x270,

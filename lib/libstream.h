@@ -575,6 +575,12 @@ typedef struct ls_source_opts {
 				   0: 60000 */
 	size_t max_line;	/* longest line a client may send;
 				   0: 1 MiB */
+	/* http:// */
+	size_t max_body;	/* largest request body; 0: 64 MiB */
+	size_t max_queue;	/* bytes of bodies held until acknowledged
+				   (then 503); 0: 256 MiB */
+	const char *token_file;	/* file of the bearer token clients must
+				   send; NULL: $LS_HTTP_TOKEN, if set */
 } ls_source_opts;
 
 typedef struct ls_source ls_source;
@@ -588,6 +594,9 @@ typedef struct ls_source ls_source;
  *                                      is a file and PATH/KEY is not
  *   "redis://[:PASS@]HOST[:PORT]/STREAM" a Redis stream (XREAD, XREADGROUP)
  *   "kafka://HOST:PORT[,...]/TOPIC"    a Kafka topic (librdkafka consumer)
+ *   "http://HOST[:PORT]/PATH"          an HTTP collector: lines or ndjson
+ *                                      POSTed to PATH, each request
+ *                                      answered once committed
  * A PATH ending in ".gz" is read through zlib (sequentially only). A
  * broker URI whose backend was not built is refused naming the package.
  * Returns NULL with err set on failure.

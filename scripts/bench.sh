@@ -755,3 +755,79 @@ else
 		    "as well. Each ratio is against the peer in the row below it."
 	} >>"$OUTMD"
 fi
+
+# HTTP ingest (relay -i http://127.0.0.1:PORT/in -o -, the output to
+# /dev/null), with ab -k as the client, best of RUNS: N/1000 requests of
+# 1,000 ndjson lines each (the payloads of the JSON input, 4 clients),
+# then one-message requests on kept-alive connections (8 clients, at most
+# 50,000). Each run checks that ab saw only 200s and that relay wrote
+# every message; relay's peak memory is its VmHWM before it is stopped.
+if command -v ab >/dev/null && command -v curl >/dev/null; then
+	hport=$(python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])')
+	hurl=http://127.0.0.1:$hport/in
+	head -n 1000 "$tmp/json.txt" | payloads >"$tmp/body1000"
+	echo '{"m":1}' >"$tmp/body1"
+	hbig=$(((N + 999) / 1000))
+	hone=$((N < 50000 ? N : 50000))
+	# http_run NAME BODY REQUESTS CLIENTS: one timed ab run against a
+	# fresh relay; best time in SEC[NAME], peak RSS in RSS[NAME].
+	http_run() {
+		local name=$1 body=$2 nreq=$3 conc=$4 t0 t1 s m lines rpid
+		"$RELAY" -i "$hurl" >"$tmp/http.out" 2>"$tmp/http.err" &
+		rpid=$!
+		for _ in $(seq 1 500); do
+			curl -sf -o /dev/null "http://127.0.0.1:$hport/healthz" &&
+				break
+			sleep 0.01
+		done
+		t0=$EPOCHREALTIME
+		ab -q -k -n "$nreq" -c "$conc" -p "$body" \
+		    -T application/x-ndjson "$hurl" >"$tmp/ab" 2>&1 ||
+			die "$name: ab failed: $(tail -n 3 "$tmp/ab")"
+		t1=$EPOCHREALTIME
+		m=$(awk '$1 == "VmHWM:" { print $2 }' "/proc/$rpid/status")
+		kill -TERM "$rpid"
+		wait "$rpid" || die "$name: relay failed: $(cat "$tmp/http.err")"
+		grep -Eq 'Failed requests: +0$' "$tmp/ab" &&
+		    ! grep -q Non-2xx "$tmp/ab" ||
+			die "$name: not every request was answered 200"
+		lines=$(wc -l <"$tmp/http.out")
+		[ "$lines" -eq $((nreq * $(wc -l <"$body"))) ] ||
+			die "$name: relay wrote $lines messages"
+		s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", b - a }')
+		if [ -z "${SEC[$name]:-}" ] || awk -v a="$s" \
+		    -v b="${SEC[$name]}" 'BEGIN { exit !(a < b) }'; then
+			SEC[$name]=$s
+		fi
+		if [ -z "${RSS[$name]:-}" ] || [ "$m" -gt "${RSS[$name]}" ]; then
+			RSS[$name]=$m
+		fi
+	}
+	for i in $(seq 1 "$RUNS"); do
+		http_run http_big "$tmp/body1000" "$hbig" 4
+		http_run http_one "$tmp/body1" "$hone" 8
+	done
+	htable=$(awk -v b="${SEC[http_big]}" -v nb="$hbig" \
+	    -v bm="${RSS[http_big]}" -v o="${SEC[http_one]}" -v no="$hone" \
+	    -v om="${RSS[http_one]}" 'BEGIN {
+		printf "HTTP ingest, 1,000-line bodies (ab -k -c 4)\t%.3f\t%.0f\t-\t%.1f\t-\t%.0f requests/s\n",
+		    b, nb * 1000 / b, bm / 1024, nb / b
+		printf "HTTP ingest, 1-message requests (ab -k -c 8)\t%.3f\t%.0f\t-\t%.1f\t-\t%.0f requests/s\n",
+		    o, no / o, om / 1024, no / o
+	}')
+	hhead="task	seconds	messages/s	vs peer	peak MiB	target	result"
+	echo
+	{ echo "$hhead"; echo "$htable"; } | awk -F '\t' -f scripts/table.awk
+	{
+		echo
+		echo "HTTP ingest through relay -i http:// (each request" \
+		    "answered once its messages were written), ab -k as the" \
+		    "client, best of $RUNS:"
+		echo
+		{ echo "$hhead"; echo "$htable"; } |
+		    awk -F '\t' -f scripts/mdtable.awk
+	} >>"$OUTMD"
+fi

@@ -13,6 +13,26 @@ stage_init(struct stage *st, const char *program)
 	st->stats_us = 1000000;
 }
 
+/* The options of the HTTP collector. */
+static bool
+stage_http_option(struct stage *st, int ch, const char *arg)
+{
+	switch (ch) {
+	case STAGE_OPT_MAX_BODY:
+		st->so.max_body = (size_t)cmd_number(arg, 1, 1LL << 40,
+		    "--max-body");
+		return true;
+	case STAGE_OPT_MAX_QUEUE:
+		st->so.max_queue = (size_t)cmd_number(arg, 1, 1LL << 40,
+		    "--max-queue");
+		return true;
+	case STAGE_OPT_TOKEN_FILE:
+		st->so.token_file = arg;
+		return true;
+	}
+	return false;
+}
+
 /* The options of listening sources. */
 static bool
 stage_listen_option(struct stage *st, int ch, const char *arg)
@@ -39,7 +59,7 @@ stage_listen_option(struct stage *st, int ch, const char *arg)
 		    "--max-line");
 		return true;
 	}
-	return false;
+	return stage_http_option(st, ch, arg);
 }
 
 bool

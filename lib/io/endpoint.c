@@ -126,6 +126,15 @@ uri_parse(const char *uri, bool output, struct ls__uri *u, ls_error *err)
 		ls__uri_split(u);
 		return LS_OK;
 	}
+	if (strncmp(uri, "http://", 7) == 0 ||
+	    strncmp(uri, "https://", 8) == 0) {
+		if (output)
+			return ls__failn(err, LS_ERR_INVAL, 0, uri, "an HTTP "
+			    "collector is an input only");
+		u->broker = 'h';
+		ls__uri_split(u);
+		return LS_OK;
+	}
 	if (strncmp(uri, "rediss://", 9) == 0) {
 		char *name = ls__uri_redact(uri);
 		int rc = ls__failn(err, LS_ERR_INVAL, 0, name ? name :
@@ -259,6 +268,7 @@ ls_source_open(const char *uri, const ls_source_opts *o, ls_error *err)
 	s->o = o ? *o : none;
 	rc = u.broker == 'r' ? ls__redis_source(&u, &s->o, &s->be, err) :
 	    u.broker == 'k' ? ls__kafka_source(&u, &s->o, &s->be, err) :
+	    u.broker == 'h' ? ls__http_source(&u, &s->o, s->name, &s->be, err) :
 	    ls__file_source(&u, &s->o, s->name, &s->be, err);
 	uri_free(&u);
 	if (rc != LS_OK) {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# A build without the broker client libraries (make NO_REDIS=1 NO_KAFKA=1,
+# A build without the broker client libraries (make NO_REDIS=1 NO_KAFKA=1 NO_HTTP=1,
 # as on a machine without libhiredis-dev and librdkafka-dev): everything
 # else builds and works, and a redis:// or kafka:// URI is an error that
 # says which package to install. The build is made here, unoptimised, in
@@ -9,7 +9,7 @@ load helper
 
 setup_file() {
 	local D=$BATS_FILE_TMPDIR
-	make -s -C "$REPO" NO_REDIS=1 NO_KAFKA=1 CFLAGS=-O0 OUT="$D/nb" \
+	make -s -C "$REPO" NO_REDIS=1 NO_KAFKA=1 NO_HTTP=1 CFLAGS=-O0 OUT="$D/nb" \
 	    BIN="$D/nb/bin" all >"$D/build.log" 2>&1 ||
 		fail "the build without brokers failed: $(tail -n 20 "$D/build.log")"
 }
@@ -27,6 +27,7 @@ setup() {
 	assert_success
 	refute_output --partial hiredis
 	refute_output --partial rdkafka
+	refute_output --partial microhttpd
 	refute_output --partial libstream
 	run grep -c 'hiredis\|rdkafka' "$NB/libstream.pc"
 	assert_output 0
@@ -59,4 +60,10 @@ setup() {
 	run "$NB/bin/fanout" "kafka://127.0.0.1:9092/t" </dev/null
 	assert_failure
 	assert_output --partial "built without librdkafka: install librdkafka-dev"
+}
+
+@test "without libmicrohttpd (NO_HTTP=1): an http:// URI names the package to install" {
+	run "$NB/bin/relay" -i http://127.0.0.1:8080/in
+	assert_failure 1
+	assert_output "relay: http://127.0.0.1:8080/in: this libstream was built without libmicrohttpd: install libmicrohttpd-dev and rebuild"
 }
