@@ -76,6 +76,7 @@ scan_quoted(const char *s, size_t *i, char *v, size_t *n)
 	int depth = 0;
 
 	if (q == '$') {		/* $( ... ) kept as written */
+		v[(*n)++] = s[(*i)++];
 		do {
 			depth += s[*i] == '(';
 			depth -= s[*i] == ')';

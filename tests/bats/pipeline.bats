@@ -1,0 +1,230 @@
+#!/usr/bin/env bats
+# pipeline: topologies of our commands joined by FIFOs, checked before
+# anything starts, run and stopped in order (every message a source
+# emitted written once by the last stage), restarted as their policy
+# says, printed as a shell script and as dot.
+
+load helper
+
+BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-60}
+
+setup() {
+	ls_setup
+	PIPELINE=$LS_BIN/pipeline
+	[ -x "$PIPELINE" ] || fail "$PIPELINE is missing: run 'make' (LS_BIN)"
+	# the FIFOs' directories go here, to be seen removed
+	export TMPDIR=$T/tmp
+	mkdir -p "$TMPDIR"
+	cd "$T" || fail "no $T"
+}
+
+teardown() {
+	[ -z "${PP:-}" ] || kill -KILL "$PP" 2>/dev/null
+	return 0
+}
+
+# seqs FILE: the sequence numbers of the lines of FILE, sorted.
+seqs() {
+	awk -F' [|] ' '{ print $3 }' "$1" | sort -n
+}
+
+# contiguous N FILE: FILE holds sequence numbers 0 to N-1, each once.
+contiguous() {
+	diff <(seq 0 $(($1 - 1))) <(seqs "$2")
+}
+
+# The topology of the issue: clock, partition into four, four workers,
+# one relay that merges them into out.txt. $1: the clock's options.
+fan_topology() {
+	cat >topo <<-EOF2
+	# clock -> partition -n 4 -> four relays -> one relay
+	clock --interval 1ms $1 > @ticks
+	partition -n 4 --key field:tick -i @ticks @w%d
+	relay -i @w0 -o @m0
+	relay -i @w1 -o @m1
+	relay -i @w2 \\
+	    -o @m2   # [name=third]
+	relay -i @w3 -o @m3
+	relay -i @m0 -i @m1 -i @m2 -i @m3 -o out.txt
+	EOF2
+}
+
+@test "SIGTERM stops the sources first: every tick once in the output, exit 0, no FIFO left" {
+	fan_topology ""
+	"$PIPELINE" topo 2>err &
+	PP=$!
+	wait_until 20 lines_at_least 50 out.txt || fail "no output"
+	kill -TERM "$PP"
+	wait "$PP" && st=0 || st=$?
+	PP=
+	[ "$st" -eq 0 ] || fail "exit status $st"
+	run cat err
+	assert_output ""
+	n=$(wc -l <out.txt)
+	[ "$n" -ge 50 ] || fail "only $n lines"
+	run contiguous "$n" out.txt
+	assert_success
+	run ls -A "$TMPDIR"
+	assert_output ""
+}
+
+@test "a pipeline whose source ends ends by itself: 300 ticks once each" {
+	fan_topology "--count 300"
+	run "$PIPELINE" topo
+	assert_success
+	assert_output ""
+	run contiguous 300 out.txt
+	assert_success
+	run ls -A "$TMPDIR"
+	assert_output ""
+}
+
+@test "a stage that fails twice is restarted under [restart=3] and nothing is lost" {
+	# fails (a usage error, before it opens anything) on its first two runs
+	cat >flaky.sh <<-'EOF2'
+	n=$(($(cat runs 2>/dev/null || echo 0) + 1))
+	echo "$n" >runs
+	[ "$n" -gt 2 ] || echo --no-such-option
+	EOF2
+	cat >topo <<-EOF2
+	clock --count 200 --interval 1ms > @ticks
+	partition -n 2 --key field:tick -i @ticks @w%d
+	relay -i @w0 -o @m0
+	relay -i @w1 -o @m1 \$(sh $T/flaky.sh)   # [restart=3]
+	relay -i @m0 -i @m1 -o out.txt
+	EOF2
+	run "$PIPELINE" topo
+	assert_success
+	out=$output
+	run grep -c "relay: unrecognized option '--no-such-option'" <<<"$out"
+	assert_output 2
+	run grep '^pipeline:' <<<"$out"
+	assert_output "pipeline: relay:4 (topo:4): exited with status 2; restart 1 of 3 in 100 ms
+pipeline: relay:4 (topo:4): exited with status 2; restart 2 of 3 in 200 ms"
+	[ "$(cat runs)" = 3 ] || fail "$(cat runs) runs"
+	run contiguous 200 out.txt
+	assert_success
+}
+
+@test "a stage that fails with no restart left fails the pipeline, which stops in order" {
+	cat >topo <<-'EOF2'
+	clock --interval 1ms > @ticks
+	partition -n 2 --key field:tick -i @ticks @w%d
+	relay -i @w0 -o a.txt
+	relay -i @w1 -o b.txt --no-such-option   # [restart=1]
+	EOF2
+	run "$PIPELINE" topo
+	assert_failure 1
+	run grep '^pipeline:' <<<"$output"
+	assert_output "pipeline: relay:4 (topo:4): exited with status 2; restart 1 of 1 in 100 ms
+pipeline: relay:4 (topo:4): exited with status 2"
+	run ls -A "$TMPDIR"
+	assert_output ""
+}
+
+# invalid NAME TEXT MESSAGE: the topology TEXT is refused with MESSAGE,
+# exit 2, and nothing started: no FIFO directory, no clock output.
+invalid() {
+	printf '%s\n' "$2" >"$1"
+	run "$PIPELINE" "$1"
+	assert_failure 2
+	assert_output "pipeline: $3"
+	run ls -A "$TMPDIR"
+	assert_output ""
+	[ ! -e started ] || fail "a stage was started"
+}
+
+@test "a connection with no reader starts nothing" {
+	invalid noreader "clock -o started
+clock > @a" "noreader:2: @a has no reader"
+}
+
+@test "a connection with no writer starts nothing" {
+	invalid nowriter "clock -o started
+# comment
+
+relay -i @a -o x" "nowriter:4: @a has no writer"
+}
+
+@test "two writers of a connection start nothing" {
+	invalid twowriters "clock -o @a
+relay -i @a -o started
+clock --count 1 > @a" "twowriters:3: @a has two writers (the other at twowriters:1)"
+}
+
+@test "a cycle starts nothing" {
+	invalid cycle "clock -o started
+relay -i @a -o @b
+relay -i @b -o @c
+relay -i @c -o @a" "cycle:2: relay:2 is on a cycle of connections"
+}
+
+@test "an unknown command starts nothing" {
+	invalid unknown "clock -o started
+relay -i @a | cat > @b" "unknown:2: cat: not one of our commands (batch, clock, fanout, partition, relay, ss-decode)"
+}
+
+@test "a connection that is neither read nor written starts nothing" {
+	invalid unclear "clock -o started
+batch --exec cat @a" "unclear:2: batch: cannot tell whether @a is read or written (put it after -i, -o, < or >)"
+}
+
+@test "a %d connection outside partition's template starts nothing" {
+	invalid pct "clock -o @x%d" "pct:1: '@x%d': %d goes only in the template of a partition with -n"
+}
+
+@test "-e stages: a pipe of our commands inside a stage" {
+	run "$PIPELINE" -e 'clock --count 20 --interval 1ms | relay -o @a' \
+	    -e 'relay -i @a -o out.txt'
+	assert_success
+	run contiguous 20 out.txt
+	assert_success
+	run "$PIPELINE" -e 'relay -i @a'
+	assert_failure 2
+	assert_output "pipeline: -e:1: @a has no writer"
+}
+
+@test "--dry-run prints a shell script that gives the same result" {
+	fan_topology "--count 100"
+	run "$PIPELINE" --dry-run topo
+	assert_success
+	assert_line -n 4 "mkfifo \"\$D\"/ticks \"\$D\"/w0 \"\$D\"/w1 \"\$D\"/w2 \"\$D\"/w3 \"\$D\"/m0 \"\$D\"/m1 \"\$D\"/m2 \"\$D\"/m3 || exit 1"
+	assert_line "'$LS_BIN/relay' -i \"\$D\"/w2      -o \"\$D\"/m2 &"
+	printf '%s\n' "$output" >run.sh
+	run sh run.sh
+	assert_success
+	run contiguous 100 out.txt
+	assert_success
+	mv out.txt sh-out.txt
+	run "$PIPELINE" topo
+	assert_success
+	diff <(seqs sh-out.txt) <(seqs out.txt)
+}
+
+@test "--graph prints the topology as dot" {
+	fan_topology ""
+	run "$PIPELINE" --graph topo
+	assert_success
+	assert_line -n 0 "digraph pipeline {"
+	assert_line "	s0 [label=\"clock:2\", tooltip=\"clock --interval 1ms  > @ticks\"];"
+	assert_line "	s4 [label=\"third\", tooltip=\"relay -i @w2      -o @m2\"];"
+	assert_line "	s0 -> s1 [label=\"@ticks\"];"
+	assert_line "	s1 -> s4 [label=\"@w2\"];"
+	assert_line "	s4 -> s6 [label=\"@m2\"];"
+	assert_line -n $((${#lines[@]} - 1)) "}"
+	[ "$(grep -c ' -> ' <<<"$output")" -eq 9 ] || fail "not 9 edges"
+	[ "$(grep -c 'label="[a-z]*:[0-9]*"\|label="third"' <<<"$output")" -eq 7 ] ||
+	    fail "not 7 stages"
+	if command -v dot >/dev/null; then
+		printf '%s\n' "$output" | dot -Tsvg >/dev/null
+	fi
+}
+
+@test "usage errors exit 2 and say why" {
+	run "$PIPELINE"
+	assert_failure 2
+	assert_line -n 0 "pipeline: no topology: give a file or -e"
+	run "$PIPELINE" --dry-run --graph -e 'clock'
+	assert_failure 2
+	assert_line -n 0 "pipeline: --dry-run and --graph do not go together"
+}
