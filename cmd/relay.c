@@ -24,6 +24,7 @@ static const char usage_text[] =
     "             [--group name] [--consumer name] [--claim-idle duration]\n"
     "             [--maxlen count] [--exit-at-end] [--key field:name]\n"
     "             [--partition shard] [--headers] [-X name=value]\n"
+    "             [--rate n/s|n/m [--burst n]] [--progress]\n"
     "       relay --version\n";
 
 struct config {

@@ -228,3 +228,73 @@ batch --exec cat @a" "unclear:2: batch: cannot tell whether @a is read or writte
 	assert_failure 2
 	assert_line -n 0 "pipeline: --dry-run and --graph do not go together"
 }
+
+@test "--rate 100/s: 50 messages take at least 0.45 s, each written once" {
+	"$LS_BIN/clock" --count 50 --interval 1ms >in.txt
+	start=$(date +%s%N)
+	run "$LS_BIN/relay" --rate 100/s -i in.txt -o out.txt
+	end=$(date +%s%N)
+	assert_success
+	ms=$(((end - start) / 1000000))
+	[ "$ms" -ge 450 ] || fail "50 messages in $ms ms"
+	run contiguous 50 out.txt
+	assert_success
+	# 6000/m is the same rate
+	start=$(date +%s%N)
+	run "$LS_BIN/partition" -n 2 --rate 6000/m -i in.txt p%d.txt
+	end=$(date +%s%N)
+	assert_success
+	ms=$(((end - start) / 1000000))
+	[ "$ms" -ge 450 ] || fail "50 messages in $ms ms"
+	cat p0.txt p1.txt >both.txt
+	run contiguous 50 both.txt
+	assert_success
+}
+
+@test "--burst: the first messages of a burst pass at once, the rest at the rate" {
+	"$LS_BIN/clock" --count 50 --interval 1ms >in.txt
+	# 25 at once, then 25 at 50/s: at least 0.45 s
+	start=$(date +%s%N)
+	run "$LS_BIN/relay" --rate 50/s --burst 25 -i in.txt -o out.txt
+	end=$(date +%s%N)
+	assert_success
+	ms=$(((end - start) / 1000000))
+	[ "$ms" -ge 450 ] || fail "50 messages in $ms ms"
+	run contiguous 50 out.txt
+	assert_success
+}
+
+@test "--rate and --burst usage errors say why" {
+	run "$LS_BIN/relay" --rate 5/h </dev/null
+	assert_failure 2
+	assert_line -n 0 "relay: --rate: '5/h' is not N/s or N/m"
+	run "$LS_BIN/relay" --rate 0/s </dev/null
+	assert_failure 2
+	assert_line -n 0 "relay: --rate '0' is too small (1 to 1000000000)"
+	run "$LS_BIN/batch" --burst 3 </dev/null
+	assert_failure 2
+	assert_line -n 0 "batch: --burst goes with --rate"
+}
+
+@test "--progress: a line redrawn in place when forced by LS_PROGRESS=1, nothing otherwise" {
+	"$LS_BIN/clock" --count 3000 --interval 1ms >in.txt
+	size=$(stat -c %s in.txt)
+	LS_PROGRESS=1 "$LS_BIN/relay" --progress -i in.txt -o out.txt 2>err
+	[ "$(tail -c 1 err | od -An -c | tr -d ' ')" = '\n' ] || fail "no newline at the end"
+	grep -q $'^\r' err || fail "not drawn with \\r: $(cat -v err)"
+	last=$(tr '\r' '\n' <err | tail -n 1)
+	[[ "$last" =~ ^[0-9.]+\ KiB\ of\ [0-9.]+\ KiB\ \(100%\),\ 3000\ messages,\ [0-9]+\ msg/s,\ ETA\ 0:00\ *$ ]] ||
+	    fail "last line: $last"
+	# not a terminal, not forced: nothing
+	run "$LS_BIN/relay" --progress -i in.txt -o out2.txt
+	assert_success
+	assert_output ""
+	# ss-decode
+	"$LS_BIN/relay" -i in.txt -o in.ss
+	LS_PROGRESS=1 "$LS_BIN/ss-decode" --progress in.ss 2>err >/dev/null
+	last=$(tr '\r' '\n' <err | tail -n 1)
+	[[ "$last" =~ \(100%\),\ 3001\ messages ]] || fail "ss-decode: $last"
+	# standard input has no size: nothing
+	LS_PROGRESS=1 "$LS_BIN/relay" --progress <in.txt >/dev/null 2>err
+	[ ! -s err ] || fail "stdin: $(cat -v err)"
+}
