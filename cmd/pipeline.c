@@ -117,7 +117,8 @@ one(const struct config *c, const char *file, int copy)
 	} else if (status == 0 && c->graph)
 		topo_print_dot(&t, stdout);
 	else if (status == 0)
-		status = topo_run(&t, c->stats ? c->stats_us : 0);
+		status = topo_run(&t, !c->stats ? 0 : c->stats_us ?
+		    c->stats_us : UINT64_MAX);
 	topo_free(&t);
 	return status;
 }
@@ -259,15 +260,21 @@ main(int argc, char *argv[])
 		status = 0;
 		for (size_t i = 0; i < njobs; i++)
 			status |= one(&c, jobs[i].file, jobs[i].copy);
-		return status;
+	} else {
+		fflush(stdout);
+		if ((pid = fork()) < 0)
+			err(1, "fork");
+		if (pid == 0)
+			_exit(check_all(c));
+		if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
+		    WEXITSTATUS(status) != 0)
+			status = 2;
+		else
+			status = run_jobs(&c, c.max_running ? c.max_running :
+			    (long)njobs);
 	}
-	fflush(stdout);
-	if ((pid = fork()) < 0)
-		err(1, "fork");
-	if (pid == 0)
-		_exit(check_all(c));
-	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
-	    WEXITSTATUS(status) != 0)
-		return 2;
-	return run_jobs(&c, c.max_running ? c.max_running : (long)njobs);
+	free(jobs);
+	free(c.lines);
+	free(c.self_dir);
+	return status;
 }

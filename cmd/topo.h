@@ -100,7 +100,8 @@ void topo_free(struct topo *t);
 
 /* Runs t: makes the FIFOs, starts the stages, supervises them and stops
  * them in order on SIGTERM or SIGINT; stats_us, if not 0, prints a JSON
- * line of the stages' states at that interval. Returns the exit status
+ * line of the stages' states at that interval (UINT64_MAX: only at the
+ * end) and at the end. Returns the exit status
  * (0 if every stage ended well). */
 int topo_run(struct topo *t, uint64_t stats_us);
 

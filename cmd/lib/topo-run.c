@@ -22,7 +22,7 @@ struct run {
 	unsigned signals;	/* SIGINT and SIGTERM received */
 	bool failed;
 	bool settling;		/* a settle timer is set */
-	uint64_t stats_us, start_ms;
+	uint64_t stats_us, stats_ms, start_ms;
 };
 
 static struct run R;
@@ -379,7 +379,7 @@ stats_due(ls_loop *l, void *ctx)
 
 	(void)ctx;
 	print_stats();
-	if (ls_loop_timer(l, ls_mono_ms() + R.stats_us / 1000, stats_due,
+	if (ls_loop_timer(l, ls_mono_ms() + R.stats_ms, stats_due,
 	    NULL, &e) == 0)
 		errx(1, "%s", e.msg);
 }
@@ -460,6 +460,7 @@ topo_run(struct topo *t, uint64_t stats_us)
 	memset(&R, 0, sizeof(R));
 	R.t = t;
 	R.stats_us = stats_us;
+	R.stats_ms = stats_us / 1000 > 0 ? stats_us / 1000 : 1;
 	R.start_ms = ls_mono_ms();
 	R.sig_fd = signal_fd();
 	if ((R.l = ls_loop_new(&e)) == NULL)
@@ -471,7 +472,8 @@ topo_run(struct topo *t, uint64_t stats_us)
 	make_fifos(t);
 	for (size_t i = 0; i < t->nst; i++)
 		stage_start_all(&t->st[i]);
-	if (stats_us > 0 && ls_loop_timer(R.l, ls_mono_ms() + stats_us / 1000,
+	if (stats_us > 0 && stats_us != UINT64_MAX &&
+	    ls_loop_timer(R.l, ls_mono_ms() + R.stats_ms,
 	    stats_due, NULL, &e) == 0)
 		errx(1, "%s", e.msg);
 	while (!all_ended(t))

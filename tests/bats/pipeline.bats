@@ -298,3 +298,75 @@ batch --exec cat @a" "unclear:2: batch: cannot tell whether @a is read or writte
 	LS_PROGRESS=1 "$LS_BIN/relay" --progress <in.txt >/dev/null 2>err
 	[ ! -s err ] || fail "stdin: $(cat -v err)"
 }
+
+@test "SIGTERM with four batch --exec workers: every tick once, exit 0" {
+	cat >topo <<-'EOF2'
+	clock --interval 1ms > @ticks
+	partition -n 4 --key field:tick -i @ticks @w%d
+	batch -i @w0 -n 7 --exec cat > @m0
+	batch -i @w1 -n 7 --exec cat > @m1
+	batch -i @w2 -n 7 --exec cat > @m2
+	batch -i @w3 -n 7 --exec cat > @m3
+	relay -i @m0 -i @m1 -i @m2 -i @m3 -o out.txt
+	EOF2
+	"$PIPELINE" topo 2>err &
+	PP=$!
+	wait_until 20 lines_at_least 50 out.txt || fail "no output"
+	kill -TERM "$PP"
+	wait "$PP" && st=0 || st=$?
+	PP=
+	[ "$st" -eq 0 ] || fail "exit status $st: $(cat err)"
+	n=$(wc -l <out.txt)
+	run contiguous "$n" out.txt
+	assert_success
+}
+
+@test "several files and -n copies run under --max-running, each one's end reported" {
+	cat >a.topo <<-'EOF2'
+	clock --count 20 --interval 1ms > @t
+	relay -i @t -o a%d.txt
+	EOF2
+	run "$PIPELINE" -n 3 --max-running 2 a.topo
+	assert_success
+	assert_line "pipeline: a.topo (copy 0): exited with status 0"
+	assert_line "pipeline: a.topo (copy 1): exited with status 0"
+	assert_line "pipeline: a.topo (copy 2): exited with status 0"
+	[ "${#lines[@]}" -eq 3 ] || fail "${#lines[@]} lines"
+	for k in 0 1 2; do
+		run contiguous 20 "a$k.txt"
+		assert_success
+	done
+	# one that fails: its output exists already
+	cat >b.topo <<-'EOF2'
+	clock --count 20 --interval 1ms > @t
+	relay -i @t -o a0.txt
+	EOF2
+	cat >c.topo <<-'EOF2'
+	clock --count 20 --interval 1ms > @t
+	relay -i @t -o c.txt
+	EOF2
+	run "$PIPELINE" b.topo c.topo
+	assert_failure 1
+	assert_line "pipeline: b.topo: exited with status 1"
+	assert_line "pipeline: c.topo: exited with status 0"
+	run contiguous 20 c.txt
+	assert_success
+	# one invalid: none starts
+	rm c.txt
+	printf 'relay -i @x -o c.txt\n' >d.topo
+	run "$PIPELINE" c.topo d.topo
+	assert_failure 2
+	assert_output "pipeline: d.topo:1: @x has no writer"
+	[ ! -e c.txt ] || fail "c.topo was started"
+}
+
+@test "--stats: one JSON line of every stage at the end" {
+	run "$PIPELINE" --stats --stats-interval 0 \
+	    -e 'clock --count 5 --interval 1ms > @a # [name=src]' \
+	    -e 'relay -i @a -o out.txt # [restart=2]'
+	assert_success
+	[ "${#lines[@]}" -eq 1 ] || fail "${#lines[@]} lines"
+	run jq -c '[.program, (.stages[] | [.name, .where, .pid, .state, .restarts, .status])]' <<<"$output"
+	assert_success
+	assert_output '["pipeline",["src","-e:1",0,"done",0,"exited with status 0"],["relay:2","-e:2",0,"done",0,"exited with status 0"]]'
+}
