@@ -487,8 +487,12 @@ add_seg(struct topo *t, struct line *l, int si, size_t from, size_t to)
 	b.r[b.nr++] = (struct topo_repl){ cmd->off, cmd->len, path, false };
 	for (size_t i = from + 1; i < to; i++)
 		if (l->tok[i].kind == T_WORD &&
-		    seg_word(&b, &l->tok[i - 1], &l->tok[i]) != 0)
+		    seg_word(&b, &l->tok[i - 1], &l->tok[i]) != 0) {
+			for (size_t k = 0; k < b.nr; k++)
+				free(b.r[k].name);
+			free(b.r);
 			return -1;
+		}
 	st->seg = xreallocarray(st->seg, st->nseg + 1, sizeof(*st->seg));
 	sg = &st->seg[st->nseg++];
 	memset(sg, 0, sizeof(*sg));
