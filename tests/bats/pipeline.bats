@@ -182,6 +182,17 @@ batch --exec cat @a" "unclear:2: batch: cannot tell whether @a is read or writte
 	run "$PIPELINE" -e 'relay -i @a'
 	assert_failure 2
 	assert_output "pipeline: -e:1: @a has no writer"
+	# .ss through a FIFO, ss-decode's file read; the last stage's
+	# output is pipeline's
+	run "$PIPELINE" -e 'clock --count 3 --interval 1ms > @x' \
+	    -e 'relay -i @x -o @s.ss' -e 'ss-decode --format ndjson @s.ss'
+	assert_success
+	[ "${#lines[@]}" -eq 4 ] || fail "${#lines[@]} lines"
+	run jq -r '.payload | if type == "object" then .tick else . end' <<<"$output"
+	assert_output "0
+1
+2
+EOS"
 }
 
 @test "--dry-run prints a shell script that gives the same result" {
