@@ -49,8 +49,25 @@ fan_topology() {
 	EOF2
 }
 
+# sigterm_topology WORKER: clock, its ticks copied by fanout to all.txt
+# (what it emitted) and to partition, four WORKERs (@IN and @OUT in it
+# replaced), one relay that merges them into out.txt.
+sigterm_topology() {
+	local k w
+	{
+		echo 'clock --interval 1ms | fanout @ticks @all'
+		echo 'relay -i @all -o all.txt'
+		echo 'partition -n 4 --key field:tick -i @ticks @w%d'
+		for k in 0 1 2 3; do
+			w=${1//@IN/@w$k}
+			echo "${w//@OUT/@m$k}"
+		done
+		echo 'relay -i @m0 -i @m1 -i @m2 -i @m3 -o out.txt'
+	} >topo
+}
+
 @test "SIGTERM stops the sources first: every tick once in the output, exit 0, no FIFO left" {
-	fan_topology ""
+	sigterm_topology 'relay -i @IN -o @OUT'
 	"$PIPELINE" topo 2>err &
 	PP=$!
 	wait_until 20 lines_at_least 50 out.txt || fail "no output"
@@ -60,8 +77,10 @@ fan_topology() {
 	[ "$st" -eq 0 ] || fail "exit status $st"
 	run cat err
 	assert_output ""
-	n=$(wc -l <out.txt)
+	n=$(wc -l <all.txt)
 	[ "$n" -ge 50 ] || fail "only $n lines"
+	run contiguous "$n" all.txt
+	assert_success
 	run contiguous "$n" out.txt
 	assert_success
 	run ls -A "$TMPDIR"
@@ -311,15 +330,7 @@ EOS"
 }
 
 @test "SIGTERM with four batch --exec workers: every tick once, exit 0" {
-	cat >topo <<-'EOF2'
-	clock --interval 1ms > @ticks
-	partition -n 4 --key field:tick -i @ticks @w%d
-	batch -i @w0 -n 7 --exec cat > @m0
-	batch -i @w1 -n 7 --exec cat > @m1
-	batch -i @w2 -n 7 --exec cat > @m2
-	batch -i @w3 -n 7 --exec cat > @m3
-	relay -i @m0 -i @m1 -i @m2 -i @m3 -o out.txt
-	EOF2
+	sigterm_topology 'batch -i @IN -n 7 --exec cat > @OUT'
 	"$PIPELINE" topo 2>err &
 	PP=$!
 	wait_until 20 lines_at_least 50 out.txt || fail "no output"
@@ -327,7 +338,9 @@ EOS"
 	wait "$PP" && st=0 || st=$?
 	PP=
 	[ "$st" -eq 0 ] || fail "exit status $st: $(cat err)"
-	n=$(wc -l <out.txt)
+	n=$(wc -l <all.txt)
+	run contiguous "$n" all.txt
+	assert_success
 	run contiguous "$n" out.txt
 	assert_success
 }
