@@ -132,7 +132,8 @@ stage_next(struct stage *st, ls_msg *m)
 			if (st->progress)
 				progress_count(1);
 			if (!ls_msg_is_eos(m)) {
-				stage_pace(st);
+				if (st->rate_n != 0)
+					stage_pace(st);
 				return LS_OK;
 			}
 			st->eos_ts = m->ts_ms;
