@@ -308,7 +308,6 @@ EOS"
 
 @test "--progress: a line redrawn in place when forced by LS_PROGRESS=1, nothing otherwise" {
 	"$LS_BIN/clock" --count 3000 --interval 1ms >in.txt
-	size=$(stat -c %s in.txt)
 	LS_PROGRESS=1 "$LS_BIN/relay" --progress -i in.txt -o out.txt 2>err
 	[ "$(tail -c 1 err | od -An -c | tr -d ' ')" = '\n' ] || fail "no newline at the end"
 	grep -q $'^\r' err || fail "not drawn with \\r: $(cat -v err)"
