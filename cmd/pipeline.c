@@ -256,6 +256,10 @@ main(int argc, char *argv[])
 	for (int i = 0; i < argc; i++)
 		for (long k = 0; k < (c.copies ? c.copies : 1); k++)
 			add_job(argv[i], c.copies ? (int)k : -1);
+	for (size_t i = 0; njobs > 1 && i < njobs; i++)
+		if (jobs[i].file != NULL && strcmp(jobs[i].file, "-") == 0)
+			cmd_usage("'-' (standard input) is read once: it "
+			    "goes alone, without -e or -n");
 	if (njobs == 1 || c.dry_run || c.graph) {
 		status = 0;
 		for (size_t i = 0; i < njobs; i++)

@@ -257,6 +257,13 @@ EOS"
 	run "$PIPELINE" --dry-run --graph -e 'clock'
 	assert_failure 2
 	assert_line -n 0 "pipeline: --dry-run and --graph do not go together"
+	run "$PIPELINE" -n 2 - </dev/null
+	assert_failure 2
+	assert_line -n 0 "pipeline: '-' (standard input) is read once: it goes alone, without -e or -n"
+	# standard input alone is a topology file
+	run "$PIPELINE" - <<<'relay -i @nobody'
+	assert_failure 2
+	assert_output "pipeline: -:1: @nobody has no writer"
 }
 
 @test "--rate 100/s: 50 messages take at least 0.45 s, each written once" {
