@@ -260,7 +260,9 @@ main(int argc, char *argv[])
 		if (jobs[i].file != NULL && strcmp(jobs[i].file, "-") == 0)
 			cmd_usage("'-' (standard input) is read once: it "
 			    "goes alone, without -e or -n");
-	if (njobs == 1 || c.dry_run || c.graph) {
+	if (njobs > 1 && c.dry_run)
+		cmd_usage("--dry-run prints one topology, not %zu", njobs);
+	if (njobs == 1 || c.graph) {
 		status = 0;
 		for (size_t i = 0; i < njobs; i++)
 			status |= one(&c, jobs[i].file, jobs[i].copy);

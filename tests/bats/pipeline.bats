@@ -260,6 +260,9 @@ EOS"
 	run "$PIPELINE" -n 2 - </dev/null
 	assert_failure 2
 	assert_line -n 0 "pipeline: '-' (standard input) is read once: it goes alone, without -e or -n"
+	run "$PIPELINE" --dry-run -n 2 topo
+	assert_failure 2
+	assert_line -n 0 "pipeline: --dry-run prints one topology, not 2"
 	# standard input alone is a topology file
 	run "$PIPELINE" - <<<'relay -i @nobody'
 	assert_failure 2
