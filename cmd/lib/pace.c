@@ -124,13 +124,16 @@ progress_open(const char *path)
 	const char *force = getenv("LS_PROGRESS");
 	struct stat st;
 
-	if (prog.on || strcmp(path, "-") == 0 || stat(path, &st) != 0 ||
+	bool in = strcmp(path, "-") == 0;
+
+	/* standard input too, if it is a file */
+	if (prog.on || (in ? fstat(STDIN_FILENO, &st) : stat(path, &st)) != 0 ||
 	    !S_ISREG(st.st_mode))
 		return;
 	prog.tty = isatty(STDERR_FILENO);
 	if (!prog.tty && (force == NULL || strcmp(force, "1") != 0))
 		return;
-	if ((prog.fd = find_fd(&st)) < 0)
+	if ((prog.fd = in ? STDIN_FILENO : find_fd(&st)) < 0)
 		return;
 	prog.on = true;
 	prog.size = st.st_size;

@@ -339,9 +339,12 @@ EOS"
 	LS_PROGRESS=1 "$LS_BIN/ss-decode" --progress in.ss 2>err >/dev/null
 	last=$(tr '\r' '\n' <err | tail -n 1)
 	[[ "$last" =~ \(100%\),\ 3001\ messages ]] || fail "ss-decode: $last"
-	# standard input has no size: nothing
+	# standard input: a file has a size, a pipe has none (nothing)
 	LS_PROGRESS=1 "$LS_BIN/relay" --progress <in.txt >/dev/null 2>err
-	[ ! -s err ] || fail "stdin: $(cat -v err)"
+	last=$(tr '\r' '\n' <err | tail -n 1)
+	[[ "$last" =~ \(100%\),\ 3000\ messages ]] || fail "stdin: $last"
+	cat in.txt | LS_PROGRESS=1 "$LS_BIN/relay" --progress >/dev/null 2>err
+	[ ! -s err ] || fail "a pipe: $(cat -v err)"
 }
 
 @test "SIGTERM with four batch --exec workers: every tick once, exit 0" {
