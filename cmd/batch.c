@@ -80,6 +80,7 @@ static const char usage_text[] =
     "             [--on-bad-line fail|skip|raw] [--append | --force]\n"
     "             [--beacon-interval bytes] [--no-eos] [--skip-corrupt]\n"
     "             [--stats] [--stats-interval duration]\n"
+    "             [--rate n/s|n/m [--burst n]] [--progress]\n"
     "       batch --split [-q] [-i input] [-o output] [options]\n"
     "       batch --version\n";
 

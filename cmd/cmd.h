@@ -194,7 +194,10 @@ bool cmd_written(int rc, const ls_msg *m, const ls_source *src,
 	{ "max-line", required_argument, NULL, STAGE_OPT_MAX_LINE }, \
 	{ "max-body", required_argument, NULL, STAGE_OPT_MAX_BODY }, \
 	{ "max-queue", required_argument, NULL, STAGE_OPT_MAX_QUEUE }, \
-	{ "token-file", required_argument, NULL, STAGE_OPT_TOKEN_FILE }
+	{ "token-file", required_argument, NULL, STAGE_OPT_TOKEN_FILE }, \
+	{ "rate", required_argument, NULL, STAGE_OPT_RATE }, \
+	{ "burst", required_argument, NULL, STAGE_OPT_BURST }, \
+	{ "progress", no_argument, NULL, STAGE_OPT_PROGRESS }
 
 /* Codes of long options without a letter. Each feature takes its own
  * block of 32: listening sources 0x200, HTTP 0x220, etcd 0x240,
@@ -212,6 +215,10 @@ enum {
 	/* membership (partition --members): 0x270 on, the upper half of
 	 * the block it shares with checkpoints */
 	CMD_OPT_MEMBERS = 0x270,
+	/* pipeline, rate and progress */
+	STAGE_OPT_RATE = 0x280,
+	STAGE_OPT_BURST,
+	STAGE_OPT_PROGRESS,
 };
 
 struct stage {
@@ -227,6 +234,8 @@ struct stage {
 	void (*after_read)(void);	/* called after every read of the
 					   input (may exit: an output that
 					   failed while the input waited) */
+	uint64_t rate_n, rate_per_ns, burst;	/* --rate N/s, --burst */
+	bool progress;		/* --progress */
 };
 
 /* Starts a stage's main (cmd_init) and sets st to its defaults. */
@@ -271,5 +280,24 @@ int stage_close(struct stage *st);
 /* The End-of-Stream the outputs get: the input's, else (for .ss files,
  * which always end with one) one stamped now. */
 const ls_msg *stage_eos(const struct stage *st, ls_msg *eos);
+
+/* --- pace: --rate and --progress (cmd/lib/pace.c) -------------------- */
+
+/* Takes --rate, --burst and --progress; true if ch was one of them. */
+bool stage_pace_option(struct stage *st, int ch, const char *arg);
+
+/* Waits, without spinning, until the --rate token bucket of the program
+ * lets one more message through (nothing if st has no --rate); calls
+ * st's on_wait first, so that what was read goes out while it waits. */
+void stage_pace(const struct stage *st);
+
+/* --progress: watch the input path if it is a regular file (the one
+ * this process has open), and draw a progress line on standard error
+ * (redrawn in place) if that is a terminal or LS_PROGRESS=1 is set. */
+void progress_open(const char *path);
+/* Counts n messages more; redraws at most every 200 ms. */
+void progress_count(uint64_t n);
+/* The last line, and a newline. */
+void progress_end(void);
 
 #endif

@@ -13,6 +13,7 @@ static const char usage_text[] =
     "              [--on-bad-line fail|skip|raw] [--append | --force]\n"
     "              [--beacon-interval bytes] [--no-eos] [--skip-corrupt]\n"
     "              [--stats] [--stats-interval duration]\n"
+    "              [--rate n/s|n/m [--burst n]] [--progress]\n"
     "              output ... | --exec command -j count\n"
     "              [--on-exit fail|restart] [--restarts count]\n"
     "       fanout --version\n";

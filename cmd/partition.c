@@ -22,6 +22,7 @@ static const char usage_text[] =
     "                 [--append | --force] [--beacon-interval bytes]\n"
     "                 [--no-eos] [--restarts count] [--skip-corrupt]\n"
     "                 [--stats] [--stats-interval duration]\n"
+    "                 [--rate n/s|n/m [--burst n]] [--progress]\n"
     "                 template | --exec command\n"
     "       partition --members file [--members-interval duration]\n"
     "                 [options as above, with --key stream|field:name]\n"

@@ -25,6 +25,7 @@ static const char usage_text[] =
     "             [--maxlen count] [--exit-at-end] [--key field:name]\n"
     "             [--partition shard] [--headers] [-X name=value]\n"
     "             [--max-body bytes] [--max-queue bytes] [--token-file file]\n"
+    "             [--rate n/s|n/m [--burst n]] [--progress]\n"
     "       relay --version\n";
 
 struct config {

@@ -25,12 +25,12 @@ static int need_header;		/* --meta: a file followed anew */
 
 static const char usage_text[] =
     "usage: ss-decode [-fHhmv] [-F log|ndjson] [--follow] [--header-only]\n"
-    "                 [--meta] [--verify] [--format log|ndjson]\n"
+    "                 [--meta] [--progress] [--verify] [--format log|ndjson]\n"
     "                 [-i file | --input file] file\n"
     "       ss-decode --version\n";
 
 struct config {
-	bool follow, verify;
+	bool follow, verify, progress;
 };
 
 static void
@@ -229,6 +229,7 @@ parse(int argc, char *argv[], struct config *c)
 		{ "header-only", no_argument, NULL, 'H' },
 		{ "input", required_argument, NULL, 'i' },
 		{ "meta", no_argument, NULL, 'm' },
+		{ "progress", no_argument, NULL, STAGE_OPT_PROGRESS },
 		{ "verify", no_argument, NULL, 'v' },
 		CMD_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
@@ -254,6 +255,8 @@ parse(int argc, char *argv[], struct config *c)
 			meta = 1;
 		else if (ch == 'v')
 			c->verify = true;
+		else if (ch == STAGE_OPT_PROGRESS)
+			c->progress = true;
 		else
 			cmd_usage(NULL);
 	}
@@ -389,6 +392,7 @@ run(const struct config *c, ls_ss_reader *r, int *fd, struct counts *n)
 		rc = ls_ss_next(r, &m, &e);
 		if (rc == LS_OK) {
 			n->nmsg++;
+			progress_count(1);
 			if (meta)
 				header_again(r);
 			if (!c->verify)
@@ -442,7 +446,7 @@ print_verdict(ls_ss_reader *r, const struct counts *n)
 int
 main(int argc, char *argv[])
 {
-	struct config c = { false, false };
+	struct config c = { false, false, false };
 	struct counts n = { 0, 0, 0 };
 	ls_ss_reader *r;
 	gzFile gz = NULL;
@@ -463,7 +467,10 @@ main(int argc, char *argv[])
 	ls_ss_reader_on_beacon(r, on_beacon, r);
 	if (meta && !c.verify)
 		print_header(ls_ss_reader_header(r));
+	if (c.progress)
+		progress_open(path);
 	run(&c, r, &fd, &n);
+	progress_end();
 	if (c.verify)
 		print_verdict(r, &n);
 	if (ls_out_flush(&out, &e) != LS_OK)

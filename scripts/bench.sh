@@ -831,3 +831,44 @@ print(s.getsockname()[1])')
 		    awk -F '\t' -f scripts/mdtable.awk
 	} >>"$OUTMD"
 fi
+
+# --- pipeline ---------------------------------------------------------------
+# relay -> FIFO -> relay run by bin/pipeline beside the same two relays
+# joined by a shell pipe, on the N lines above, best of RUNS; the two
+# outputs are compared byte for byte. Target: at least 0.9 of the shell
+# pipe's messages/s (a FIFO is a pipe; the runner only supervises).
+# BENCH_PIPELINE=0 leaves it out. Printed and appended to build/bench.md.
+if [ "${BENCH_PIPELINE:-1}" != 0 ]; then
+	for i in $(seq 1 "$RUNS"); do
+		rm -f "$tmp/pl.out" "$tmp/sh.out"
+		run pl_pipeline /dev/null /dev/null bin/pipeline \
+		    -e "relay -i $tmp/lines.txt -o @a" \
+		    -e "relay -i @a -o $tmp/pl.out"
+		run pl_shell "$tmp/lines.txt" /dev/null sh -c \
+		    "$RELAY | $RELAY -o $tmp/sh.out"
+	done
+	cmp -s "$tmp/pl.out" "$tmp/sh.out" ||
+		die "pipeline: its output differs from the shell pipe's"
+	[ "$(wc -l <"$tmp/pl.out")" -eq "$N" ] ||
+		die "pipeline: not $N lines out"
+	rm -f "$tmp/pl.out" "$tmp/sh.out"
+	ptable=$(awk -v n="$N" -v p="${SEC[pl_pipeline]}" \
+	    -v s="${SEC[pl_shell]}" -v pm="${RSS[pl_pipeline]}" \
+	    -v sm="${RSS[pl_shell]}" 'BEGIN {
+		printf "pipeline: relay -> @a -> relay\t%.3f\t%.0f\t%.2f\t%.1f\t>= 0.90 of the shell pipe\t%s\n",
+		    p, n / p, s / p, pm / 1024, (s / p >= 0.9 ? "meets" : "below")
+		printf "peer: relay piped into relay (sh -c)\t%.3f\t%.0f\t-\t%.1f\t-\t-\n",
+		    s, n / s, sm / 1024
+	}')
+	phead="task	seconds	messages/s	vs peer	peak MiB	target	result"
+	echo
+	{ echo "$phead"; echo "$ptable"; } | awk -F '\t' -f scripts/table.awk
+	{
+		echo
+		echo "pipeline, $N messages, best of $RUNS (peak MiB: the" \
+		    "largest process, pipeline's own for its row):"
+		echo
+		{ echo "$phead"; echo "$ptable"; } |
+		    awk -F '\t' -f scripts/mdtable.awk
+	} >>"$OUTMD"
+fi

@@ -93,12 +93,15 @@ stage_option(struct stage *st, int ch, const char *arg)
 		st->quiet = true;
 		return true;
 	}
-	return stage_listen_option(st, ch, arg);
+	return stage_listen_option(st, ch, arg) ||
+	    stage_pace_option(st, ch, arg);
 }
 
 void
 stage_start(const struct stage *st)
 {
+	if (st->burst != 0 && st->rate_n == 0)
+		cmd_usage("--burst goes with --rate");
 	cmd_stats_start(st->program, st->stats ? st->stats_us : 0);
 }
 
@@ -110,6 +113,8 @@ stage_open_input(struct stage *st)
 	st->so.stop = &cmd_stop;
 	if ((st->src = ls_source_open(st->uri, &st->so, &e)) == NULL)
 		errx(1, "%s", e.msg);
+	if (st->progress)
+		progress_open(st->uri);
 }
 
 void
@@ -144,8 +149,13 @@ stage_next(struct stage *st, ls_msg *m)
 			return rc;
 		if (rc == LS_OK) {
 			cmd_count(&cmd_stats.in, 1);
-			if (!ls_msg_is_eos(m))
+			if (st->progress)
+				progress_count(1);
+			if (!ls_msg_is_eos(m)) {
+				if (st->rate_n != 0)
+					stage_pace(st);
 				return LS_OK;
+			}
 			st->eos_ts = m->ts_ms;
 			rc = LS_END;
 		}
@@ -187,6 +197,8 @@ stage_close_input(struct stage *st)
 		warnx("%s: %llu lines taken raw", ls_source_name(st->src),
 		    (unsigned long long)raw);
 	cmd_count(&cmd_stats.raw, raw);
+	if (st->progress)
+		progress_end();
 	ls_source_close(st->src);
 	st->src = NULL;
 }
