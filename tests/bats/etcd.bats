@@ -209,8 +209,9 @@ b $((r + 1)) 0 2"
 
 @test "relay -o etcd:// --lease: keys live while relay runs, go once it is killed -9" {
 	mkfifo "$T/fifo"
-	timeout -k 5 "$LIMIT" "$RELAY" -i "$T/fifo" -o "$U" --lease 2 \
-	    2>"$T/err" 3>&- &
+	# (not under timeout(1), whose death would leave it running: the
+	# teardown kills it)
+	"$RELAY" -i "$T/fifo" -o "$U" --lease 2 2>"$T/err" 3>&- &
 	echo $! >"$T/relay.pid"
 	exec 7>"$T/fifo"
 	echo '[2024-01-01T00:00:00.000 | a | 1 | 0] leased' >&7
@@ -256,4 +257,134 @@ print(s.getsockname()[1])')
 	run relay -i "etcd://127.0.0.1:$free/p" --exit-at-end
 	assert_failure 1
 	assert_output --regexp "^relay: etcd://127.0.0.1:$free/p: range: Could(n't| not) connect to server$"
+}
+
+# send FIRST LAST TAG: messages of keys kFIRST..kLAST, payloads TAG-N, to
+# the FIFO on descriptor 7.
+send() {
+	local i
+	for ((i = $1; i <= $2; i++)); do
+		echo "[2024-01-01T00:00:00.000 | k$i | $i | 0] $3-$i" >&7
+	done
+}
+
+# keys_of FILE: the stream keys of FILE's lines, sorted.
+keys_of() {
+	[ -e "$1" ] || return 0
+	sed 's/^\[[^|]*| \([^ ]*\) .*/\1/' "$1" | sort
+}
+
+@test "member registers NAME=OUTPUT under a lease; revokes on exit, the lease expires after kill -9" {
+	timeout -k 5 "$LIMIT" "$MEMBER" --ttl 2 "$U" a "$T/a.out" \
+	    2>"$T/err" 3>&- &
+	echo $! >"$T/a.pid"
+	wait_until 20 has_key "$X/a"
+	run ectl get "$X/a" --print-value-only
+	assert_output "$T/a.out"
+	run ectl get "$X/a" -w json
+	assert_output --partial '"lease":'
+	# kept alive past its TTL
+	sleep 3
+	run has_key "$X/a"
+	assert_success
+	kill -TERM "$(cat "$T/a.pid")"
+	run wait "$(cat "$T/a.pid")"
+	assert_success
+	# revoked at once: no TTL to wait for
+	run ectl get "$X/a" --keys-only
+	assert_output ''
+	run cat "$T/err"
+	assert_output ''
+	# kill -9: the key stays until the lease runs out
+	# (not under timeout(1), whose death would leave it running: the
+	# teardown kills it)
+	"$MEMBER" --ttl 2 "$U" b "$T/b.out" 3>&- &
+	echo $! >"$T/b.pid"
+	wait_until 20 has_key "$X/b"
+	kill -KILL "$(cat "$T/b.pid")"
+	wait_until 20 no_key "$X/b"
+	# with a command: registered while it runs, its exit status
+	run timeout -k 5 "$LIMIT" "$MEMBER" "$U" c "$T/c.out" -- sh -c \
+	    "ETCDCTL_API=3 etcdctl --endpoints=127.0.0.1:$P get $X/c --print-value-only; exit 3"
+	assert_failure 3
+	assert_output "$T/c.out"
+	run ectl get "$X/c" --keys-only
+	assert_output ''
+}
+
+@test "member: usage errors" {
+	run "$MEMBER" "$U" a
+	assert_failure 2
+	assert_line --index 0 "member: OUTPUT is missing"
+	run "$MEMBER" redis://x/y a b
+	assert_failure 2
+	assert_line --index 0 "member: 'redis://x/y' is not an etcd:// URI"
+	run "$MEMBER" "$U" 'a b' out
+	assert_failure 2
+	assert_line --index 0 "member: NAME 'a b' is not 1 to 249 of [A-Za-z0-9._-]"
+	run "$MEMBER" --ttl 0 "$U" a out
+	assert_failure 2
+	assert_line --index 0 "member: --ttl: '0' is under a second"
+	run "$MEMBER" "$U" a out extra
+	assert_failure 2
+	assert_line --index 0 "member: unexpected argument 'extra' (a command follows --)"
+}
+
+@test "partition --members etcd://: joins and leaves move keys, an expired lease removes a target" {
+	local pa pb pc
+	timeout -k 5 "$LIMIT" "$MEMBER" --ttl 2 "$U" a "$T/a.out" 3>&- &
+	echo $! >"$T/ma.pid"
+	wait_until 20 has_key "$X/a"
+	mkfifo "$T/in"
+	timeout -k 5 "$LIMIT" "$PARTITION" --members "$U" -i "$T/in" \
+	    2>"$T/err" 3>&- &
+	echo $! >"$T/part.pid"
+	exec 7>"$T/in"
+	send 1 20 one
+	wait_until 20 lines_at_least 20 "$T/a.out"
+	# b joins: some keys move to it
+	timeout -k 5 "$LIMIT" "$MEMBER" --ttl 2 "$U" b "$T/b.out" 3>&- &
+	echo $! >"$T/mb.pid"
+	wait_until 20 grep -q '+b' "$T/err"
+	send 1 20 two
+	wait_until 20 eval '[ $(($(wc -l <"$T/a.out") + $(cat "$T/b.out" 2>/dev/null | wc -l))) -ge 40 ]'
+	pb=$(keys_of "$T/b.out" | uniq)
+	[ -n "$pb" ]
+	# every key of b's went there only for "two", and nowhere else then
+	run grep -c -- '] two-' "$T/b.out"
+	assert_output "$(echo "$pb" | wc -l)"
+	run grep -c -- '] two-' "$T/a.out"
+	assert_output "$((20 - $(echo "$pb" | wc -l)))"
+	# b leaves (member ends): its keys come back to a
+	kill -TERM "$(cat "$T/mb.pid")"
+	wait_until 20 grep -q -- '-b (gone' "$T/err"
+	send 1 20 three
+	wait_until 20 eval '[ $(grep -c -- "] three-" "$T/a.out") -ge 20 ]'
+	# c joins with a lease, then is killed -9: the lease ends it
+	"$MEMBER" --ttl 2 "$U" c "$T/c.out" 3>&- &
+	echo $! >"$T/mc.pid"
+	wait_until 20 grep -q '+c' "$T/err"
+	kill -KILL "$(cat "$T/mc.pid")"
+	wait_until 20 grep -q -- '-c (gone' "$T/err"
+	send 1 20 four
+	wait_until 20 eval '[ $(grep -c -- "] four-" "$T/a.out") -ge 20 ]'
+	exec 7>&-
+	run wait "$(cat "$T/part.pid")"
+	assert_success
+	# nothing lost, nothing twice
+	assert_equal "$(cat "$T/a.out" "$T/b.out" | wc -l)" 80
+	assert_equal "$(grep -c -- '] three-' "$T/b.out")" 0
+	[ ! -s "$T/c.out" ]
+	run sed 's/ revision [0-9]*//' "$T/err"
+	assert_output "partition: members: +b ($U), 1 target -> 2
+partition: members: -b (gone from $U), 2 targets -> 1
+partition: members: +c ($U), 1 target -> 2
+partition: members: -c (gone from $U), 2 targets -> 1"
+	kill -TERM "$(cat "$T/ma.pid")"
+}
+
+@test "partition --members etcd:// with no target registered, or no etcd" {
+	run timeout -k 5 "$LIMIT" "$PARTITION" --members "$U" </dev/null
+	assert_failure 1
+	assert_output "partition: $U: no target registered (each key PREFIX/NAME holds OUTPUT: see member(1))"
 }
