@@ -277,7 +277,7 @@ watch_line(struct esrc *s, ls_error *err)
 		b->len -= s->line;
 		s->line = 0;
 	}
-	if ((nl = memchr(b->p, '\n', b->len)) == NULL)
+	if (b->len == 0 || (nl = memchr(b->p, '\n', b->len)) == NULL)
 		return LS_END;
 	n = (size_t)(nl - b->p);
 	s->line = n + 1;
@@ -324,7 +324,8 @@ watch_more(struct esrc *s, ls_error *err)
 
 	if (curl_multi_perform(s->multi, &running) != CURLM_OK)
 		return ls__failn(err, LS_ERR_IO, 0, ls__etcd_name(&s->c), "watch failed");
-	if (memchr(s->wbuf.p + before, '\n', s->wbuf.len - before) != NULL)
+	if (s->wbuf.len > before && memchr(s->wbuf.p + before, '\n',
+	    s->wbuf.len - before) != NULL)
 		return LS_OK;
 	if (running == 0)
 		return watch_ended(s, err);
