@@ -253,6 +253,8 @@ parse(int argc, char *argv[], struct config *c)
 		cmd_usage("--follow takes a single input");
 	if (c->opt.so.consumer != NULL && c->opt.so.group == NULL)
 		cmd_usage("--consumer goes with --group");
+	if (c->ko.lease_ttl_s > 0 && strncmp(c->output, "etcd://", 7) != 0)
+		cmd_usage("--lease goes with an etcd:// output");
 }
 
 static void

@@ -494,7 +494,7 @@ keepalive(void *arg)
 	struct esink *k = arg;
 	struct timespec at;
 	uint64_t left;
-	ls_error e;
+	ls_error e = { 0 };
 	int rc = LS_OK;
 
 	pthread_mutex_lock(&k->mu);

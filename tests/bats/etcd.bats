@@ -94,6 +94,15 @@ $X/a/00000000000000000012
 three
 $X/b/00000000000000000007
 {\"x\":2}"
+	# and back: stream keys, payloads (3, 5 and 7 bytes: every base64
+	# padding), one revision for the one transaction
+	relay -i "$U" --exit-at-end >"$T/back"
+	local r
+	r=$(revision)
+	run meta "$T/back"
+	assert_output "a $r 0 one
+a $r 0 three
+b $r 0 {\"x\":2}"
 	# 300 messages: three transactions, all there
 	awk 'BEGIN { for (i = 1; i <= 300; i++)
 	    printf "[2024-01-01T00:00:00.000 | m | %d | 0] v%d\n", i, i }' \
@@ -124,7 +133,11 @@ $X/b/00000000000000000007
 
 @test "relay -i etcd:// with puts racing its start: every put once, in revision order" {
 	local n=60
-	( for ((i = 1; i <= n; i++)); do ectl put "$X/k/$i" "v$i" >/dev/null; done
+	# keys in the order of their puts, so that the list's key order is
+	# revision order too
+	( for ((i = 1; i <= n; i++)); do
+		ectl put "$(printf '%s/k/%04d' "$X" "$i")" "v$i" >/dev/null
+	  done
 	  echo done >"$T/puts-done" ) 3>&- &
 	echo $! >"$T/puts.pid"
 	wait_until 20 eval '[ "$(count "$X/k/")" -ge 5 ]'
@@ -133,7 +146,7 @@ $X/b/00000000000000000007
 	wait_until 30 test -e "$T/puts-done"
 	wait_until 20 lines_at_least "$n" "$T/out"
 	# a last put after the race: seen too
-	ectl put "$X/k/last" end >/dev/null
+	ectl put "$X/k/last" end >/dev/null	# after the digits
 	wait_until 20 lines_at_least $((n + 1)) "$T/out"
 	kill -TERM "$(cat "$T/relay.pid")"
 	wait "$(cat "$T/relay.pid")" || true
@@ -248,6 +261,9 @@ b $((r + 1)) 0 2"
 	run relay -o "$U" --lease 0 </dev/null
 	assert_failure 2
 	assert_line --index 0 "relay: --lease: '0' is under a second"
+	run relay -o "$T/x" --lease 5 </dev/null
+	assert_failure 2
+	assert_line --index 0 "relay: --lease goes with an etcd:// output"
 	# a port nothing listens on
 	local free
 	free=$(python3 -c 'import socket
