@@ -7,6 +7,8 @@
 
 #define LOOK_MS 200	/* between looks at the child and the lease */
 
+static bool lost;	/* the lease could not be kept */
+
 static const char usage_text[] =
     "usage: member [-h] [--ttl duration] etcd://host[:port]/prefix name "
     "output\n"
@@ -121,6 +123,7 @@ run(ls_sink *k, pid_t pid)
 			break;
 		if (ls_sink_flush(k, &e) != LS_OK) {
 			warnx("%s", e.msg);
+			lost = true;
 			if (pid > 0)
 				kill(pid, SIGTERM);
 			return 1;
@@ -149,7 +152,9 @@ main(int argc, char *argv[])
 	parse(argc, argv, &c);
 	k = join(&c);
 	status = run(k, c.command != NULL ? start(c.command) : 0);
-	if (ls_sink_close(k, NULL, &e) != LS_OK) {
+	if (lost)	/* said already; the lease is tried still */
+		ls_sink_abort(k, NULL);
+	else if (ls_sink_close(k, NULL, &e) != LS_OK) {
 		warnx("%s", e.msg);
 		status = status ? status : 1;
 	}

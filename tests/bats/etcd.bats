@@ -37,6 +37,8 @@ teardown() {
 	for f in "$T"/*.pid; do
 		[ -s "$f" ] && kill -KILL "$(cat "$f")" 2>/dev/null
 	done
+	# an etcd of the test's own
+	[ -d "$T/e2" ] && "$ETCD_TMP" stop "$T/e2"
 	return 0
 }
 
@@ -65,6 +67,14 @@ for kv in json.load(sys.stdin).get("kvs", []):
 # meta FILE: "KEY SEQ SHARD PAYLOAD" of each line of a relay's output.
 meta() {
 	sed 's/^\[[^|]*| \([^ ]*\) | \([0-9]*\) | \([0-9]*\)\] /\1 \2 \3 /' "$1"
+}
+
+# free_port: a port of 127.0.0.1 nothing listens on now.
+free_port() {
+	python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
 }
 
 # count PREFIX: the number of keys under PREFIX.
@@ -266,10 +276,7 @@ b $((r + 1)) 0 2"
 	assert_line --index 0 "relay: --lease goes with an etcd:// output"
 	# a port nothing listens on
 	local free
-	free=$(python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])')
+	free=$(free_port)
 	run relay -i "etcd://127.0.0.1:$free/p" --exit-at-end
 	assert_failure 1
 	assert_output --regexp "^relay: etcd://127.0.0.1:$free/p: range: Could(n't| not) connect to server$"
@@ -405,4 +412,41 @@ partition: members: -c (gone from $U), 2 targets -> 1"
 	run timeout -k 5 "$LIMIT" "$PARTITION" --members "$U" </dev/null
 	assert_failure 1
 	assert_output "partition: $U: no target registered (each key PREFIX/NAME holds OUTPUT: see member(1))"
+	local free
+	free=$(free_port)
+	run timeout -k 5 "$LIMIT" "$PARTITION" --members "etcd://127.0.0.1:$free/w" </dev/null
+	assert_failure 1
+	assert_output --regexp "^partition: etcd://127.0.0.1:$free/w: range: Could(n't| not) connect to server$"
+	run timeout -k 5 "$LIMIT" "$MEMBER" "etcd://127.0.0.1:$free/w" a out
+	assert_failure 1
+	assert_output --regexp "^member: etcd://127.0.0.1:$free/w: lease grant: Could(n't| not) connect to server$"
+}
+
+@test "etcd gone: partition --members and member end with status 1, saying so" {
+	local p2 st=0
+	p2=$("$ETCD_TMP" start "$T/e2")
+	"$MEMBER" --ttl 2 "etcd://127.0.0.1:$p2/w" a "$T/a.out" 2>"$T/m.err" \
+	    3>&- &
+	echo $! >"$T/m.pid"
+	wait_until 20 eval 'ETCDCTL_API=3 etcdctl --endpoints="127.0.0.1:$p2" get /w/a --keys-only | grep -q .'
+	mkfifo "$T/in"
+	timeout -k 5 "$LIMIT" "$PARTITION" --members "etcd://127.0.0.1:$p2/w" \
+	    -i "$T/in" 2>"$T/p.err" 3>&- &
+	echo $! >"$T/p.pid"
+	exec 7>"$T/in"
+	send 1 3 x
+	wait_until 20 lines_at_least 3 "$T/a.out"
+	"$ETCD_TMP" stop "$T/e2"
+	wait "$(cat "$T/p.pid")" || st=$?
+	exec 7>&-
+	assert_equal "$st" 1
+	run cat "$T/p.err"
+	assert_output --regexp "^partition: members: etcd://127.0.0.1:$p2/w: watch ended: [^:]+$"
+	st=0
+	wait "$(cat "$T/m.pid")" || st=$?
+	assert_equal "$st" 1
+	# said once
+	run cat "$T/m.err"
+	assert_output --regexp "^member: etcd://127.0.0.1:$p2/w: lease keepalive: [^:]+$"
+	assert_equal "$(wc -l <"$T/m.err")" 1
 }
