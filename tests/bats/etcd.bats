@@ -123,6 +123,10 @@ b $r 0 {\"x\":2}"
 	assert_output 300
 	run ectl get "$X/many/m/00000000000000000300" --print-value-only
 	assert_output v300
+	# read back over two pages of the list (256 keys a page)
+	relay -i "$U/many" --exit-at-end >"$T/back"
+	run sed 's/.*] //' "$T/back"
+	assert_output "$(seq 1 300 | sed 's/^/v/')"
 }
 
 @test "relay -i etcd:// lists the prefix at one revision, then ends with --exit-at-end" {
