@@ -61,6 +61,14 @@ BROKER_LIBS += $(shell pkg-config --libs libmicrohttpd)
 BROKER_PC += libmicrohttpd
 endif
 endif
+# etcd:// through libcurl (NO_ETCD=1 leaves it out)
+ifneq ($(NO_ETCD),1)
+ifeq ($(shell pkg-config --exists libcurl && echo y),y)
+BROKER_CFLAGS += -DLS_HAVE_CURL $(shell pkg-config --cflags libcurl)
+BROKER_LIBS += $(shell pkg-config --libs libcurl)
+BROKER_PC += libcurl
+endif
+endif
 LIBS = $(BROKER_LIBS) -lz -lpthread
 
 # The version is written once, as LS_VERSION in the public header; the
@@ -101,7 +109,7 @@ DEPFLAGS = -MMD -MP
 STAMP = $(OUT)/flags.stamp
 BUILD_FLAGS = CC=$(CC) CFLAGS=$(CFLAGS) LDFLAGS=$(LDFLAGS) \
 	BROKER_CFLAGS=$(BROKER_CFLAGS) BROKER_LIBS=$(BROKER_LIBS) \
-	NO_REDIS=$(NO_REDIS) NO_KAFKA=$(NO_KAFKA) NO_HTTP=$(NO_HTTP) \
+	NO_REDIS=$(NO_REDIS) NO_KAFKA=$(NO_KAFKA) NO_HTTP=$(NO_HTTP) NO_ETCD=$(NO_ETCD) \
 	BSD_CFLAGS=$(BSD_CFLAGS) \
 	BSD_LIBS=$(BSD_LIBS) VERSION=$(VERSION)
 

@@ -121,4 +121,28 @@ int members_file_open(struct members_file *f, const char *path,
 int members_file_poll(struct members_file *f, bool force,
     struct member_list *l, char *why, size_t len);
 
+/*
+ * A membership kept in etcd (cmd/lib/members-etcd.c): the keys under
+ * the prefix of an etcd:// URI, read through its source (a list, then a
+ * watch), each PREFIX/NAME holding OUTPUT; a deleted key (a lease that
+ * ran out, member(1) ending) is a leave.
+ */
+struct members_etcd {
+	ls_source *src;
+	const char *uri;
+};
+
+/* Lists the membership under uri into l (emptied first). Returns 0, or
+ * -1 with why (etcd cannot be read, or no target is registered). */
+int members_etcd_open(struct members_etcd *me, const char *uri,
+    struct member_list *l, char *why, size_t len);
+
+/* Applies to ms each change the watch has brought, without waiting; a
+ * change refused is reported and skipped. Returns LS_OK, or an error
+ * (an output that failed, or the watch) in err. */
+int members_etcd_poll(struct members_etcd *me, struct members *ms,
+    ls_error *err);
+
+void members_etcd_close(struct members_etcd *me);
+
 #endif

@@ -10,6 +10,7 @@ static ls_outs *outs;
 static ls_sink *missing;
 static struct members *ms;	/* --members */
 static struct members_file mfile;
+static struct members_etcd metcd;	/* --members etcd:// */
 static uint64_t check_ms = 200, next_check;	/* --members-interval */
 static bool check_given;
 static int wait_rc = LS_OK;
@@ -24,7 +25,8 @@ static const char usage_text[] =
     "                 [--stats] [--stats-interval duration]\n"
     "                 [--rate n/s|n/m [--burst n]] [--progress]\n"
     "                 template | --exec command\n"
-    "       partition --members file [--members-interval duration]\n"
+    "       partition --members file | etcd://host:port/prefix\n"
+    "                 [--members-interval duration]\n"
     "                 [options as above, with --key stream|field:name]\n"
     "       partition --version\n";
 
@@ -256,8 +258,9 @@ parse(int argc, char *argv[], struct config *c)
 	check_outputs(c, argc - optind, argv + optind);
 }
 
-/* Looks at the --members file again (force: on SIGHUP), and applies what
- * changed; a bad file keeps the membership, with a warning. */
+/* Looks at the --members file again (force: on SIGHUP), or at etcd's
+ * watch, and applies what changed; a bad file keeps the membership,
+ * with a warning. */
 static void
 check_members_file(bool force)
 {
@@ -267,7 +270,11 @@ check_members_file(bool force)
 	ls_error e;
 	int rc;
 
-	switch (members_file_poll(&mfile, force, &l, why, sizeof(why))) {
+	/* etcd: the changes its watch has brought */
+	if (metcd.src != NULL && members_etcd_poll(&metcd, ms, &e) != LS_OK)
+		output_failed(&e);
+	switch (metcd.src != NULL ? 0 :
+	    members_file_poll(&mfile, force, &l, why, sizeof(why))) {
 	case -1:
 		warnx("members: %s (membership unchanged)", why);
 		break;
@@ -321,7 +328,9 @@ open_members(struct config *c)
 	char why[LS_ERRMSG_MAX + 128];
 	ls_error e;
 
-	if (members_file_open(&mfile, c->members, &l, why, sizeof(why)) != 0)
+	if ((strncmp(c->members, "etcd://", 7) == 0 ?
+	    members_etcd_open(&metcd, c->members, &l, why, sizeof(why)) :
+	    members_file_open(&mfile, c->members, &l, why, sizeof(why))) != 0)
 		errx(1, "%s", why);
 	ms = members_new(&c->oo.sink);
 	if (members_set(ms, &l, &e) != LS_OK) {
@@ -422,6 +431,8 @@ close_all(struct config *c)
 		rc = members_close(ms, stage_eos(&st, &eos), &e);
 	outs = NULL;
 	ms = NULL;
+	if (metcd.src != NULL)
+		members_etcd_close(&metcd);
 	if (rc != LS_OK) {
 		warnx("%s", e.msg);
 		status = 1;

@@ -13,6 +13,8 @@ static ls_sink *sink;
 static struct input *inputs;
 static size_t ninputs;
 static int wait_rc = LS_OK;
+
+enum { OPT_LEASE = 0x240 };	/* etcd's block of option codes */
 static ls_error wait_err;
 
 static const char usage_text[] =
@@ -26,6 +28,7 @@ static const char usage_text[] =
     "             [--partition shard] [--headers] [-X name=value]\n"
     "             [--max-body bytes] [--max-queue bytes] [--token-file file]\n"
     "             [--rate n/s|n/m [--burst n]] [--progress]\n"
+    "             [--lease ttl]\n"
     "       relay --version\n";
 
 struct config {
@@ -124,6 +127,11 @@ sink_option(struct config *c, int ch, const char *arg)
 			cmd_usage("--key: '%s' is not field:NAME", arg);
 		ko->key_field = arg + 6;
 		break;
+	case OPT_LEASE:
+		ko->lease_ttl_s = cmd_duration(arg, "--lease") / 1000000;
+		if (ko->lease_ttl_s == 0)
+			cmd_usage("--lease: '%s' is under a second", arg);
+		break;
 	case 'M':
 		ko->maxlen = (uint64_t)cmd_number(arg, 1, LLONG_MAX,
 		    "--maxlen");
@@ -163,6 +171,12 @@ source_option(struct config *c, int ch, const char *arg)
 		so->from_given = true;
 		if (strncmp(arg, "id:", 3) == 0 && arg[3] != '\0')
 			so->from_id = arg + 3;
+		else if (strncmp(arg, "rev:", 4) == 0) {
+			/* an etcd revision: the sequence it becomes */
+			so->from.from = LS_FROM_SEQ;
+			so->from.value = (uint64_t)cmd_number(arg + 4, 1,
+			    LLONG_MAX, "--from rev:");
+		}
 		else if (ls_pos_parse(arg, &so->from, &e) != LS_OK)
 			cmd_usage("--from: %s", e.msg);
 		break;
@@ -204,6 +218,7 @@ parse(int argc, char *argv[], struct config *c)
 		{ "group", required_argument, NULL, 'g' },
 		{ "headers", no_argument, NULL, 'H' },
 		{ "key", required_argument, NULL, 'k' },
+		{ "lease", required_argument, NULL, OPT_LEASE },
 		{ "maxlen", required_argument, NULL, 'M' },
 		{ "no-eos", no_argument, NULL, 'E' },
 		{ "output", required_argument, NULL, 'o' },
@@ -240,6 +255,8 @@ parse(int argc, char *argv[], struct config *c)
 		cmd_usage("--follow takes a single input");
 	if (c->opt.so.consumer != NULL && c->opt.so.group == NULL)
 		cmd_usage("--consumer goes with --group");
+	if (c->ko.lease_ttl_s > 0 && strncmp(c->output, "etcd://", 7) != 0)
+		cmd_usage("--lease goes with an etcd:// output");
 }
 
 static void

@@ -597,6 +597,8 @@ typedef struct ls_source ls_source;
  *   "http://HOST[:PORT]/PATH"          an HTTP collector: lines or ndjson
  *                                      POSTed to PATH, each request
  *                                      answered once committed
+ *   "etcd://HOST[:PORT]/PREFIX"        the keys of etcd under PREFIX: a
+ *                                      list, then a watch (relay(1))
  * A PATH ending in ".gz" is read through zlib (sequentially only). A
  * broker URI whose backend was not built is refused naming the package.
  * Returns NULL with err set on failure.
@@ -695,6 +697,14 @@ typedef struct ls_sink_opts {
 	 * left, an error; else only close's wait is bounded, by the close
 	 * timeout without a report */
 	volatile int *stop;
+	/* etcd */
+	uint64_t lease_ttl_s;	/* every put holds one lease of this TTL
+				   (seconds), kept alive while the sink is
+				   open, then left to expire (0: none) */
+	bool lease_revoke;	/* closing revokes it: its keys go at once */
+	bool etcd_plain_keys;	/* put under PREFIX/STREAM (each put of a
+				   stream replaces the last), not
+				   PREFIX/STREAM/SEQ */
 } ls_sink_opts;
 
 typedef struct ls_sink ls_sink;
@@ -704,7 +714,9 @@ typedef struct ls_sink ls_sink;
  * those keys), PATH or "file://PATH" (a .ss file if the name ends in
  * ".ss" or ".ss.gz", else lines), "file://PATH/KEY" as for sources,
  * "redis://..." (pipelined XADD) and "kafka://..." (a producer whose
- * delivery reports flush and close wait for) as for sources. An
+ * delivery reports flush and close wait for) as for sources,
+ * "etcd://HOST[:PORT]/PREFIX" (a put of each message, in transactions,
+ * under PREFIX/STREAM/SEQ). An
  * existing file is an error unless append or force is set. Appending to
  * a ".gz" file is refused.
  */

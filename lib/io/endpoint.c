@@ -135,6 +135,11 @@ uri_parse(const char *uri, bool output, struct ls__uri *u, ls_error *err)
 		ls__uri_split(u);
 		return LS_OK;
 	}
+	if (strncmp(uri, "etcd://", 7) == 0) {
+		u->broker = 'e';
+		ls__uri_split(u);
+		return LS_OK;
+	}
 	if (strncmp(uri, "rediss://", 9) == 0) {
 		char *name = ls__uri_redact(uri);
 		int rc = ls__failn(err, LS_ERR_INVAL, 0, name ? name :
@@ -269,6 +274,7 @@ ls_source_open(const char *uri, const ls_source_opts *o, ls_error *err)
 	rc = u.broker == 'r' ? ls__redis_source(&u, &s->o, &s->be, err) :
 	    u.broker == 'k' ? ls__kafka_source(&u, &s->o, &s->be, err) :
 	    u.broker == 'h' ? ls__http_source(&u, &s->o, s->name, &s->be, err) :
+	    u.broker == 'e' ? ls__etcd_source(&u, &s->o, &s->be, err) :
 	    ls__file_source(&u, &s->o, s->name, &s->be, err);
 	uri_free(&u);
 	if (rc != LS_OK) {
@@ -376,6 +382,7 @@ ls_sink_open(const char *uri, const ls_sink_opts *o, ls_error *err)
 	u.keys.n = 0;
 	rc = u.broker == 'r' ? ls__redis_sink(&u, &k->o, &k->be, err) :
 	    u.broker == 'k' ? ls__kafka_sink(&u, &k->o, &k->be, err) :
+	    u.broker == 'e' ? ls__etcd_sink(&u, &k->o, &k->be, err) :
 	    ls__file_sink(&u, &k->o, k->name, &k->be, err);
 	uri_free(&u);
 	if (rc != LS_OK) {

@@ -30,8 +30,9 @@ bool ls__keys_pass(const struct ls__keyset *ks, const ls_msg *m);
 struct ls__uri {
 	const char *text;	/* as given */
 	bool stdio;		/* "-", stdio:// */
-	int broker;		/* 'r' redis://, 'k' kafka://, 'h' http://
-				   or https://, or 0 */
+	int broker;		/* 'r' redis://, 'k' kafka://, 'e' etcd://, 'h' http://
+				   or https://,
+				   or 0 */
 	bool gz;		/* a file whose name ends in .gz */
 	char *path;		/* a file's path (owned) */
 	struct ls__keyset keys;	/* owned; a backend may take them */
@@ -113,5 +114,9 @@ int ls__kafka_sink(const struct ls__uri *u, const ls_sink_opts *o,
     struct ls__snk *b, ls_error *err);
 int ls__http_source(const struct ls__uri *u, const ls_source_opts *o,
     const char *name, struct ls__src *b, ls_error *err);
+int ls__etcd_source(const struct ls__uri *u, const ls_source_opts *o,
+    struct ls__src *b, ls_error *err);
+int ls__etcd_sink(const struct ls__uri *u, const ls_sink_opts *o,
+    struct ls__snk *b, ls_error *err);
 
 #endif

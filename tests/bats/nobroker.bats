@@ -1,15 +1,17 @@
 #!/usr/bin/env bats
-# A build without the broker client libraries (make NO_REDIS=1 NO_KAFKA=1 NO_HTTP=1,
-# as on a machine without libhiredis-dev and librdkafka-dev): everything
-# else builds and works, and a redis:// or kafka:// URI is an error that
-# says which package to install. The build is made here, unoptimised, in
+# A build without the broker client libraries (make NO_REDIS=1 NO_KAFKA=1
+# NO_HTTP=1 NO_ETCD=1, as on a machine without libhiredis-dev,
+# librdkafka-dev, libmicrohttpd-dev and libcurl4-gnutls-dev): everything
+# else builds and works, and a redis://, kafka://, http:// or etcd:// URI
+# is an error that says which package to install. The build is made here,
+# unoptimised, in
 # this file's temporary directory.
 
 load helper
 
 setup_file() {
 	local D=$BATS_FILE_TMPDIR
-	make -s -C "$REPO" NO_REDIS=1 NO_KAFKA=1 NO_HTTP=1 CFLAGS=-O0 OUT="$D/nb" \
+	make -s -C "$REPO" NO_REDIS=1 NO_KAFKA=1 NO_HTTP=1 NO_ETCD=1 CFLAGS=-O0 OUT="$D/nb" \
 	    BIN="$D/nb/bin" all >"$D/build.log" 2>&1 ||
 		fail "the build without brokers failed: $(tail -n 20 "$D/build.log")"
 }
@@ -66,4 +68,18 @@ setup() {
 	run "$NB/bin/relay" -i http://127.0.0.1:8080/in
 	assert_failure 1
 	assert_output "relay: http://127.0.0.1:8080/in: this libstream was built without libmicrohttpd: install libmicrohttpd-dev and rebuild"
+}
+
+@test "without libcurl: an etcd:// URI names the package to install, for input and output" {
+	run "$NB/bin/relay" -i etcd://127.0.0.1:2379/p --exit-at-end
+	assert_failure 1
+	assert_output "relay: etcd://127.0.0.1:2379/p: this libstream was built without libcurl: install libcurl4-gnutls-dev and rebuild"
+	run "$NB/bin/relay" -o etcd://127.0.0.1:2379/p </dev/null
+	assert_failure 1
+	assert_output --partial "install libcurl4-gnutls-dev and rebuild"
+	run "$NB/bin/member" etcd://127.0.0.1:2379/p a out
+	assert_failure 1
+	assert_output --partial "install libcurl4-gnutls-dev and rebuild"
+	run ldd "$NB/bin/relay"
+	refute_output --partial libcurl
 }

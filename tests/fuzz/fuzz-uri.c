@@ -1,7 +1,7 @@
 /* libFuzzer harness: ls_source_open and ls_sink_open on arbitrary URIs.
- * Built, as by `make fuzz`, without the broker backends, so a redis:// or
- * kafka:// URI reaches only the URI dispatch and the backend's refusal:
- * nothing connects. Any other URI names a path inside a temporary
+ * Built, as by `make fuzz`, without the broker backends, so a redis://,
+ * kafka:// or etcd:// URI reaches only the URI dispatch and the backend's
+ * refusal: nothing connects. Any other URI names a path inside a temporary
  * directory holding a .ss file and a file of lines (a URI with ".." is
  * dropped; dir has no subdirectory, so a sink creates files only there),
  * and a sink, once opened, is aborted and its file removed. Replayed
@@ -98,7 +98,7 @@ make_uri(const uint8_t *data, size_t size)
 		return NULL;
 	}
 	if (strncmp(s, "redis://", 8) == 0 || strncmp(s, "kafka://", 8) == 0 ||
-	    strncmp(s, "rediss://", 9) == 0) {
+	    strncmp(s, "rediss://", 9) == 0 || strncmp(s, "etcd://", 7) == 0) {
 #ifdef LS_FUZZ_REPLAY
 		/* the library of `make tests` has the backends: they connect */
 		free(s);
