@@ -13,21 +13,18 @@
 # sent with REDISCLI_AUTH set from --requirepass.
 set -u
 
-die() {
-	echo "redis-tmp: $*" >&2
-	exit 1
-}
+NAME=redis-tmp
+# shellcheck source=scripts/tmp-server.sh
+. "$(dirname "$0")/tmp-server.sh"
 
-# free_port: a port of 127.0.0.1 nothing listens on now.
-free_port() {
-	python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
+# ready PORT: the server answers PING (with the password of --requirepass).
+ready() {
+	REDISCLI_AUTH=$pass redis-cli -p "$1" ping 2>/dev/null | grep -q PONG
 }
 
 start() {
-	local dir=$1 port pid i pass="" a prev=""
+	local dir=$1 port a prev=""
+	pass=""
 	shift
 	command -v redis-server >/dev/null ||
 		die "redis-server is missing (Debian package redis-server)"
@@ -43,49 +40,9 @@ start() {
 		redis-server --port "$port" --bind 127.0.0.1 --save '' \
 		    --appendonly no --daemonize no --dir "$dir" \
 		    --logfile "$dir/redis.log" "$@" </dev/null >/dev/null 2>&1 3>&- &
-		pid=$!
-		for ((i = 0; i < 200; i++)); do
-			if REDISCLI_AUTH=$pass redis-cli -p "$port" ping \
-			    2>/dev/null | grep -q PONG; then
-				echo "$port" >"$dir/port"
-				echo "$pid" >"$dir/pid"
-				echo "$port"
-				return 0
-			fi
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.05
-		done
-		kill "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
+		tmp_ready "$dir" $! "$port" && return 0
 	done
 	die "redis-server did not start (see $dir/redis.log)"
 }
 
-stop() {
-	local dir=$1 pid
-	[ -f "$dir/pid" ] || return 0
-	pid=$(cat "$dir/pid")
-	kill "$pid" 2>/dev/null
-	# not our child when started by another shell: poll
-	for ((i = 0; i < 200; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
-	done
-	kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null
-	rm -f "$dir/pid"
-}
-
-case ${1:-} in
-start)
-	[ $# -ge 2 ] || die "usage: redis-tmp.sh start DIR [options...]"
-	shift
-	start "$@"
-	;;
-stop)
-	[ $# -eq 2 ] || die "usage: redis-tmp.sh stop DIR"
-	stop "$2"
-	;;
-*)
-	die "usage: redis-tmp.sh start|stop DIR"
-	;;
-esac
+tmp_main "redis-tmp.sh start DIR [options...]" "$@"
