@@ -191,7 +191,9 @@ bool cmd_written(int rc, const ls_msg *m, const ls_source *src,
 	{ "tls-key", required_argument, NULL, STAGE_OPT_TLS_KEY }, \
 	{ "max-clients", required_argument, NULL, STAGE_OPT_MAX_CLIENTS }, \
 	{ "idle-timeout", required_argument, NULL, STAGE_OPT_IDLE_TIMEOUT }, \
-	{ "max-line", required_argument, NULL, STAGE_OPT_MAX_LINE }
+	{ "max-line", required_argument, NULL, STAGE_OPT_MAX_LINE }, \
+	{ "checkpoint", required_argument, NULL, STAGE_OPT_CHECKPOINT }, \
+	{ "checkpoint-reset", no_argument, NULL, STAGE_OPT_CHECKPOINT_RESET }
 
 /* Codes of long options without a letter. Each feature takes its own
  * block of 32: listening sources 0x200, HTTP 0x220, etcd 0x240,
@@ -202,10 +204,33 @@ enum {
 	STAGE_OPT_MAX_CLIENTS,
 	STAGE_OPT_IDLE_TIMEOUT,
 	STAGE_OPT_MAX_LINE,
+	/* checkpoints of file inputs: 0x260 to 0x26f */
+	STAGE_OPT_CHECKPOINT = 0x260,
+	STAGE_OPT_CHECKPOINT_RESET,
 	/* membership (partition --members): 0x270 on, the upper half of
 	 * the block it shares with checkpoints */
 	CMD_OPT_MEMBERS = 0x270,
 };
+
+/* A file input's checkpoint (--checkpoint, cmd/lib/checkpoint.c). */
+struct checkpoint {
+	const char *file;	/* NULL: none */
+	bool reset;		/* --checkpoint-reset: a stale one starts over */
+	bool have;		/* pos is what file holds */
+	ls_src_pos pos;
+	const char *stale;	/* why the file does not fit the input, or
+				   NULL */
+};
+
+/* Reads cp->file, the checkpoint of input, into cp->pos; false if there
+ * is none yet. Exits 1 naming what is wrong with a file it cannot
+ * read. */
+bool checkpoint_load(struct checkpoint *cp, const char *input);
+
+/* Writes pos of input to cp->file (a temporary beside it, synced, then
+ * renamed) unless it holds that position already; exits 1 if it cannot. */
+void checkpoint_save(struct checkpoint *cp, const char *input,
+    const ls_src_pos *pos);
 
 struct stage {
 	const char *program;
@@ -220,6 +245,8 @@ struct stage {
 	void (*after_read)(void);	/* called after every read of the
 					   input (may exit: an output that
 					   failed while the input waited) */
+	struct checkpoint cp;	/* --checkpoint */
+	bool checkpoints;	/* the command calls stage_checkpoint */
 };
 
 /* Starts a stage's main (cmd_init) and sets st to its defaults. */
@@ -249,6 +276,10 @@ _Noreturn void stage_fail(struct stage *st, const char *msg);
  * errors end the program.
  */
 int stage_next(struct stage *st, ls_msg *m);
+
+/* Records where st's input is in its checkpoint file, if it has one;
+ * call once every message read so far is out (the outputs flushed). */
+void stage_checkpoint(struct stage *st);
 
 /* Closes st's input, reporting the lines it took raw. */
 void stage_close_input(struct stage *st);

@@ -211,6 +211,16 @@ ls_source_is_lines(const ls_source *s)
 	return s->be.lines;
 }
 
+LS_API int
+ls_source_tell(const ls_source *s, ls_src_pos *pos, ls_error *err)
+{
+	if (s->be.tell == NULL)
+		return ls__failn(err, LS_ERR_SEEK, 0, s->name, "a broker's "
+		    "source has no position to reopen it at (its consumer "
+		    "group keeps one)");
+	return s->be.tell(s->be.ctx, pos, err);
+}
+
 LS_API uint64_t
 ls_source_raw_count(const ls_source *s)
 {

@@ -77,6 +77,9 @@ struct ls__src {
 	 * "line N", "byte N", "entry MS-SEQ", "partition P offset O". */
 	uint64_t (*where)(void *ctx);
 	void (*where_text)(void *ctx, char *buf, size_t n);
+	/* Where it is, to be reopened there (ls_source_tell); NULL:
+	 * it cannot be. */
+	int (*tell)(void *ctx, ls_src_pos *pos, ls_error *err);
 	/* Lines taken raw (LS_BAD_RAW); NULL: none. */
 	uint64_t (*raw)(void *ctx);
 	void (*close)(void *ctx);
@@ -95,6 +98,14 @@ struct ls__snk {
 	 * flushes, unless abort, and frees ctx. */
 	int (*close)(void *ctx, const ls_msg *eos, bool abort, ls_error *err);
 };
+
+/* Fills pos (but its line) for offset off of the file on fd (resume.c). */
+int ls__pos_fill(int fd, uint64_t off, ls_src_pos *pos, ls_error *err);
+
+/* Does the file on fd still match pos? LS_OK, or LS_ERR_STALE with why,
+ * after name (resume.c). */
+int ls__pos_check(int fd, const char *name, const ls_src_pos *pos,
+    ls_error *err);
 
 /* Each backend's open: name is what messages call it (owned by the
  * caller, alive as long as the backend); o stays the caller's too. */
