@@ -1,0 +1,272 @@
+#!/usr/bin/env bats
+# Checkpoints: relay --checkpoint resumes a line or .ss file where the
+# output last flushed (nothing twice after a normal stop; after kill -9,
+# every message at least once, the duplicates within one flush each);
+# a file replaced, truncated or rewritten is refused, and
+# --checkpoint-reset starts over; .gz and stdin are refused. batch
+# --exec --job-checkpoints gives a retried job what it recorded.
+# Nothing here measures time: waits poll for a state, bounded.
+
+load helper
+
+RELAY=$LS_BIN/relay
+BATCH=$LS_BIN/batch
+LIMIT=60
+# the input buffer of file sources (LS_IOBUF): one flush's worth of input
+IOBUF=262144
+
+setup() {
+	ls_setup
+	[ -x "$RELAY" ] || fail "$RELAY is missing: run 'make' (LS_BIN)"
+}
+
+teardown() {
+	local p
+	for p in "$T"/*.pid; do
+		[ -s "$p" ] && kill -KILL "$(cat "$p")" 2>/dev/null
+	done
+	return 0
+}
+
+# lines N FILE: "line 000001" to "line N" (11 bytes and a newline each).
+lines() {
+	awk -v n="$1" 'BEGIN { for (i = 1; i <= n; i++)
+	    printf "line %06d\n", i }' >"$2"
+}
+
+# payloads FILE...: the payloads of line-framed files, meta and
+# End-of-Stream lines dropped.
+payloads() {
+	sed -n "/| $EOS_KEY |/!s/^\\[[^]]*\\] //p" "$@"
+}
+
+@test "a line file resumes after a normal end: only what was appended" {
+	lines 1000 "$T/in"
+	run "$RELAY" -i "$T/in" --checkpoint "$T/cp" -o "$T/o1"
+	assert_success
+	assert_equal "$(payloads "$T/o1" | wc -l)" 1000
+	run grep -c '^offset 12000$' "$T/cp"
+	assert_output 1
+	run grep -c '^line 1000$' "$T/cp"
+	assert_output 1
+	awk 'BEGIN { for (i = 1001; i <= 1500; i++)
+	    printf "line %06d\n", i }' >>"$T/in"
+	run "$RELAY" -i "$T/in" --checkpoint "$T/cp" -o "$T/o2"
+	assert_success
+	run payloads "$T/o2"
+	assert_equal "$(echo "$output" | wc -l)" 500
+	assert_line --index 0 "line 001001"
+	assert_line --index 499 "line 001500"
+	# nothing new: nothing out
+	run "$RELAY" -i "$T/in" --checkpoint "$T/cp" -o "$T/o3"
+	assert_success
+	assert_equal "$(wc -c <"$T/o3")" 0
+	# no temporary left beside it
+	run ls "$T"
+	refute_output --partial cp.tmp
+}
+
+@test "a SIGTERM mid-stream, then a resume: every line once, in order" {
+	lines 200000 "$T/in"
+	mkfifo "$T/fifo"
+	# a slow reader keeps relay waiting on the FIFO, mid-file
+	bash -c 'while IFS= read -r l; do printf "%s\n" "$l"; done' \
+	    <"$T/fifo" >"$T/o1" &
+	local reader=$!
+	bg "$T/relay.pid" /dev/null "$T/relay.err" \
+	    "$RELAY" -i "$T/in" --checkpoint "$T/cp" -o "$T/fifo"
+	local relay=$BG
+	wait_until 20 lines_at_least 5000 "$T/o1"
+	kill -TERM "$(cat "$T/relay.pid")"
+	wait "$relay" && status=0 || status=$?
+	wait "$reader"
+	assert_equal "$status" 0
+	local n1
+	n1=$(wc -l <"$T/o1")
+	[ "$n1" -lt 200000 ] || fail "relay ended before the stop ($n1 lines)"
+	run "$RELAY" -i "$T/in" --checkpoint "$T/cp" -o "$T/o2"
+	assert_success
+	payloads "$T/o1" "$T/o2" >"$T/all"
+	cmp "$T/in" "$T/all"
+}
+
+@test "kill -9 at random points: every line at least once, duplicates within a flush each" {
+	local kills=10 k n target reader relay seed=${CP_SEED:-$RANDOM}
+	echo "# seed $seed" >&3
+	RANDOM=$seed
+	lines 200000 "$T/in"
+	mkfifo "$T/fifo"
+	for ((k = 1; k <= kills; k++)); do
+		bash -c 'while IFS= read -r l; do printf "%s\n" "$l"; done' \
+		    <"$T/fifo" >"$T/o$k" &
+		reader=$!
+		bg "$T/relay.pid" /dev/null "$T/relay$k.err" \
+		    "$RELAY" -i "$T/in" --checkpoint "$T/cp" -o "$T/fifo"
+		relay=$BG
+		target=$((1000 + RANDOM % 40000))
+		wait_until 30 eval "lines_at_least $target $T/o$k || " \
+		    "! kill -0 $relay 2>/dev/null"
+		kill -KILL "$(cat "$T/relay.pid")" 2>/dev/null || true
+		wait "$relay" || true
+		# a reader still waiting for a writer (none came) is let go
+		kill -0 "$reader" 2>/dev/null &&
+		    timeout 2 sh -c ': >"$1"' sh "$T/fifo" 2>/dev/null
+		wait "$reader"
+		rm -f "$T/relay.pid"
+	done
+	run "$RELAY" -i "$T/in" --checkpoint "$T/cp" -o "$T/olast"
+	assert_success
+	# a line cut by the kill has no newline: the reader dropped it
+	payloads "$T"/o[0-9]* "$T/olast" | sort >"$T/all"
+	sort -u "$T/all" >"$T/uniq"
+	cmp "$T/in" "$T/uniq"
+	n=$(wc -l <"$T/all")
+	local dups=$((n - 200000))
+	echo "# $dups duplicates over $kills kills" >&3
+	[ "$dups" -le $((kills * (IOBUF / 12 + 1))) ] ||
+	    fail "$dups duplicates: more than one flush a kill"
+	# each run's output is a stretch of the file, in order
+	for ((k = 1; k <= kills; k++)); do
+		payloads "$T/o$k" | sort -c || fail "run $k out of order"
+	done
+}
+
+@test "a .ss file resumes at the message after the checkpoint, across beacons" {
+	lines 30000 "$T/lines"
+	"$RELAY" -i "$T/lines" -o "$T/in.ss" --beacon-interval 256
+	# a FIFO reader that leaves after 12,000 lines (more than a flush)
+	mkfifo "$T/fifo"
+	head -n 12000 <"$T/fifo" >"$T/o1" &
+	local reader=$!
+	run "$RELAY" -i "$T/in.ss" --checkpoint "$T/cp" -o "$T/fifo"
+	wait "$reader"
+	assert_failure 1
+	local off
+	off=$(awk '$1 == "offset" { print $2 }' "$T/cp")
+	[ "$off" -gt 128 ] || fail "no progress recorded: $(cat "$T/cp")"
+	run "$RELAY" -i "$T/in.ss" --checkpoint "$T/cp" -o "$T/o2"
+	assert_success
+	payloads "$T/o1" "$T/o2" | sort -u >"$T/uniq"
+	cmp "$T/lines" "$T/uniq"
+	# the resume began at a message in the middle of the file
+	run payloads "$T/o2"
+	[ "${#lines[@]}" -lt 30000 ] || fail "resumed from the start"
+	# ended at the End-of-Stream, the next run gives only it again
+	run "$RELAY" -i "$T/in.ss" --checkpoint "$T/cp" -o "$T/o3"
+	assert_success
+	run cat "$T/o3"
+	assert_output --regexp "^\[[-0-9T:.]+ \| $EOS_KEY \| 0 \| 0\] EOS$"
+	# an append replaces the End-of-Stream: what it added, once
+	awk 'BEGIN { for (i = 30001; i <= 30100; i++)
+	    printf "line %06d\n", i }' >"$T/more"
+	"$RELAY" -i "$T/more" -o "$T/in.ss" --append
+	run "$RELAY" -i "$T/in.ss" --checkpoint "$T/cp" -o "$T/o4"
+	assert_success
+	run payloads "$T/o4"
+	assert_equal "${#lines[@]}" 100
+	assert_line --index 0 "line 030001"
+	assert_line --index 99 "line 030100"
+}
+
+@test "a .ss file of the smallest beacon interval, read through with a checkpoint" {
+	lines 500 "$T/lines"
+	"$RELAY" -i "$T/lines" -o "$T/in.ss" --beacon-interval 128
+	run "$RELAY" -i "$T/in.ss" --checkpoint "$T/cp" -o "$T/o1"
+	assert_success
+	payloads "$T/o1" >"$T/p1"
+	cmp "$T/lines" "$T/p1"
+}
+
+@test "a replaced, truncated or rewritten file is refused; --checkpoint-reset starts over" {
+	lines 1000 "$T/in"
+	"$RELAY" -i "$T/in" --checkpoint "$T/cp" -o "$T/o1"
+	cp "$T/cp" "$T/cp.saved"
+	# replaced (another inode)
+	cp "$T/in" "$T/in.new"
+	mv "$T/in.new" "$T/in"
+	run "$RELAY" -i "$T/in" --checkpoint "$T/cp" -o "$T/o2"
+	assert_failure 1
+	assert_output --regexp "^relay: $T/in: not the file of the checkpoint: replaced \(device [0-9]+ inode [0-9]+, was device [0-9]+ inode [0-9]+\) \(checkpoint $T/cp; --checkpoint-reset starts over\)$"
+	[ ! -e "$T/o2" ] || [ ! -s "$T/o2" ] || fail "o2 written"
+	run "$RELAY" -i "$T/in" --checkpoint "$T/cp" --checkpoint-reset \
+	    -o "$T/o3"
+	assert_success
+	assert_output --partial "(checkpoint $T/cp); starting over"
+	assert_equal "$(payloads "$T/o3" | wc -l)" 1000
+	# truncated (the same inode, shorter)
+	head -n 10 "$T/in" >"$T/short"
+	cat "$T/short" >"$T/in"
+	run "$RELAY" -i "$T/in" --checkpoint "$T/cp" -o "$T/o4"
+	assert_failure 1
+	assert_output "relay: $T/in: truncated: 120 bytes, it had 12000 at the checkpoint at byte 12000 (checkpoint $T/cp; --checkpoint-reset starts over)"
+	run "$RELAY" -i "$T/in" --checkpoint "$T/cp" --checkpoint-reset \
+	    -o "$T/o5"
+	assert_success
+	assert_equal "$(payloads "$T/o5" | wc -l)" 10
+	# rewritten (the same inode and size, other bytes before the offset)
+	lines 1000 "$T/ref"
+	cat "$T/ref" >"$T/in"
+	"$RELAY" -i "$T/in" --checkpoint "$T/cp" --checkpoint-reset -o "$T/o6"
+	sed 's/line 000999/LINE 000999/' "$T/ref" >"$T/in.x"
+	cat "$T/in.x" >"$T/in"
+	run "$RELAY" -i "$T/in" --checkpoint "$T/cp" -o "$T/o7"
+	assert_failure 1
+	assert_output "relay: $T/in: rewritten: the 256 bytes before byte 12000 are not those of the checkpoint (checkpoint $T/cp; --checkpoint-reset starts over)"
+	# the checkpoint of another input
+	lines 5 "$T/other"
+	run "$RELAY" -i "$T/other" --checkpoint "$T/cp" -o "$T/o8"
+	assert_failure 1
+	assert_output "relay: $T/other: the checkpoint is of another input (checkpoint $T/cp; --checkpoint-reset starts over)"
+}
+
+@test "a damaged checkpoint file is an error naming its line" {
+	lines 10 "$T/in"
+	printf 'libstream-checkpoint 1\ninput %s\noffset x\n' "$T/in" >"$T/cp"
+	run "$RELAY" -i "$T/in" --checkpoint "$T/cp" -o "$T/o"
+	assert_failure 1
+	assert_output "relay: checkpoint $T/cp: line 3: bad offset 'x'"
+	echo hello >"$T/cp"
+	run "$RELAY" -i "$T/in" --checkpoint "$T/cp" -o "$T/o"
+	assert_failure 1
+	assert_output "relay: checkpoint $T/cp: not a checkpoint file (line 1 is not 'libstream-checkpoint 1')"
+}
+
+@test "--follow resumes where the follower was" {
+	lines 100 "$T/in"
+	bg "$T/f.pid" "$T/o1" "$T/f.err" \
+	    "$RELAY" -f -i "$T/in" --checkpoint "$T/cp" -o -
+	local f=$BG
+	wait_until 20 lines_at_least 100 "$T/o1"
+	wait_until 20 grep -q '^offset 1200$' "$T/cp"
+	kill -TERM "$(cat "$T/f.pid")"
+	wait "$f" || fail "relay -f: $(cat "$T/f.err")"
+	awk 'BEGIN { for (i = 101; i <= 150; i++)
+	    printf "line %06d\n", i }' >>"$T/in"
+	bg "$T/f.pid" "$T/o2" "$T/f.err" \
+	    "$RELAY" -f -i "$T/in" --checkpoint "$T/cp" -o -
+	f=$BG
+	wait_until 20 lines_at_least 50 "$T/o2"
+	wait_until 20 grep -q '^offset 1800$' "$T/cp"
+	kill -TERM "$(cat "$T/f.pid")"
+	wait "$f"
+	run payloads "$T/o2"
+	assert_equal "${#lines[@]}" 50
+	assert_line --index 0 "line 000101"
+	assert_line --index 49 "line 000150"
+}
+
+@test "--checkpoint refuses what has no position: .gz, stdin, brokers, more inputs" {
+	lines 10 "$T/in"
+	gzip -k "$T/in"
+	run "$RELAY" -i "$T/in.gz" --checkpoint "$T/cp" -o "$T/o"
+	assert_failure 1
+	assert_output "relay: $T/in.gz: a compressed file has no position to reopen it at (checkpoint $T/cp)"
+	[ ! -e "$T/cp" ] || fail "a checkpoint was written"
+	expect_failures 2 "$RELAY" \
+	    "--checkpoint $T/cp|relay: --checkpoint: '-' is not a file (brokers keep their place with --group)" \
+	    "-i redis://127.0.0.1:1/s --checkpoint $T/cp|relay: --checkpoint: 'redis://127.0.0.1:1/s' is not a file" \
+	    "-i $T/in -i $T/in --checkpoint $T/cp|relay: --checkpoint takes a single input" \
+	    "-i $T/in --checkpoint-reset|relay: --checkpoint-reset goes with --checkpoint"
+	expect_failures 2 "$LS_BIN/partition" \
+	    "-n 2 --checkpoint $T/cp $T/p%d|partition: --checkpoint: partition keeps no checkpoints (relay does)"
+}
