@@ -48,6 +48,7 @@ struct job {
 static struct stage st;
 static ls_sink *sink, *dead;
 static const char *exec_cmd;
+static const char *job_dir;	/* --job-checkpoints */
 static size_t max_count, max_bytes, jobs_max = 1;
 static uint64_t timeout_ms, backoff_min = 100, backoff_max = 10000;
 static unsigned retries = 3;
@@ -76,7 +77,7 @@ static const char usage_text[] =
     "             [-t timeout] [--by stream|field:name] [--keep-meta]\n"
     "             [--exec command [-j count] [--retries count]\n"
     "             [--backoff min..max] [--dead-letter output]\n"
-    "             [--on-error continue|stop]]\n"
+    "             [--on-error continue|stop] [--job-checkpoints dir]]\n"
     "             [--on-bad-line fail|skip|raw] [--append | --force]\n"
     "             [--beacon-interval bytes] [--no-eos] [--skip-corrupt]\n"
     "             [--stats] [--stats-interval duration]\n"
@@ -287,10 +288,23 @@ dead_letter(struct batch *b, const char *why)
 		stopping = true;
 }
 
+/* The checkpoint file of b's job, in buf (PATH_MAX bytes). */
+static void
+job_cp(const struct batch *b, char *buf)
+{
+	job_checkpoint_path(buf, PATH_MAX, job_dir, &b->first, b->buf, b->len);
+}
+
 /* A batch is done (run, or dead): the next of its key may go. */
 static void
 batch_done(struct batch *b)
 {
+	char cp[PATH_MAX];
+
+	if (job_dir != NULL) {
+		job_cp(b, cp);
+		job_checkpoint_remove(cp);
+	}
 	ready_remove(b);
 	queued--;
 	batch_free(b);
@@ -328,13 +342,18 @@ start_job(struct batch *b, size_t slot)
 	struct job *j = &jobs[slot];
 	int in[2], out[2], rc;
 	char v1[48], v2[32], v3[sizeof(b->first.key) + 16];
-	char *vars[] = { v1, v2, v3, NULL };
+	char v4[PATH_MAX + 32], cp[PATH_MAX];
+	char *vars[] = { v1, v2, v3, job_dir ? v4 : NULL, NULL };
 
 	if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0)
 		err(1, "pipe");
 	snprintf(v1, sizeof(v1), "STREAM_WORKER=%zu", slot);
 	snprintf(v2, sizeof(v2), "STREAM_ATTEMPT=%u", b->attempt + 1);
 	snprintf(v3, sizeof(v3), "STREAM_KEY=%s", b->first.key);
+	if (job_dir != NULL) {
+		job_cp(b, cp);
+		snprintf(v4, sizeof(v4), "STREAM_CHECKPOINT=%s", cp);
+	}
 	rc = ls_spawn_sh(exec_cmd, in[0], out[1], vars, &j->pid);
 	close(in[0]);
 	close(out[1]);
@@ -970,6 +989,9 @@ exec_option(struct config *c, int ch, const char *arg)
 	case 'r':
 		retries = (unsigned)cmd_number(arg, 0, 1000, "--retries");
 		break;
+	case BATCH_OPT_JOB_CHECKPOINTS:
+		job_dir = arg;
+		break;
 	case 'x':
 		exec_cmd = arg;
 		return true;
@@ -1025,8 +1047,8 @@ check_options(struct config *c)
 	if (c->ko.append && c->ko.force)
 		cmd_usage("--append and --force do not go together");
 	if (exec_cmd == NULL && (c->exec_only || c->jobs_set))
-		cmd_usage("-j, --retries, --backoff, --dead-letter and "
-		    "--on-error go with --exec");
+		cmd_usage("-j, --retries, --backoff, --dead-letter, "
+		    "--on-error and --job-checkpoints go with --exec");
 	if (exec_cmd != NULL && strcmp(c->output, "-") != 0)
 		cmd_usage("-o: with --exec, the commands' output is ours");
 	if (c->do_split && (exec_cmd != NULL || max_count || max_bytes ||
@@ -1053,6 +1075,8 @@ parse(int argc, char *argv[], struct config *c)
 		{ "dead-letter", required_argument, NULL, 'D' },
 		{ "exec", required_argument, NULL, 'x' },
 		{ "force", no_argument, NULL, 'F' },
+		{ "job-checkpoints", required_argument, NULL,
+		    BATCH_OPT_JOB_CHECKPOINTS },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "keep-meta", no_argument, NULL, 'K' },
 		{ "no-eos", no_argument, NULL, 'E' },
@@ -1105,6 +1129,8 @@ open_all(const struct config *c)
 		sink = cmd_sink_open(c->output, &c->ko);
 	if (c->dead_uri != NULL)
 		dead = cmd_sink_open(c->dead_uri, &c->ko);
+	if (job_dir != NULL)
+		job_checkpoint_dir(job_dir);
 	if (exec_cmd != NULL) {
 		if ((jobs = calloc(jobs_max, sizeof(*jobs))) == NULL)
 			err(1, NULL);

@@ -207,6 +207,7 @@ enum {
 	/* checkpoints of file inputs: 0x260 to 0x26f */
 	STAGE_OPT_CHECKPOINT = 0x260,
 	STAGE_OPT_CHECKPOINT_RESET,
+	BATCH_OPT_JOB_CHECKPOINTS,	/* batch --job-checkpoints */
 	/* membership (partition --members): 0x270 on, the upper half of
 	 * the block it shares with checkpoints */
 	CMD_OPT_MEMBERS = 0x270,
@@ -231,6 +232,18 @@ bool checkpoint_load(struct checkpoint *cp, const char *input);
  * renamed) unless it holds that position already; exits 1 if it cannot. */
 void checkpoint_save(struct checkpoint *cp, const char *input,
     const ls_src_pos *pos);
+
+/* Exits 1 unless dir is a directory (--job-checkpoints). */
+void job_checkpoint_dir(const char *dir);
+
+/* The checkpoint file in dir of a batch job, named by the batch: its
+ * first message's key, shard and sequence, and a hash of its messages
+ * msgs[0..len), in buf (n bytes); exits 1 if it does not fit. */
+void job_checkpoint_path(char *buf, size_t n, const char *dir,
+    const ls_msg *first, const void *msgs, size_t len);
+
+/* Removes a job's checkpoint file (done with: run, or dead-lettered). */
+void job_checkpoint_remove(const char *path);
 
 struct stage {
 	const char *program;

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stddef.h>
 #include <libgen.h>
+#include <sys/stat.h>
 
 #include "cmd.h"
 
@@ -179,4 +180,34 @@ checkpoint_save(struct checkpoint *cp, const char *input,
 	sync_dir(cp->file);
 	cp->pos = *pos;
 	cp->have = true;
+}
+
+/* --- batch --exec --job-checkpoints -------------------------------- */
+
+void
+job_checkpoint_dir(const char *dir)
+{
+	struct stat st;
+
+	if (stat(dir, &st) != 0)
+		err(1, "--job-checkpoints: %s", dir);
+	if (!S_ISDIR(st.st_mode))
+		errx(1, "--job-checkpoints: %s: not a directory", dir);
+}
+
+void
+job_checkpoint_path(char *buf, size_t n, const char *dir, const ls_msg *first,
+    const void *msgs, size_t len)
+{
+	if ((size_t)snprintf(buf, n, "%s/%s.%llu.%llu.%016llx", dir, first->key,
+	    (unsigned long long)first->shard, (unsigned long long)first->seq,
+	    (unsigned long long)ls_hash64(msgs, len)) >= n)
+		errx(1, "--job-checkpoints: %s: name too long", dir);
+}
+
+void
+job_checkpoint_remove(const char *path)
+{
+	if (unlink(path) != 0 && errno != ENOENT)
+		warn("job checkpoint %s", path);
 }

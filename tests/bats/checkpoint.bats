@@ -270,3 +270,87 @@ payloads() {
 	expect_failures 2 "$LS_BIN/partition" \
 	    "-n 2 --checkpoint $T/cp $T/p%d|partition: --checkpoint: partition keeps no checkpoints (relay does)"
 }
+
+# $T/job.sh: handles each message of its batch once over retries,
+# recording in $STREAM_CHECKPOINT how many it has handled; the first
+# attempt of a batch fails after FAIL_AFTER of them (with
+# FAIL_AFTER=always, every attempt records one more and fails).
+job_script() {
+	cat >"$T/job.sh" <<'SH'
+#!/bin/sh
+done=0
+[ -s "$STREAM_CHECKPOINT" ] && done=$(cat "$STREAM_CHECKPOINT")
+echo "$STREAM_CHECKPOINT" >>"$JOB_DIR/seen"
+echo "attempt $STREAM_ATTEMPT given $done" >>"$JOB_DIR/given"
+n=0
+while IFS= read -r line; do
+	n=$((n + 1))
+	[ "$n" -le "$done" ] && continue
+	if [ "$FAIL_AFTER" = always ]; then
+		echo "$n" >"$STREAM_CHECKPOINT"
+		exit 3
+	fi
+	if [ "$STREAM_ATTEMPT" = 1 ] && [ "$n" -gt "$FAIL_AFTER" ]; then
+		exit 1
+	fi
+	printf '%s\n' "${line#*] }" >>"$JOB_DIR/handled"
+	echo "$n" >"$STREAM_CHECKPOINT.tmp"
+	mv "$STREAM_CHECKPOINT.tmp" "$STREAM_CHECKPOINT"
+done
+echo "attempt $STREAM_ATTEMPT of $STREAM_KEY: $done done before, $n now"
+SH
+	chmod +x "$T/job.sh"
+	mkdir "$T/cps"
+}
+
+@test "batch --job-checkpoints: a retried job finishes only the rest" {
+	job_script
+	seq 1 12 >"$T/in"
+	JOB_DIR=$T FAIL_AFTER=3 run --separate-stderr "$BATCH" -i "$T/in" \
+	    -n 6 --exec "$T/job.sh" --job-checkpoints "$T/cps" \
+	    --backoff 1ms..2ms
+	assert_success
+	assert_output "attempt 2 of broadcast: 3 done before, 6 now
+attempt 2 of broadcast: 3 done before, 6 now"
+	assert_equal "$stderr" "batch: batch of 6 from stream broadcast seq 0 exited with status 1; retry 1 of 3
+batch: batch of 6 from stream broadcast seq 6 exited with status 1; retry 1 of 3"
+	run cat "$T/handled"
+	assert_output "$(seq 1 12)"
+	# each batch had one file of its own, given to both of its attempts
+	run sort "$T/seen"
+	assert_equal "${#lines[@]}" 4
+	assert_equal "$(sort -u "$T/seen" | wc -l)" 2
+	assert_line --index 0 --regexp "^$T/cps/broadcast\.0\.0\.[0-9a-f]{16}$"
+	# done with: removed
+	run ls -A "$T/cps"
+	assert_output ""
+}
+
+@test "batch --job-checkpoints: a dead-lettered batch's file is removed too" {
+	job_script
+	seq 1 4 >"$T/in"
+	JOB_DIR=$T FAIL_AFTER=always run "$BATCH" -i "$T/in" -n 4 \
+	    --exec "$T/job.sh" --job-checkpoints "$T/cps" --retries 1 \
+	    --backoff 1ms..2ms --dead-letter "$T/dead"
+	assert_failure 1
+	assert_output --partial "dead-lettered: 1 batches, 4 messages"
+	run ls -A "$T/cps"
+	assert_output ""
+	assert_equal "$(wc -l <"$T/seen")" 2
+	# the retry was given what the first attempt recorded
+	run cat "$T/given"
+	assert_output "attempt 1 given 0
+attempt 2 given 1"
+}
+
+@test "batch --job-checkpoints: usage and a missing directory" {
+	expect_failures 2 "$BATCH" \
+	    "--job-checkpoints $T|go with --exec"
+	run "$BATCH" --exec cat --job-checkpoints "$T/none" </dev/null
+	assert_failure 1
+	assert_output "batch: --job-checkpoints: $T/none: No such file or directory"
+	touch "$T/file"
+	run "$BATCH" --exec cat --job-checkpoints "$T/file" </dev/null
+	assert_failure 1
+	assert_output "batch: --job-checkpoints: $T/file: not a directory"
+}
