@@ -13,6 +13,7 @@ static const char usage_text[] =
     "              [--on-bad-line fail|skip|raw] [--append | --force]\n"
     "              [--beacon-interval bytes] [--no-eos] [--skip-corrupt]\n"
     "              [--stats] [--stats-interval duration]\n"
+    "              [--checkpoint file [--checkpoint-reset]]\n"
     "              output ... | --exec command -j count\n"
     "              [--on-exit fail|restart] [--restarts count]\n"
     "       fanout --version\n";
@@ -47,6 +48,8 @@ flush_outputs(void *ctx)
 	for (size_t i = 0; outs != NULL && i < ls_outs_count(outs); i++)
 		if (!dead[i] && ls_outs_flush_one(outs, i, &e) != LS_OK)
 			drop(i, &e);
+	if (outs != NULL)
+		stage_checkpoint(&st);
 }
 
 /* Output i failed: it is dropped, as tee drops an output, and the rest
@@ -274,7 +277,8 @@ close_all(void)
 	if (rc != LS_OK) {
 		warnx("%s", e.msg);
 		status = 1;
-	}
+	} else
+		stage_checkpoint(&st);
 	if (stage_close(&st) != 0)
 		status = 1;
 	free(dead);
@@ -288,6 +292,7 @@ main(int argc, char *argv[])
 
 	cmd_usage_text = usage_text;
 	stage_init(&st, "fanout");
+	st.checkpoints = true;
 	memset(&c, 0, sizeof(c));
 	c.mode = BROADCAST;
 	c.restarts = 5;

@@ -22,6 +22,7 @@ static const char usage_text[] =
     "                 [--append | --force] [--beacon-interval bytes]\n"
     "                 [--no-eos] [--restarts count] [--skip-corrupt]\n"
     "                 [--stats] [--stats-interval duration]\n"
+    "                 [--checkpoint file [--checkpoint-reset]]\n"
     "                 template | --exec command\n"
     "       partition --members file [--members-interval duration]\n"
     "                 [options as above, with --key stream|field:name]\n"
@@ -60,6 +61,8 @@ flush_outputs(void *ctx)
 		wait_rc = members_flush(ms, &wait_err);
 	if (wait_rc == LS_OK && missing != NULL)
 		wait_rc = ls_sink_flush(missing, &wait_err);
+	if (wait_rc == LS_OK)
+		stage_checkpoint(&st);
 }
 
 static void
@@ -431,6 +434,8 @@ close_all(struct config *c)
 		status = 1;
 	}
 	missing = NULL;
+	if (status == 0)
+		stage_checkpoint(&st);
 	if (stage_close(&st) != 0)
 		status = 1;
 	if (c->uris != NULL)
@@ -476,6 +481,7 @@ main(int argc, char *argv[])
 
 	cmd_usage_text = usage_text;
 	stage_init(&st, "partition");
+	st.checkpoints = true;
 	memset(&c, 0, sizeof(c));
 	c.by = BY_STREAM;
 	c.oo.sink.interval = LS_SS_DEFAULT_INTERVAL;

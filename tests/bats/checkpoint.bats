@@ -282,8 +282,30 @@ kill_loop() {
 	    "-i redis://127.0.0.1:1/s --checkpoint $T/cp|relay: --checkpoint: 'redis://127.0.0.1:1/s' is not a file" \
 	    "-i $T/in -i $T/in --checkpoint $T/cp|relay: --checkpoint takes a single input" \
 	    "-i $T/in --checkpoint-reset|relay: --checkpoint-reset goes with --checkpoint"
-	expect_failures 2 "$LS_BIN/partition" \
-	    "-n 2 --checkpoint $T/cp $T/p%d|partition: --checkpoint: partition keeps no checkpoints (relay does)"
+	expect_failures 2 "$BATCH" \
+	    "--checkpoint $T/cp|batch: --checkpoint: batch keeps no checkpoints (relay, partition and fanout do)"
+}
+
+@test "partition and fanout resume their input too: only what was appended" {
+	lines 1000 "$T/in"
+	run "$LS_BIN/partition" -n 3 -i "$T/in" --checkpoint "$T/pcp" "$T/p%d"
+	assert_success
+	run "$LS_BIN/fanout" -i "$T/in" --checkpoint "$T/fcp" "$T/f1" "$T/f2"
+	assert_success
+	awk 'BEGIN { for (i = 1001; i <= 1200; i++)
+	    printf "line %06d\n", i }' >>"$T/in"
+	run "$LS_BIN/partition" -n 3 -i "$T/in" --checkpoint "$T/pcp" \
+	    --append "$T/p%d"
+	assert_success
+	payloads "$T/p0" "$T/p1" "$T/p2" | sort >"$T/pall"
+	cmp "$T/in" "$T/pall"
+	run "$LS_BIN/fanout" -i "$T/in" --checkpoint "$T/fcp" --append \
+	    "$T/f1" "$T/f2"
+	assert_success
+	payloads "$T/f1" >"$T/f1p"
+	cmp "$T/in" "$T/f1p"
+	payloads "$T/f2" >"$T/f2p"
+	cmp "$T/in" "$T/f2p"
 }
 
 # $T/job.sh: handles each message of its batch once over retries,
