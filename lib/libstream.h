@@ -546,6 +546,9 @@ LS_API int ls_duration_parse(const char *s, uint64_t *us, ls_error *err);
 typedef struct ls_src_pos {
 	uint64_t offset;	/* bytes before the next message (0: the start) */
 	uint64_t line;		/* lines: the lines before offset */
+	uint64_t seq;		/* lines: the next sequence number of the
+				   default stream (broadcast, shard 0), for
+				   lines without one */
 	uint64_t dev, ino;	/* the file read (a follower's may change) */
 	uint64_t size;		/* its size when told */
 	uint32_t window;	/* bytes just before offset hashed: up to

@@ -26,6 +26,7 @@ cp_field(struct checkpoint *cp, const char *name, const char *v,
 		{ "size", offsetof(ls_src_pos, size) },
 		{ "offset", offsetof(ls_src_pos, offset) },
 		{ "line", offsetof(ls_src_pos, line) },
+		{ "seq", offsetof(ls_src_pos, seq) },
 	};
 	uint64_t x;
 	char *end;
@@ -158,11 +159,11 @@ checkpoint_save(struct checkpoint *cp, const char *input,
 	    cp->pos.dev && pos->ino == cp->pos.ino && pos->hash == cp->pos.hash)
 		return;
 	n = snprintf(text, sizeof(text), CP_MAGIC "\ninput %s\ndevice %llu\n"
-	    "inode %llu\nsize %llu\noffset %llu\nline %llu\nwindow %u\n"
-	    "hash %016llx\n", input, (unsigned long long)pos->dev,
+	    "inode %llu\nsize %llu\noffset %llu\nline %llu\nseq %llu\n"
+	    "window %u\nhash %016llx\n", input, (unsigned long long)pos->dev,
 	    (unsigned long long)pos->ino, (unsigned long long)pos->size,
 	    (unsigned long long)pos->offset, (unsigned long long)pos->line,
-	    pos->window, (unsigned long long)pos->hash);
+	    (unsigned long long)pos->seq, pos->window, (unsigned long long)pos->hash);
 	if (n < 0 || (size_t)n >= sizeof(text))
 		errx(1, "checkpoint %s: input name too long", cp->file);
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", cp->file) >=

@@ -547,6 +547,7 @@ fs_tell(void *ctx, ls_src_pos *pos, ls_error *err)
 {
 	struct fsrc *s = ctx;
 	char why[LS_ERRMSG_MAX];
+	size_t idx;
 	int rc;
 
 	if (s->gz != NULL || !s->regular)
@@ -559,6 +560,10 @@ fs_tell(void *ctx, ls_src_pos *pos, ls_error *err)
 		return ls__failn(err, rc, s->given, s->name, "%s", why);
 	}
 	pos->line = s->ss ? 0 : s->given_line;
+	pos->seq = 0;
+	if (!s->ss && ls__streams_find(&s->seqs, LS_DEFAULT_KEY,
+	    sizeof(LS_DEFAULT_KEY) - 1, 0, false, &idx) == 1)
+		pos->seq = s->seqs.v[idx].seq;
 	return rc;
 }
 
@@ -671,6 +676,13 @@ fs_resume_lines(struct fsrc *s, ls_error *err)
 	s->start = s->end = s->scan = 0;
 	s->base = s->given = p->offset;
 	s->lineno = s->given_line = p->line;
+	if (p->seq > 0) {
+		size_t idx;
+		if (ls__streams_find(&s->seqs, LS_DEFAULT_KEY,
+		    sizeof(LS_DEFAULT_KEY) - 1, 0, true, &idx) < 0)
+			return ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
+		s->seqs.v[idx].seq = p->seq;
+	}
 	return LS_OK;
 }
 

@@ -133,6 +133,11 @@ kill_loop() {
 	for ((k = 1; k <= kills; k++)); do
 		payloads "$T/o$k" | sort -c || fail "run $k out of order"
 	done
+	# a message given again has its sequence number of the first time:
+	# line N is sequence N - 1
+	cat "$T"/o[0-9]* "$T/olast" | awk '$3 == "broadcast" &&
+	    $5 != $9 - 1 { bad++ } END { exit bad > 0 }' ||
+	    fail "a sequence number that is not its line's"
 }
 
 @test "kill -9 at random points, a line file: every line at least once, duplicates within a flush each" {
