@@ -298,6 +298,7 @@ main(int argc, char *argv[])
 	c.restarts = 5;
 	c.oo.sink.interval = LS_SS_DEFAULT_INTERVAL;
 	parse(argc, argv, &c);
+	c.oo.sink.flush_delivers = st.cp.file != NULL;
 	open_all(&c);
 	run(&c);
 	return close_all();

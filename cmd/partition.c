@@ -486,6 +486,7 @@ main(int argc, char *argv[])
 	c.by = BY_STREAM;
 	c.oo.sink.interval = LS_SS_DEFAULT_INTERVAL;
 	parse(argc, argv, &c);
+	c.oo.sink.flush_delivers = st.cp.file != NULL;
 	open_all(&c);
 	run(&c);
 	if (wait_rc != LS_OK)

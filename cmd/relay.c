@@ -249,6 +249,9 @@ parse(int argc, char *argv[], struct config *c)
 		cmd_usage("--follow takes a single input");
 	if (c->opt.cp.file != NULL && c->nin > 1)
 		cmd_usage("--checkpoint takes a single input");
+	/* a checkpoint waits for what went out to be taken */
+	if (c->opt.cp.file != NULL)
+		c->ko.flush_delivers = true;
 	if (c->opt.so.consumer != NULL && c->opt.so.group == NULL)
 		cmd_usage("--consumer goes with --group");
 }
