@@ -122,10 +122,9 @@ stage_resume(struct stage *st)
 		st->src = ls_source_open(st->uri, &so, &e);
 	}
 	if (st->src != NULL) {
-		ls_src_pos pos;
-		/* one that could not be told is refused before a read */
-		if (ls_source_tell(st->src, &pos, &e) != LS_OK)
-			errx(1, "%s (checkpoint %s)", e.msg, st->cp.file);
+		/* an input without a position, or a checkpoint that cannot
+		 * be written, is refused before anything is read */
+		stage_checkpoint(st);
 		return;
 	}
 	if (e.code != LS_ERR_STALE)
@@ -137,6 +136,7 @@ stage_resume(struct stage *st)
 	st->cp.have = false;
 	if ((st->src = ls_source_open(st->uri, &st->so, &e)) == NULL)
 		errx(1, "%s", e.msg);
+	stage_checkpoint(st);
 }
 
 void

@@ -282,6 +282,11 @@ kill_loop() {
 	assert_failure 1
 	assert_output "relay: $T/in.gz: a compressed file has no position to reopen it at (checkpoint $T/cp)"
 	[ ! -e "$T/cp" ] || fail "a checkpoint was written"
+	# a checkpoint that cannot be written: before any output
+	run "$RELAY" -i "$T/in" --checkpoint "$T/none/cp" -o "$T/o"
+	assert_failure 1
+	assert_output "relay: checkpoint $T/none/cp.tmp: No such file or directory"
+	[ ! -e "$T/o" ] || fail "an output was written"
 	expect_failures 2 "$RELAY" \
 	    "--checkpoint $T/cp|relay: --checkpoint: '-' is not a file (brokers keep their place with --group)" \
 	    "-i redis://127.0.0.1:1/s --checkpoint $T/cp|relay: --checkpoint: 'redis://127.0.0.1:1/s' is not a file" \
