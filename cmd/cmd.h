@@ -221,6 +221,7 @@ struct checkpoint {
 	ls_src_pos pos;
 	const char *stale;	/* why the file does not fit the input, or
 				   NULL */
+	bool shorter;		/* the input was found truncated under it */
 };
 
 /* Reads cp->file, the checkpoint of input, into cp->pos; false if there

@@ -685,7 +685,9 @@ LS_API uint64_t ls_source_raw_count(const ls_source *s);
  * A follower that went on in a replaced or truncated file tells the new
  * content's position. Returns LS_OK, or LS_ERR_SEEK for a source that
  * cannot be reopened at a position (stdin, a pipe, a .gz file, a
- * broker: these keep their own offsets, with consumer groups).
+ * broker: these keep their own offsets, with consumer groups), or
+ * LS_ERR_RANGE if the file is now shorter than the offset (truncated
+ * under the reader; a follower notices it at its next look).
  */
 LS_API int ls_source_tell(const ls_source *s, ls_src_pos *pos,
     ls_error *err);

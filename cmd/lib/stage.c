@@ -160,10 +160,21 @@ stage_checkpoint(struct stage *st)
 {
 	ls_src_pos pos;
 	ls_error e;
+	int rc;
 
 	if (st->cp.file == NULL || st->src == NULL)
 		return;
-	if (ls_source_tell(st->src, &pos, &e) != LS_OK)
+	rc = ls_source_tell(st->src, &pos, &e);
+	if (rc == LS_ERR_RANGE) {
+		/* truncated under the reader: a follower will see it and go
+		 * on; the last checkpoint stays */
+		if (!st->so.follow && !st->cp.shorter)
+			warnx("%s; checkpoint %s not updated", e.msg,
+			    st->cp.file);
+		st->cp.shorter = true;
+		return;
+	}
+	if (rc != LS_OK)
 		errx(1, "%s (checkpoint %s)", e.msg, st->cp.file);
 	checkpoint_save(&st->cp, st->uri, &pos);
 }

@@ -239,6 +239,27 @@ kill_loop() {
 	assert_output "relay: $T/other: the checkpoint is of another input (checkpoint $T/cp; --checkpoint-reset starts over)"
 }
 
+@test "an input truncated under its reader: the checkpoint stays, and says so" {
+	lines 200000 "$T/in"
+	mkfifo "$T/fifo"
+	bash -c 'while IFS= read -r l; do printf "%s\n" "$l"; done' \
+	    <"$T/fifo" >"$T/o1" &
+	local reader=$!
+	bg "$T/relay.pid" /dev/null "$T/relay.err" \
+	    "$RELAY" -i "$T/in" --checkpoint "$T/cp" -o "$T/fifo"
+	local relay=$BG
+	wait_until 20 lines_at_least 1000 "$T/o1"
+	: >"$T/in"
+	wait "$relay" && status=0 || status=$?
+	wait "$reader"
+	assert_equal "$status" 0
+	run cat "$T/relay.err"
+	assert_output --regexp "^relay: $T/in: the file is shorter than byte [0-9]+; checkpoint $T/cp not updated$"
+	run "$RELAY" -i "$T/in" --checkpoint "$T/cp" -o "$T/o2"
+	assert_failure 1
+	assert_output --partial "relay: $T/in: truncated: 0 bytes"
+}
+
 @test "a damaged checkpoint file is an error naming its line" {
 	lines 10 "$T/in"
 	printf 'libstream-checkpoint 1\ninput %s\noffset x\n' "$T/in" >"$T/cp"
