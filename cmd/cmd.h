@@ -295,6 +295,13 @@ int stage_next(struct stage *st, ls_msg *m);
  * call once every message read so far is out (the outputs flushed). */
 void stage_checkpoint(struct stage *st);
 
+/* The same in two halves, for a stage that holds messages (batch):
+ * stage_mark takes the position after the last message read (false,
+ * pos untouched, without a checkpoint); stage_checkpoint_at records one
+ * taken earlier, once every message before it is out. */
+bool stage_mark(const struct stage *st, ls_src_pos *pos);
+void stage_checkpoint_at(struct stage *st, ls_src_pos *pos);
+
 /* Closes st's input, reporting the lines it took raw. */
 void stage_close_input(struct stage *st);
 

@@ -692,6 +692,21 @@ LS_API uint64_t ls_source_raw_count(const ls_source *s);
 LS_API int ls_source_tell(const ls_source *s, ls_src_pos *pos,
     ls_error *err);
 
+/*
+ * ls_source_tell in two halves, for a caller that keeps the position of
+ * many messages (a batcher: where each open batch began) and records
+ * one of them later. ls_source_mark fills pos's offset, line, seq, dev
+ * and ino, with no system call; ls_source_seal fills its size, window
+ * and hash from the file read now, for any earlier mark of the file.
+ * Both return as ls_source_tell; ls_source_seal also LS_ERR_STALE if
+ * pos is of a file the source no longer reads (a follower went on in a
+ * replaced one).
+ */
+LS_API int ls_source_mark(const ls_source *s, ls_src_pos *pos,
+    ls_error *err);
+LS_API int ls_source_seal(const ls_source *s, ls_src_pos *pos,
+    ls_error *err);
+
 LS_API void ls_source_close(ls_source *s);
 
 /*

@@ -156,15 +156,14 @@ stage_open_input(struct stage *st)
 }
 
 void
-stage_checkpoint(struct stage *st)
+stage_checkpoint_at(struct stage *st, ls_src_pos *pos)
 {
-	ls_src_pos pos;
 	ls_error e;
 	int rc;
 
 	if (st->cp.file == NULL || st->src == NULL)
 		return;
-	rc = ls_source_tell(st->src, &pos, &e);
+	rc = ls_source_seal(st->src, pos, &e);
 	if (rc == LS_ERR_RANGE) {
 		/* truncated under the reader: a follower will see it and go
 		 * on; the last checkpoint stays */
@@ -174,9 +173,32 @@ stage_checkpoint(struct stage *st)
 		st->cp.shorter = true;
 		return;
 	}
+	if (rc == LS_ERR_STALE)	/* of a file a follower has left */
+		return;
 	if (rc != LS_OK)
 		errx(1, "%s (checkpoint %s)", e.msg, st->cp.file);
-	checkpoint_save(&st->cp, st->uri, &pos);
+	checkpoint_save(&st->cp, st->uri, pos);
+}
+
+bool
+stage_mark(const struct stage *st, ls_src_pos *pos)
+{
+	ls_error e;
+
+	if (st->cp.file == NULL || st->src == NULL)
+		return false;
+	if (ls_source_mark(st->src, pos, &e) != LS_OK)
+		errx(1, "%s (checkpoint %s)", e.msg, st->cp.file);
+	return true;
+}
+
+void
+stage_checkpoint(struct stage *st)
+{
+	ls_src_pos pos;
+
+	if (stage_mark(st, &pos))
+		stage_checkpoint_at(st, &pos);
 }
 
 void

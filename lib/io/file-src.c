@@ -46,6 +46,7 @@ struct fsrc {
 	/* positions: the file offset of buf[0] (lines), and the byte after
 	 * the last message given, with the lines before it */
 	uint64_t base, given, given_line;
+	uint64_t dev, ino;	/* the file read */
 };
 
 /* Lets the wait hook decide whether to block on fd (-1: a pause of
@@ -161,7 +162,10 @@ switch_fd(struct fsrc *s, int fd)
 		close(s->fd);
 	s->fd = fd;
 	s->own_fd = true;
+	memset(&st, 0, sizeof(st));
 	s->regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+	s->dev = (uint64_t)st.st_dev;
+	s->ino = (uint64_t)st.st_ino;
 }
 
 /*
@@ -543,27 +547,40 @@ fs_where_text(void *ctx, char *buf, size_t n)
 }
 
 static int
-fs_tell(void *ctx, ls_src_pos *pos, ls_error *err)
+fs_mark(void *ctx, ls_src_pos *pos, ls_error *err)
 {
 	struct fsrc *s = ctx;
-	char why[LS_ERRMSG_MAX];
 	size_t idx;
-	int rc;
 
 	if (s->gz != NULL || !s->regular)
 		return ls__failn(err, LS_ERR_SEEK, 0, s->name, "%s has no "
 		    "position to reopen it at", s->gz ? "a compressed file" :
 		    "a stream that is not a regular file");
-	rc = ls__pos_fill(s->fd, s->given, pos, err);
-	if (rc != LS_OK && err != NULL) {
-		snprintf(why, sizeof(why), "%s", err->msg);
-		return ls__failn(err, rc, s->given, s->name, "%s", why);
-	}
+	memset(pos, 0, sizeof(*pos));
+	pos->offset = s->given;
 	pos->line = s->ss ? 0 : s->given_line;
-	pos->seq = 0;
+	pos->dev = s->dev;
+	pos->ino = s->ino;
 	if (!s->ss && ls__streams_find(&s->seqs, LS_DEFAULT_KEY,
 	    sizeof(LS_DEFAULT_KEY) - 1, 0, false, &idx) == 1)
 		pos->seq = s->seqs.v[idx].seq;
+	return LS_OK;
+}
+
+static int
+fs_seal(void *ctx, ls_src_pos *pos, ls_error *err)
+{
+	struct fsrc *s = ctx;
+	char why[LS_ERRMSG_MAX];
+	int rc;
+
+	if (s->gz != NULL || !s->regular)
+		return fs_mark(ctx, pos, err);
+	rc = ls__pos_seal(s->fd, pos, err);
+	if (rc != LS_OK && err != NULL) {
+		snprintf(why, sizeof(why), "%s", err->msg);
+		return ls__failn(err, rc, pos->offset, s->name, "%s", why);
+	}
 	return rc;
 }
 
@@ -695,7 +712,10 @@ fs_open(struct fsrc *s, struct ls__uri *u, ls_error *err)
 
 	if ((rc = fs_open_fd(s, u, err)) != LS_OK || s->failed)
 		return rc;
+	memset(&st, 0, sizeof(st));
 	s->regular = !u->gz && fstat(s->fd, &st) == 0 && S_ISREG(st.st_mode);
+	s->dev = (uint64_t)st.st_dev;
+	s->ino = (uint64_t)st.st_ino;
 	if (u->gz && (s->o.follow || s->o.from.from != LS_FROM_START))
 		return ls__failn(err, LS_ERR_INVAL, 0, s->name, "--follow and "
 		    "positions other than start need the uncompressed file");
@@ -738,8 +758,8 @@ ls__file_source(struct ls__uri *u, const ls_source_opts *o,
 		return rc;
 	}
 	*b = (struct ls__src){ .ctx = s, .lines = !s->ss, .next = fs_next,
-	    .where = fs_where, .where_text = fs_where_text, .tell = fs_tell,
-	    .raw = fs_raw,
+	    .where = fs_where, .where_text = fs_where_text, .mark = fs_mark,
+	    .seal = fs_seal, .raw = fs_raw,
 	    .close = fs_close };
 	return LS_OK;
 }

@@ -77,9 +77,10 @@ struct ls__src {
 	 * "line N", "byte N", "entry MS-SEQ", "partition P offset O". */
 	uint64_t (*where)(void *ctx);
 	void (*where_text)(void *ctx, char *buf, size_t n);
-	/* Where it is, to be reopened there (ls_source_tell); NULL:
-	 * it cannot be. */
-	int (*tell)(void *ctx, ls_src_pos *pos, ls_error *err);
+	/* Where it is, to be reopened there (ls_source_mark), and the
+	 * rest of such a position (ls_source_seal); NULL: it cannot be. */
+	int (*mark)(void *ctx, ls_src_pos *pos, ls_error *err);
+	int (*seal)(void *ctx, ls_src_pos *pos, ls_error *err);
 	/* Lines taken raw (LS_BAD_RAW); NULL: none. */
 	uint64_t (*raw)(void *ctx);
 	void (*close)(void *ctx);
@@ -99,8 +100,10 @@ struct ls__snk {
 	int (*close)(void *ctx, const ls_msg *eos, bool abort, ls_error *err);
 };
 
-/* Fills pos (but its line) for offset off of the file on fd (resume.c). */
-int ls__pos_fill(int fd, uint64_t off, ls_src_pos *pos, ls_error *err);
+/* Fills pos's size, window and hash from the file on fd, which must be
+ * pos's (dev, ino): else LS_ERR_STALE; LS_ERR_RANGE if it is shorter
+ * than pos->offset (resume.c). */
+int ls__pos_seal(int fd, ls_src_pos *pos, ls_error *err);
 
 /* Does the file on fd still match pos? LS_OK, or LS_ERR_STALE with why,
  * after name (resume.c). */

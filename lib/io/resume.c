@@ -35,17 +35,18 @@ window_hash(int fd, uint64_t off, uint32_t n, uint64_t *hash, ls_error *err)
 }
 
 int
-ls__pos_fill(int fd, uint64_t off, ls_src_pos *pos, ls_error *err)
+ls__pos_seal(int fd, ls_src_pos *pos, ls_error *err)
 {
 	struct stat st;
+	uint64_t off = pos->offset;
 	int rc;
 
 	if (fstat(fd, &st) != 0)
 		return ls__fail(err, LS_ERR_IO, off, "fstat: %s",
 		    strerror(errno));
-	pos->offset = off;
-	pos->dev = (uint64_t)st.st_dev;
-	pos->ino = (uint64_t)st.st_ino;
+	if ((uint64_t)st.st_dev != pos->dev || (uint64_t)st.st_ino != pos->ino)
+		return ls__fail(err, LS_ERR_STALE, off, "the file was "
+		    "replaced since that position");
 	pos->size = (uint64_t)st.st_size;
 	pos->window = off < LS_POS_WINDOW ? (uint32_t)off : LS_POS_WINDOW;
 	rc = window_hash(fd, off, pos->window, &pos->hash, err);
