@@ -20,6 +20,8 @@ struct batch {
 	uint64_t not_before;	/* ms: next run */
 	int why;		/* wait status of the last failed run */
 	struct batch *next;	/* in its group's queue */
+	ls_src_pos start;	/* --checkpoint: the input before its first
+				   message */
 };
 
 /* The messages of one key: an open batch, and closed ones waiting. */
@@ -49,6 +51,9 @@ static struct stage st;
 static ls_sink *sink, *dead;
 static const char *exec_cmd;
 static const char *job_dir;	/* --job-checkpoints */
+static bool cp_on;		/* --checkpoint */
+static ls_src_pos cp_prev;	/* the input after the last message read */
+static ls_src_pos cp_before;	/* and before it */
 static size_t max_count, max_bytes, jobs_max = 1;
 static uint64_t timeout_ms, backoff_min = 100, backoff_max = 10000;
 static unsigned retries = 3;
@@ -81,6 +86,7 @@ static const char usage_text[] =
     "             [--on-bad-line fail|skip|raw] [--append | --force]\n"
     "             [--beacon-interval bytes] [--no-eos] [--skip-corrupt]\n"
     "             [--stats] [--stats-interval duration]\n"
+    "             [--checkpoint file [--checkpoint-reset]]\n"
     "       batch --split [-q] [-i input] [-o output] [options]\n"
     "       batch --version\n";
 
@@ -716,6 +722,7 @@ add(const ls_msg *m)
 			err(1, NULL);
 		b->g = g;
 		b->id = next_id++;
+		b->start = cp_before;
 		b->first = *m;
 		b->first.payload = NULL;
 		b->first.len = 0;
@@ -784,12 +791,48 @@ wait_input(void *ctx, int fd)
 	}
 }
 
+/* Moves pos back to b's start, if b is waiting; false if b began in a
+ * file a follower has left since. */
+static bool
+pending_min(const struct batch *b, ls_src_pos *pos)
+{
+	if (b == NULL)
+		return true;
+	if (b->start.dev != pos->dev || b->start.ino != pos->ino)
+		return false;
+	if (b->start.offset < pos->offset)
+		*pos = b->start;
+	return true;
+}
+
+/* --checkpoint: the input before the oldest message not yet out (in
+ * an open batch, or one waiting to run or retry), else after the last
+ * message read, once the outputs are flushed. */
+static void
+save_checkpoint(void)
+{
+	ls_src_pos pos = cp_prev;
+	bool ok = pending_min(single.open, &pos);
+
+	if (!cp_on)
+		return;
+	for (size_t i = 0; ok && i < groups_cap; i++)
+		if (groups[i] != NULL)
+			ok = pending_min(groups[i]->open, &pos);
+	for (size_t i = 0; ok && i < nready; i++)
+		ok = pending_min(ready[i], &pos);
+	if (ok)
+		stage_checkpoint_at(&st, &pos);
+}
+
 static void
 flush_output(void *ctx)
 {
 	(void)ctx;
 	if (wait_rc == LS_OK && sink != NULL)
 		wait_rc = ls_sink_flush(sink, &wait_err);
+	if (wait_rc == LS_OK)
+		save_checkpoint();
 }
 
 /* --- split --------------------------------------------------------------- */
@@ -1123,6 +1166,7 @@ open_all(const struct config *c)
 	if ((loop = ls_loop_new(&e)) == NULL)
 		errx(1, "%s", e.msg);
 	stage_open(&st);
+	cp_on = stage_mark(&st, &cp_prev);
 	if (ls_out_init_fn(&enc, enc_write, NULL, 65536, &e) != LS_OK)
 		errx(1, "%s", e.msg);
 	if (exec_cmd == NULL)
@@ -1156,6 +1200,9 @@ run(bool do_split)
 		}
 		if (rc != LS_OK)
 			break;
+		cp_before = cp_prev;
+		if (cp_on)
+			stage_mark(&st, &cp_prev);
 		if (do_split) {
 			split(&m);
 			continue;
@@ -1190,6 +1237,8 @@ close_outputs(void)
 		status = 1;
 	if (dead != NULL && cmd_sink_close(dead, NULL) != 0)
 		status = 1;
+	if (status == 0)
+		save_checkpoint();
 	if (stage_close(&st) != 0)
 		status = 1;
 	ls_loop_free(loop);
@@ -1209,10 +1258,12 @@ main(int argc, char *argv[])
 
 	cmd_usage_text = usage_text;
 	stage_init(&st, "batch");
+	st.checkpoints = true;
 	memset(&c, 0, sizeof(c));
 	c.ko.interval = LS_SS_DEFAULT_INTERVAL;
 	c.output = "-";
 	parse(argc, argv, &c);
+	c.ko.flush_delivers = st.cp.file != NULL;
 	open_all(&c);
 	run(c.do_split);
 	return close_outputs();

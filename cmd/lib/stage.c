@@ -95,8 +95,8 @@ checkpoint_check(const struct stage *st)
 	const char *u = st->uri, *p = strstr(u, "://");
 
 	if (!st->checkpoints)
-		cmd_usage("--checkpoint: %s keeps no checkpoints (relay, "
-		    "partition and fanout do)", st->program);
+		cmd_usage("--checkpoint: %s keeps no checkpoints",
+		    st->program);
 	if (strcmp(u, "-") == 0 || (p != NULL && strncmp(u, "file://", 7)))
 		cmd_usage("--checkpoint: '%s' is not a file (brokers keep "
 		    "their place with --group)", u);

@@ -90,14 +90,29 @@ payloads() {
 	cmp "$T/in" "$T/all"
 }
 
-# kill_loop INPUT SIZE: ten runs of relay -i INPUT --checkpoint to a
-# FIFO that a slow reader drains, each killed with SIGKILL once the reader
-# has a random number of lines, then a run to the end: every line of
-# $T/in comes out at least once, each run's in order, and the duplicates
-# are at most one input buffer of SIZE-byte messages a kill.
+# decode_relay FILE...: the payloads relay wrote; decode_batch FILE...:
+# those of the batches batch wrote, split back into messages.
+decode_relay() {
+	payloads "$@"
+}
+
+decode_batch() {
+	local f
+	for f; do
+		"$BATCH" --split -i "$f"
+	done | payloads
+}
+
+# kill_loop KIND SIZE HELD MAX CMD...: ten runs of CMD --checkpoint to a
+# FIFO that a slow reader drains, each killed with SIGKILL once the
+# reader has a random number of lines (up to MAX), then a run to the
+# end: every line of $T/in comes out (decode_KIND) at least once, each
+# run's in order, and the duplicates are at most an input buffer of
+# SIZE-byte messages and HELD more (a batch being filled) a kill.
 kill_loop() {
-	local input=$1 size=$2 kills=10 k n target reader relay
+	local kind=$1 size=$2 held=$3 max=$4 kills=10 k n target reader relay
 	local seed=${CP_SEED:-$RANDOM}
+	shift 4
 	echo "# seed $seed" >&3
 	RANDOM=$seed
 	mkfifo "$T/fifo"
@@ -106,9 +121,9 @@ kill_loop() {
 		    <"$T/fifo" >"$T/o$k" &
 		reader=$!
 		bg "$T/relay.pid" /dev/null "$T/relay$k.err" \
-		    "$RELAY" -i "$input" --checkpoint "$T/cp" -o "$T/fifo"
+		    "$@" --checkpoint "$T/cp" -o "$T/fifo"
 		relay=$BG
-		target=$((1000 + RANDOM % 40000))
+		target=$((max / 40 + RANDOM % max))
 		wait_until 30 eval "lines_at_least $target $T/o$k || " \
 		    "! kill -0 $relay 2>/dev/null"
 		kill -KILL "$(cat "$T/relay.pid")" 2>/dev/null || true
@@ -119,36 +134,95 @@ kill_loop() {
 		wait "$reader"
 		rm -f "$T/relay.pid"
 	done
-	run "$RELAY" -i "$input" --checkpoint "$T/cp" -o "$T/olast"
+	run "$@" --checkpoint "$T/cp" -o "$T/olast"
 	assert_success
 	# a line cut by the kill has no newline: the reader dropped it
-	payloads "$T"/o[0-9]* "$T/olast" | sort >"$T/all"
+	"decode_$kind" "$T"/o[0-9]* "$T/olast" | sort >"$T/all"
 	sort -u "$T/all" >"$T/uniq"
 	cmp "$T/in" "$T/uniq"
 	n=$(wc -l <"$T/all")
 	local dups=$((n - $(wc -l <"$T/in")))
 	echo "# $dups duplicates over $kills kills" >&3
-	[ "$dups" -le $((kills * (IOBUF / size + 1))) ] ||
+	[ "$dups" -le $((kills * (IOBUF / size + 1 + held))) ] ||
 	    fail "$dups duplicates: more than one flush a kill"
 	for ((k = 1; k <= kills; k++)); do
-		payloads "$T/o$k" | sort -c || fail "run $k out of order"
+		"decode_$kind" "$T/o$k" | sort -c || fail "run $k out of order"
 	done
-	# a message given again has its sequence number of the first time:
-	# line N is sequence N - 1
-	cat "$T"/o[0-9]* "$T/olast" | awk '$3 == "broadcast" &&
-	    $5 != $9 - 1 { bad++ } END { exit bad > 0 }' ||
+}
+
+# seq_check FILE...: in relay's output, line N is sequence N - 1 (a
+# message given again has its sequence number of the first time).
+seq_check() {
+	cat "$@" | awk '$3 == "broadcast" && $5 != $9 - 1 { bad++ }
+	    END { exit bad > 0 }' ||
 	    fail "a sequence number that is not its line's"
 }
 
 @test "kill -9 at random points, a line file: every line at least once, duplicates within a flush each" {
 	lines 200000 "$T/in"
-	kill_loop "$T/in" 12
+	kill_loop relay 12 0 40000 "$RELAY" -i "$T/in"
+	seq_check "$T"/o[0-9]* "$T/olast"
 }
 
 @test "kill -9 at random points, a .ss file: every message at least once, duplicates within a flush each" {
 	lines 200000 "$T/in"
 	"$RELAY" -i "$T/in" -o "$T/in.ss" --beacon-interval 4096
-	kill_loop "$T/in.ss" 52
+	kill_loop relay 52 0 40000 "$RELAY" -i "$T/in.ss"
+	seq_check "$T"/o[0-9]* "$T/olast"
+}
+
+@test "kill -9 of batch at random points: every message at least once, duplicates within a flush and a batch each" {
+	lines 200000 "$T/in"
+	kill_loop batch 12 10 4000 "$BATCH" -n 10 -i "$T/in"
+}
+
+@test "batch --by: the checkpoint stays before the oldest batch still open" {
+	# one message of stream a, then 50,000 of stream b: a's batch stays
+	# open while b's go out
+	{
+		echo "[a] only"
+		awk 'BEGIN { for (i = 1; i <= 50000; i++)
+		    printf "[b] line %06d\n", i }'
+	} >"$T/in"
+	mkfifo "$T/fifo"
+	{ head -n 30; sleep 60; } <"$T/fifo" >"$T/o1" &
+	local reader=$!
+	bg "$T/b.pid" /dev/null "$T/b.err" "$BATCH" --by stream -n 1000 \
+	    -i "$T/in" --checkpoint "$T/cp" -o "$T/fifo"
+	local b=$BG
+	# 22 batches of b at least: the input was read past its first
+	# buffer, whose flush wrote a checkpoint
+	wait_until 20 lines_at_least 30 "$T/o1"
+	kill -KILL "$(cat "$T/b.pid")"
+	wait "$b" || true
+	kill "$reader"
+	wait "$reader" || true
+	run grep -c '^offset 0$' "$T/cp"
+	assert_output 1
+	grep -q ' | a | ' "$T/o1" && fail "a's batch went out"
+	run "$BATCH" --by stream -n 1000 -i "$T/in" --checkpoint "$T/cp" \
+	    -o "$T/o2"
+	assert_success
+	run grep -c '\] \["only"\]$' "$T/o2"
+	assert_output 1
+	decode_batch "$T/o2" | sort >"$T/all"
+	sed 's/^\[[ab]\] //' "$T/in" | sort | cmp - "$T/all"
+	run grep -c "^offset $(wc -c <"$T/in")\$" "$T/cp"
+	assert_output 1
+}
+
+@test "batch --exec: a resumed batch runs each batch once after a normal end" {
+	lines 100 "$T/in"
+	run "$BATCH" -n 7 --exec "cat >>$T/handled" -i "$T/in" \
+	    --checkpoint "$T/cp"
+	assert_success
+	awk 'BEGIN { for (i = 101; i <= 130; i++)
+	    printf "line %06d\n", i }' >>"$T/in"
+	run "$BATCH" -n 7 --exec "cat >>$T/handled" -i "$T/in" \
+	    --checkpoint "$T/cp"
+	assert_success
+	payloads "$T/handled" >"$T/p"
+	cmp "$T/in" "$T/p"
 }
 
 @test "a .ss file resumes at the message after the checkpoint, across beacons" {
@@ -313,8 +387,6 @@ kill_loop() {
 	    "-i redis://127.0.0.1:1/s --checkpoint $T/cp|relay: --checkpoint: 'redis://127.0.0.1:1/s' is not a file" \
 	    "-i $T/in -i $T/in --checkpoint $T/cp|relay: --checkpoint takes a single input" \
 	    "-i $T/in --checkpoint-reset|relay: --checkpoint-reset goes with --checkpoint"
-	expect_failures 2 "$BATCH" \
-	    "--checkpoint $T/cp|batch: --checkpoint: batch keeps no checkpoints (relay, partition and fanout do)"
 }
 
 @test "partition and fanout resume their input too: only what was appended" {
