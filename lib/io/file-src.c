@@ -47,6 +47,9 @@ struct fsrc {
 	 * the last message given, with the lines before it */
 	uint64_t base, given, given_line;
 	uint64_t dev, ino;	/* the file read */
+	bool unended;		/* the last line had no newline: a position
+				   stays before it, as its writer may not
+				   have finished it */
 };
 
 /* Lets the wait hook decide whether to block on fd (-1: a pause of
@@ -271,6 +274,7 @@ next_line(struct fsrc *s, const char **line, size_t *len, ls_error *err)
 		*line = (const char *)s->buf + s->start;
 		*len = s->end - s->start;
 		s->start = s->scan = s->end;
+		s->unended = true;
 		return LS_OK;
 	}
 }
@@ -345,8 +349,10 @@ lines_next(struct fsrc *s, ls_msg *m, ls_error *err)
 		 * SeaStreamer's stdio; End-of-Stream ends every filter */
 		if (!(have & LS_HAVE_KEY) || ls__keys_pass(&s->keys, m) ||
 		    ls_msg_is_eos(m)) {
-			s->given = s->base + s->start;
-			s->given_line = s->lineno;
+			if (!s->unended) {
+				s->given = s->base + s->start;
+				s->given_line = s->lineno;
+			}
 			return LS_OK;
 		}
 	}

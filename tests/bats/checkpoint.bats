@@ -66,6 +66,23 @@ payloads() {
 	refute_output --partial cp.tmp
 }
 
+@test "a last line without a newline is read again once its writer ends it" {
+	printf 'line 1\nline 2' >"$T/in"
+	run "$RELAY" -i "$T/in" --checkpoint "$T/cp" -o "$T/o1"
+	assert_success
+	run payloads "$T/o1"
+	assert_output "line 1
+line 2"
+	run grep -c '^offset 7$' "$T/cp"
+	assert_output 1
+	printf ' ended\nline 3\n' >>"$T/in"
+	run "$RELAY" -i "$T/in" --checkpoint "$T/cp" -o "$T/o2"
+	assert_success
+	run payloads "$T/o2"
+	assert_output "line 2 ended
+line 3"
+}
+
 @test "a SIGTERM mid-stream, then a resume: every line once, in order" {
 	lines 200000 "$T/in"
 	mkfifo "$T/fifo"
