@@ -1,6 +1,7 @@
 /* Checkpoint files of file inputs (--checkpoint): where a stage's input
  * was when its outputs last flushed, written whole to a temporary file
  * beside it, synced, then renamed over it. */
+#include <ctype.h>
 #include <fcntl.h>
 #include <stddef.h>
 #include <libgen.h>
@@ -11,45 +12,50 @@
 #define CP_MAGIC "libstream-checkpoint 1"
 #define CP_MAX 8192
 
-/* Takes one "name value" line of a checkpoint into cp; false if the name
- * is unknown or the value bad. */
+/* The names of a checkpoint's lines, each once, in the order written;
+ * the numbers are ls_src_pos fields at off. */
+static const struct {
+	const char *name;
+	size_t off;
+} fields[] = {
+	{ "input", 0 },
+	{ "device", offsetof(ls_src_pos, dev) },
+	{ "inode", offsetof(ls_src_pos, ino) },
+	{ "size", offsetof(ls_src_pos, size) },
+	{ "offset", offsetof(ls_src_pos, offset) },
+	{ "line", offsetof(ls_src_pos, line) },
+	{ "seq", offsetof(ls_src_pos, seq) },
+	{ "window", 0 },
+	{ "hash", 0 },
+};
+#define NFIELDS (sizeof(fields) / sizeof(fields[0]))
+
+/* Takes the value v of field i into cp (input into input); false if it
+ * is bad. */
 static bool
-cp_field(struct checkpoint *cp, const char *name, const char *v,
-    char *input, size_t ninput)
+cp_field(struct checkpoint *cp, size_t i, const char *v, char *input,
+    size_t ninput)
 {
-	static const struct {
-		const char *name;
-		size_t off;
-	} num[] = {
-		{ "device", offsetof(ls_src_pos, dev) },
-		{ "inode", offsetof(ls_src_pos, ino) },
-		{ "size", offsetof(ls_src_pos, size) },
-		{ "offset", offsetof(ls_src_pos, offset) },
-		{ "line", offsetof(ls_src_pos, line) },
-		{ "seq", offsetof(ls_src_pos, seq) },
-	};
+	const char *name = fields[i].name;
 	uint64_t x;
-	char *end;
 
 	if (strcmp(name, "input") == 0)
 		return (size_t)snprintf(input, ninput, "%s", v) < ninput;
-	if (strcmp(name, "window") == 0) {
-		if (ls_u64_parse(v, strlen(v), &x) != LS_OK ||
-		    x > LS_POS_WINDOW)
-			return false;
-		cp->pos.window = (uint32_t)x;
-		return true;
-	}
 	if (strcmp(name, "hash") == 0) {
+		char *end;
 		errno = 0;
 		cp->pos.hash = strtoull(v, &end, 16);
-		return errno == 0 && *v != '\0' && *end == '\0';
+		return errno == 0 && isxdigit((unsigned char)*v) &&
+		    *end == '\0';
 	}
-	for (size_t i = 0; i < sizeof(num) / sizeof(num[0]); i++)
-		if (strcmp(name, num[i].name) == 0)
-			return ls_u64_parse(v, strlen(v),
-			    (uint64_t *)((char *)&cp->pos + num[i].off)) == LS_OK;
-	return false;
+	if (ls_u64_parse(v, strlen(v), &x) != LS_OK)
+		return false;
+	if (strcmp(name, "window") == 0) {
+		cp->pos.window = (uint32_t)x;
+		return x <= LS_POS_WINDOW;
+	}
+	memcpy((char *)&cp->pos + fields[i].off, &x, sizeof(x));
+	return true;
 }
 
 /* Parses the text of a checkpoint (NUL-terminated, changed) into cp and
@@ -58,13 +64,13 @@ static void
 cp_parse(struct checkpoint *cp, char *text, char *input, size_t ninput)
 {
 	char *line, *next, *sp;
-	unsigned n = 0;
+	unsigned n = 0, seen = 0;
+	size_t i;
 
 	for (line = text; line != NULL && *line != '\0'; line = next) {
-		n++;
 		if ((next = strchr(line, '\n')) != NULL)
 			*next++ = '\0';
-		if (n == 1) {
+		if (++n == 1) {
 			if (strcmp(line, CP_MAGIC) != 0)
 				errx(1, "checkpoint %s: not a checkpoint file "
 				    "(line 1 is not '%s')", cp->file, CP_MAGIC);
@@ -74,12 +80,22 @@ cp_parse(struct checkpoint *cp, char *text, char *input, size_t ninput)
 			errx(1, "checkpoint %s: line %u: not 'name value'",
 			    cp->file, n);
 		*sp = '\0';
-		if (!cp_field(cp, line, sp + 1, input, ninput))
+		for (i = 0; i < NFIELDS && strcmp(line, fields[i].name); i++)
+			;
+		if (i == NFIELDS || (seen & 1u << i))
+			errx(1, "checkpoint %s: line %u: %s '%s'", cp->file, n,
+			    i == NFIELDS ? "unknown name" : "another", line);
+		if (!cp_field(cp, i, sp + 1, input, ninput))
 			errx(1, "checkpoint %s: line %u: bad %s '%s'",
 			    cp->file, n, line, sp + 1);
+		seen |= 1u << i;
 	}
 	if (n == 0)
 		errx(1, "checkpoint %s: empty", cp->file);
+	for (i = 0; i < NFIELDS; i++)
+		if (!(seen & 1u << i))
+			errx(1, "checkpoint %s: no '%s' line", cp->file,
+			    fields[i].name);
 }
 
 /* Reads up to n bytes of fd; returns how many, or -1. */

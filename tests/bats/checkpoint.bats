@@ -360,6 +360,19 @@ seq_check() {
 	run "$RELAY" -i "$T/in" --checkpoint "$T/cp" -o "$T/o"
 	assert_failure 1
 	assert_output "relay: checkpoint $T/cp: not a checkpoint file (line 1 is not 'libstream-checkpoint 1')"
+	"$RELAY" -i "$T/in" --checkpoint "$T/good" -o "$T/o0"
+	grep -v '^hash ' "$T/good" >"$T/cp"
+	run "$RELAY" -i "$T/in" --checkpoint "$T/cp" -o "$T/o"
+	assert_failure 1
+	assert_output "relay: checkpoint $T/cp: no 'hash' line"
+	{ cat "$T/good"; echo "line 3"; } >"$T/cp"
+	run "$RELAY" -i "$T/in" --checkpoint "$T/cp" -o "$T/o"
+	assert_failure 1
+	assert_output "relay: checkpoint $T/cp: line 11: another 'line'"
+	sed 's/^window .*/window 257/' "$T/good" >"$T/cp"
+	run "$RELAY" -i "$T/in" --checkpoint "$T/cp" -o "$T/o"
+	assert_failure 1
+	assert_output "relay: checkpoint $T/cp: line 9: bad window '257'"
 }
 
 @test "--follow resumes where the follower was" {
