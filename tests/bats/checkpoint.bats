@@ -193,6 +193,54 @@ seq_check() {
 	kill_loop batch 12 10 4000 "$BATCH" -n 10 -i "$T/in"
 }
 
+# size_at_least N FILE: FILE holds at least N bytes.
+size_at_least() {
+	[ -e "$2" ] && [ "$(fsize "$2")" -ge "$1" ]
+}
+
+@test "kill -9 of a follower, a file output continued by --append: every line at least once, whole" {
+	local k target relay writer seed=${CP_SEED:-$RANDOM}
+	echo "# seed $seed" >&3
+	RANDOM=$seed
+	lines 200000 "$T/in"
+	# the input grows, 1,000 lines at a time
+	(
+		for ((c = 0; c < 200; c++)); do
+			sed -n "$((c * 1000 + 1)),$((c * 1000 + 1000))p" \
+			    "$T/in" >>"$T/grow"
+			sleep 0.01
+		done
+	) &
+	writer=$!
+	wait_until 10 test -s "$T/grow"
+	for ((k = 1; k <= 10; k++)); do
+		bg "$T/relay.pid" /dev/null "$T/relay$k.err" "$RELAY" -f \
+		    -i "$T/grow" --checkpoint "$T/cp" -o "$T/out" --append
+		relay=$BG
+		# the k-th kill in the k-th tenth of the output
+		target=$(( (k - 1) * 1100000 + RANDOM * 1100000 / 32768 ))
+		wait_until 30 eval "size_at_least $target $T/out || " \
+		    "! kill -0 $writer 2>/dev/null"
+		kill -KILL "$(cat "$T/relay.pid")" 2>/dev/null || true
+		wait "$relay" || true
+		rm -f "$T/relay.pid"
+	done
+	wait "$writer"
+	run "$RELAY" -i "$T/grow" --checkpoint "$T/cp" -o "$T/out" --append
+	assert_success
+	# every line whole: meta, then a payload of the input's form
+	run grep -cvE '^\[[-0-9T:.]+ \| broadcast \| [0-9]+ \| 0\] line [0-9]{6}$' \
+	    "$T/out"
+	assert_output 0
+	payloads "$T/out" | sort >"$T/all"
+	sort -u "$T/all" | cmp "$T/in" -
+	local dups=$(($(wc -l <"$T/all") - 200000))
+	echo "# $dups duplicates over 10 kills" >&3
+	[ "$dups" -le $((10 * (IOBUF / 12 + 1))) ] ||
+	    fail "$dups duplicates: more than one flush a kill"
+	seq_check "$T/out"
+}
+
 @test "batch --by: the checkpoint stays before the oldest batch still open" {
 	# one message of stream a, then 50,000 of stream b: a's batch stays
 	# open while b's go out
