@@ -163,6 +163,10 @@ stage_checkpoint_at(struct stage *st, ls_src_pos *pos)
 
 	if (st->cp.file == NULL || st->src == NULL)
 		return;
+	/* not moved (a follower's pauses): nothing to look at */
+	if (st->cp.have && pos->offset == st->cp.pos.offset &&
+	    pos->dev == st->cp.pos.dev && pos->ino == st->cp.pos.ino)
+		return;
 	rc = ls_source_seal(st->src, pos, &e);
 	if (rc == LS_ERR_RANGE) {
 		/* truncated under the reader: a follower will see it and go
