@@ -20,6 +20,8 @@ struct batch {
 	uint64_t not_before;	/* ms: next run */
 	int why;		/* wait status of the last failed run */
 	struct batch *next;	/* in its group's queue */
+	ls_src_pos start;	/* --checkpoint: the input before its first
+				   message */
 };
 
 /* The messages of one key: an open batch, and closed ones waiting. */
@@ -48,6 +50,10 @@ struct job {
 static struct stage st;
 static ls_sink *sink, *dead;
 static const char *exec_cmd;
+static const char *job_dir;	/* --job-checkpoints */
+static bool cp_on;		/* --checkpoint */
+static ls_src_pos cp_prev;	/* the input after the last message read */
+static ls_src_pos cp_before;	/* and before it */
 static size_t max_count, max_bytes, jobs_max = 1;
 static uint64_t timeout_ms, backoff_min = 100, backoff_max = 10000;
 static unsigned retries = 3;
@@ -76,11 +82,12 @@ static const char usage_text[] =
     "             [-t timeout] [--by stream|field:name] [--keep-meta]\n"
     "             [--exec command [-j count] [--retries count]\n"
     "             [--backoff min..max] [--dead-letter output]\n"
-    "             [--on-error continue|stop]]\n"
+    "             [--on-error continue|stop] [--job-checkpoints dir]]\n"
     "             [--on-bad-line fail|skip|raw] [--append | --force]\n"
     "             [--beacon-interval bytes] [--no-eos] [--skip-corrupt]\n"
     "             [--stats] [--stats-interval duration]\n"
     "             [--rate n/s|n/m [--burst n]] [--progress]\n"
+    "             [--checkpoint file [--checkpoint-reset]]\n"
     "       batch --split [-q] [-i input] [-o output] [options]\n"
     "       batch --version\n";
 
@@ -288,10 +295,23 @@ dead_letter(struct batch *b, const char *why)
 		stopping = true;
 }
 
+/* The checkpoint file of b's job, in buf (PATH_MAX bytes). */
+static void
+job_cp(const struct batch *b, char *buf)
+{
+	job_checkpoint_path(buf, PATH_MAX, job_dir, &b->first, b->buf, b->len);
+}
+
 /* A batch is done (run, or dead): the next of its key may go. */
 static void
 batch_done(struct batch *b)
 {
+	char cp[PATH_MAX];
+
+	if (job_dir != NULL) {
+		job_cp(b, cp);
+		job_checkpoint_remove(cp);
+	}
 	ready_remove(b);
 	queued--;
 	batch_free(b);
@@ -329,13 +349,18 @@ start_job(struct batch *b, size_t slot)
 	struct job *j = &jobs[slot];
 	int in[2], out[2], rc;
 	char v1[48], v2[32], v3[sizeof(b->first.key) + 16];
-	char *vars[] = { v1, v2, v3, NULL };
+	char v4[PATH_MAX + 32], cp[PATH_MAX];
+	char *vars[] = { v1, v2, v3, job_dir ? v4 : NULL, NULL };
 
 	if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0)
 		err(1, "pipe");
 	snprintf(v1, sizeof(v1), "STREAM_WORKER=%zu", slot);
 	snprintf(v2, sizeof(v2), "STREAM_ATTEMPT=%u", b->attempt + 1);
 	snprintf(v3, sizeof(v3), "STREAM_KEY=%s", b->first.key);
+	if (job_dir != NULL) {
+		job_cp(b, cp);
+		snprintf(v4, sizeof(v4), "STREAM_CHECKPOINT=%s", cp);
+	}
 	rc = ls_spawn_sh(exec_cmd, in[0], out[1], vars, &j->pid);
 	close(in[0]);
 	close(out[1]);
@@ -698,6 +723,7 @@ add(const ls_msg *m)
 			err(1, NULL);
 		b->g = g;
 		b->id = next_id++;
+		b->start = cp_before;
 		b->first = *m;
 		b->first.payload = NULL;
 		b->first.len = 0;
@@ -766,12 +792,48 @@ wait_input(void *ctx, int fd)
 	}
 }
 
+/* Moves pos back to b's start, if b is waiting; false if b began in a
+ * file a follower has left since. */
+static bool
+pending_min(const struct batch *b, ls_src_pos *pos)
+{
+	if (b == NULL)
+		return true;
+	if (b->start.dev != pos->dev || b->start.ino != pos->ino)
+		return false;
+	if (b->start.offset < pos->offset)
+		*pos = b->start;
+	return true;
+}
+
+/* --checkpoint: the input before the oldest message not yet out (in
+ * an open batch, or one waiting to run or retry), else after the last
+ * message read, once the outputs are flushed. */
+static void
+save_checkpoint(void)
+{
+	ls_src_pos pos = cp_prev;
+	bool ok = pending_min(single.open, &pos);
+
+	if (!cp_on)
+		return;
+	for (size_t i = 0; ok && i < groups_cap; i++)
+		if (groups[i] != NULL)
+			ok = pending_min(groups[i]->open, &pos);
+	for (size_t i = 0; ok && i < nready; i++)
+		ok = pending_min(ready[i], &pos);
+	if (ok)
+		stage_checkpoint_at(&st, &pos);
+}
+
 static void
 flush_output(void *ctx)
 {
 	(void)ctx;
 	if (wait_rc == LS_OK && sink != NULL)
 		wait_rc = ls_sink_flush(sink, &wait_err);
+	if (wait_rc == LS_OK)
+		save_checkpoint();
 }
 
 /* --- split --------------------------------------------------------------- */
@@ -971,6 +1033,9 @@ exec_option(struct config *c, int ch, const char *arg)
 	case 'r':
 		retries = (unsigned)cmd_number(arg, 0, 1000, "--retries");
 		break;
+	case BATCH_OPT_JOB_CHECKPOINTS:
+		job_dir = arg;
+		break;
 	case 'x':
 		exec_cmd = arg;
 		return true;
@@ -1026,8 +1091,8 @@ check_options(struct config *c)
 	if (c->ko.append && c->ko.force)
 		cmd_usage("--append and --force do not go together");
 	if (exec_cmd == NULL && (c->exec_only || c->jobs_set))
-		cmd_usage("-j, --retries, --backoff, --dead-letter and "
-		    "--on-error go with --exec");
+		cmd_usage("-j, --retries, --backoff, --dead-letter, "
+		    "--on-error and --job-checkpoints go with --exec");
 	if (exec_cmd != NULL && strcmp(c->output, "-") != 0)
 		cmd_usage("-o: with --exec, the commands' output is ours");
 	if (c->do_split && (exec_cmd != NULL || max_count || max_bytes ||
@@ -1054,6 +1119,8 @@ parse(int argc, char *argv[], struct config *c)
 		{ "dead-letter", required_argument, NULL, 'D' },
 		{ "exec", required_argument, NULL, 'x' },
 		{ "force", no_argument, NULL, 'F' },
+		{ "job-checkpoints", required_argument, NULL,
+		    BATCH_OPT_JOB_CHECKPOINTS },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "keep-meta", no_argument, NULL, 'K' },
 		{ "no-eos", no_argument, NULL, 'E' },
@@ -1100,12 +1167,15 @@ open_all(const struct config *c)
 	if ((loop = ls_loop_new(&e)) == NULL)
 		errx(1, "%s", e.msg);
 	stage_open(&st);
+	cp_on = stage_mark(&st, &cp_prev);
 	if (ls_out_init_fn(&enc, enc_write, NULL, 65536, &e) != LS_OK)
 		errx(1, "%s", e.msg);
 	if (exec_cmd == NULL)
 		sink = cmd_sink_open(c->output, &c->ko);
 	if (c->dead_uri != NULL)
 		dead = cmd_sink_open(c->dead_uri, &c->ko);
+	if (job_dir != NULL)
+		job_checkpoint_dir(job_dir);
 	if (exec_cmd != NULL) {
 		if ((jobs = calloc(jobs_max, sizeof(*jobs))) == NULL)
 			err(1, NULL);
@@ -1131,6 +1201,9 @@ run(bool do_split)
 		}
 		if (rc != LS_OK)
 			break;
+		cp_before = cp_prev;
+		if (cp_on)
+			stage_mark(&st, &cp_prev);
 		if (do_split) {
 			split(&m);
 			continue;
@@ -1165,6 +1238,8 @@ close_outputs(void)
 		status = 1;
 	if (dead != NULL && cmd_sink_close(dead, NULL) != 0)
 		status = 1;
+	if (status == 0)
+		save_checkpoint();
 	if (stage_close(&st) != 0)
 		status = 1;
 	ls_loop_free(loop);
@@ -1184,10 +1259,12 @@ main(int argc, char *argv[])
 
 	cmd_usage_text = usage_text;
 	stage_init(&st, "batch");
+	st.checkpoints = true;
 	memset(&c, 0, sizeof(c));
 	c.ko.interval = LS_SS_DEFAULT_INTERVAL;
 	c.output = "-";
 	parse(argc, argv, &c);
+	c.ko.flush_delivers = st.cp.file != NULL;
 	open_all(&c);
 	run(c.do_split);
 	return close_outputs();

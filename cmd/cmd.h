@@ -197,7 +197,9 @@ bool cmd_written(int rc, const ls_msg *m, const ls_source *src,
 	{ "token-file", required_argument, NULL, STAGE_OPT_TOKEN_FILE }, \
 	{ "rate", required_argument, NULL, STAGE_OPT_RATE }, \
 	{ "burst", required_argument, NULL, STAGE_OPT_BURST }, \
-	{ "progress", no_argument, NULL, STAGE_OPT_PROGRESS }
+	{ "progress", no_argument, NULL, STAGE_OPT_PROGRESS }, \
+	{ "checkpoint", required_argument, NULL, STAGE_OPT_CHECKPOINT }, \
+	{ "checkpoint-reset", no_argument, NULL, STAGE_OPT_CHECKPOINT_RESET }
 
 /* Codes of long options without a letter. Each feature takes its own
  * block of 32: listening sources 0x200, HTTP 0x220, etcd 0x240,
@@ -212,6 +214,10 @@ enum {
 	STAGE_OPT_MAX_BODY = 0x220,
 	STAGE_OPT_MAX_QUEUE,
 	STAGE_OPT_TOKEN_FILE,
+	/* checkpoints of file inputs: 0x260 to 0x26f */
+	STAGE_OPT_CHECKPOINT = 0x260,
+	STAGE_OPT_CHECKPOINT_RESET,
+	BATCH_OPT_JOB_CHECKPOINTS,	/* batch --job-checkpoints */
 	/* membership (partition --members): 0x270 on, the upper half of
 	 * the block it shares with checkpoints */
 	CMD_OPT_MEMBERS = 0x270,
@@ -220,6 +226,39 @@ enum {
 	STAGE_OPT_BURST,
 	STAGE_OPT_PROGRESS,
 };
+
+/* A file input's checkpoint (--checkpoint, cmd/lib/checkpoint.c). */
+struct checkpoint {
+	const char *file;	/* NULL: none */
+	bool reset;		/* --checkpoint-reset: a stale one starts over */
+	bool have;		/* pos is what file holds */
+	ls_src_pos pos;
+	const char *stale;	/* why the file does not fit the input, or
+				   NULL */
+	bool shorter;		/* the input was found truncated under it */
+};
+
+/* Reads cp->file, the checkpoint of input, into cp->pos; false if there
+ * is none yet. Exits 1 naming what is wrong with a file it cannot
+ * read. */
+bool checkpoint_load(struct checkpoint *cp, const char *input);
+
+/* Writes pos of input to cp->file (a temporary beside it, synced, then
+ * renamed) unless it holds that position already; exits 1 if it cannot. */
+void checkpoint_save(struct checkpoint *cp, const char *input,
+    const ls_src_pos *pos);
+
+/* Exits 1 unless dir is a directory (--job-checkpoints). */
+void job_checkpoint_dir(const char *dir);
+
+/* The checkpoint file in dir of a batch job, named by the batch: its
+ * first message's key, shard and sequence, and a hash of its messages
+ * msgs[0..len), in buf (n bytes); exits 1 if it does not fit. */
+void job_checkpoint_path(char *buf, size_t n, const char *dir,
+    const ls_msg *first, const void *msgs, size_t len);
+
+/* Removes a job's checkpoint file (done with: run, or dead-lettered). */
+void job_checkpoint_remove(const char *path);
 
 struct stage {
 	const char *program;
@@ -236,6 +275,8 @@ struct stage {
 					   failed while the input waited) */
 	uint64_t rate_n, rate_per_ns, burst;	/* --rate N/s, --burst */
 	bool progress;		/* --progress */
+	struct checkpoint cp;	/* --checkpoint */
+	bool checkpoints;	/* the command calls stage_checkpoint */
 };
 
 /* Starts a stage's main (cmd_init) and sets st to its defaults. */
@@ -265,6 +306,17 @@ _Noreturn void stage_fail(struct stage *st, const char *msg);
  * errors end the program.
  */
 int stage_next(struct stage *st, ls_msg *m);
+
+/* Records where st's input is in its checkpoint file, if it has one;
+ * call once every message read so far is out (the outputs flushed). */
+void stage_checkpoint(struct stage *st);
+
+/* The same in two halves, for a stage that holds messages (batch):
+ * stage_mark takes the position after the last message read (false,
+ * pos untouched, without a checkpoint); stage_checkpoint_at records one
+ * taken earlier, once every message before it is out. */
+bool stage_mark(const struct stage *st, ls_src_pos *pos);
+void stage_checkpoint_at(struct stage *st, ls_src_pos *pos);
 
 /* Closes st's input, reporting the lines it took raw. */
 void stage_close_input(struct stage *st);

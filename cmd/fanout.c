@@ -14,6 +14,7 @@ static const char usage_text[] =
     "              [--beacon-interval bytes] [--no-eos] [--skip-corrupt]\n"
     "              [--stats] [--stats-interval duration]\n"
     "              [--rate n/s|n/m [--burst n]] [--progress]\n"
+    "              [--checkpoint file [--checkpoint-reset]]\n"
     "              output ... | --exec command -j count\n"
     "              [--on-exit fail|restart] [--restarts count]\n"
     "       fanout --version\n";
@@ -48,6 +49,8 @@ flush_outputs(void *ctx)
 	for (size_t i = 0; outs != NULL && i < ls_outs_count(outs); i++)
 		if (!dead[i] && ls_outs_flush_one(outs, i, &e) != LS_OK)
 			drop(i, &e);
+	if (outs != NULL)
+		stage_checkpoint(&st);
 }
 
 /* Output i failed: it is dropped, as tee drops an output, and the rest
@@ -275,7 +278,8 @@ close_all(void)
 	if (rc != LS_OK) {
 		warnx("%s", e.msg);
 		status = 1;
-	}
+	} else
+		stage_checkpoint(&st);
 	if (stage_close(&st) != 0)
 		status = 1;
 	free(dead);
@@ -289,11 +293,13 @@ main(int argc, char *argv[])
 
 	cmd_usage_text = usage_text;
 	stage_init(&st, "fanout");
+	st.checkpoints = true;
 	memset(&c, 0, sizeof(c));
 	c.mode = BROADCAST;
 	c.restarts = 5;
 	c.oo.sink.interval = LS_SS_DEFAULT_INTERVAL;
 	parse(argc, argv, &c);
+	c.oo.sink.flush_delivers = st.cp.file != NULL;
 	open_all(&c);
 	run(&c);
 	return close_all();

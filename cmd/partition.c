@@ -24,6 +24,7 @@ static const char usage_text[] =
     "                 [--no-eos] [--restarts count] [--skip-corrupt]\n"
     "                 [--stats] [--stats-interval duration]\n"
     "                 [--rate n/s|n/m [--burst n]] [--progress]\n"
+    "                 [--checkpoint file [--checkpoint-reset]]\n"
     "                 template | --exec command\n"
     "       partition --members file | etcd://host:port/prefix\n"
     "                 [--members-interval duration]\n"
@@ -63,6 +64,8 @@ flush_outputs(void *ctx)
 		wait_rc = members_flush(ms, &wait_err);
 	if (wait_rc == LS_OK && missing != NULL)
 		wait_rc = ls_sink_flush(missing, &wait_err);
+	if (wait_rc == LS_OK)
+		stage_checkpoint(&st);
 }
 
 static void
@@ -443,6 +446,8 @@ close_all(struct config *c)
 		status = 1;
 	}
 	missing = NULL;
+	if (status == 0)
+		stage_checkpoint(&st);
 	if (stage_close(&st) != 0)
 		status = 1;
 	if (c->uris != NULL)
@@ -488,10 +493,12 @@ main(int argc, char *argv[])
 
 	cmd_usage_text = usage_text;
 	stage_init(&st, "partition");
+	st.checkpoints = true;
 	memset(&c, 0, sizeof(c));
 	c.by = BY_STREAM;
 	c.oo.sink.interval = LS_SS_DEFAULT_INTERVAL;
 	parse(argc, argv, &c);
+	c.oo.sink.flush_delivers = st.cp.file != NULL;
 	open_all(&c);
 	run(&c);
 	if (wait_rc != LS_OK)

@@ -22,6 +22,7 @@ static const char usage_text[] =
     "             [--beacon-interval bytes] [--force] [--from position]\n"
     "             [--no-eos] [--on-bad-line fail|skip|raw] [--skip-corrupt]\n"
     "             [--stats] [--stats-interval duration]\n"
+    "             [--checkpoint file [--checkpoint-reset]]\n"
     "             [--sync none|interval|every]\n"
     "             [--group name] [--consumer name] [--claim-idle duration]\n"
     "             [--maxlen count] [--exit-at-end] [--key field:name]\n"
@@ -54,6 +55,14 @@ commit_inputs(void)
 			    e.msg);
 }
 
+/* What the output has taken is recorded in the checkpoint files. */
+static void
+checkpoint_inputs(void)
+{
+	for (size_t i = 0; wait_rc == LS_OK && i < ninputs; i++)
+		stage_checkpoint(&inputs[i].st);
+}
+
 /* Before the input waits, everything read so far goes out. */
 static void
 flush_output(void *ctx)
@@ -62,6 +71,8 @@ flush_output(void *ctx)
 	if (sink != NULL && wait_rc == LS_OK)
 		wait_rc = ls_sink_flush(sink, &wait_err);
 	commit_inputs();
+	if (sink != NULL)
+		checkpoint_inputs();
 }
 
 static void
@@ -253,6 +264,11 @@ parse(int argc, char *argv[], struct config *c)
 		add_input(c, "-");
 	if (c->opt.so.follow && c->nin > 1)
 		cmd_usage("--follow takes a single input");
+	if (c->opt.cp.file != NULL && c->nin > 1)
+		cmd_usage("--checkpoint takes a single input");
+	/* a checkpoint waits for what went out to be taken */
+	if (c->opt.cp.file != NULL)
+		c->ko.flush_delivers = true;
 	if (c->opt.so.consumer != NULL && c->opt.so.group == NULL)
 		cmd_usage("--consumer goes with --group");
 	if (c->ko.lease_ttl_s > 0 && strncmp(c->output, "etcd://", 7) != 0)
@@ -326,6 +342,7 @@ close_all(struct config *c)
 	if (cmd_sink_close(k, ls_sink_is_ss(k) || eos_ts ? &eos : NULL) != 0)
 		exit(1);
 	commit_inputs();
+	checkpoint_inputs();
 	for (size_t i = 0; i < ninputs; i++)
 		stage_close_input(&inputs[i].st);
 	if (stage_end(&c->opt) != 0)
@@ -345,6 +362,7 @@ main(int argc, char *argv[])
 	cmd_usage_text = usage_text;
 	memset(&c, 0, sizeof(c));
 	stage_init(&c.opt, "relay");
+	c.opt.checkpoints = true;
 	c.ko.interval = LS_SS_DEFAULT_INTERVAL;
 	c.output = "-";
 	parse(argc, argv, &c);

@@ -60,7 +60,9 @@ enum ls_status {
 	LS_ERR_NOMEM = -4,
 	LS_ERR_NOTLINE = -5,	/* payload cannot be a line (newline, not UTF-8) */
 	LS_ERR_RANGE = -6,	/* a position past the end of the file */
-	LS_ERR_SEEK = -7	/* positioning needs a seekable file */
+	LS_ERR_SEEK = -7,	/* positioning needs a seekable file */
+	LS_ERR_STALE = -8	/* a resume position no longer matches its
+				   file (replaced, truncated, rewritten) */
 };
 
 typedef struct ls_error {
@@ -354,7 +356,9 @@ enum ls_ss_from {
 				   trailing End-of-Stream */
 	LS_FROM_BEACON,		/* first message boundary after beacon N */
 	LS_FROM_SEQ,		/* first message with sequence >= value */
-	LS_FROM_TIME		/* first message with timestamp > value (ms) */
+	LS_FROM_TIME,		/* first message with timestamp > value (ms) */
+	LS_FROM_OFFSET		/* the message boundary at byte value (as
+				   ls_ss_reader_offset told it) */
 };
 
 #define LS_ANY_SHARD UINT64_MAX	/* ls_ss_pos.shard: any shard of key */
@@ -534,6 +538,26 @@ LS_API int ls_pos_parse(const char *s, ls_ss_pos *pos, ls_error *err);
  * microseconds; N is a whole number. Returns LS_OK or LS_ERR_INVAL. */
 LS_API int ls_duration_parse(const char *s, uint64_t *us, ls_error *err);
 
+/*
+ * Where a file source is (ls_source_tell), to open it there again
+ * (ls_source_opts.resume): the byte after the last message it gave, and
+ * what tells whether the file is still the one read.
+ */
+typedef struct ls_src_pos {
+	uint64_t offset;	/* bytes before the next message (0: the start) */
+	uint64_t line;		/* lines: the lines before offset */
+	uint64_t seq;		/* lines: the next sequence number of the
+				   default stream (broadcast, shard 0), for
+				   lines without one */
+	uint64_t dev, ino;	/* the file read (a follower's may change) */
+	uint64_t size;		/* its size when told */
+	uint32_t window;	/* bytes just before offset hashed: up to
+				   LS_POS_WINDOW */
+	uint64_t hash;		/* their ls_hash64 */
+} ls_src_pos;
+
+#define LS_POS_WINDOW 256
+
 typedef struct ls_source_opts {
 	ls_ss_pos from;		/* .ss files: where to start */
 	bool follow;		/* files: wait for more at the end, like tail -f */
@@ -581,6 +605,12 @@ typedef struct ls_source_opts {
 				   (then 503); 0: 256 MiB */
 	const char *token_file;	/* file of the bearer token clients must
 				   send; NULL: $LS_HTTP_TOKEN, if set */
+	/* files: open at this position (from ls_source_tell), taking
+	 * precedence over from, once the file is seen to match it: the
+	 * same device and inode, no shorter than offset and than size,
+	 * and the same window of bytes before offset; else LS_ERR_STALE,
+	 * err->msg saying why. Refused for stdin, pipes and .gz files. */
+	const ls_src_pos *resume;
 } ls_source_opts;
 
 typedef struct ls_source ls_source;
@@ -657,6 +687,36 @@ LS_API const char *ls_source_where_text(const ls_source *s, char *buf,
 
 /* Lines taken raw (LS_BAD_RAW) so far. */
 LS_API uint64_t ls_source_raw_count(const ls_source *s);
+
+/*
+ * Where a file source is: pos->offset is the byte after the last message
+ * ls_source_next gave (for a .ss file, before an End-of-Stream, so that
+ * an append that replaces it is read), pos->line the lines before it,
+ * and the file's identity, size and a hash of the bytes before offset.
+ * A follower that went on in a replaced or truncated file tells the new
+ * content's position. Returns LS_OK, or LS_ERR_SEEK for a source that
+ * cannot be reopened at a position (stdin, a pipe, a .gz file, a
+ * broker: these keep their own offsets, with consumer groups), or
+ * LS_ERR_RANGE if the file is now shorter than the offset (truncated
+ * under the reader; a follower notices it at its next look).
+ */
+LS_API int ls_source_tell(const ls_source *s, ls_src_pos *pos,
+    ls_error *err);
+
+/*
+ * ls_source_tell in two halves, for a caller that keeps the position of
+ * many messages (a batcher: where each open batch began) and records
+ * one of them later. ls_source_mark fills pos's offset, line, seq, dev
+ * and ino, with no system call; ls_source_seal fills its size, window
+ * and hash from the file read now, for any earlier mark of the file.
+ * Both return as ls_source_tell; ls_source_seal also LS_ERR_STALE if
+ * pos is of a file the source no longer reads (a follower went on in a
+ * replaced one).
+ */
+LS_API int ls_source_mark(const ls_source *s, ls_src_pos *pos,
+    ls_error *err);
+LS_API int ls_source_seal(const ls_source *s, ls_src_pos *pos,
+    ls_error *err);
 
 LS_API void ls_source_close(ls_source *s);
 

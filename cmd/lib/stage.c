@@ -58,6 +58,12 @@ stage_listen_option(struct stage *st, int ch, const char *arg)
 		st->so.max_line = (size_t)cmd_number(arg, 64, 1LL << 30,
 		    "--max-line");
 		return true;
+	case STAGE_OPT_CHECKPOINT:
+		st->cp.file = arg;
+		return true;
+	case STAGE_OPT_CHECKPOINT_RESET:
+		st->cp.reset = true;
+		return true;
 	}
 	return stage_http_option(st, ch, arg);
 }
@@ -105,16 +111,123 @@ stage_start(const struct stage *st)
 	cmd_stats_start(st->program, st->stats ? st->stats_us : 0);
 }
 
+/* The checkpoint's input is a file: not stdin, not a broker. */
+static void
+checkpoint_check(const struct stage *st)
+{
+	const char *u = st->uri, *p = strstr(u, "://");
+
+	if (!st->checkpoints)
+		cmd_usage("--checkpoint: %s keeps no checkpoints",
+		    st->program);
+	if (strcmp(u, "-") == 0 || (p != NULL && strncmp(u, "file://", 7)))
+		cmd_usage("--checkpoint: '%s' is not a file (brokers keep "
+		    "their place with --group)", u);
+}
+
+/* Opens st's input where its checkpoint says: a checkpoint that does not
+ * fit is an error, or with --checkpoint-reset a start from the start. */
+static void
+stage_resume(struct stage *st)
+{
+	ls_error e;
+
+	checkpoint_check(st);
+	if (!checkpoint_load(&st->cp, st->uri)) {
+		st->src = ls_source_open(st->uri, &st->so, &e);
+	} else if (st->cp.stale != NULL) {
+		e.code = LS_ERR_STALE;
+		snprintf(e.msg, sizeof(e.msg), "%s: %s", st->uri, st->cp.stale);
+	} else {
+		ls_source_opts so = st->so;
+		so.resume = &st->cp.pos;
+		so.from.from = LS_FROM_START;
+		st->src = ls_source_open(st->uri, &so, &e);
+	}
+	if (st->src != NULL) {
+		/* an input without a position, or a checkpoint that cannot
+		 * be written, is refused before anything is read */
+		stage_checkpoint(st);
+		return;
+	}
+	if (e.code != LS_ERR_STALE)
+		errx(1, "%s", e.msg);
+	if (!st->cp.reset)
+		errx(1, "%s (checkpoint %s; --checkpoint-reset starts over)",
+		    e.msg, st->cp.file);
+	warnx("%s (checkpoint %s); starting over", e.msg, st->cp.file);
+	st->cp.have = false;
+	if ((st->src = ls_source_open(st->uri, &st->so, &e)) == NULL)
+		errx(1, "%s", e.msg);
+	stage_checkpoint(st);
+}
+
 void
 stage_open_input(struct stage *st)
 {
 	ls_error e;
 
 	st->so.stop = &cmd_stop;
+	if (st->cp.reset && st->cp.file == NULL)
+		cmd_usage("--checkpoint-reset goes with --checkpoint");
+	if (st->cp.file != NULL) {
+		stage_resume(st);
+		return;
+	}
 	if ((st->src = ls_source_open(st->uri, &st->so, &e)) == NULL)
 		errx(1, "%s", e.msg);
 	if (st->progress)
 		progress_open(st->uri);
+}
+
+void
+stage_checkpoint_at(struct stage *st, ls_src_pos *pos)
+{
+	ls_error e;
+	int rc;
+
+	if (st->cp.file == NULL || st->src == NULL)
+		return;
+	/* not moved (a follower's pauses): nothing to look at */
+	if (st->cp.have && pos->offset == st->cp.pos.offset &&
+	    pos->dev == st->cp.pos.dev && pos->ino == st->cp.pos.ino)
+		return;
+	rc = ls_source_seal(st->src, pos, &e);
+	if (rc == LS_ERR_RANGE) {
+		/* truncated under the reader: a follower will see it and go
+		 * on; the last checkpoint stays */
+		if (!st->so.follow && !st->cp.shorter)
+			warnx("%s; checkpoint %s not updated", e.msg,
+			    st->cp.file);
+		st->cp.shorter = true;
+		return;
+	}
+	if (rc == LS_ERR_STALE)	/* of a file a follower has left */
+		return;
+	if (rc != LS_OK)
+		errx(1, "%s (checkpoint %s)", e.msg, st->cp.file);
+	checkpoint_save(&st->cp, st->uri, pos);
+}
+
+bool
+stage_mark(const struct stage *st, ls_src_pos *pos)
+{
+	ls_error e;
+
+	if (st->cp.file == NULL || st->src == NULL)
+		return false;
+	if (ls_source_mark(st->src, pos, &e) != LS_OK)
+		errx(1, "%s (checkpoint %s)", e.msg, st->cp.file);
+	return true;
+}
+
+void
+stage_checkpoint(struct stage *st)
+{
+	ls_src_pos pos;
+
+	if (stage_mark(st, &pos))
+		stage_checkpoint_at(st, &pos);
 }
 
 void

@@ -167,6 +167,7 @@ ls_strstatus(int code)
 	case LS_ERR_NOTLINE: return "payload cannot be a line";
 	case LS_ERR_RANGE: return "position out of range";
 	case LS_ERR_SEEK: return "file is not seekable";
+	case LS_ERR_STALE: return "position no longer matches the file";
 	}
 	return "unknown status";
 }

@@ -1169,6 +1169,9 @@ ls_ss_seek(ls_ss_reader *r, const ls_ss_pos *pos, ls_error *err)
 		if (rc != LS_END && rc != LS_PARTIAL)
 			return rc;
 		return jump(r, off, err);
+	case LS_FROM_OFFSET:
+		return jump(r, pos->value < LS_SS_HEADER_SIZE ?
+		    LS_SS_HEADER_SIZE : pos->value, err);
 	case LS_FROM_SEQ:
 	case LS_FROM_TIME:
 		break;

@@ -225,6 +225,32 @@ ls_source_is_lines(const ls_source *s)
 	return s->be.lines;
 }
 
+LS_API int
+ls_source_mark(const ls_source *s, ls_src_pos *pos, ls_error *err)
+{
+	if (s->be.mark == NULL)
+		return ls__failn(err, LS_ERR_SEEK, 0, s->name, "a broker's "
+		    "source has no position to reopen it at (its consumer "
+		    "group keeps one)");
+	return s->be.mark(s->be.ctx, pos, err);
+}
+
+LS_API int
+ls_source_seal(const ls_source *s, ls_src_pos *pos, ls_error *err)
+{
+	if (s->be.seal == NULL)
+		return ls_source_mark(s, pos, err);
+	return s->be.seal(s->be.ctx, pos, err);
+}
+
+LS_API int
+ls_source_tell(const ls_source *s, ls_src_pos *pos, ls_error *err)
+{
+	int rc = ls_source_mark(s, pos, err);
+
+	return rc == LS_OK ? ls_source_seal(s, pos, err) : rc;
+}
+
 LS_API uint64_t
 ls_source_raw_count(const ls_source *s)
 {

@@ -43,6 +43,13 @@ struct fsrc {
 	 * pause at its end: LS_PARTIAL if inside a message, at byte cut) */
 	int look;
 	uint64_t cut;
+	/* positions: the file offset of buf[0] (lines), and the byte after
+	 * the last message given, with the lines before it */
+	uint64_t base, given, given_line;
+	uint64_t dev, ino;	/* the file read */
+	bool unended;		/* the last line had no newline: a position
+				   stays before it, as its writer may not
+				   have finished it */
 };
 
 /* Lets the wait hook decide whether to block on fd (-1: a pause of
@@ -158,7 +165,10 @@ switch_fd(struct fsrc *s, int fd)
 		close(s->fd);
 	s->fd = fd;
 	s->own_fd = true;
+	memset(&st, 0, sizeof(st));
 	s->regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+	s->dev = (uint64_t)st.st_dev;
+	s->ino = (uint64_t)st.st_ino;
 }
 
 /*
@@ -194,6 +204,7 @@ lines_look(struct fsrc *s, ls_error *err)
 	}
 	s->start = s->end = s->scan = 0;
 	s->lineno = 0;
+	s->base = s->given = s->given_line = 0;
 	if (k == 0)
 		return ls__fail(err, LS_NOTICE, 0, "%s: %s", s->name, what);
 	return ls__fail(err, LS_NOTICE, 0, "%s: %s (the %zu bytes of an "
@@ -215,6 +226,7 @@ next_line(struct fsrc *s, const char **line, size_t *len, ls_error *err)
 		}
 		s->scan = s->end;
 		if (s->start > 0) {
+			s->base += s->start;
 			memmove(s->buf, s->buf + s->start, s->end - s->start);
 			s->end -= s->start;
 			s->scan = s->end;
@@ -262,6 +274,7 @@ next_line(struct fsrc *s, const char **line, size_t *len, ls_error *err)
 		*line = (const char *)s->buf + s->start;
 		*len = s->end - s->start;
 		s->start = s->scan = s->end;
+		s->unended = true;
 		return LS_OK;
 	}
 }
@@ -335,8 +348,13 @@ lines_next(struct fsrc *s, ls_msg *m, ls_error *err)
 		/* lines without a key are for every consumer, as in
 		 * SeaStreamer's stdio; End-of-Stream ends every filter */
 		if (!(have & LS_HAVE_KEY) || ls__keys_pass(&s->keys, m) ||
-		    ls_msg_is_eos(m))
+		    ls_msg_is_eos(m)) {
+			if (!s->unended) {
+				s->given = s->base + s->start;
+				s->given_line = s->lineno;
+			}
 			return LS_OK;
+		}
 	}
 }
 
@@ -355,6 +373,7 @@ ss_look(struct fsrc *s, int end, uint64_t cut, ls_error *err)
 	rc = s->own_fd ? ls_follow_replaced(s->fd, s->name, &fd, err) : LS_OK;
 	if (rc == LS_NOTICE) {
 		switch_fd(s, fd);
+		s->given = 0;
 		s->start = s->end;	/* no sniffed bytes to hand back */
 		if ((rc = ls_ss_reader_restart(s->r, fd, err)) != LS_OK)
 			return rc;
@@ -373,6 +392,7 @@ ss_look(struct fsrc *s, int end, uint64_t cut, ls_error *err)
 		return rc;
 	snprintf(why, sizeof(why), "%s", err->msg);
 	if (rc == LS_NOTICE) {
+		s->given = 0;
 		s->start = s->end;	/* the reader went back to byte 0 */
 		return ls__fail(err, rc, 0, "%s: %s", s->name, why);
 	}
@@ -399,6 +419,9 @@ ss_next(struct fsrc *s, ls_msg *m, ls_error *err)
 		if (s->again && (rc == LS_END || rc == LS_PARTIAL))
 			return LS_AGAIN;
 		if (rc == LS_OK) {
+			/* an append may replace the End-of-Stream */
+			if (!ls_msg_is_eos(m))
+				s->given = ls_ss_reader_offset(s->r);
 			if (ls_msg_is_eos(m) || ls__keys_pass(&s->keys, m))
 				return LS_OK;
 			continue;
@@ -423,6 +446,7 @@ ss_next(struct fsrc *s, ls_msg *m, ls_error *err)
 			/* damage read from a file rewritten meanwhile? */
 			ls_error e2;
 			if (ls_ss_reader_refresh(s->r, &e2) == LS_NOTICE) {
+				s->given = 0;
 				s->start = s->end;
 				return ls__fail(err, LS_NOTICE, 0, "%s: %s",
 				    s->name, e2.msg);
@@ -528,6 +552,44 @@ fs_where_text(void *ctx, char *buf, size_t n)
 	    (unsigned long long)fs_where(s));
 }
 
+static int
+fs_mark(void *ctx, ls_src_pos *pos, ls_error *err)
+{
+	struct fsrc *s = ctx;
+	size_t idx;
+
+	if (s->gz != NULL || !s->regular)
+		return ls__failn(err, LS_ERR_SEEK, 0, s->name, "%s has no "
+		    "position to reopen it at", s->gz ? "a compressed file" :
+		    "a stream that is not a regular file");
+	memset(pos, 0, sizeof(*pos));
+	pos->offset = s->given;
+	pos->line = s->ss ? 0 : s->given_line;
+	pos->dev = s->dev;
+	pos->ino = s->ino;
+	if (!s->ss && ls__streams_find(&s->seqs, LS_DEFAULT_KEY,
+	    sizeof(LS_DEFAULT_KEY) - 1, 0, false, &idx) == 1)
+		pos->seq = s->seqs.v[idx].seq;
+	return LS_OK;
+}
+
+static int
+fs_seal(void *ctx, ls_src_pos *pos, ls_error *err)
+{
+	struct fsrc *s = ctx;
+	char why[LS_ERRMSG_MAX];
+	int rc;
+
+	if (s->gz != NULL || !s->regular)
+		return fs_mark(ctx, pos, err);
+	rc = ls__pos_seal(s->fd, pos, err);
+	if (rc != LS_OK && err != NULL) {
+		snprintf(why, sizeof(why), "%s", err->msg);
+		return ls__failn(err, rc, pos->offset, s->name, "%s", why);
+	}
+	return rc;
+}
+
 static uint64_t
 fs_raw(void *ctx)
 {
@@ -592,9 +654,14 @@ fs_open_ss(struct fsrc *s, const struct ls__uri *u, ls_error *err)
 		return ls__failn(err, err->code, err->offset, s->name, "byte "
 		    "%llu: %s", (unsigned long long)err->offset, why);
 	}
-	if (s->o.from.from == LS_FROM_START)
-		return LS_OK;
 	ls_ss_pos pos = s->o.from;
+	if (s->o.resume != NULL) {
+		pos = (ls_ss_pos){ .from = LS_FROM_OFFSET,
+		    .value = s->o.resume->offset };
+		s->given = s->o.resume->offset;
+	}
+	if (pos.from == LS_FROM_START)
+		return LS_OK;
 	if (pos.key == NULL && s->keys.n == 1) {
 		pos.key = s->keys.v[0].key;
 		pos.key_len = s->keys.v[0].len;
@@ -609,6 +676,39 @@ fs_open_ss(struct fsrc *s, const struct ls__uri *u, ls_error *err)
 	return ls__failn(err, rc, err ? err->offset : 0, s->name, "%s", why);
 }
 
+/* A resume position: the file must be a regular one, and match it. */
+static int
+fs_resume_check(struct fsrc *s, const struct ls__uri *u, ls_error *err)
+{
+	if (u->gz || !s->regular)
+		return ls__failn(err, LS_ERR_SEEK, 0, s->name, "resuming at a "
+		    "position needs %s", u->gz ? "the uncompressed file" :
+		    "a regular file");
+	return ls__pos_check(s->fd, s->name, s->o.resume, err);
+}
+
+/* Lines from a resume position: the sniffed bytes are dropped. */
+static int
+fs_resume_lines(struct fsrc *s, ls_error *err)
+{
+	const ls_src_pos *p = s->o.resume;
+
+	if (lseek(s->fd, (off_t)p->offset, SEEK_SET) < 0)
+		return ls__failn(err, LS_ERR_IO, 0, s->name, "seek: %s",
+		    strerror(errno));
+	s->start = s->end = s->scan = 0;
+	s->base = s->given = p->offset;
+	s->lineno = s->given_line = p->line;
+	if (p->seq > 0) {
+		size_t idx;
+		if (ls__streams_find(&s->seqs, LS_DEFAULT_KEY,
+		    sizeof(LS_DEFAULT_KEY) - 1, 0, true, &idx) < 0)
+			return ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
+		s->seqs.v[idx].seq = p->seq;
+	}
+	return LS_OK;
+}
+
 /* The file or stdio source of u, lines or .ss as its first bytes say. */
 static int
 fs_open(struct fsrc *s, struct ls__uri *u, ls_error *err)
@@ -618,14 +718,21 @@ fs_open(struct fsrc *s, struct ls__uri *u, ls_error *err)
 
 	if ((rc = fs_open_fd(s, u, err)) != LS_OK || s->failed)
 		return rc;
+	memset(&st, 0, sizeof(st));
 	s->regular = !u->gz && fstat(s->fd, &st) == 0 && S_ISREG(st.st_mode);
+	s->dev = (uint64_t)st.st_dev;
+	s->ino = (uint64_t)st.st_ino;
 	if (u->gz && (s->o.follow || s->o.from.from != LS_FROM_START))
 		return ls__failn(err, LS_ERR_INVAL, 0, s->name, "--follow and "
 		    "positions other than start need the uncompressed file");
+	if (s->o.resume != NULL && (rc = fs_resume_check(s, u, err)) != LS_OK)
+		return rc;
 	if (!u->stdio && (rc = sniff(s, err)) != LS_OK)
 		return rc;
 	if (s->ss)
 		return fs_open_ss(s, u, err);
+	if (s->o.resume != NULL)
+		return fs_resume_lines(s, err);
 	if (s->o.from.from != LS_FROM_START)
 		return ls__failn(err, LS_ERR_INVAL, 0, s->name, "positions "
 		    "other than start are for .ss files");
@@ -657,7 +764,8 @@ ls__file_source(struct ls__uri *u, const ls_source_opts *o,
 		return rc;
 	}
 	*b = (struct ls__src){ .ctx = s, .lines = !s->ss, .next = fs_next,
-	    .where = fs_where, .where_text = fs_where_text, .raw = fs_raw,
+	    .where = fs_where, .where_text = fs_where_text, .mark = fs_mark,
+	    .seal = fs_seal, .raw = fs_raw,
 	    .close = fs_close };
 	return LS_OK;
 }

@@ -79,6 +79,10 @@ struct ls__src {
 	 * "line N", "byte N", "entry MS-SEQ", "partition P offset O". */
 	uint64_t (*where)(void *ctx);
 	void (*where_text)(void *ctx, char *buf, size_t n);
+	/* Where it is, to be reopened there (ls_source_mark), and the
+	 * rest of such a position (ls_source_seal); NULL: it cannot be. */
+	int (*mark)(void *ctx, ls_src_pos *pos, ls_error *err);
+	int (*seal)(void *ctx, ls_src_pos *pos, ls_error *err);
 	/* Lines taken raw (LS_BAD_RAW); NULL: none. */
 	uint64_t (*raw)(void *ctx);
 	void (*close)(void *ctx);
@@ -97,6 +101,16 @@ struct ls__snk {
 	 * flushes, unless abort, and frees ctx. */
 	int (*close)(void *ctx, const ls_msg *eos, bool abort, ls_error *err);
 };
+
+/* Fills pos's size, window and hash from the file on fd, which must be
+ * pos's (dev, ino): else LS_ERR_STALE; LS_ERR_RANGE if it is shorter
+ * than pos->offset (resume.c). */
+int ls__pos_seal(int fd, ls_src_pos *pos, ls_error *err);
+
+/* Does the file on fd still match pos? LS_OK, or LS_ERR_STALE with why,
+ * after name (resume.c). */
+int ls__pos_check(int fd, const char *name, const ls_src_pos *pos,
+    ls_error *err);
 
 /* Each backend's open: name is what messages call it (owned by the
  * caller, alive as long as the backend); o stays the caller's too. */
