@@ -826,14 +826,31 @@ save_checkpoint(void)
 		stage_checkpoint_at(&st, &pos);
 }
 
+/* No message is held: no batch open, closed, running or to retry. */
+static bool
+holds_nothing(void)
+{
+	if (single.open != NULL || single.head != NULL || single.running ||
+	    nready > 0)
+		return false;
+	for (size_t i = 0; i < groups_cap; i++)
+		if (groups[i] != NULL && (groups[i]->open != NULL ||
+		    groups[i]->head != NULL || groups[i]->running))
+			return false;
+	return true;
+}
+
 static void
 flush_output(void *ctx)
 {
 	(void)ctx;
 	if (wait_rc == LS_OK && sink != NULL)
 		wait_rc = ls_sink_flush(sink, &wait_err);
-	if (wait_rc == LS_OK)
+	if (wait_rc == LS_OK) {
 		save_checkpoint();
+		if (holds_nothing())
+			stage_commit(&st);
+	}
 }
 
 /* --- split --------------------------------------------------------------- */
@@ -1238,8 +1255,10 @@ close_outputs(void)
 		status = 1;
 	if (dead != NULL && cmd_sink_close(dead, NULL) != 0)
 		status = 1;
-	if (status == 0)
+	if (status == 0) {
 		save_checkpoint();
+		stage_commit(&st);
+	}
 	if (stage_close(&st) != 0)
 		status = 1;
 	ls_loop_free(loop);

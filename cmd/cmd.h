@@ -311,6 +311,14 @@ int stage_next(struct stage *st, ls_msg *m);
  * call once every message read so far is out (the outputs flushed). */
 void stage_checkpoint(struct stage *st);
 
+/* Acknowledges to st's input (a broker group, an HTTP client) every
+ * message read so far: call once they are all out; a failure is a
+ * warning. */
+void stage_commit(struct stage *st);
+
+/* Both, once the outputs flushed: stage_commit, then stage_checkpoint. */
+void stage_flushed(struct stage *st);
+
 /* The same in two halves, for a stage that holds messages (batch):
  * stage_mark takes the position after the last message read (false,
  * pos untouched, without a checkpoint); stage_checkpoint_at records one

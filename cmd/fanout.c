@@ -50,7 +50,7 @@ flush_outputs(void *ctx)
 		if (!dead[i] && ls_outs_flush_one(outs, i, &e) != LS_OK)
 			drop(i, &e);
 	if (outs != NULL)
-		stage_checkpoint(&st);
+		stage_flushed(&st);
 }
 
 /* Output i failed: it is dropped, as tee drops an output, and the rest
@@ -279,7 +279,7 @@ close_all(void)
 		warnx("%s", e.msg);
 		status = 1;
 	} else
-		stage_checkpoint(&st);
+		stage_flushed(&st);
 	if (stage_close(&st) != 0)
 		status = 1;
 	free(dead);

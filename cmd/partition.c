@@ -65,7 +65,7 @@ flush_outputs(void *ctx)
 	if (wait_rc == LS_OK && missing != NULL)
 		wait_rc = ls_sink_flush(missing, &wait_err);
 	if (wait_rc == LS_OK)
-		stage_checkpoint(&st);
+		stage_flushed(&st);
 }
 
 static void
@@ -447,7 +447,7 @@ close_all(struct config *c)
 	}
 	missing = NULL;
 	if (status == 0)
-		stage_checkpoint(&st);
+		stage_flushed(&st);
 	if (stage_close(&st) != 0)
 		status = 1;
 	if (c->uris != NULL)

@@ -231,6 +231,22 @@ stage_checkpoint(struct stage *st)
 }
 
 void
+stage_commit(struct stage *st)
+{
+	ls_error e;
+
+	if (st->src != NULL && ls_source_commit(st->src, &e) != LS_OK)
+		warnx("%s: %s", ls_source_name(st->src), e.msg);
+}
+
+void
+stage_flushed(struct stage *st)
+{
+	stage_commit(st);
+	stage_checkpoint(st);
+}
+
+void
 stage_open(struct stage *st)
 {
 	stage_start(st);

@@ -43,6 +43,13 @@ serve() {
 	wait_until 20 healthy || fail "relay did not answer: $(cat "$T/err")"
 }
 
+# serve_with CMD ARGS...: as serve, with another stage reading -i $URL.
+serve_with() {
+	"$LS_BIN/$1" -i "$URL" "${@:2}" 2>"$T/err" &
+	RPID=$!
+	wait_until 20 healthy || fail "$1 did not answer: $(cat "$T/err")"
+}
+
 # stop: SIGTERM, then $status is relay's exit status.
 stop() {
 	kill -TERM "$RPID"
@@ -328,4 +335,31 @@ time.sleep(30)' "$PORT" &
 	run "$RELAY" -i "$URL" --max-body 0
 	assert_failure 2
 	assert_line --index 0 "relay: --max-body '0' is too small (1 to 1099511627776)"
+}
+
+@test "http: partition, fanout and batch answer 200 once their outputs hold the messages" {
+	serve_with partition -n 2 "$T/p%d.txt"
+	run post text/plain $'a\nb\nc\n'
+	assert_output '{"accepted":3}
+ 200'
+	[ "$(cat "$T/p0.txt" "$T/p1.txt" | wc -l)" -eq 3 ]
+	stop
+	assert_equal "$status" 0
+	serve_with fanout --mode roundrobin "$T/f0.txt" "$T/f1.txt"
+	run post text/plain $'a\nb\nc\n'
+	assert_output '{"accepted":3}
+ 200'
+	[ "$(cat "$T/f0.txt" "$T/f1.txt" | wc -l)" -eq 3 ]
+	stop
+	assert_equal "$status" 0
+	# a batch of 2 and, after -t, one of 1: the answer waits for both
+	serve_with batch -n 2 -t 200ms -o "$T/b.txt"
+	run post text/plain $'a\nb\nc\n'
+	assert_output '{"accepted":3}
+ 200'
+	run "$LS_BIN/batch" --split -i "$T/b.txt"
+	assert_equal "$(printf '%s\n' "$output" | sed 's/^\[[^]]*\] //' |
+	    grep -v EOS)" $'a\nb\nc'
+	stop
+	assert_equal "$status" 0
 }
