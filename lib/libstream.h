@@ -647,6 +647,25 @@ LS_API const char *ls_source_where_text(const ls_source *s, char *buf,
 /* Lines taken raw (LS_BAD_RAW) so far. */
 LS_API uint64_t ls_source_raw_count(const ls_source *s);
 
+/* The counters of a listening source (tcp://, unix://, udp://). */
+typedef struct ls_listen_stats {
+	uint64_t clients;	/* connected now */
+	uint64_t accepted;	/* connections accepted so far */
+	uint64_t refused;	/* accepted then closed: --max-clients */
+	uint64_t idle_closed;	/* closed after idle_ms of silence */
+	uint64_t partial;	/* unfinished lines of clients that went away
+				   (or were closed) mid-line, left out */
+	uint64_t too_long;	/* lines over max_line (client closed) */
+	uint64_t truncated;	/* udp: datagrams longer than the buffer */
+	uint64_t overruns;	/* udp: datagrams the kernel dropped for
+				   want of room (SO_RXQ_OVFL) */
+} ls_listen_stats;
+
+/* Fills *st with s's counters and returns true if s listens (tcp://,
+ * unix://, udp://); else zeroes *st and returns false. Cheap: a stage
+ * may call it after every read. */
+LS_API bool ls_source_listen_stats(const ls_source *s, ls_listen_stats *st);
+
 LS_API void ls_source_close(ls_source *s);
 
 /*

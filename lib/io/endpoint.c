@@ -126,6 +126,12 @@ uri_parse(const char *uri, bool output, struct ls__uri *u, ls_error *err)
 		ls__uri_split(u);
 		return LS_OK;
 	}
+	if (strncmp(uri, "tcp://", 6) == 0 || strncmp(uri, "unix://", 7) == 0 ||
+	    strncmp(uri, "udp://", 6) == 0) {
+		u->net = uri[0] == 't' ? 't' : uri[1] == 'n' ? 'u' : 'd';
+		ls__uri_split(u);
+		return LS_OK;
+	}
 	if (strncmp(uri, "rediss://", 9) == 0) {
 		char *name = ls__uri_redact(uri);
 		int rc = ls__failn(err, LS_ERR_INVAL, 0, name ? name :
@@ -217,6 +223,16 @@ ls_source_raw_count(const ls_source *s)
 	return s->be.raw != NULL ? s->be.raw(s->be.ctx) : 0;
 }
 
+LS_API bool
+ls_source_listen_stats(const ls_source *s, ls_listen_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (s->be.listen_stats == NULL)
+		return false;
+	s->be.listen_stats(s->be.ctx, st);
+	return true;
+}
+
 LS_API void
 ls_source_close(ls_source *s)
 {
@@ -233,7 +249,7 @@ ls_source_close(ls_source *s)
 static char *
 endpoint_name(const struct ls__uri *u, const char *std)
 {
-	return u->broker ? ls__uri_redact(u->text) : strdup(u->stdio ? std :
+	return u->broker || u->net ? ls__uri_redact(u->text) : strdup(u->stdio ? std :
 	    u->path);
 }
 
@@ -259,6 +275,7 @@ ls_source_open(const char *uri, const ls_source_opts *o, ls_error *err)
 	s->o = o ? *o : none;
 	rc = u.broker == 'r' ? ls__redis_source(&u, &s->o, &s->be, err) :
 	    u.broker == 'k' ? ls__kafka_source(&u, &s->o, &s->be, err) :
+	    u.net ? ls__net_source(&u, &s->o, s->name, &s->be, err) :
 	    ls__file_source(&u, &s->o, s->name, &s->be, err);
 	uri_free(&u);
 	if (rc != LS_OK) {
@@ -366,6 +383,7 @@ ls_sink_open(const char *uri, const ls_sink_opts *o, ls_error *err)
 	u.keys.n = 0;
 	rc = u.broker == 'r' ? ls__redis_sink(&u, &k->o, &k->be, err) :
 	    u.broker == 'k' ? ls__kafka_sink(&u, &k->o, &k->be, err) :
+	    u.net ? ls__net_sink(&u, &k->o, k->name, &k->be, err) :
 	    ls__file_sink(&u, &k->o, k->name, &k->be, err);
 	uri_free(&u);
 	if (rc != LS_OK) {

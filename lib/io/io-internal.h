@@ -31,6 +31,7 @@ struct ls__uri {
 	const char *text;	/* as given */
 	bool stdio;		/* "-", stdio:// */
 	int broker;		/* 'r' redis://, 'k' kafka://, or 0 */
+	int net;		/* 't' tcp://, 'u' unix://, 'd' udp://, or 0 */
 	bool gz;		/* a file whose name ends in .gz */
 	char *path;		/* a file's path (owned) */
 	struct ls__keyset keys;	/* owned; a backend may take them */
@@ -79,6 +80,8 @@ struct ls__src {
 	void (*where_text)(void *ctx, char *buf, size_t n);
 	/* Lines taken raw (LS_BAD_RAW); NULL: none. */
 	uint64_t (*raw)(void *ctx);
+	/* A listening source's counters; NULL: it does not listen. */
+	void (*listen_stats)(void *ctx, ls_listen_stats *st);
 	void (*close)(void *ctx);
 };
 
@@ -110,5 +113,20 @@ int ls__kafka_source(const struct ls__uri *u, const ls_source_opts *o,
     struct ls__src *b, ls_error *err);
 int ls__kafka_sink(const struct ls__uri *u, const ls_sink_opts *o,
     struct ls__snk *b, ls_error *err);
+
+/* Network sources (net-src.c: listening) and sinks (net-sink.c:
+ * connecting) of tcp://, unix:// and udp://. */
+int ls__net_source(const struct ls__uri *u, const ls_source_opts *o,
+    const char *name, struct ls__src *b, ls_error *err);
+int ls__net_sink(const struct ls__uri *u, const ls_sink_opts *o,
+    const char *name, struct ls__snk *b, ls_error *err);
+
+struct ls__streams;
+/* A line source's meta of m, parsed with the LS_HAVE_* bits have: the
+ * time now, key "broadcast", shard 0 and the next sequence number of
+ * its stream in seqs where the line had none (file-src.c). Returns
+ * LS_OK, or an error naming line lineno. */
+int ls__line_meta(struct ls__streams *seqs, ls_msg *m, unsigned have,
+    uint64_t lineno, ls_error *err);
 
 #endif
