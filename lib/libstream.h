@@ -662,8 +662,9 @@ typedef struct ls_listen_stats {
 } ls_listen_stats;
 
 /* Fills *st with s's counters and returns true if s listens (tcp://,
- * unix://, udp://); else zeroes *st and returns false. Cheap: a stage
- * may call it after every read. */
+ * unix://, udp://); else zeroes *st and returns false. Safe to call from
+ * another thread (a --stats thread) while s is read, until it is
+ * closed. */
 LS_API bool ls_source_listen_stats(const ls_source *s, ls_listen_stats *st);
 
 LS_API void ls_source_close(ls_source *s);

@@ -90,6 +90,7 @@ stage_open_input(struct stage *st)
 	st->so.stop = &cmd_stop;
 	if ((st->src = ls_source_open(st->uri, &st->so, &e)) == NULL)
 		errx(1, "%s", e.msg);
+	cmd_stats_listen(st->src);
 }
 
 void
@@ -167,6 +168,7 @@ stage_close_input(struct stage *st)
 		warnx("%s: %llu lines taken raw", ls_source_name(st->src),
 		    (unsigned long long)raw);
 	cmd_count(&cmd_stats.raw, raw);
+	cmd_stats_unlisten(st->src);
 	ls_source_close(st->src);
 	st->src = NULL;
 }

@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE	/* accept4, SO_PEERCRED, SO_RXQ_OVFL */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -38,6 +39,20 @@ struct client {
 	bool dgram;		/* udp: the buffer holds one datagram */
 };
 
+/* ls_listen_stats, which another thread may read at any time. */
+struct counters {
+	_Atomic uint64_t clients, accepted, refused, idle_closed, partial,
+	    too_long, truncated, overruns;
+};
+
+/* Counts one in c (only the source's thread writes). */
+static void
+inc(_Atomic uint64_t *c)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c,
+	    memory_order_relaxed) + 1, memory_order_relaxed);
+}
+
 struct nsrc {
 	const char *name;
 	ls_source_opts o;
@@ -55,7 +70,7 @@ struct nsrc {
 	char where[128];
 	uint64_t where_line, raw;
 	struct ls__streams seqs;
-	ls_listen_stats st;
+	struct counters st;	/* read by other threads (--stats) */
 	ls_error note;		/* a notice to return first */
 	bool have_note;
 };
@@ -97,10 +112,10 @@ client_drop(struct nsrc *s, size_t i)
 	struct client *c = s->c[i];
 
 	if (c->end > c->start)
-		s->st.partial++;
+		inc(&s->st.partial);
 	client_free(c);
 	s->c[i] = s->c[--s->nc];
-	s->st.clients = s->nc;
+	atomic_store_explicit(&s->st.clients, s->nc, memory_order_relaxed);
 	if (s->rr >= s->nc)
 		s->rr = 0;
 }
@@ -138,7 +153,7 @@ accept_one(struct nsrc *s, ls_error *err)
 		    ECONNABORTED || errno == EMFILE || errno == ENFILE ?
 		    LS_OK : ls__failn(err, LS_ERR_IO, 0, s->name, "accept: %s",
 		    strerror(errno));
-	s->st.accepted++;
+	inc(&s->st.accepted);
 	if (s->addr.kind == 'u')
 		unix_peer(fd, addr, sizeof(addr), s->st.accepted);
 	else
@@ -146,7 +161,7 @@ accept_one(struct nsrc *s, ls_error *err)
 		    sizeof(addr));
 	if (s->nc >= s->max_clients) {
 		close(fd);
-		s->st.refused++;
+		inc(&s->st.refused);
 		note(s, "client %s refused: %zu clients already "
 		    "(--max-clients)", addr, s->nc);
 		return LS_OK;
@@ -165,7 +180,7 @@ accept_one(struct nsrc *s, ls_error *err)
 		    strerror(errno));
 	}
 	s->c[s->nc++] = c;
-	s->st.clients = s->nc;
+	atomic_store_explicit(&s->st.clients, s->nc, memory_order_relaxed);
 	return LS_OK;
 }
 
@@ -246,14 +261,15 @@ udp_read(struct nsrc *s, ls_error *err)
 		    cm->cmsg_type == SO_RXQ_OVFL) {
 			uint32_t drops;
 			memcpy(&drops, CMSG_DATA(cm), sizeof(drops));
-			s->st.overruns = drops;
+			atomic_store_explicit(&s->st.overruns, drops,
+			    memory_order_relaxed);
 		}
 	ls__net_addr_text((struct sockaddr *)&sa, mh.msg_namelen, c->addr,
 	    sizeof(c->addr));
 	c->lineno = 0;
 	c->start = c->scan = 0;
 	if ((size_t)n > c->cap) {
-		s->st.truncated++;
+		inc(&s->st.truncated);
 		c->end = 0;
 		note(s, "datagram from %s of %zd bytes is longer than %zu: "
 		    "left out", c->addr, n, c->cap);
@@ -321,7 +337,7 @@ client_next(struct nsrc *s, struct client *c, ls_msg *m, bool *gone,
 	if (c->end - c->start > s->max_line ||
 	    (c->cap >= s->max_line + 1 && c->end == c->cap && c->start == 0)) {
 		*gone = true;
-		s->st.too_long++;
+		inc(&s->st.too_long);
 		c->start = c->end;	/* not a partial line too */
 		s->failed = s->o.bad == LS_BAD_FAIL;
 		return ls__fail(err, LS_ERR_INVAL, c->lineno + 1, "client %s "
@@ -353,7 +369,7 @@ serve(struct nsrc *s, ls_msg *m, ls_error *err)
 		rc = client_next(s, s->c[i], m, &gone, err);
 		if (gone) {
 			if (rc == LS_NOTICE)
-				s->st.partial++;
+				inc(&s->st.partial);
 			s->c[i]->start = s->c[i]->end;
 			client_drop(s, i);
 			if (rc == LS_AGAIN) {
@@ -382,7 +398,7 @@ sweep(struct nsrc *s, ls_error *err)
 		struct client *c = s->c[i];
 		if (now - c->last_ms >= s->idle_ms) {
 			size_t k = c->end - c->start;
-			s->st.idle_closed++;
+			inc(&s->st.idle_closed);
 			ls__fail(err, LS_NOTICE, c->lineno, "%s: client %s: "
 			    "silent for %llu ms (--idle-timeout): closed%s",
 			    s->name, c->addr, (unsigned long long)s->idle_ms,
@@ -410,20 +426,17 @@ static int
 take_events(struct nsrc *s, int ms, ls_error *err)
 {
 	struct epoll_event ev[EVENTS];
-	int n = epoll_wait(s->epfd, ev, EVENTS, ms), rc;
+	int n = epoll_wait(s->epfd, ev, EVENTS, ms);
+	bool listener = false;
 
 	if (n < 0)
 		return errno == EINTR ? LS_OK : ls__failn(err, LS_ERR_IO, 0,
 		    s->name, "epoll_wait: %s", strerror(errno));
-	for (int i = 0; i < n && !s->have_note; i++) {
-		if (ev[i].data.ptr == &s->lfd) {
-			if (s->drained && s->addr.kind != 'd')
-				continue;
-			rc = s->addr.kind == 'd' ? udp_read(s, err) :
-			    accept_one(s, err);
-			if (rc != LS_OK)
-				return rc;
-		} else if (ev[i].data.ptr == &s->tfd) {
+	/* clients first: one that left makes room for a new one */
+	for (int i = 0; i < n; i++) {
+		if (ev[i].data.ptr == &s->lfd)
+			listener = true;
+		else if (ev[i].data.ptr == &s->tfd) {
 			uint64_t x;
 			if (read(s->tfd, &x, sizeof(x)) < 0)
 				x = 0;	/* not yet due: nothing to do */
@@ -431,7 +444,9 @@ take_events(struct nsrc *s, int ms, ls_error *err)
 		} else
 			client_read(s, ev[i].data.ptr);
 	}
-	return LS_OK;
+	if (!listener || (s->drained && s->addr.kind != 'd'))
+		return LS_OK;
+	return s->addr.kind == 'd' ? udp_read(s, err) : accept_one(s, err);
 }
 
 /* Waits for clients' bytes: through the wait hook if the stage has one
@@ -505,7 +520,21 @@ ns_where_text(void *ctx, char *buf, size_t n)
 static void
 ns_stats(void *ctx, ls_listen_stats *st)
 {
-	*st = ((struct nsrc *)ctx)->st;
+	struct counters *c = &((struct nsrc *)ctx)->st;
+
+	st->clients = atomic_load_explicit(&c->clients, memory_order_relaxed);
+	st->accepted = atomic_load_explicit(&c->accepted,
+	    memory_order_relaxed);
+	st->refused = atomic_load_explicit(&c->refused, memory_order_relaxed);
+	st->idle_closed = atomic_load_explicit(&c->idle_closed,
+	    memory_order_relaxed);
+	st->partial = atomic_load_explicit(&c->partial, memory_order_relaxed);
+	st->too_long = atomic_load_explicit(&c->too_long,
+	    memory_order_relaxed);
+	st->truncated = atomic_load_explicit(&c->truncated,
+	    memory_order_relaxed);
+	st->overruns = atomic_load_explicit(&c->overruns,
+	    memory_order_relaxed);
 }
 
 static void
