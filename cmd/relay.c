@@ -24,6 +24,8 @@ static const char usage_text[] =
     "             [--group name] [--consumer name] [--claim-idle duration]\n"
     "             [--maxlen count] [--exit-at-end] [--key field:name]\n"
     "             [--partition shard] [--headers] [-X name=value]\n"
+    "             [--idle-timeout duration] [--max-clients n]\n"
+    "             [--max-line bytes]\n"
     "       relay --version\n";
 
 struct config {

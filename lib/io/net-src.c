@@ -308,11 +308,21 @@ client_line(struct nsrc *s, struct client *c, const char *line, size_t len,
 	}
 	if ((rc = ls__line_meta(&s->seqs, m, have, c->lineno, err)) != LS_OK)
 		return rc;
-	return LS_OK;
+	if (!ls_msg_is_eos(m))
+		return LS_OK;
+	/* a client's End-of-Stream ends that client, not the input */
+	if (!c->dgram && !c->eof) {
+		c->eof = true;
+		epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	}
+	if (!c->dgram)
+		c->start = c->scan = c->end;
+	return LS_AGAIN;
 }
 
 /*
  * The next line of client c into m: LS_OK; LS_AGAIN if it has none yet
+ * (or sent End-of-Stream)
  * (*gone set if it is to be closed: gone, or a line too long, which is
  * then LS_ERR_INVAL; a partial line left is reported as LS_NOTICE).
  */
@@ -362,8 +372,12 @@ serve(struct nsrc *s, ls_msg *m, ls_error *err)
 	bool gone;
 	int rc;
 
-	if (s->addr.kind == 'd')
-		return client_next(s, &s->udp, m, &gone, err);
+	if (s->addr.kind == 'd') {
+		while ((rc = client_next(s, &s->udp, m, &gone, err)) ==
+		    LS_AGAIN && s->udp.end > s->udp.start)
+			;	/* an End-of-Stream line passed over */
+		return rc;
+	}
 	for (size_t k = 0; k < s->nc; k++) {
 		size_t i = (s->rr + k) % s->nc;
 		rc = client_next(s, s->c[i], m, &gone, err);

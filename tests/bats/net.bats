@@ -131,6 +131,19 @@ broadcast | 1 | 0"
 	[ ! -s "$T/r.err" ] || fail "stderr: $(cat "$T/r.err")"
 }
 
+@test "tcp: a client's End-of-Stream ends that client, not the input" {
+	listen r -i "tcp://127.0.0.1:$P"
+	printf 'before\n[2024-01-01T00:00:00.000 | %s | 0 | 0] EOS\nafter\n' \
+	    "$EOS_KEY" | nc -q 0 127.0.0.1 "$P"
+	echo other | nc -q 0 127.0.0.1 "$P"
+	wait_until 10 lines_at_least 2 "$T/r.out"
+	stop r
+	assert_equal "$status" 0
+	run payloads "$T/r.out"
+	assert_output "before
+other"
+}
+
 @test "tcp: SIGTERM writes End-of-Stream to a .ss output, everything received in it" {
 	listen r -i "tcp://127.0.0.1:$P" -o "$T/out.ss"
 	# a client that stays connected: its lines are in before the stop
