@@ -72,12 +72,16 @@ listening_udp() {
 	[ -n "$(ss -Hlun "sport = :$P")" ]
 }
 
-# listen NAME ARGS...: relay ARGS in the background as NAME, once its
-# tcp:// (or udp://) listener is up.
+# listen NAME [PROGRAM] ARGS...: relay (or PROGRAM) ARGS in the
+# background as NAME, once its tcp:// (or udp://) listener is up.
 listen() {
-	local n=$1
+	local n=$1 bin=$RELAY
 	shift
-	start "$n" "$RELAY" "$@"
+	if [ -x "$1" ]; then
+		bin=$1
+		shift
+	fi
+	start "$n" "$bin" "$@"
 	if [[ "$*" == *udp://* ]]; then
 		wait_until 10 listening_udp || fail "no udp listener on $P"
 	else
@@ -90,6 +94,13 @@ clients_now() {
 	kill -USR1 "$(cat "$T/$1.pid")"
 	sleep 0.05
 	[ "$(stat_of clients "$T/$1.err")" = "$2" ]
+}
+
+# a server nobody here wrote, writing what it gets to $T/srv.N
+serve() {
+	start "srv$1" socat -u "TCP-LISTEN:$P,reuseaddr,bind=127.0.0.1" \
+	    "OPEN:$T/got.$1,creat,append"
+	wait_until 10 listening_tcp || fail "socat did not listen"
 }
 
 # has TEXT FILE: FILE holds the fixed string TEXT.
@@ -407,13 +418,6 @@ two
 three"
 }
 
-# a server nobody here wrote, writing what it gets to $T/srv.N
-serve() {
-	start "srv$1" socat -u "TCP-LISTEN:$P,reuseaddr,bind=127.0.0.1" \
-	    "OPEN:$T/got.$1,creat,append"
-	wait_until 10 listening_tcp || fail "socat did not listen"
-}
-
 @test "tcp sink: the server restarted mid-stream gets every message" {
 	serve 1
 	mkfifo "$T/ticks"
@@ -435,6 +439,61 @@ serve() {
 	# no whole line twice
 	assert_equal "$(cat "$T/got.1" "$T/got.2" | grep -aE '^\[[^]]*\] \{"tick":[0-9]+\}$' | wc -l)" 400
 	lines_at_least 1 "$T/got.2" || fail "nothing after the restart"
+}
+
+@test "unix sink to a unix source: 1000 lines, in order" {
+	local s=$T/s.sock
+	start r "$RELAY" -i "unix://$s" -o "$T/out.ss"
+	wait_until 10 test -S "$s"
+	seq 1 1000 | timeout 20 "$RELAY" -o "unix://$s" 2>"$T/s.err" &&
+	    status=0 || status=$?
+	assert_equal "$status" 0
+	[ ! -s "$T/s.err" ] || fail "$(cat "$T/s.err")"
+	wait_until 10 eval '[ "$("$SS_DECODE" "$T/out.ss" 2>/dev/null | wc -l)" -ge 1000 ]'
+	stop r
+	assert_equal "$status" 0
+	run "$SS_DECODE" "$T/out.ss"
+	assert_equal "$(echo "$output" | head -n 1000 | sed 's/^\[[^]]*\] //')" "$(seq 1 1000)"
+	assert_equal "$(echo "$output" | wc -l)" 1001
+}
+
+@test "tcp sink: what a vanished server did not get is counted at the end" {
+	serve 1
+	mkfifo "$T/in"
+	BG_IN=$T/in start r "$RELAY" -o "tcp://127.0.0.1:$P" --stats
+	exec 7>"$T/in"
+	echo a >&7
+	wait_until 10 lines_at_least 1 "$T/got.1"
+	kill -TERM "$(cat "$T/srv1.pid")"
+	finish srv1
+	# one write(2), so that relay reads the three at once (a failed
+	# write makes it wait for a server before it reads on)
+	/usr/bin/printf 'b\nc\nd\n' >&7
+	exec 7>&-
+	# once relay has read everything, it waits for a server at its end
+	wait_until 10 eval 'kill -USR1 $(cat "$T/r.pid"); sleep 0.05; grep -q "\"in\":4," "$T/r.err"' ||
+	    fail "$(cat "$T/r.err")"
+	stop r
+	assert_equal "$status" 1
+	run grep -v '^{' "$T/r.err"
+	assert_output "relay: tcp://127.0.0.1:$P: cannot connect: Connection refused; 3 messages not delivered"
+	run payloads "$T/got.1"
+	assert_output a
+}
+
+@test "batch: a listening input keeps the stage's timers (-t) while clients are quiet" {
+	listen b "$LS_BIN/batch" -n 100 -t 200ms -i "tcp://127.0.0.1:$P"
+	mkfifo "$T/in"
+	BG_IN=$T/in start c nc 127.0.0.1 "$P"
+	exec 7>"$T/in"
+	printf 'x\ny\nz\n' >&7
+	# the client stays connected and silent: the timer closes the batch
+	wait_until 10 lines_at_least 1 "$T/b.out"
+	stop b
+	exec 7>&-
+	assert_equal "$status" 0
+	run payloads "$T/b.out"
+	assert_output '["x","y","z"]'
 }
 
 @test "net URIs: errors say what is wrong" {
