@@ -27,6 +27,7 @@
 #define CLIENT_BUF 16384	/* a client's first buffer */
 #define DGRAM_MAX 65536		/* the longest datagram taken whole */
 #define EVENTS 64
+#define DRAINS 1000		/* looks at clients' bytes after a stop */
 
 struct client {
 	int fd;
@@ -66,7 +67,10 @@ struct nsrc {
 	size_t max_line;
 	uint64_t idle_ms, armed_ms;
 	bool failed;
-	bool drained;		/* stopped: what was sent is taken */
+	unsigned drains;	/* stopped: looks taken at what clients
+				   sent before, at most DRAINS */
+	bool taken;		/* the last look found bytes */
+	int spare;		/* /dev/null, closed to refuse at EMFILE */
 	char where[128];
 	uint64_t where_line, raw;
 	struct ls__streams seqs;
@@ -134,6 +138,26 @@ unix_peer(int fd, char *buf, size_t n, uint64_t k)
 		snprintf(buf, n, "#%llu", (unsigned long long)k);
 }
 
+/* Out of descriptors: the connection waiting is taken with the spare
+ * one and closed, rather than left to wake the loop again and again. */
+static int
+refuse_one(struct nsrc *s)
+{
+	int e = errno, fd;
+
+	if (s->spare >= 0) {
+		close(s->spare);
+		if ((fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+			close(fd);
+			inc(&s->st.accepted);
+			inc(&s->st.refused);
+		}
+		s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	note(s, "a client refused: %s", strerror(e));
+	return LS_OK;
+}
+
 /* Takes one waiting connection: a client, or refused beyond
  * max_clients. */
 static int
@@ -148,11 +172,12 @@ accept_one(struct nsrc *s, ls_error *err)
 
 	fd = accept4(s->lfd, (struct sockaddr *)&sa, &len, SOCK_NONBLOCK |
 	    SOCK_CLOEXEC);
+	if (fd < 0 && (errno == EMFILE || errno == ENFILE))
+		return refuse_one(s);
 	if (fd < 0)
 		return errno == EAGAIN || errno == EINTR || errno ==
-		    ECONNABORTED || errno == EMFILE || errno == ENFILE ?
-		    LS_OK : ls__failn(err, LS_ERR_IO, 0, s->name, "accept: %s",
-		    strerror(errno));
+		    ECONNABORTED ? LS_OK : ls__failn(err, LS_ERR_IO, 0,
+		    s->name, "accept: %s", strerror(errno));
 	inc(&s->st.accepted);
 	if (s->addr.kind == 'u')
 		unix_peer(fd, addr, sizeof(addr), s->st.accepted);
@@ -230,6 +255,7 @@ client_read(struct nsrc *s, struct client *c)
 	if (n > 0) {
 		c->end += (size_t)n;
 		c->last_ms = ls_mono_ms();
+		s->taken = true;
 		return;
 	}
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -276,6 +302,7 @@ udp_read(struct nsrc *s, ls_error *err)
 		return LS_OK;
 	}
 	c->end = (size_t)n;
+	s->taken = true;
 	return LS_OK;
 }
 
@@ -443,6 +470,7 @@ take_events(struct nsrc *s, int ms, ls_error *err)
 	int n = epoll_wait(s->epfd, ev, EVENTS, ms);
 	bool listener = false;
 
+	s->taken = false;
 	if (n < 0)
 		return errno == EINTR ? LS_OK : ls__failn(err, LS_ERR_IO, 0,
 		    s->name, "epoll_wait: %s", strerror(errno));
@@ -458,7 +486,7 @@ take_events(struct nsrc *s, int ms, ls_error *err)
 		} else
 			client_read(s, ev[i].data.ptr);
 	}
-	if (!listener || (s->drained && s->addr.kind != 'd'))
+	if (!listener || (s->drains > 0 && s->addr.kind != 'd'))
 		return LS_OK;
 	return s->addr.kind == 'd' ? udp_read(s, err) : accept_one(s, err);
 }
@@ -495,17 +523,19 @@ ns_next(void *ctx, ls_msg *m, ls_error *err)
 				*err = s->note;
 			return LS_NOTICE;
 		}
-		if (stopped(s) && !s->drained) {
-			/* what clients sent before the stop is taken */
-			s->drained = true;
-			if ((rc = take_events(s, 0, err)) != LS_OK)
-				return rc;
-			continue;
-		}
 		if ((rc = serve(s, m, err)) != LS_AGAIN)
 			return rc;
-		if (stopped(s))
-			return LS_END;
+		if (stopped(s)) {
+			/* what clients sent before the stop is taken (new
+			 * clients are not), for as long as more comes */
+			if (s->drains++ >= DRAINS)
+				return LS_END;
+			if ((rc = take_events(s, 0, err)) != LS_OK)
+				return rc;
+			if (!s->taken)
+				return LS_END;
+			continue;
+		}
 		if (s->addr.kind != 'd' && (rc = sweep(s, err)) != LS_OK)
 			return rc;
 		if ((rc = wait_events(s, err)) != LS_OK)
@@ -566,6 +596,8 @@ ns_close(void *ctx)
 		close(s->epfd);
 	if (s->tfd >= 0)
 		close(s->tfd);
+	if (s->spare >= 0)
+		close(s->spare);
 	if (s->own_path)
 		unlink(s->addr.path);
 	ls__streams_free(&s->seqs);
@@ -683,6 +715,7 @@ ls__net_source(const struct ls__uri *u, const ls_source_opts *o,
 	s->name = name;
 	s->o = *o;
 	s->lfd = s->epfd = s->tfd = -1;
+	s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	s->seqs.last = SIZE_MAX;
 	s->max_clients = o->max_clients ? o->max_clients : 1024;
 	s->max_line = o->max_line ? o->max_line : 1024 * 1024;

@@ -340,6 +340,7 @@ good2"
 	BG_IN=$T/in2 start c2 nc -N 127.0.0.1 "$P"
 	exec 7>"$T/in1" 8>"$T/in2"
 	echo from1 >&7
+	wait_until 10 lines_at_least 1 "$T/r.out"
 	echo from2 >&8
 	wait_until 10 lines_at_least 2 "$T/r.out"
 	echo refused | nc -q 1 127.0.0.1 "$P" || true
