@@ -25,7 +25,7 @@ static const char usage_text[] =
     "             [--maxlen count] [--exit-at-end] [--key field:name]\n"
     "             [--partition shard] [--headers] [-X name=value]\n"
     "             [--idle-timeout duration] [--max-clients n]\n"
-    "             [--max-line bytes]\n"
+    "             [--max-line bytes] [--tls-cert file --tls-key file]\n"
     "       relay --version\n";
 
 struct config {

@@ -30,4 +30,20 @@ int ls__net_socket(const struct ls__net *n, bool nonblock);
 void ls__net_addr_text(const struct sockaddr *sa, socklen_t salen,
     char *buf, size_t len);
 
+/* TLS for listening (net-tls.c, GnuTLS): the server's credentials
+ * from PEM files, and a session per client on its non-blocking fd. */
+struct ls__tls;
+int ls__tls_server(const char *cert, const char *key, const char *name,
+    struct ls__tls **tp, ls_error *err);
+void ls__tls_free(struct ls__tls *t);
+/* A session for client fd, or NULL. */
+void *ls__tls_session(struct ls__tls *t, int fd);
+/* Reads as read(2) (-1 with errno EAGAIN: nothing yet), first through
+ * the handshake (*shaken once done); a TLS failure is -1 with *why. */
+ssize_t ls__tls_read(void *sess, bool *shaken, void *buf, size_t n,
+    const char **why);
+/* Bytes decrypted and not read yet. */
+size_t ls__tls_pending(void *sess);
+void ls__tls_end(void *sess);
+
 #endif

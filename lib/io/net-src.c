@@ -38,6 +38,8 @@ struct client {
 	uint64_t last_ms;	/* ls_mono_ms of its last bytes */
 	bool eof;		/* gone: close once its lines are taken */
 	bool dgram;		/* udp: the buffer holds one datagram */
+	void *tls;		/* its TLS session, or NULL */
+	bool shaken;		/* TLS: the handshake is done */
 };
 
 /* ls_listen_stats, which another thread may read at any time. */
@@ -71,6 +73,7 @@ struct nsrc {
 				   sent before, at most DRAINS */
 	bool taken;		/* the last look found bytes */
 	int spare;		/* /dev/null, closed to refuse at EMFILE */
+	struct ls__tls *tls;	/* --tls-cert and --tls-key, or NULL */
 	char where[128];
 	uint64_t where_line, raw;
 	struct ls__streams seqs;
@@ -96,6 +99,8 @@ note(struct nsrc *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (s->have_note)
+		return;		/* the first is said; counters tell the rest */
 	ls__failn(&s->note, LS_NOTICE, 0, s->name, "%s", msg);
 	s->have_note = true;
 }
@@ -103,6 +108,7 @@ note(struct nsrc *s, const char *fmt, ...)
 static void
 client_free(struct client *c)
 {
+	ls__tls_end(c->tls);
 	if (c->fd >= 0)
 		close(c->fd);
 	free(c->buf);
@@ -197,6 +203,12 @@ accept_one(struct nsrc *s, ls_error *err)
 	}
 	c->fd = fd;
 	snprintf(c->addr, sizeof(c->addr), "%s", addr);
+	if (s->tls != NULL && (c->tls = ls__tls_session(s->tls, fd)) ==
+	    NULL) {
+		client_free(c);
+		note(s, "client %s refused: no TLS session", addr);
+		return LS_OK;
+	}
 	c->last_ms = ls_mono_ms();
 	ev.data.ptr = c;
 	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
@@ -251,7 +263,15 @@ client_read(struct nsrc *s, struct client *c)
 	}
 	if (!client_room(s, c))
 		return;			/* too long: client_next says so */
-	n = read(c->fd, c->buf + c->end, c->cap - c->end);
+	if (c->tls != NULL) {
+		const char *why;
+		n = ls__tls_read(c->tls, &c->shaken, c->buf + c->end,
+		    c->cap - c->end, &why);
+		if (n < 0 && why != NULL)
+			note(s, "client %s: TLS: %.*s; closed", c->addr,
+			    (int)strcspn(why, "."), why);
+	} else
+		n = read(c->fd, c->buf + c->end, c->cap - c->end);
 	if (n > 0) {
 		c->end += (size_t)n;
 		c->last_ms = ls_mono_ms();
@@ -491,6 +511,24 @@ take_events(struct nsrc *s, int ms, ls_error *err)
 	return s->addr.kind == 'd' ? udp_read(s, err) : accept_one(s, err);
 }
 
+/* Reads what TLS sessions decrypted but were not asked for (their
+ * sockets may not wake epoll for it). Returns true if any gave bytes. */
+static bool
+tls_pending(struct nsrc *s)
+{
+	bool any = false;
+
+	for (size_t i = 0; s->tls != NULL && i < s->nc; i++) {
+		struct client *c = s->c[i];
+		if (c->tls != NULL && !c->eof && ls__tls_pending(c->tls) > 0) {
+			size_t end = c->end;
+			client_read(s, c);
+			any |= c->end != end;
+		}
+	}
+	return any;
+}
+
 /* Waits for clients' bytes: through the wait hook if the stage has one
  * (LS_AGAIN if it gave up), else in epoll_wait, a second at a time to
  * look at the stop flag. */
@@ -536,6 +574,8 @@ ns_next(void *ctx, ls_msg *m, ls_error *err)
 				return LS_END;
 			continue;
 		}
+		if (tls_pending(s))
+			continue;
 		if (s->addr.kind != 'd' && (rc = sweep(s, err)) != LS_OK)
 			return rc;
 		if ((rc = wait_events(s, err)) != LS_OK)
@@ -598,6 +638,7 @@ ns_close(void *ctx)
 		close(s->tfd);
 	if (s->spare >= 0)
 		close(s->spare);
+	ls__tls_free(s->tls);
 	if (s->own_path)
 		unlink(s->addr.path);
 	ls__streams_free(&s->seqs);
@@ -707,9 +748,9 @@ ls__net_source(const struct ls__uri *u, const ls_source_opts *o,
 	struct nsrc *s;
 	int rc;
 
-	if (o->tls_cert != NULL || o->tls_key != NULL)
+	if ((o->tls_cert != NULL || o->tls_key != NULL) && u->net != 't')
 		return ls__failn(err, LS_ERR_INVAL, 0, name, "TLS (--tls-cert, "
-		    "--tls-key) is not supported yet");
+		    "--tls-key) is for tcp:// only");
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
 	s->name = name;
@@ -722,7 +763,9 @@ ls__net_source(const struct ls__uri *u, const ls_source_opts *o,
 	s->idle_ms = o->idle_ms ? o->idle_ms : 60000;
 	s->armed_ms = UINT64_MAX;
 	if ((rc = ls__net_parse(u, true, name, &s->addr, err)) != LS_OK ||
-	    (rc = ns_open(s, err)) != LS_OK) {
+	    ((o->tls_cert != NULL || o->tls_key != NULL) &&
+	    (rc = ls__tls_server(o->tls_cert, o->tls_key, name, &s->tls,
+	    err)) != LS_OK) || (rc = ns_open(s, err)) != LS_OK) {
 		ns_close(s);
 		return rc;
 	}

@@ -497,6 +497,32 @@ three"
 	assert_output '["x","y","z"]'
 }
 
+@test "tls: --tls-cert and --tls-key serve TLS; a plain client is closed, said" {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+	    -nodes -keyout "$T/key.pem" -out "$T/cert.pem" -days 2 \
+	    -subj /CN=127.0.0.1 2>/dev/null || fail "openssl req failed"
+	listen r -i "tcp://127.0.0.1:$P" --tls-cert "$T/cert.pem" \
+	    --tls-key "$T/key.pem" --stats
+	printf 'secret one\nsecret two\n' |
+	    socat -u - "OPENSSL:127.0.0.1:$P,verify=0" || fail "socat failed"
+	wait_until 10 lines_at_least 2 "$T/r.out"
+	echo 'in the clear' | nc -q 0 127.0.0.1 "$P"
+	wait_until 10 has ": TLS: " "$T/r.err"
+	stop r
+	assert_equal "$status" 0
+	run payloads "$T/r.out"
+	assert_output "secret one
+secret two"
+	run grep -v '^{' "$T/r.err"
+	assert_output --regexp "^relay: tcp://127.0.0.1:$P: client 127.0.0.1:[0-9]+: TLS: [^;]+; closed$"
+	assert_equal "$(stat_of accepted "$T/r.err")" 2
+	# what is refused, and why
+	expect_failures 1 "$RELAY" \
+	    "-i tcp://127.0.0.1:$P --tls-cert $T/cert.pem|tcp://127.0.0.1:$P: TLS needs both --tls-cert and --tls-key" \
+	    "-i tcp://127.0.0.1:$P --tls-cert $T/cert.pem --tls-key $T/none.pem|tcp://127.0.0.1:$P: TLS: $T/cert.pem, $T/none.pem: " \
+	    "-i unix://$T/s.sock --tls-cert $T/cert.pem --tls-key $T/key.pem|unix://$T/s.sock: TLS (--tls-cert, --tls-key) is for tcp:// only"
+}
+
 @test "net URIs: errors say what is wrong" {
 	expect_failures 1 "$RELAY" \
 	    "-i tcp://127.0.0.1|tcp://127.0.0.1: no port" \
