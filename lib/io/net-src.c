@@ -27,6 +27,7 @@
 #define CLIENT_BUF 16384	/* a client's first buffer */
 #define DGRAM_MAX 65536		/* the longest datagram taken whole */
 #define EVENTS 64
+#define BURST 64		/* lines of one client in a row, at most */
 #define DRAINS 1000		/* looks at clients' bytes after a stop */
 
 struct client {
@@ -64,6 +65,7 @@ struct nsrc {
 	bool own_path;		/* unlink the unix socket at close */
 	struct client **c;	/* the clients, at most max_clients */
 	size_t nc, rr;		/* how many; whose turn */
+	unsigned burst;		/* lines served in this turn */
 	struct client udp;	/* udp: the datagram being read */
 	unsigned max_clients;
 	size_t max_line;
@@ -440,7 +442,14 @@ serve(struct nsrc *s, ls_msg *m, ls_error *err)
 			return rc;
 		}
 		if (rc != LS_AGAIN) {
-			s->rr = (i + 1) % s->nc;
+			/* up to BURST lines a turn: fair, and no look at every
+			 * other client for each line */
+			s->burst = i == s->rr ? s->burst + 1 : 1;
+			s->rr = i;
+			if (s->burst >= BURST) {
+				s->rr = (i + 1) % s->nc;
+				s->burst = 0;
+			}
 			return rc;
 		}
 	}
