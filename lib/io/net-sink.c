@@ -7,7 +7,10 @@
  * acknowledged (SIOCOUTQ: what the kernel still holds), from the start
  * of its line: after a reconnect it sends them again, so that nothing
  * the peer did not receive is lost. A line the peer had received in part
- * comes again whole (the one duplicate: the part is not a line). Bytes
+ * comes again whole (the one duplicate: the part is not a line). A Unix
+ * socket's SIOCOUTQ counts buffer space, not bytes, and says only
+ * whether the peer has read everything: over unix:// all that was sent
+ * since is sent again. Bytes
  * not sent yet wait in a buffer of at most PEND_MAX bytes (one line may
  * be longer); beyond it, a write waits for the peer.
  */

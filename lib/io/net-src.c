@@ -760,6 +760,9 @@ ls__net_source(const struct ls__uri *u, const ls_source_opts *o,
 	if ((o->tls_cert != NULL || o->tls_key != NULL) && u->net != 't')
 		return ls__failn(err, LS_ERR_INVAL, 0, name, "TLS (--tls-cert, "
 		    "--tls-key) is for tcp:// only");
+	if (o->from.from != LS_FROM_START)
+		return ls__failn(err, LS_ERR_INVAL, 0, name, "positions other "
+		    "than start are for .ss files");
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
 	s->name = name;

@@ -531,6 +531,7 @@ secret two"
 	    "-i unix://rel/path|unix://rel/path: not unix:///PATH (an absolute path)" \
 	    "-i unix:///tmp/x?mode=999|unix:///tmp/x?mode=999: '?mode=999' is not ?mode=OCTAL (at most 0777)" \
 	    "-i unix:///tmp/x?who=1|'?who=1' is not ?mode=OCTAL" \
+	    "-i tcp://127.0.0.1:$P --from seq:3|tcp://127.0.0.1:$P: positions other than start are for .ss files" \
 	    "-o tcp://127.0.0.1:$P|tcp://127.0.0.1:$P: cannot connect: Connection refused" \
 	    "-o unix://$T/none|unix://$T/none: cannot connect: No such file or directory"
 }
