@@ -571,8 +571,9 @@ typedef struct ls_source_opts {
 	const char *tls_cert;	/* PEM certificate file: serve TLS */
 	const char *tls_key;	/* PEM private key file of tls_cert */
 	unsigned max_clients;	/* clients at once; 0: 1024 */
-	uint64_t idle_ms;	/* a client silent this long is closed;
-				   0: 60000 */
+	uint64_t idle_ms;	/* a client silent this long, or whose
+				   unfinished line began this long ago, is
+				   closed; 0: 60000 */
 	size_t max_line;	/* longest line a client may send;
 				   0: 1 MiB */
 } ls_source_opts;

@@ -37,6 +37,7 @@ struct client {
 	size_t cap, start, end, scan;
 	uint64_t lineno;
 	uint64_t last_ms;	/* ls_mono_ms of its last bytes */
+	uint64_t line_ms;	/* of the first bytes of its unfinished line */
 	bool eof;		/* gone: close once its lines are taken */
 	bool dgram;		/* udp: the buffer holds one datagram */
 	void *tls;		/* its TLS session, or NULL */
@@ -275,6 +276,8 @@ client_read(struct nsrc *s, struct client *c)
 	} else
 		n = read(c->fd, c->buf + c->end, c->cap - c->end);
 	if (n > 0) {
+		if (c->end == c->start)
+			c->line_ms = ls_mono_ms();
 		c->end += (size_t)n;
 		c->last_ms = ls_mono_ms();
 		s->taken = true;
@@ -387,6 +390,7 @@ client_next(struct nsrc *s, struct client *c, ls_msg *m, bool *gone,
 	if (nl != NULL || (c->dgram && c->end > c->start)) {
 		size_t stop = nl ? (size_t)(nl - c->buf) : c->end;
 		c->start = c->scan = nl ? stop + 1 : stop;
+		c->line_ms = c->last_ms;	/* the rest came last, at most */
 		return client_line(s, c, line, stop - (size_t)(line -
 		    (const char *)c->buf), m, err);
 	}
@@ -456,28 +460,46 @@ serve(struct nsrc *s, ls_msg *m, ls_error *err)
 	return LS_AGAIN;
 }
 
-/* Closes the clients silent for idle_ms; arms the timer for the next
+/* When client c is closed: idle_ms after its last bytes, or after the
+ * first bytes of a line it has not finished (a slow-loris trickling a
+ * line does not hold its place). *trickle says which. */
+static uint64_t
+due(const struct nsrc *s, const struct client *c, bool *trickle)
+{
+	*trickle = c->end > c->start && c->line_ms < c->last_ms;
+	return (*trickle ? c->line_ms : c->last_ms) + s->idle_ms;
+}
+
+/* Closes the clients due (see due()); arms the timer for the next
  * deadline. Returns LS_NOTICE for one closed (err says which). */
 static int
 sweep(struct nsrc *s, ls_error *err)
 {
-	uint64_t now = ls_mono_ms(), next = UINT64_MAX;
+	uint64_t now = ls_mono_ms(), next = UINT64_MAX, at;
 	struct itimerspec its = { 0 };
+	bool trickle;
 
 	for (size_t i = 0; i < s->nc; i++) {
 		struct client *c = s->c[i];
-		if (now - c->last_ms >= s->idle_ms) {
-			size_t k = c->end - c->start;
-			inc(&s->st.idle_closed);
+		if ((at = due(s, c, &trickle)) > now) {
+			next = at < next ? at : next;
+			continue;
+		}
+		inc(&s->st.idle_closed);
+		if (trickle)
+			ls__fail(err, LS_NOTICE, c->lineno + 1, "%s: client %s "
+			    "line %llu: unfinished after %llu ms "
+			    "(--idle-timeout): closed, the line left out",
+			    s->name, c->addr, (unsigned long long)c->lineno + 1,
+			    (unsigned long long)s->idle_ms);
+		else
 			ls__fail(err, LS_NOTICE, c->lineno, "%s: client %s: "
 			    "silent for %llu ms (--idle-timeout): closed%s",
 			    s->name, c->addr, (unsigned long long)s->idle_ms,
-			    k ? " with an unfinished line left out" : "");
-			client_drop(s, i);
-			return LS_NOTICE;
-		}
-		if (c->last_ms + s->idle_ms < next)
-			next = c->last_ms + s->idle_ms;
+			    c->end > c->start ? " with an unfinished line left "
+			    "out" : "");
+		client_drop(s, i);
+		return LS_NOTICE;
 	}
 	if (next == s->armed_ms)
 		return LS_OK;

@@ -333,6 +333,33 @@ good2"
 	assert_equal "$(stat_of partial "$T/r.err")" 1
 }
 
+@test "tcp: --idle-timeout closes a client trickling a line a byte at a time" {
+	listen r -i "tcp://127.0.0.1:$P" --idle-timeout 300ms --stats
+	echo 'whole' | nc -q 0 127.0.0.1 "$P"
+	wait_until 10 lines_at_least 1 "$T/r.out"
+	# a byte every 20 ms, for up to 10 s, until the server closes it
+	timeout 20 python3 -c 'import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"first\n")
+try:
+    for i in range(500):
+        s.sendall(b"x")
+        time.sleep(0.02)
+except OSError:
+    sys.exit(0)
+sys.exit(1)' "$P" || fail "the trickling client was not closed"
+	wait_until 10 lines_at_least 2 "$T/r.out"
+	stop r
+	assert_equal "$status" 0
+	run payloads "$T/r.out"
+	assert_output "whole
+first"
+	run grep -v '^{' "$T/r.err"
+	assert_output --regexp "^relay: tcp://127.0.0.1:$P: client 127.0.0.1:[0-9]+ line 2: unfinished after 300 ms \(--idle-timeout\): closed, the line left out$"
+	assert_equal "$(stat_of idle_closed "$T/r.err")" 1
+	assert_equal "$(stat_of partial "$T/r.err")" 1
+}
+
 @test "tcp: --max-clients refuses the one too many, and takes clients again once one left" {
 	listen r -i "tcp://127.0.0.1:$P" --max-clients 2 --stats
 	mkfifo "$T/in1" "$T/in2"
