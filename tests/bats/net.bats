@@ -485,6 +485,29 @@ three"
 	assert_equal "$(echo "$output" | wc -l)" 1001
 }
 
+@test "unix sink: the server restarted mid-stream gets every message (some perhaps twice)" {
+	local s=$T/srv.sock n
+	start srv1 socat -u "UNIX-LISTEN:$s" "OPEN:$T/got.1,creat,append"
+	wait_until 10 test -S "$s"
+	mkfifo "$T/ticks"
+	BG_IN=$T/ticks start r "$RELAY" -o "unix://$s"
+	start c "$CLOCK" --count 400 --interval 5ms --output "$T/ticks"
+	wait_until 20 lines_at_least 100 "$T/got.1"
+	kill -TERM "$(cat "$T/srv1.pid")"
+	finish srv1
+	start srv2 socat -u "UNIX-LISTEN:$s" "OPEN:$T/got.2,creat,append"
+	finish c
+	assert_equal "$status" 0
+	finish r
+	assert_equal "$status" 0
+	cat "$T/got.1" "$T/got.2" | grep -aE '^\[[^]]*\] \{"tick":[0-9]+\}$' |
+	    payloads /dev/stdin >"$T/all"
+	assert_equal "$(sort -u "$T/all" | wc -l)" 400
+	n=$(wc -l <"$T/all")
+	[ "$n" -ge 400 ] || fail "$n lines"
+	lines_at_least 1 "$T/got.2" || fail "nothing after the restart"
+}
+
 @test "tcp sink: what a vanished server did not get is counted at the end" {
 	serve 1
 	mkfifo "$T/in"
