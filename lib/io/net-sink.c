@@ -7,12 +7,15 @@
  * acknowledged (SIOCOUTQ: what the kernel still holds), from the start
  * of its line: after a reconnect it sends them again, so that nothing
  * the peer did not receive is lost. A line the peer had received in part
- * comes again whole (the one duplicate: the part is not a line). A Unix
- * socket's SIOCOUTQ counts buffer space, not bytes, and says only
- * whether the peer has read everything: over unix:// all that was sent
- * since is sent again. Bytes
- * not sent yet wait in a buffer of at most PEND_MAX bytes (one line may
- * be longer); beyond it, a write waits for the peer.
+ * comes again whole (the part is not a line). A peer that resets the
+ * connection (ECONNRESET rather than EPIPE: it went away with bytes its
+ * kernel had acknowledged but it had not read) gets again the last
+ * RETAIN bytes it acknowledged too: lines may come twice, rather than
+ * not at all. A Unix socket's SIOCOUTQ counts buffer space, not bytes,
+ * and says only whether the peer has read everything: over unix:// all
+ * that was sent since is sent again. Bytes not sent yet wait in a buffer
+ * of at most PEND_MAX bytes (one line may be longer); beyond it, a write
+ * waits for the peer.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -31,6 +34,7 @@
 #define BACKOFF_MIN 100
 #define BACKOFF_MAX 5000
 #define ACK_WAIT_MS 10000	/* close: the longest wait for the peer */
+#define RETAIN (1024u * 1024u)	/* acknowledged bytes kept for a reset */
 
 struct nsink {
 	const char *name;
@@ -38,10 +42,12 @@ struct nsink {
 	ls_sink_opts o;
 	int fd;			/* -1: not connected */
 	ls_out out;
-	/* buf[base, sent): sent, not known to be acknowledged, from the
+	/* buf[base, ack): acknowledged, kept in case the peer resets
+	 * (RETAIN bytes at most, whole lines); buf[ack, sent): sent, not
+	 * known to be acknowledged, from the
 	 * start of a line; buf[sent, len): not sent yet */
 	unsigned char *buf;
-	size_t cap, base, sent, len;
+	size_t cap, base, ack, sent, len;
 	unsigned attempt;	/* connections failed in a row */
 	uint64_t next_try;	/* ls_mono_ms of the next attempt */
 	bool big;		/* udp: the message does not fit */
@@ -107,8 +113,8 @@ reconnect(struct nsink *k)
 	return true;
 }
 
-/* Forgets what the peer acknowledged, up to the start of the line it
- * is in. */
+/* Moves ack past what the peer acknowledged, to the start of the line
+ * it is in, and forgets what is more than RETAIN bytes behind it. */
 static void
 trim(struct nsink *k)
 {
@@ -118,26 +124,27 @@ trim(struct nsink *k)
 
 	if (k->fd < 0 || ioctl(k->fd, SIOCOUTQ, &q) != 0 || q < 0)
 		return;
-	acked = (size_t)q >= k->sent - k->base ? 0 : k->sent - k->base -
+	acked = (size_t)q >= k->sent - k->ack ? 0 : k->sent - k->ack -
 	    (size_t)q;
-	if (acked == 0)
-		return;
-	nl = memrchr(k->buf + k->base, '\n', acked);
-	if (nl != NULL)
+	if (acked > 0 && (nl = memrchr(k->buf + k->ack, '\n', acked)) != NULL)
+		k->ack = (size_t)(nl - k->buf) + 1;
+	if (k->ack - k->base > RETAIN &&
+	    (nl = memchr(k->buf + k->ack - RETAIN, '\n', RETAIN)) != NULL)
 		k->base = (size_t)(nl - k->buf) + 1;
-	if (k->base == k->len)
-		k->base = k->sent = k->len = 0;
 }
 
 /* The connection failed: what the peer did not acknowledge goes again
- * on the next one. */
+ * on the next one; after a reset (the peer went away with bytes it had
+ * not read), what it acknowledged lately too. */
 static void
 lost(struct nsink *k, int e)
 {
 	trim(k);
 	close(k->fd);
 	k->fd = -1;
-	k->sent = k->base;
+	k->sent = e == ECONNRESET ? k->base : k->ack;
+	k->ack = k->sent;
+	k->base = k->sent;
 	snprintf(k->why, sizeof(k->why), "connection lost: %s", strerror(e));
 	k->next_try = ls_mono_ms() + ls_backoff_ms(k->attempt++, BACKOFF_MIN,
 	    BACKOFF_MAX);
@@ -160,7 +167,7 @@ lines_in(const unsigned char *p, size_t n)
 static int
 undelivered(struct nsink *k, ls_error *err)
 {
-	size_t n = lines_in(k->buf + k->base, k->len - k->base);
+	size_t n = lines_in(k->buf + k->ack, k->len - k->ack);
 
 	return ls__failn(err, LS_ERR_IO, 0, k->name, "%s; %zu message%s not "
 	    "delivered", k->why, n, n == 1 ? "" : "s");
@@ -205,6 +212,7 @@ room(struct nsink *k, size_t n, ls_error *err)
 {
 	if (k->base > 0 && k->base >= k->cap / 2) {
 		memmove(k->buf, k->buf + k->base, k->len - k->base);
+		k->ack -= k->base;
 		k->sent -= k->base;
 		k->len -= k->base;
 		k->base = 0;
@@ -269,13 +277,15 @@ settle(struct nsink *k, ls_error *err)
 	for (;;) {
 		if ((rc = pump(k, true, err)) != LS_OK)
 			return rc;
-		if (k->base == k->len)
-			return LS_OK;
+		/* a reset met since (even with everything acknowledged: the
+		 * peer may have died without reading it) */
 		if (getsockopt(k->fd, SOL_SOCKET, SO_ERROR, &e, &len) == 0 &&
 		    e != 0) {
 			lost(k, e);
 			continue;
 		}
+		if (k->ack == k->len)
+			return LS_OK;
 		if (ls_mono_ms() >= end) {
 			snprintf(k->why, sizeof(k->why), "the peer did not "
 			    "acknowledge within %d s", ACK_WAIT_MS / 1000);
