@@ -19,6 +19,7 @@
 #include <sys/timerfd.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <linux/sock_diag.h>
 
 #include "ls-internal.h"
 #include "net-internal.h"
@@ -289,6 +290,14 @@ client_read(struct nsrc *s, struct client *c)
 	epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 }
 
+/* The kernel's count of datagrams dropped is n (it only grows). */
+static void
+overruns(struct nsrc *s, uint64_t n)
+{
+	if (n > atomic_load_explicit(&s->st.overruns, memory_order_relaxed))
+		atomic_store_explicit(&s->st.overruns, n, memory_order_relaxed);
+}
+
 /* Reads the next datagram into s->udp. */
 static int
 udp_read(struct nsrc *s, ls_error *err)
@@ -312,8 +321,7 @@ udp_read(struct nsrc *s, ls_error *err)
 		    cm->cmsg_type == SO_RXQ_OVFL) {
 			uint32_t drops;
 			memcpy(&drops, CMSG_DATA(cm), sizeof(drops));
-			atomic_store_explicit(&s->st.overruns, drops,
-			    memory_order_relaxed);
+			overruns(s, drops);
 		}
 	ls__net_addr_text((struct sockaddr *)&sa, mh.msg_namelen, c->addr,
 	    sizeof(c->addr));
@@ -560,6 +568,20 @@ tls_pending(struct nsrc *s)
 	return any;
 }
 
+/* udp: the datagrams the kernel dropped so far (the count a datagram
+ * carries is as of its arrival: those dropped after the last one are
+ * seen here, before a wait). */
+static void
+udp_drops(struct nsrc *s)
+{
+	uint32_t mi[SK_MEMINFO_VARS];
+	socklen_t len = sizeof(mi);
+
+	if (getsockopt(s->lfd, SOL_SOCKET, SO_MEMINFO, mi, &len) == 0 &&
+	    len > SK_MEMINFO_DROPS * sizeof(uint32_t))
+		overruns(s, mi[SK_MEMINFO_DROPS]);
+}
+
 /* Waits for clients' bytes: through the wait hook if the stage has one
  * (LS_AGAIN if it gave up), else in epoll_wait, a second at a time to
  * look at the stop flag. */
@@ -607,7 +629,9 @@ ns_next(void *ctx, ls_msg *m, ls_error *err)
 		}
 		if (tls_pending(s))
 			continue;
-		if (s->addr.kind != 'd' && (rc = sweep(s, err)) != LS_OK)
+		if (s->addr.kind == 'd')
+			udp_drops(s);
+		else if ((rc = sweep(s, err)) != LS_OK)
 			return rc;
 		if ((rc = wait_events(s, err)) != LS_OK)
 			return rc;

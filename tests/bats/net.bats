@@ -426,6 +426,29 @@ d"
 	assert_output "u | 9 | 0] d"
 }
 
+@test "udp: datagrams the kernel dropped while relay was stopped are counted as overruns" {
+	local n=3000 inn ovr
+	listen r -i "udp://127.0.0.1:$P" --stats
+	kill -STOP "$(cat "$T/r.pid")"
+	python3 -c 'import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(int(sys.argv[2])):
+    s.sendto(b"datagram %d\n" % i, ("127.0.0.1", int(sys.argv[1])))' "$P" "$n"
+	kill -CONT "$(cat "$T/r.pid")"
+	# every datagram is written or counted
+	wait_until 20 eval 'kill -USR1 $(cat "$T/r.pid"); sleep 0.05
+	    inn=$(stat_of in "$T/r.err"); ovr=$(stat_of overruns "$T/r.err")
+	    [ $((inn + ovr)) -eq $n ]' ||
+	    fail "in $(stat_of in "$T/r.err"), overruns $(stat_of overruns "$T/r.err")"
+	stop r
+	assert_equal "$status" 0
+	ovr=$(stat_of overruns "$T/r.err")
+	[ "$ovr" -gt 0 ] || fail "no overruns: the test needs a fuller buffer"
+	assert_equal "$(wc -l <"$T/r.out")" $((n - ovr))
+	# those that came, in the order sent
+	payloads "$T/r.out" | awk '{ if ($2 + 0 <= last && NR > 1) { print "out of order: " $0; exit 1 } last = $2 + 0 }'
+}
+
 @test "udp sink: a datagram a message to a udp source; one too large refused with its seq" {
 	listen r -i "udp://127.0.0.1:$P"
 	{
