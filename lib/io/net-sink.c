@@ -334,6 +334,19 @@ too_big(void *ctx, const void *p, size_t n)
 	return (ssize_t)n;
 }
 
+/* Sends the datagram in k->out. A refusal (ICMP: nobody listens) that
+ * send reports is of an earlier datagram, and this one was not sent for
+ * it: it is sent once more. */
+static ssize_t
+udp_send(struct nsink *k)
+{
+	ssize_t n = send(k->fd, k->out.buf, k->out.len, MSG_NOSIGNAL);
+
+	if (n < 0 && errno == ECONNREFUSED)
+		n = send(k->fd, k->out.buf, k->out.len, MSG_NOSIGNAL);
+	return n < 0 && errno == ECONNREFUSED ? 0 : n;
+}
+
 static int
 udp_write(void *ctx, const ls_msg *m, ls_error *err)
 {
@@ -349,8 +362,7 @@ udp_write(void *ctx, const ls_msg *m, ls_error *err)
 		return ls__fail(err, LS_ERR_NOTLINE, 0, "longer than a "
 		    "datagram holds (%u bytes)", DGRAM_MAX);
 	}
-	if (send(k->fd, k->out.buf, k->out.len, MSG_NOSIGNAL) < 0 &&
-	    errno != ECONNREFUSED)
+	if (udp_send(k) < 0)
 		return ls__failn(err, LS_ERR_IO, 0, k->name, "send: %s",
 		    strerror(errno));
 	k->out.len = 0;
