@@ -222,6 +222,7 @@ accept_one(struct nsrc *s, ls_error *err)
 	}
 	s->c[s->nc++] = c;
 	atomic_store_explicit(&s->st.clients, s->nc, memory_order_relaxed);
+	s->taken = true;
 	return LS_OK;
 }
 
@@ -545,7 +546,7 @@ take_events(struct nsrc *s, int ms, ls_error *err)
 		} else
 			client_read(s, ev[i].data.ptr);
 	}
-	if (!listener || (s->drains > 0 && s->addr.kind != 'd'))
+	if (!listener)
 		return LS_OK;
 	return s->addr.kind == 'd' ? udp_read(s, err) : accept_one(s, err);
 }
@@ -617,8 +618,9 @@ ns_next(void *ctx, ls_msg *m, ls_error *err)
 		if ((rc = serve(s, m, err)) != LS_AGAIN)
 			return rc;
 		if (stopped(s)) {
-			/* what clients sent before the stop is taken (new
-			 * clients are not), for as long as more comes */
+			/* what clients sent before the stop is taken, those
+			 * waiting to be accepted too, for as long as more
+			 * comes (DRAINS looks at most) */
 			if (s->drains++ >= DRAINS)
 				return LS_END;
 			if ((rc = take_events(s, 0, err)) != LS_OK)

@@ -176,6 +176,29 @@ other"
 	assert_equal "$(echo "$output" | head -n 500 | sed 's/^\[[^]]*\] //')" "$(seq 1 500)"
 }
 
+@test "tcp: what clients sent before SIGTERM is written, even unread and unaccepted then" {
+	listen r -i "tcp://127.0.0.1:$P" -o "$T/out.ss"
+	kill -STOP "$(cat "$T/r.pid")"
+	# the kernel takes these while relay is stopped (nc would wait
+	# for relay to answer the end)
+	send() {
+		python3 -c 'import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(sys.stdin.buffer.read())
+s.close()' "$P"
+	}
+	seq 1 1000 | send
+	seq 1001 1500 | send
+	kill -TERM "$(cat "$T/r.pid")"
+	kill -CONT "$(cat "$T/r.pid")"
+	finish r
+	assert_equal "$status" 0
+	run "$SS_DECODE" "$T/out.ss"
+	assert_success
+	assert_equal "$(echo "$output" | sed 's/^\[[^]]*\] //' | head -n -1 | sort -n)" "$(seq 1 1500)"
+	assert_equal "$(echo "$output" | tail -n 1 | sed 's/.*| \(SEA_[A-Z_]*\) .* EOS$/\1/')" "$EOS_KEY"
+}
+
 @test "unix: a socket of the mode asked, socat and nc clients, removed at the end" {
 	local s=$T/s.sock
 	start r "$RELAY" -i "unix://$s?mode=0620"
