@@ -631,6 +631,12 @@ ns_next(void *ctx, ls_msg *m, ls_error *err)
 		}
 		if (tls_pending(s))
 			continue;
+		/* what came while we were busy, before anyone is judged
+		 * idle: bytes in the kernel are not silence */
+		if ((rc = take_events(s, 0, err)) != LS_OK)
+			return rc;
+		if (s->taken)
+			continue;
 		if (s->addr.kind == 'd')
 			udp_drops(s);
 		else if ((rc = sweep(s, err)) != LS_OK)

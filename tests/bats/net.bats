@@ -356,6 +356,35 @@ good2"
 	assert_equal "$(stat_of partial "$T/r.err")" 1
 }
 
+@test "tcp: --idle-timeout: bytes waiting while relay's output was stalled are not silence" {
+	mkfifo "$T/o"
+	listen r -i "tcp://127.0.0.1:$P" --idle-timeout 300ms -o "$T/o"
+	# the output open, and not read
+	exec 8<"$T/o"
+	# sends 50000 short lines (each read of them is more output than
+	# the pipe and relay's buffer take), then stays until the server
+	# closes it
+	start c python3 -c 'import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"".join(b"%d\n" % i for i in range(50000)))
+s.settimeout(30)
+s.recv(1)' "$P"
+	# nobody reads the output for longer than the idle timeout
+	wait_until 10 eval '[ -n "$(ss -Htn state established "sport = :$P" | awk "\$1 > 0")" ]' ||
+	    fail "no bytes waiting"
+	sleep 1
+	cat <&8 >"$T/got" &
+	exec 8<&-
+	finish c
+	assert_equal "$status" 0
+	stop r
+	wait
+	assert_equal "$status" 0
+	assert_equal "$(payloads "$T/got")" "$(seq 0 49999)"
+	run cat "$T/r.err"
+	assert_output --regexp "^relay: tcp://127.0.0.1:$P: client 127.0.0.1:[0-9]+: silent for 300 ms \(--idle-timeout\): closed$"
+}
+
 @test "tcp: --idle-timeout closes a client trickling a line a byte at a time" {
 	listen r -i "tcp://127.0.0.1:$P" --idle-timeout 300ms --stats
 	echo 'whole' | nc -q 0 127.0.0.1 "$P"
