@@ -24,7 +24,8 @@ members_stats(char *line, size_t n, size_t cap)
 }
 
 /* The listening inputs, read by the thread that prints: their
- * counters, and those of the ones closed (in done). */
+ * counters (of the first 8 open at once), and those of the ones closed
+ * (in done). */
 static pthread_mutex_t listen_mu = PTHREAD_MUTEX_INITIALIZER;
 static const ls_source *listening[8];
 static ls_listen_stats done;

@@ -440,6 +440,11 @@ taken"
 	assert_output --regexp "^relay: tcp://127.0.0.1:$P: client 127.0.0.1:[0-9]+ refused: 2 clients already \\(--max-clients\\)$"
 	assert_equal "$(stat_of refused "$T/r.err")" 1
 	assert_equal "$(stat_of accepted "$T/r.err")" 4
+	# the last --stats line is JSON, its listening counters as at the end
+	grep '^{"program' "$T/r.err" | tail -n 1 | jq -e '.clients == 0 and
+	    .accepted == 4 and .refused == 1 and .idle_closed == 0 and
+	    .partial == 0 and .too_long == 0 and .in == 3 and .out == 3' ||
+	    fail "$(grep '^{' "$T/r.err" | tail -n 1)"
 }
 
 @test "tcp: --max-line: a longer line is that client's bad line, the client closed" {
