@@ -69,6 +69,15 @@ BROKER_LIBS += $(shell pkg-config --libs libcurl)
 BROKER_PC += libcurl
 endif
 endif
+# TLS for listening sources (tcp:// with --tls-cert), if GnuTLS is there
+# (NO_GNUTLS=1 leaves it out).
+ifneq ($(NO_GNUTLS),1)
+ifeq ($(shell pkg-config --exists gnutls && echo y),y)
+BROKER_CFLAGS += -DLS_HAVE_GNUTLS $(shell pkg-config --cflags gnutls)
+BROKER_LIBS += $(shell pkg-config --libs gnutls)
+BROKER_PC += gnutls
+endif
+endif
 LIBS = $(BROKER_LIBS) -lz -lpthread
 
 # The version is written once, as LS_VERSION in the public header; the
@@ -110,6 +119,7 @@ STAMP = $(OUT)/flags.stamp
 BUILD_FLAGS = CC=$(CC) CFLAGS=$(CFLAGS) LDFLAGS=$(LDFLAGS) \
 	BROKER_CFLAGS=$(BROKER_CFLAGS) BROKER_LIBS=$(BROKER_LIBS) \
 	NO_REDIS=$(NO_REDIS) NO_KAFKA=$(NO_KAFKA) NO_HTTP=$(NO_HTTP) NO_ETCD=$(NO_ETCD) \
+	NO_GNUTLS=$(NO_GNUTLS) \
 	BSD_CFLAGS=$(BSD_CFLAGS) \
 	BSD_LIBS=$(BSD_LIBS) VERSION=$(VERSION)
 

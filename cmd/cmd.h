@@ -140,6 +140,12 @@ cmd_count(_Atomic uint64_t *c, uint64_t n)
 /* Prints the counters as one JSON line on standard error. */
 void cmd_stats_print(void);
 
+/* Counts the listening input src (ls_listen_stats) in the counters
+ * printed from now on; cmd_stats_unlisten before it is closed keeps
+ * what it counted. */
+void cmd_stats_listen(const ls_source *src);
+void cmd_stats_unlisten(const ls_source *src);
+
 /* Starts the counters and a thread that prints them on SIGUSR1 and,
  * if interval_us is not 0, at that interval. Call before other threads. */
 void cmd_stats_start(const char *program, uint64_t interval_us);

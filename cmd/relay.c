@@ -30,6 +30,8 @@ static const char usage_text[] =
     "             [--max-body bytes] [--max-queue bytes] [--token-file file]\n"
     "             [--rate n/s|n/m [--burst n]] [--progress]\n"
     "             [--lease ttl]\n"
+    "             [--idle-timeout duration] [--max-clients n]\n"
+    "             [--max-line bytes] [--tls-cert file --tls-key file]\n"
     "       relay --version\n";
 
 struct config {

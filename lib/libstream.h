@@ -595,8 +595,9 @@ typedef struct ls_source_opts {
 	const char *tls_cert;	/* PEM certificate file: serve TLS */
 	const char *tls_key;	/* PEM private key file of tls_cert */
 	unsigned max_clients;	/* clients at once; 0: 1024 */
-	uint64_t idle_ms;	/* a client silent this long is closed;
-				   0: 60000 */
+	uint64_t idle_ms;	/* a client silent this long, or whose
+				   unfinished line began this long ago, is
+				   closed; 0: 60000 */
 	size_t max_line;	/* longest line a client may send;
 				   0: 1 MiB */
 	/* http:// */
@@ -717,6 +718,25 @@ LS_API int ls_source_mark(const ls_source *s, ls_src_pos *pos,
     ls_error *err);
 LS_API int ls_source_seal(const ls_source *s, ls_src_pos *pos,
     ls_error *err);
+/* The counters of a listening source (tcp://, unix://, udp://). */
+typedef struct ls_listen_stats {
+	uint64_t clients;	/* connected now */
+	uint64_t accepted;	/* connections accepted so far */
+	uint64_t refused;	/* accepted then closed: --max-clients */
+	uint64_t idle_closed;	/* closed after idle_ms of silence */
+	uint64_t partial;	/* unfinished lines of clients that went away
+				   (or were closed) mid-line, left out */
+	uint64_t too_long;	/* lines over max_line (client closed) */
+	uint64_t truncated;	/* udp: datagrams longer than the buffer */
+	uint64_t overruns;	/* udp: datagrams the kernel dropped for
+				   want of room (SO_RXQ_OVFL) */
+} ls_listen_stats;
+
+/* Fills *st with s's counters and returns true if s listens (tcp://,
+ * unix://, udp://); else zeroes *st and returns false. Safe to call from
+ * another thread (a --stats thread) while s is read, until it is
+ * closed. */
+LS_API bool ls_source_listen_stats(const ls_source *s, ls_listen_stats *st);
 
 LS_API void ls_source_close(ls_source *s);
 

@@ -7,7 +7,7 @@ PKGS="gcc make pkg-config libbsd-dev zlib1g-dev libcmocka-dev bats
 bats-assert bats-support jq time python3 parallel libhiredis-dev
 librdkafka-dev redis-server redis-tools kcat libmicrohttpd-dev
 libcurl4-gnutls-dev libgnutls28-dev etcd-server etcd-client curl socat
-netcat-openbsd apache2-utils"
+netcat-openbsd apache2-utils openssl iproute2"
 
 missing=""
 for p in $PKGS; do

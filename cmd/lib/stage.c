@@ -178,6 +178,7 @@ stage_open_input(struct stage *st)
 		errx(1, "%s", e.msg);
 	if (st->progress)
 		progress_open(st->uri);
+	cmd_stats_listen(st->src);
 }
 
 void
@@ -328,6 +329,7 @@ stage_close_input(struct stage *st)
 	cmd_count(&cmd_stats.raw, raw);
 	if (st->progress)
 		progress_end();
+	cmd_stats_unlisten(st->src);
 	ls_source_close(st->src);
 	st->src = NULL;
 }

@@ -23,13 +23,95 @@ members_stats(char *line, size_t n, size_t cap)
 	return (int)(n - 2) + k;
 }
 
+/* The listening inputs, read by the thread that prints: their
+ * counters (of the first 8 open at once), and those of the ones closed
+ * (in done). */
+static pthread_mutex_t listen_mu = PTHREAD_MUTEX_INITIALIZER;
+static const ls_source *listening[8];
+static ls_listen_stats done;
+static bool listen_any;
+
+static void
+listen_add(ls_listen_stats *to, const ls_listen_stats *a)
+{
+	to->clients += a->clients;
+	to->accepted += a->accepted;
+	to->refused += a->refused;
+	to->idle_closed += a->idle_closed;
+	to->partial += a->partial;
+	to->too_long += a->too_long;
+	to->truncated += a->truncated;
+	to->overruns += a->overruns;
+}
+
+void
+cmd_stats_listen(const ls_source *src)
+{
+	ls_listen_stats st;
+
+	if (!ls_source_listen_stats(src, &st))
+		return;
+	pthread_mutex_lock(&listen_mu);
+	listen_any = true;
+	for (size_t i = 0; i < sizeof(listening) / sizeof(*listening); i++)
+		if (listening[i] == NULL) {
+			listening[i] = src;
+			break;
+		}
+	pthread_mutex_unlock(&listen_mu);
+}
+
+void
+cmd_stats_unlisten(const ls_source *src)
+{
+	ls_listen_stats st;
+
+	pthread_mutex_lock(&listen_mu);
+	for (size_t i = 0; i < sizeof(listening) / sizeof(*listening); i++)
+		if (listening[i] == src) {
+			ls_source_listen_stats(src, &st);
+			st.clients = 0;	/* closed with it */
+			listen_add(&done, &st);
+			listening[i] = NULL;
+		}
+	pthread_mutex_unlock(&listen_mu);
+}
+
+/* Puts the counters of the listening inputs before the closing brace
+ * of the line line[0..n). Returns the new length. */
+static int
+listen_stats(char *line, size_t n, size_t cap)
+{
+	ls_listen_stats sum = done, st;
+	int k;
+
+	for (size_t i = 0; i < sizeof(listening) / sizeof(*listening); i++)
+		if (listening[i] != NULL &&
+		    ls_source_listen_stats(listening[i], &st))
+			listen_add(&sum, &st);
+	k = snprintf(line + n - 2, cap - (n - 2), ",\"clients\":%llu,"
+	    "\"accepted\":%llu,\"refused\":%llu,\"idle_closed\":%llu,"
+	    "\"partial\":%llu,\"too_long\":%llu,\"truncated\":%llu,"
+	    "\"overruns\":%llu}\n", (unsigned long long)sum.clients,
+	    (unsigned long long)sum.accepted, (unsigned long long)sum.refused,
+	    (unsigned long long)sum.idle_closed,
+	    (unsigned long long)sum.partial, (unsigned long long)sum.too_long,
+	    (unsigned long long)sum.truncated,
+	    (unsigned long long)sum.overruns);
+	if (k < 0 || (size_t)k >= cap - (n - 2)) {
+		memcpy(line + n - 2, "}\n", 2);	/* cannot happen */
+		return (int)n;
+	}
+	return (int)(n - 2) + k;
+}
+
 void
 cmd_stats_print(void)
 {
 	struct cmd_stats *s = &cmd_stats;
 	uint64_t el = ls_now_ms() - s->start_ms;
 	uint64_t out = atomic_load_explicit(&s->out, memory_order_relaxed);
-	char line[512];
+	char line[768];
 	int n;
 
 	n = snprintf(line, sizeof(line), "{\"program\":\"%s\",\"elapsed_ms\":"
@@ -48,6 +130,10 @@ cmd_stats_print(void)
 	    el ? (double)out * 1000.0 / (double)el : 0.0);
 	if (n > 2 && s->members && (size_t)n < sizeof(line))
 		n = members_stats(line, (size_t)n, sizeof(line));
+	pthread_mutex_lock(&listen_mu);
+	if (n > 2 && listen_any && (size_t)n < sizeof(line))
+		n = listen_stats(line, (size_t)n, sizeof(line));
+	pthread_mutex_unlock(&listen_mu);
 	if (n > 0)
 		(void)ls_write_all(STDERR_FILENO, line, (size_t)n);
 }

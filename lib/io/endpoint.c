@@ -140,6 +140,12 @@ uri_parse(const char *uri, bool output, struct ls__uri *u, ls_error *err)
 		ls__uri_split(u);
 		return LS_OK;
 	}
+	if (strncmp(uri, "tcp://", 6) == 0 || strncmp(uri, "unix://", 7) == 0 ||
+	    strncmp(uri, "udp://", 6) == 0) {
+		u->net = uri[0] == 't' ? 't' : uri[1] == 'n' ? 'u' : 'd';
+		ls__uri_split(u);
+		return LS_OK;
+	}
 	if (strncmp(uri, "rediss://", 9) == 0) {
 		char *name = ls__uri_redact(uri);
 		int rc = ls__failn(err, LS_ERR_INVAL, 0, name ? name :
@@ -257,6 +263,16 @@ ls_source_raw_count(const ls_source *s)
 	return s->be.raw != NULL ? s->be.raw(s->be.ctx) : 0;
 }
 
+LS_API bool
+ls_source_listen_stats(const ls_source *s, ls_listen_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (s->be.listen_stats == NULL)
+		return false;
+	s->be.listen_stats(s->be.ctx, st);
+	return true;
+}
+
 LS_API void
 ls_source_close(ls_source *s)
 {
@@ -273,7 +289,7 @@ ls_source_close(ls_source *s)
 static char *
 endpoint_name(const struct ls__uri *u, const char *std)
 {
-	return u->broker ? ls__uri_redact(u->text) : strdup(u->stdio ? std :
+	return u->broker || u->net ? ls__uri_redact(u->text) : strdup(u->stdio ? std :
 	    u->path);
 }
 
@@ -301,6 +317,7 @@ ls_source_open(const char *uri, const ls_source_opts *o, ls_error *err)
 	    u.broker == 'k' ? ls__kafka_source(&u, &s->o, &s->be, err) :
 	    u.broker == 'h' ? ls__http_source(&u, &s->o, s->name, &s->be, err) :
 	    u.broker == 'e' ? ls__etcd_source(&u, &s->o, &s->be, err) :
+	    u.net ? ls__net_source(&u, &s->o, s->name, &s->be, err) :
 	    ls__file_source(&u, &s->o, s->name, &s->be, err);
 	uri_free(&u);
 	if (rc != LS_OK) {
@@ -409,6 +426,7 @@ ls_sink_open(const char *uri, const ls_sink_opts *o, ls_error *err)
 	rc = u.broker == 'r' ? ls__redis_sink(&u, &k->o, &k->be, err) :
 	    u.broker == 'k' ? ls__kafka_sink(&u, &k->o, &k->be, err) :
 	    u.broker == 'e' ? ls__etcd_sink(&u, &k->o, &k->be, err) :
+	    u.net ? ls__net_sink(&u, &k->o, k->name, &k->be, err) :
 	    ls__file_sink(&u, &k->o, k->name, &k->be, err);
 	uri_free(&u);
 	if (rc != LS_OK) {

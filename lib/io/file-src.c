@@ -283,7 +283,7 @@ next_line(struct fsrc *s, const char **line, size_t *len, ls_error *err)
  * had one; a stream whose numbers are spent (2^64 - 1 was given) has no
  * next, which is an error rather than a wrap to 0. */
 static int
-number(struct fsrc *s, struct ls__stream *st, ls_msg *m, unsigned have,
+number(uint64_t lineno, struct ls__stream *st, ls_msg *m, unsigned have,
     ls_error *err)
 {
 	if (have & LS_HAVE_SEQ) {
@@ -292,20 +292,40 @@ number(struct fsrc *s, struct ls__stream *st, ls_msg *m, unsigned have,
 		return LS_OK;
 	}
 	if (st->spent)
-		return ls__fail(err, LS_ERR_INVAL, s->lineno, "line %llu: "
+		return ls__fail(err, LS_ERR_INVAL, lineno, "line %llu: "
 		    "stream %s shard %llu has no sequence number after "
-		    "18446744073709551615 to give", (unsigned long long)s->lineno,
+		    "18446744073709551615 to give", (unsigned long long)lineno,
 		    m->key, (unsigned long long)m->shard);
 	m->seq = st->seq++;
 	st->spent = st->seq == 0;
 	return LS_OK;
 }
 
+int
+ls__line_meta(struct ls__streams *seqs, ls_msg *m, unsigned have,
+    uint64_t lineno, ls_error *err)
+{
+	size_t idx;
+
+	if (!(have & LS_HAVE_KEY)) {
+		memcpy(m->key, LS_DEFAULT_KEY, sizeof(LS_DEFAULT_KEY));
+		m->key_len = sizeof(LS_DEFAULT_KEY) - 1;
+	}
+	if (!(have & LS_HAVE_SHARD))
+		m->shard = 0;
+	if (!(have & LS_HAVE_TS))
+		m->ts_ms = ls_now_ms();
+	if (ls__streams_find(seqs, m->key, m->key_len, m->shard, true,
+	    &idx) < 0)
+		return ls__fail(err, LS_ERR_NOMEM, lineno, "out of memory");
+	return number(lineno, &seqs->v[idx], m, have, err);
+}
+
 static int
 lines_next(struct fsrc *s, ls_msg *m, ls_error *err)
 {
 	const char *line = NULL;
-	size_t len = 0, idx;
+	size_t len = 0;
 	unsigned have;
 	int rc;
 
@@ -331,19 +351,8 @@ lines_next(struct fsrc *s, ls_msg *m, ls_error *err)
 			have = 0;
 			s->raw++;
 		}
-		if (!(have & LS_HAVE_KEY)) {
-			memcpy(m->key, LS_DEFAULT_KEY, sizeof(LS_DEFAULT_KEY));
-			m->key_len = sizeof(LS_DEFAULT_KEY) - 1;
-		}
-		if (!(have & LS_HAVE_SHARD))
-			m->shard = 0;
-		if (!(have & LS_HAVE_TS))
-			m->ts_ms = ls_now_ms();
-		if (ls__streams_find(&s->seqs, m->key, m->key_len, m->shard,
-		    true, &idx) < 0)
-			return ls__fail(err, LS_ERR_NOMEM, s->lineno,
-			    "out of memory");
-		if ((rc = number(s, &s->seqs.v[idx], m, have, err)) != LS_OK)
+		if ((rc = ls__line_meta(&s->seqs, m, have, s->lineno,
+		    err)) != LS_OK)
 			return rc;
 		/* lines without a key are for every consumer, as in
 		 * SeaStreamer's stdio; End-of-Stream ends every filter */

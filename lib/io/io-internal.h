@@ -30,9 +30,9 @@ bool ls__keys_pass(const struct ls__keyset *ks, const ls_msg *m);
 struct ls__uri {
 	const char *text;	/* as given */
 	bool stdio;		/* "-", stdio:// */
-	int broker;		/* 'r' redis://, 'k' kafka://, 'e' etcd://, 'h' http://
-				   or https://,
-				   or 0 */
+	int broker;		/* 'r' redis://, 'k' kafka://, 'e' etcd://,
+				   'h' http:// or https://, or 0 */
+	int net;		/* 't' tcp://, 'u' unix://, 'd' udp://, or 0 */
 	bool gz;		/* a file whose name ends in .gz */
 	char *path;		/* a file's path (owned) */
 	struct ls__keyset keys;	/* owned; a backend may take them */
@@ -85,6 +85,8 @@ struct ls__src {
 	int (*seal)(void *ctx, ls_src_pos *pos, ls_error *err);
 	/* Lines taken raw (LS_BAD_RAW); NULL: none. */
 	uint64_t (*raw)(void *ctx);
+	/* A listening source's counters; NULL: it does not listen. */
+	void (*listen_stats)(void *ctx, ls_listen_stats *st);
 	void (*close)(void *ctx);
 };
 
@@ -132,5 +134,20 @@ int ls__etcd_source(const struct ls__uri *u, const ls_source_opts *o,
     struct ls__src *b, ls_error *err);
 int ls__etcd_sink(const struct ls__uri *u, const ls_sink_opts *o,
     struct ls__snk *b, ls_error *err);
+
+/* Network sources (net-src.c: listening) and sinks (net-sink.c:
+ * connecting) of tcp://, unix:// and udp://. */
+int ls__net_source(const struct ls__uri *u, const ls_source_opts *o,
+    const char *name, struct ls__src *b, ls_error *err);
+int ls__net_sink(const struct ls__uri *u, const ls_sink_opts *o,
+    const char *name, struct ls__snk *b, ls_error *err);
+
+struct ls__streams;
+/* A line source's meta of m, parsed with the LS_HAVE_* bits have: the
+ * time now, key "broadcast", shard 0 and the next sequence number of
+ * its stream in seqs where the line had none (file-src.c). Returns
+ * LS_OK, or an error naming line lineno. */
+int ls__line_meta(struct ls__streams *seqs, ls_msg *m, unsigned have,
+    uint64_t lineno, ls_error *err);
 
 #endif
