@@ -548,40 +548,19 @@ answer(struct hsrc *s, struct hreq *r, unsigned status)
 	MHD_resume_connection(r->conn);
 }
 
-/* Fills the meta that m's line did not carry (have): time now, the
- * default key, shard 0 and the next sequence of its stream. */
+/* Fills the meta that m's line did not carry (have), as for files
+ * (ls__line_meta); an error names the client. */
 static int
 msg_meta(struct hsrc *s, ls_msg *m, unsigned have, ls_error *err)
 {
-	struct ls__stream *st;
-	size_t idx;
+	char why[LS_ERRMSG_MAX];
+	int rc = ls__line_meta(&s->seqs, m, have, s->where_line, err);
 
-	if (!(have & LS_HAVE_KEY)) {
-		memcpy(m->key, LS_DEFAULT_KEY, sizeof(LS_DEFAULT_KEY));
-		m->key_len = sizeof(LS_DEFAULT_KEY) - 1;
-	}
-	if (!(have & LS_HAVE_SHARD))
-		m->shard = 0;
-	if (!(have & LS_HAVE_TS))
-		m->ts_ms = ls_now_ms();
-	if (ls__streams_find(&s->seqs, m->key, m->key_len, m->shard, true,
-	    &idx) < 0)
-		return ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
-	st = &s->seqs.v[idx];
-	if (have & LS_HAVE_SEQ) {
-		st->seq = m->seq + 1;
-		st->spent = m->seq == UINT64_MAX;
-		return LS_OK;
-	}
-	if (st->spent)
-		return ls__fail(err, LS_ERR_INVAL, s->where_line, "client %s "
-		    "line %llu: stream %s shard %llu has no sequence number "
-		    "after 18446744073709551615 to give", s->where_client,
-		    (unsigned long long)s->where_line, m->key,
-		    (unsigned long long)m->shard);
-	m->seq = st->seq++;
-	st->spent = st->seq == 0;
-	return LS_OK;
+	if (rc != LS_ERR_INVAL || err == NULL)
+		return rc;
+	snprintf(why, sizeof(why), "%s", err->msg);
+	return ls__fail(err, rc, s->where_line, "client %s %s",
+	    s->where_client, why);
 }
 
 /* The next message of r, whose body has one more. */
