@@ -101,11 +101,51 @@ ls__uri_redact(const char *uri)
 	return name;
 }
 
+/* The schemes of brokers and sockets: the URI is split, the backend
+ * parses the rest. */
+static const struct scheme {
+	const char *prefix;
+	int broker, net;
+	bool input_only;
+} schemes[] = {
+	{ "redis://", 'r', 0, false },
+	{ "kafka://", 'k', 0, false },
+	{ "http://", 'h', 0, true },
+	{ "https://", 'h', 0, true },
+	{ "etcd://", 'e', 0, false },
+	{ "tcp://", 0, 't', false },
+	{ "unix://", 0, 'u', false },
+	{ "udp://", 0, 'd', false },
+};
+
+/* A file's URI, PATH or file://PATH (or SeaStreamer's file://PATH/KEY,
+ * when unambiguous). */
+static int
+file_uri(const char *uri, bool output, struct ls__uri *u, ls_error *err)
+{
+	const char *p = strncmp(uri, "file://", 7) == 0 ? uri + 7 : uri;
+
+	if (*p == '\0')
+		return ls__fail(err, LS_ERR_INVAL, 0, "empty path in '%s'", uri);
+	if ((u->path = strdup(p)) == NULL)
+		return ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
+	if (p == uri)
+		return LS_OK;
+	char *slash = strrchr(u->path, '/');
+	if (slash == NULL || slash == u->path || is_regular(u->path) ||
+	    !ls_key_valid(slash + 1, strlen(slash + 1)))
+		return LS_OK;
+	*slash = '\0';
+	if (is_regular(u->path) || (output && (has_suffix(u->path, ".ss") ||
+	    has_suffix(u->path, ".ss.gz"))))
+		return keys_parse(&u->keys, slash + 1, err);
+	*slash = '/';
+	return LS_OK;
+}
+
 static int
 uri_parse(const char *uri, bool output, struct ls__uri *u, ls_error *err)
 {
-	const char *p;
-
 	memset(u, 0, sizeof(*u));
 	u->text = uri;
 	if (strcmp(uri, "-") == 0 || strcmp(uri, "stdio://") == 0 ||
@@ -115,34 +155,17 @@ uri_parse(const char *uri, bool output, struct ls__uri *u, ls_error *err)
 	}
 	if (strncmp(uri, "stdio://", 8) == 0) {
 		u->stdio = true;
-		p = uri + 8;
-		if (*p == '/')
-			p++;
-		return keys_parse(&u->keys, p, err);
+		return keys_parse(&u->keys, uri + 8 + (uri[8] == '/'), err);
 	}
-	if (strncmp(uri, "redis://", 8) == 0 ||
-	    strncmp(uri, "kafka://", 8) == 0) {
-		u->broker = uri[0] == 'r' ? 'r' : 'k';
-		ls__uri_split(u);
-		return LS_OK;
-	}
-	if (strncmp(uri, "http://", 7) == 0 ||
-	    strncmp(uri, "https://", 8) == 0) {
-		if (output)
+	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+		const struct scheme *sc = &schemes[i];
+		if (strncmp(uri, sc->prefix, strlen(sc->prefix)) != 0)
+			continue;
+		if (output && sc->input_only)
 			return ls__failn(err, LS_ERR_INVAL, 0, uri, "an HTTP "
 			    "collector is an input only");
-		u->broker = 'h';
-		ls__uri_split(u);
-		return LS_OK;
-	}
-	if (strncmp(uri, "etcd://", 7) == 0) {
-		u->broker = 'e';
-		ls__uri_split(u);
-		return LS_OK;
-	}
-	if (strncmp(uri, "tcp://", 6) == 0 || strncmp(uri, "unix://", 7) == 0 ||
-	    strncmp(uri, "udp://", 6) == 0) {
-		u->net = uri[0] == 't' ? 't' : uri[1] == 'n' ? 'u' : 'd';
+		u->broker = sc->broker;
+		u->net = sc->net;
 		ls__uri_split(u);
 		return LS_OK;
 	}
@@ -153,30 +176,10 @@ uri_parse(const char *uri, bool output, struct ls__uri *u, ls_error *err)
 		free(name);
 		return rc;
 	}
-	p = strncmp(uri, "file://", 7) == 0 ? uri + 7 : uri;
-	if (*p == '\0')
-		return ls__fail(err, LS_ERR_INVAL, 0, "empty path in '%s'", uri);
-	if ((u->path = strdup(p)) == NULL)
-		return ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
-	if (p != uri) {
-		/* SeaStreamer's file://PATH/KEY, when unambiguous */
-		char *slash = strrchr(u->path, '/');
-		if (slash != NULL && slash != u->path && !is_regular(u->path) &&
-		    ls_key_valid(slash + 1, strlen(slash + 1))) {
-			*slash = '\0';
-			bool split = is_regular(u->path) || (output &&
-			    (has_suffix(u->path, ".ss") ||
-			    has_suffix(u->path, ".ss.gz")));
-			if (split) {
-				int rc = keys_parse(&u->keys, slash + 1, err);
-				if (rc != LS_OK)
-					return rc;
-			} else
-				*slash = '/';
-		}
-	}
-	u->gz = has_suffix(u->path, ".gz");
-	return LS_OK;
+	int rc = file_uri(uri, output, u, err);
+	if (rc == LS_OK)
+		u->gz = has_suffix(u->path, ".gz");
+	return rc;
 }
 
 /* --- sources ------------------------------------------------------------ */

@@ -851,6 +851,18 @@ zlines() {
 	[ ! -e "$T/only-a.ss/a" ]
 	tsv "$T/only-a.ss" | cut -f 1,3 >"$T/got"
 	printf 'a\t1\na\t2\n%s\t0\n' "$EOS_KEY" | cmp - "$T/got"
+	# file://X.ss.gz/KEY: gzip, as X.ss.gz names it, both ways
+	relay -i "$T/k.ss" -o "file://$T/only-a.ss.gz/a" </dev/null
+	zcat "$T/only-a.ss.gz" >"$T/unz.ss" || fail "only-a.ss.gz is not gzip"
+	tsv "$T/unz.ss" | cut -f 1,3 >"$T/got"
+	printf 'a\t1\na\t2\n%s\t0\n' "$EOS_KEY" | cmp - "$T/got"
+	runf relay -i "file://$T/k.ss.gz/b"
+	assert_equal "$status" 1
+	relay -i "$T/k.ss" -o "$T/k.ss.gz" </dev/null
+	runf relay -i "file://$T/k.ss.gz/b"
+	assert_equal "$status" 0
+	run cut -d ']' -f 2- "$T/out"
+	assert_output "$(printf ' b1\n EOS')"
 	# a missing PATH/KEY is a missing file
 	runf relay -i "file://$T/nope.ss/a"
 	assert_equal "$status" 1
