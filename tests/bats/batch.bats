@@ -69,11 +69,7 @@ setup() {
 
 teardown() {
 	# whatever a failed test left running
-	local p
-	for p in "$T"/*.pid; do
-		[ -s "$p" ] && kill -KILL "$(cat "$p")" 2>/dev/null
-	done
-	return 0
+	bg_kill_all
 }
 
 # batch ARGS...: the batch under test, never for longer than LIMIT.

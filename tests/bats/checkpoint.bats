@@ -21,11 +21,7 @@ setup() {
 }
 
 teardown() {
-	local p
-	for p in "$T"/*.pid; do
-		[ -s "$p" ] && kill -KILL "$(cat "$p")" 2>/dev/null
-	done
-	return 0
+	bg_kill_all
 }
 
 # lines N FILE: "line 000001" to "line N" (11 bytes and a newline each).

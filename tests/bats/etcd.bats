@@ -33,10 +33,7 @@ setup() {
 }
 
 teardown() {
-	local f
-	for f in "$T"/*.pid; do
-		[ -s "$f" ] && kill -KILL "$(cat "$f")" 2>/dev/null
-	done
+	bg_kill_all
 	# an etcd of the test's own
 	[ -d "$T/e2" ] && "$ETCD_TMP" stop "$T/e2"
 	return 0

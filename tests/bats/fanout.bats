@@ -47,11 +47,7 @@ setup() {
 teardown() {
 	# a stalled reader a failed test left behind
 	[ -e "$T/go" ] || touch "$T/go" 2>/dev/null
-	local p
-	for p in "$T"/*.pid; do
-		[ -s "$p" ] && kill -KILL "$(cat "$p")" 2>/dev/null
-	done
-	return 0
+	bg_kill_all
 }
 
 # fanout ARGS...: the fanout under test, never for longer than LIMIT.

@@ -17,11 +17,7 @@ setup() {
 }
 
 teardown() {
-	local p
-	for p in "$T"/*.pid; do
-		[ -s "$p" ] && kill -KILL "$(cat "$p")" 2>/dev/null
-	done
-	return 0
+	bg_kill_all
 }
 
 # start NAME CMD...: runs CMD in the background, output to $T/NAME.out,

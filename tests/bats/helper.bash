@@ -212,6 +212,19 @@ bg() {
 	BG=$!
 }
 
+# bg_kill_all: kills (SIGKILL) every command bg started in this test (a
+# $T/*.pid) and what each of them started (a shell's pipeline), for a
+# teardown: a failed test must not leave them running.
+bg_kill_all() {
+	local f
+	for f in "$T"/*.pid; do
+		[ -s "$f" ] || continue
+		pkill -KILL -P "$(cat "$f")" 2>/dev/null
+		kill -KILL "$(cat "$f")" 2>/dev/null
+	done
+	return 0
+}
+
 # wait_until SECONDS CMD...: runs CMD every 10 ms until it succeeds;
 # returns 1 if it has not after about SECONDS. (CMD may be eval of a
 # string using the caller's variables: none of them is shadowed here.)

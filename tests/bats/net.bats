@@ -21,11 +21,7 @@ setup() {
 }
 
 teardown() {
-	local p
-	for p in "$T"/*.pid; do
-		[ -s "$p" ] && kill -KILL "$(cat "$p")" 2>/dev/null
-	done
-	return 0
+	bg_kill_all
 }
 
 # free_port: a TCP and UDP port of 127.0.0.1 nobody listens on now.

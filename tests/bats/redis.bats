@@ -39,11 +39,7 @@ setup() {
 }
 
 teardown() {
-	local f
-	for f in "$T"/*.pid; do
-		[ -s "$f" ] && kill -KILL "$(cat "$f")" 2>/dev/null
-	done
-	return 0
+	bg_kill_all
 }
 
 relay() {

@@ -74,12 +74,10 @@ setup() {
 	mkdir -p "$W"
 }
 
+# The background shells, and what they started (a failed test must not
+# leave a clock and a partition running).
 teardown() {
-	local f
-	for f in "$T"/*.pid; do
-		[ -s "$f" ] && kill -KILL "$(cat "$f")" 2>/dev/null
-	done
-	return 0
+	bg_kill_all
 }
 
 # tour_commands: the commands of the tour in README.md, one a line.
