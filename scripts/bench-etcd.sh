@@ -105,6 +105,24 @@ awk -v dir="$tmp/txn" '{
 	printf "put -- /c/%s/%020d \"%s\"\n", f[2], f[3], p >out
 } END { if (last != "") printf "\n\n" >last }' "$tmp/lines.txt"
 
+# curl's: the same puts under /g/ as the JSON bodies relay sends (base64
+# key and value, 128 a txn), and a curl config sending them one after the
+# other on one connection.
+mkdir "$tmp/gw"
+python3 - "$tmp/lines.txt" "$tmp/gw" <<'PY'
+import base64, re, sys
+src, out = sys.argv[1], sys.argv[2]
+b64 = lambda b: base64.b64encode(b).decode()
+ops = []
+for line in open(src, "rb"):
+    m = re.match(rb"\[[^|]*\| (\S+) \| (\d+) \| \d+\] (.*)\n", line)
+    key = b"/g/%s/%020d" % (m.group(1), int(m.group(2)))
+    ops.append('{"request_put":{"key":"%s","value":"%s"}}' %
+               (b64(key), b64(m.group(3))))
+for i in range(0, len(ops), 128):
+    with open("%s/%06d" % (out, i // 128), "w") as f:
+        f.write('{"success":[' + ",".join(ops[i:i + 128]) + "]}")
+PY
 port=$(bash scripts/etcd-tmp.sh start "$tmp/etcd")
 EP=127.0.0.1:$port
 U=etcd://$EP
@@ -159,6 +177,12 @@ ctl_txns() {
 export -f ctl_txns
 export EP tmp
 
+for f in "$tmp"/gw/*; do
+	[ "$f" = "$tmp/gw/000000" ] || echo next
+	printf 'url = "http://%s/v3/kv/txn"\ndata-binary = "@%s"\n' "$EP" "$f"
+	printf 'output = "/dev/null"\nfail\n'
+done >"$tmp/curl.conf"
+
 # lines FILE N: waits (at most 120 s) until FILE has N lines.
 lines() {
 	local i
@@ -206,6 +230,9 @@ for ((i = 0; i < RUNS; i++)); do
 	ctl del --prefix /c/ >/dev/null
 	run w_ctl /dev/null /dev/null bash -c ctl_txns
 	[ "$(count /c/)" -eq "$M" ] || die "etcdctl txn: $(count /c/) keys, not $M"
+	ctl del --prefix /g/ >/dev/null
+	run w_curl /dev/null /dev/null curl -s -S -K "$tmp/curl.conf"
+	[ "$(count /g/)" -eq "$M" ] || die "curl: $(count /g/) keys, not $M"
 	run r_relay /dev/null "$tmp/r.out" "$RELAY" -i "$U/r/" --exit-at-end
 	[ "$(wc -l <"$tmp/r.out")" -eq "$M" ] ||
 		die "relay -i: $(wc -l <"$tmp/r.out") messages, not $M"
@@ -220,7 +247,7 @@ for ((i = 0; i < RUNS; i++)); do
 done
 sed 's/^[^]]*\] //' "$tmp/r.out" | sort | cmp -s - "$tmp/payloads.sorted" ||
 	die "relay -i: the payloads read are not the input's"
-for p in /r/ /c/; do
+for p in /r/ /c/ /g/; do
 	ctl get --prefix "$p" --print-value-only | sort |
 	    cmp -s - "$tmp/payloads.sorted" ||
 		die "the values under $p are not the input payloads"
@@ -230,15 +257,18 @@ table=$(awk -v n="$M" -v wr="${SEC[w_relay]}" -v wc="${SEC[w_ctl]}" \
     -v rr="${SEC[r_relay]}" -v rc="${SEC[r_ctl]}" -v fr="${SEC[f_relay]}" \
     -v fc="${SEC[f_ctl]}" -v mwr="${RSS[w_relay]}" -v mwc="${RSS[w_ctl]}" \
     -v mrr="${RSS[r_relay]}" -v mrc="${RSS[r_ctl]}" \
-    -v mfr="${RSS[f_relay]}" -v mfc="${RSS[f_ctl]}" '
+    -v mfr="${RSS[f_relay]}" -v mfc="${RSS[f_ctl]}" \
+    -v wg="${SEC[w_curl]}" -v mwg="${RSS[w_curl]}" '
 	function row(task, s, ratio, kib) {
 		printf "%s\t%d\t%.3f\t%.0f\t%s\t%.1f\n", task, n, s, n / s,
 		    ratio, kib / 1024
 	}
 	BEGIN {
 		row("relay stdio->etcd (txns of 128)", wr,
-		    sprintf("%.2f", wc / wr), mwr)
+		    sprintf("%.2f, %.2f curl", wc / wr, wg / wr), mwr)
 		row("peer: etcdctl txn, 128 puts each", wc, "-", mwc)
+		row("peer: curl, the same txns to the JSON gateway", wg, "-",
+		    mwg)
 		row("relay etcd->stdio (--exit-at-end)", rr,
 		    sprintf("%.2f", rc / rr), mrr)
 		row("peer: etcdctl get --prefix --print-value-only", rc, "-",
@@ -251,15 +281,19 @@ head="task	messages	seconds	messages/s	vs peer	peak MiB"
 echo
 { echo "$head"; echo "$table"; } | awk -F '\t' -v tail=0 -f scripts/table.awk
 ver=$(etcd --version | awk '/^etcd Version/ { print $3 }')
-notes="vs peer = the peer's seconds / relay's seconds, each against the
-row below it; one etcd $ver on loopback, fsync on, best of $RUNS. etcdctl has no bulk put: its peer
-runs etcdctl txn once per 128 puts (etcd's --max-txn-ops), the requests
-relay makes, paying a process start and a gRPC connection for each;
-relay sends them over one HTTP connection to etcd's JSON gateway (base64
-keys and values). The watch rows time, from the start of relay -o's
-puts, until the follower has written all $M (relay's messages; etcdctl
-watch's 3 lines an event): the puts bound them. Counts and values are
-checked (see scripts/bench-etcd.sh)."
+notes="vs peer = the peer's seconds / relay's seconds, against the row
+below it (the write also against curl); one etcd $ver on loopback, fsync
+on, best of $RUNS. etcdctl has no bulk put: its peer runs etcdctl txn once
+per 128 puts (etcd's --max-txn-ops), the requests relay makes, paying a
+process start and a gRPC connection for each. relay sends its txns over
+one HTTP connection to etcd's JSON gateway (base64 keys and values), as
+curl does with the same bodies built beforehand: the gap between them is
+relay's own cost. etcdctl get reads all keys in one gRPC response; relay
+lists through the JSON gateway in pages of 256, whose encoding on etcd's
+side is most of its time. The watch rows time, from the start of relay
+-o's puts, until the follower has written all $M (relay's messages;
+etcdctl watch's 3 lines an event): the puts bound them. Counts and values
+are checked (see scripts/bench-etcd.sh)."
 echo
 echo "$notes"
 if [ -n "$MD" ]; then
