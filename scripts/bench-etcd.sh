@@ -25,7 +25,7 @@
 #                 sends, so both make the same M/128 requests, etcdctl
 #                 paying one process start and one gRPC connection each.
 #   etcd->stdio   bin/relay -i etcd://127.0.0.1:PORT/r/ --exit-at-end
-#                 (the list: pages of 256 keys at one revision), the keys
+#                 (the list: pages of 1024 keys at one revision), the keys
 #                 relay wrote, to a file
 #       peer:     etcdctl get --prefix /r/ --print-value-only (one request)
 #   watch         a following bin/relay -i etcd://.../w/ --from rev:R (R
@@ -289,7 +289,7 @@ process start and a gRPC connection for each. relay sends its txns over
 one HTTP connection to etcd's JSON gateway (base64 keys and values), as
 curl does with the same bodies built beforehand: the gap between them is
 relay's own cost. etcdctl get reads all keys in one gRPC response; relay
-lists through the JSON gateway in pages of 256, whose encoding on etcd's
+lists through the JSON gateway in pages of 1024, whose encoding on etcd's
 side is most of its time. The watch rows time, from the start of relay
 -o's puts, until the follower has written all $M (relay's messages;
 etcdctl watch's 3 lines an event): the puts bound them. Counts and values
