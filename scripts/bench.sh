@@ -872,3 +872,24 @@ if [ "${BENCH_PIPELINE:-1}" != 0 ]; then
 		    awk -F '\t' -f scripts/mdtable.awk
 	} >>"$OUTMD"
 fi
+
+# --- etcd (scripts/bench-etcd.sh): only if etcd and etcdctl are installed ---
+# relay -o etcd://, relay -i etcd:// --exit-at-end and a following relay
+# beside etcdctl txn (128 puts each), etcdctl get --prefix and etcdctl
+# watch, on the first BENCH_ETCD_MESSAGES (20,000) lines above, on a
+# throwaway etcd. BENCH_ETCD=0 leaves it out. Appended to build/bench.md.
+if [ "${BENCH_ETCD:-1}" = 0 ]; then
+	echo "etcd: left out (BENCH_ETCD=0)"
+elif ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null; then
+	echo "etcd: left out: needs etcd and etcdctl (etcd-server, etcd-client)"
+else
+	echo
+	bash scripts/bench-etcd.sh "$tmp/etcd.md" "$tmp/lines.txt"
+	{
+		echo
+		echo "etcd (scripts/bench-etcd.sh):"
+		echo
+		cat "$tmp/etcd.md"
+	} >>"$OUTMD"
+fi
+# --- end of etcd ---

@@ -2,7 +2,8 @@
  *
  * The URI's path, its leading slash included, is a key prefix. A source
  * lists every key under it at one revision R (pages of ELIMIT keys, each
- * read at R), then watches the prefix from R + 1, so that each change
+ * read at R; a page whose response is too large is asked again, a quarter
+ * as long), then watches the prefix from R + 1, so that each change
  * after the list comes once, in order. --from end watches from the
  * revision now + 1 without a list, --from rev:N (seq:N) from N. A sink
  * puts each message under PREFIX/STREAM/SEQ (SEQ in 20 digits, so that
@@ -46,7 +47,10 @@ ls__etcd_sink(const struct ls__uri *u, const ls_sink_opts *o,
 
 #include "etcd-internal.h"
 
-#define ELIMIT "256"			/* keys a page of the list */
+#define ELIMIT 1024			/* keys a page of the list (etcd 3.4
+					   reads the index to the end of the
+					   range for each page: fewer, longer
+					   pages list faster) */
 #define ETXN 128			/* puts a transaction (etcd's
 					   --max-txn-ops is 128) */
 #define ETXN_BYTES (1024u * 1024u)	/* or this many bytes of request */
@@ -89,6 +93,8 @@ struct esrc {
 	uint64_t start;		/* the watch's first revision */
 	bool more;		/* the list has more pages */
 	bool listed;		/* a page has been read */
+	uint64_t limit;		/* keys a page: ELIMIT, less after a
+				   page went past LS__ETCD_RESP_MAX */
 	const unsigned char *arr;	/* kvs or events being returned */
 	size_t arr_len, pos;
 	struct ls__ebuf key, val;	/* the last key and value, decoded */
@@ -127,7 +133,26 @@ body_range(struct ls__etcd *c, const char *open, const unsigned char *key,
 	    ls__ebuf_str(&c->body, "\"") != 0 ? -1 : 0;
 }
 
-/* Reads the next page of the list (the first: the revision R). */
+/* c->body = the range request of the next page: from the prefix (the
+ * first) or from s->key (the last key read and a NUL). */
+static int
+list_body(struct esrc *s)
+{
+	struct ls__etcd *c = &s->c;
+
+	return body_range(c, "{", s->listed ? s->key.p : c->prefix, s->listed ?
+	    s->key.len : c->prefix_len) != 0 ||
+	    ls__ebuf_str(&c->body, ",\"limit\":\"") != 0 ||
+	    ls__ebuf_u64(&c->body, s->limit) != 0 ||
+	    ls__ebuf_str(&c->body, "\"") != 0 ||
+	    (s->rev > 0 && (ls__ebuf_str(&c->body, ",\"revision\":\"") != 0 ||
+	    ls__ebuf_u64(&c->body, s->rev) != 0 ||
+	    ls__ebuf_str(&c->body, "\"") != 0)) ||
+	    ls__ebuf_str(&c->body, "}") != 0 ? -1 : 0;
+}
+
+/* Reads the next page of the list (the first: the revision R); a page
+ * larger than a response may be is asked again, a quarter as long. */
 static int
 list_page(struct esrc *s, ls_error *err)
 {
@@ -141,15 +166,15 @@ list_page(struct esrc *s, ls_error *err)
 			return nomem(err);
 		s->key.p[s->key.len++] = '\0';
 	}
-	if (body_range(c, "{", s->listed ? s->key.p : c->prefix, s->listed ?
-	    s->key.len : c->prefix_len) != 0 ||
-	    ls__ebuf_str(&c->body, ",\"limit\":\"" ELIMIT "\"") != 0 ||
-	    (s->rev > 0 && (ls__ebuf_str(&c->body, ",\"revision\":\"") != 0 ||
-	    ls__ebuf_u64(&c->body, s->rev) != 0 ||
-	    ls__ebuf_str(&c->body, "\"") != 0)) ||
-	    ls__ebuf_str(&c->body, "}") != 0)
-		return nomem(err);
-	if ((rc = ls__etcd_call(c, "/v3/kv/range", "range", err)) != LS_OK)
+	for (;;) {
+		if (list_body(s) != 0)
+			return nomem(err);
+		rc = ls__etcd_call(c, "/v3/kv/range", "range", err);
+		if (rc == LS_OK || !c->resp.over || s->limit == 1)
+			break;
+		s->limit = s->limit > 4 ? s->limit / 4 : 1;
+	}
+	if (rc != LS_OK)
 		return rc;
 	s->listed = true;
 	if (s->rev == 0 && (ls_json_field(c->resp.p, c->resp.len, "header", &h,
@@ -439,6 +464,7 @@ ls__etcd_source(const struct ls__uri *u, const ls_source_opts *o,
 	if (s == NULL)
 		return nomem(err);
 	s->o = o != NULL ? o : &none;
+	s->limit = ELIMIT;
 	if ((rc = ls__etcd_open(&s->c, u, err)) != LS_OK ||
 	    (rc = esrc_from(s, err)) != LS_OK) {
 		esrc_close(s);

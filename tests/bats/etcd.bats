@@ -110,20 +110,20 @@ $X/b/00000000000000000007
 	assert_output "a $r 0 one
 a $r 0 three
 b $r 0 {\"x\":2}"
-	# 300 messages: three transactions, all there
-	awk 'BEGIN { for (i = 1; i <= 300; i++)
+	# 1100 messages: nine transactions, all there
+	awk 'BEGIN { for (i = 1; i <= 1100; i++)
 	    printf "[2024-01-01T00:00:00.000 | m | %d | 0] v%d\n", i, i }' \
 	    >"$T/many"
 	run relay -i "$T/many" -o "$U/many"
 	assert_success
 	run count "$X/many/"
-	assert_output 300
-	run ectl get "$X/many/m/00000000000000000300" --print-value-only
-	assert_output v300
-	# read back over two pages of the list (256 keys a page)
+	assert_output 1100
+	run ectl get "$X/many/m/00000000000000001100" --print-value-only
+	assert_output v1100
+	# read back over two pages of the list (1024 keys a page)
 	relay -i "$U/many" --exit-at-end >"$T/back"
 	run sed 's/.*] //' "$T/back"
-	assert_output "$(seq 1 300 | sed 's/^/v/')"
+	assert_output "$(seq 1 1100 | sed 's/^/v/')"
 }
 
 @test "relay -i etcd:// lists the prefix at one revision, then ends with --exit-at-end" {
@@ -450,4 +450,24 @@ partition: members: -c (gone from $U), 2 targets -> 1"
 	run cat "$T/m.err"
 	assert_output --regexp "^member: etcd://127.0.0.1:$p2/w: lease keepalive: [^:]+$"
 	assert_equal "$(wc -l <"$T/m.err")" 1
+}
+
+@test "relay -i etcd:// asks a page again, a quarter as long, when its answer would pass 64 MiB" {
+	# 1000 values of 70,000 bytes: a page of 1024 keys would be about
+	# 93 MiB of base64, one of 256 about 23 MiB
+	awk 'BEGIN { for (s = "x"; length(s) < 70000; s = s s) ;
+	    s = substr(s, 1, 70000)
+	    for (i = 1; i <= 1000; i++)
+		printf "[2024-01-01T00:00:00.000 | m | %d | 0] %d%s\n", i, i, s }' \
+	    >"$T/big"
+	run relay -i "$T/big" -o "$U/big"
+	assert_success
+	run count "$X/big/"
+	assert_output 1000
+	run relay -i "$U/big" --exit-at-end -o "$T/back"
+	assert_success
+	assert_output ""
+	assert_equal "$(wc -l <"$T/back")" 1000
+	run cmp <(sed 's/^[^]]*\] //' "$T/back") <(sed 's/^[^]]*\] //' "$T/big")
+	assert_success
 }
