@@ -227,8 +227,8 @@ two"
 	assert_equal "$status" 0
 }
 
-@test "tcp and unix: 100 clients of 1000 messages each, every message once, each client in order" {
-	local s=$T/s.sock c n=100 m=1000
+@test "tcp and unix: 100 clients of 10,000 messages each, every message once, each client in order" {
+	local s=$T/s.sock c n=100 m=10000
 	for u in "tcp://127.0.0.1:$P" "unix://$s"; do
 		rm -f "$T/r.out"
 		if [ "${u%%:*}" = tcp ]; then
@@ -239,9 +239,9 @@ two"
 			wait_until 10 test -S "$s"
 			c=$s
 		fi
-		timeout 30 python3 "$CLIENTS" "$c" "$n" "$m" ||
+		timeout 120 python3 "$CLIENTS" "$c" "$n" "$m" ||
 		    fail "$u: the clients failed"
-		wait_until 30 lines_at_least $((n * m)) "$T/r.out" ||
+		wait_until 120 lines_at_least $((n * m)) "$T/r.out" ||
 		    fail "$u: $(wc -l <"$T/r.out") lines"
 		stop r
 		assert_equal "$u: $status" "$u: 0"
