@@ -412,3 +412,23 @@ EOS"
 	assert_success
 	assert_output '["pipeline",["src","-e:1",0,"done",0,"exited with status 0"],["relay:2","-e:2",0,"done",0,"exited with status 0"]]'
 }
+
+@test "--max-running 1 runs the copies one after another: their ticks' times never overlap" {
+	cat >m.topo <<-'EOF2'
+	clock --count 8 --interval 25ms > @t
+	relay -i @t -o m%d.txt
+	EOF2
+	run "$PIPELINE" -n 3 --max-running 1 m.topo
+	assert_success
+	# each copy's first and last tick time, in the order they started
+	for k in 0 1 2; do
+		run contiguous 8 "m$k.txt"
+		assert_success
+		awk -F' [|] ' 'NR == 1 { a = substr($1, 2) } { z = substr($1, 2) }
+		    END { print a, z }' "m$k.txt"
+	done | sort >spans
+	[ "$(wc -l <spans)" -eq 3 ] || fail "$(cat spans)"
+	run awk 'NR > 1 && $1 <= prev { print "overlap: " $0 " after " prev; exit 1 }
+	    { prev = $2 }' spans
+	assert_success
+}
