@@ -200,17 +200,34 @@ json_stage(FILE *f, const struct topo_stage *st, const struct row *r)
 		fprintf(f, "null}");
 }
 
-/* The slowest stage: the one with the most bytes waiting at its input;
- * if none waits, the running one with counters that put out least;
- * -1 if none. */
+/* The stage downstream of best (reading what it writes) that has as
+ * many bytes waiting: best is held back by it. */
+static long
+downstream(const struct topo *t, const struct row *r, long best)
+{
+	for (size_t i = 0; i < t->nc; i++)
+		if (t->c[i].writer == best && t->c[i].reader >= 0 &&
+		    r[t->c[i].reader].queue >= r[best].queue)
+			return t->c[i].reader;
+	return -1;
+}
+
+/* The slowest stage: the one with the most bytes waiting at its input
+ * (of two, the one downstream: the other is held back by it); if none
+ * waits, the running one with counters that put out least; -1 if
+ * none. */
 static long
 slowest(const struct topo *t, const struct row *r)
 {
-	long best = -1;
+	long best = -1, next;
 
 	for (size_t i = 0; i < t->nst; i++)
 		if (r[i].queue > 0 && (best < 0 || r[i].queue > r[best].queue))
 			best = (long)i;
+	/* no cycle: at most nst steps */
+	for (size_t k = 0; best >= 0 && k < t->nst &&
+	    (next = downstream(t, r, best)) >= 0; k++)
+		best = next;
 	for (size_t i = 0; best < 0 && i < t->nst; i++)
 		if (t->st[i].state == TS_RUN && r[i].counted)
 			best = (long)i;
