@@ -17,8 +17,10 @@ setup() {
 	cd "$T" || fail "no $T"
 }
 
+# the stages run in sessions of their own: a pipeline left running is
+# stopped with two SIGTERMs (which reach them), not killed alone
 teardown() {
-	[ -z "${PP:-}" ] || kill -KILL "$PP" 2>/dev/null
+	[ -z "${PP:-}" ] || stop 2>/dev/null
 	return 0
 }
 
