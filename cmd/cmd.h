@@ -127,7 +127,8 @@ struct cmd_stats {
 	uint64_t interval_us;	/* 0: only on SIGUSR1 and at exit */
 	int fd;			/* where they go: standard error, or
 				   LS_STATS_FD (set by pipeline(1)) */
-	bool to_fd;		/* LS_STATS_FD: printed --stats or not */
+	bool to_fd;		/* LS_STATS_FD: printed --stats or not, and
+				   at exit */
 };
 
 extern struct cmd_stats cmd_stats;

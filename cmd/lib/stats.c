@@ -82,7 +82,8 @@ cmd_stats_thread(void *arg)
  * pipeline(1) starts its stages with LS_STATS_FD, a descriptor (a pipe
  * it reads) for the --stats lines, and LS_STATS_INTERVAL, their
  * interval in milliseconds: they then print there, --stats given or
- * not. Returns the interval the stage is to use.
+ * not, and at exit, whether they end well or not. Returns the interval
+ * the stage is to use.
  */
 static uint64_t
 stats_env(uint64_t interval_us)
@@ -100,6 +101,9 @@ stats_env(uint64_t interval_us)
 		return interval_us;
 	cmd_stats.fd = (int)n;
 	cmd_stats.to_fd = true;
+	/* the last line at exit, a failed one's too (err() exits) */
+	if (atexit(cmd_stats_print) != 0)
+		err(1, "atexit");
 	unsetenv("LS_STATS_FD");
 	if ((ms = getenv("LS_STATS_INTERVAL")) != NULL)
 		interval_us = strtoull(ms, NULL, 10) * 1000;
