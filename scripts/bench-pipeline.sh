@@ -90,24 +90,34 @@ check_out() {
 	[ "$got" = "$N" ] || die "$1: $got messages in its batches, not $N"
 }
 
-# run_pipeline: one timed run; VmHWM of pipeline's process (KiB) kept
-# in HWM, its largest over the runs.
+# hwm PID: writes VmHWM (KiB) of PID to $t/hwm every 50 ms while it runs.
+hwm() {
+	local v
+	while v=$(awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" \
+	    2>/dev/null) && [ -n "$v" ]; do
+		echo "$v" >"$t/hwm"
+		sleep 0.05
+	done
+}
+
+# run_pipeline: one timed run (its end seen by wait, not by the poller);
+# VmHWM of pipeline's process (KiB) kept in HWM, its largest over the
+# runs.
 HWM=0
 run_pipeline() {
-	local t0 pid h=0 v st=0
-	rm -f "$t"/out[0-3]
+	local t0 pid poll h st=0
+	rm -f "$t"/out[0-3] "$t/hwm"
 	sync
 	t0=$EPOCHREALTIME
 	"$BIN/pipeline" "${topo[@]}" 2>"$t/err" &
 	pid=$!
-	while v=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status" \
-	    2>/dev/null) && [ -n "$v" ]; do
-		h=$v
-		sleep 0.05
-	done
+	hwm "$pid" &
+	poll=$!
 	wait "$pid" || st=$?
 	best pipeline "$(elapsed "$t0")"
+	wait "$poll" || true
 	[ "$st" -eq 0 ] || { cat "$t/err" >&2; die "pipeline failed ($st)"; }
+	h=$(cat "$t/hwm" 2>/dev/null || echo 0)
 	[ "$h" -gt "$HWM" ] && HWM=$h
 	check_out pipeline
 }
