@@ -125,6 +125,10 @@ struct cmd_stats {
 	bool members;		/* print changes and targets */
 	uint64_t start_ms;
 	uint64_t interval_us;	/* 0: only on SIGUSR1 and at exit */
+	int fd;			/* where they go: standard error, or
+				   LS_STATS_FD (set by pipeline(1)) */
+	bool to_fd;		/* LS_STATS_FD: printed --stats or not, and
+				   at exit */
 };
 
 extern struct cmd_stats cmd_stats;
@@ -137,7 +141,8 @@ cmd_count(_Atomic uint64_t *c, uint64_t n)
 	    memory_order_relaxed) + n, memory_order_relaxed);
 }
 
-/* Prints the counters as one JSON line on standard error. */
+/* Prints the counters as one JSON line on standard error (or on
+ * LS_STATS_FD). */
 void cmd_stats_print(void);
 
 /* Counts the listening input src (ls_listen_stats) in the counters

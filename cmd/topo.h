@@ -30,6 +30,14 @@ struct topo_seg {
 				   FIFO's path, the program by its path */
 	pid_t pid;		/* 0 when not running */
 	int status;		/* its wait status */
+	/* pipeline --stats: the command's own counters, read from the
+	   pipe its LS_STATS_FD writes (cmd/lib/topo-stats.c) */
+	int stats_fd;		/* -1 if none */
+	char sbuf[512];		/* a line being read */
+	size_t slen;
+	bool counted;		/* a line was read, in this run or before */
+	uint64_t in, out;	/* its last line's, this run */
+	uint64_t base_in, base_out;	/* its earlier runs' */
 };
 
 enum topo_state { TS_WAIT, TS_RUN, TS_BACKOFF, TS_DONE, TS_FAILED };
@@ -49,6 +57,7 @@ struct topo_stage {
 	size_t running;		/* commands still running */
 	uint64_t timer;
 	struct topo *t;
+	uint64_t prev_in, prev_out;	/* at the last --stats line */
 };
 
 /* A connection: one writer, one reader, a FIFO. */
@@ -104,5 +113,22 @@ void topo_free(struct topo *t);
  * end) and at the end. Returns the exit status
  * (0 if every stage ended well). */
 int topo_run(struct topo *t, uint64_t stats_us);
+
+/* --- the stages' counters for --stats (cmd/lib/topo-stats.c) --- */
+
+/* Before command sg starts: fills vars (3 entries) with LS_STATS_FD
+ * and LS_STATS_INTERVAL naming the write end of a new pipe, which it
+ * returns (the caller closes it once started); -1 and vars[0] NULL if
+ * stats_ms is 0. */
+int topo_stats_pipe(ls_loop *l, struct topo_seg *sg, uint64_t stats_ms,
+    char *vars[3]);
+
+/* Command sg has ended: its last lines are read, its pipe closed. */
+void topo_stats_ended(ls_loop *l, struct topo_seg *sg);
+
+/* One --stats line of every stage on standard error: JSON, or on a
+ * terminal (or with LS_STATS_TABLE=1) a table redrawn in place. */
+void topo_stats_print(struct topo *t, uint64_t elapsed_ms,
+    uint64_t interval_ms);
 
 #endif

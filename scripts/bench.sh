@@ -893,3 +893,14 @@ else
 	} >>"$OUTMD"
 fi
 # --- end of etcd ---
+
+# --- pipeline: four stages, and relay --rate -------------------------------
+# relay -> partition -n 4 -> four batch under bin/pipeline beside the same
+# by a shell script, pipeline's own peak RSS, and relay --rate 2000/s over
+# 10,000 messages against the ideal 5 s: scripts/bench-pipeline.sh (which
+# also runs alone). BENCH_PIPELINE=0 leaves it out.
+if [ "${BENCH_PIPELINE:-1}" != 0 ]; then
+	echo
+	scripts/bench-pipeline.sh "$tmp/lines.txt" "$N" "$RUNS" "$OUTMD" ||
+		die "pipeline: scripts/bench-pipeline.sh failed"
+fi

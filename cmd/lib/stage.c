@@ -339,7 +339,7 @@ stage_end(const struct stage *st)
 {
 	int status = 0;
 
-	if (st->stats)
+	if (st->stats && !cmd_stats.to_fd)
 		cmd_stats_print();
 	if (atomic_load(&cmd_stats.skipped) > 0) {
 		warnx("skipped: %llu",

@@ -1,5 +1,7 @@
 /* The --stats counters, printed by a thread of their own on an interval
  * and on SIGUSR1. */
+#include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 
 #include "cmd.h"
@@ -135,7 +137,7 @@ cmd_stats_print(void)
 		n = listen_stats(line, (size_t)n, sizeof(line));
 	pthread_mutex_unlock(&listen_mu);
 	if (n > 0)
-		(void)ls_write_all(STDERR_FILENO, line, (size_t)n);
+		(void)ls_write_all(cmd_stats.fd, line, (size_t)n);
 }
 
 static void *
@@ -162,12 +164,46 @@ cmd_stats_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * pipeline(1) starts its stages with LS_STATS_FD, a descriptor (a pipe
+ * it reads) for the --stats lines, and LS_STATS_INTERVAL, their
+ * interval in milliseconds: they then print there, --stats given or
+ * not, and at exit, whether they end well or not. Returns the interval
+ * the stage is to use.
+ */
+static uint64_t
+stats_env(uint64_t interval_us)
+{
+	const char *fd = getenv("LS_STATS_FD"), *ms;
+	char *end;
+	long n;
+
+	cmd_stats.fd = STDERR_FILENO;
+	if (fd == NULL || *fd == '\0')
+		return interval_us;
+	n = strtol(fd, &end, 10);
+	if (*end != '\0' || n < 3 || n > INT_MAX ||
+	    fcntl((int)n, F_SETFD, FD_CLOEXEC) != 0)
+		return interval_us;
+	cmd_stats.fd = (int)n;
+	cmd_stats.to_fd = true;
+	/* the last line at exit, a failed one's too (err() exits) */
+	if (atexit(cmd_stats_print) != 0)
+		err(1, "atexit");
+	unsetenv("LS_STATS_FD");
+	if ((ms = getenv("LS_STATS_INTERVAL")) != NULL)
+		interval_us = strtoull(ms, NULL, 10) * 1000;
+	unsetenv("LS_STATS_INTERVAL");
+	return interval_us;
+}
+
 void
 cmd_stats_start(const char *program, uint64_t interval_us)
 {
 	sigset_t all, old, set;
 	pthread_t t;
 
+	interval_us = stats_env(interval_us);
 	cmd_stats.program = program;
 	cmd_stats.start_ms = ls_now_ms();
 	cmd_stats.interval_us = interval_us;

@@ -22,20 +22,12 @@ struct run {
 	unsigned signals;	/* SIGINT and SIGTERM received */
 	bool failed;
 	bool settling;		/* a settle timer is set */
-	uint64_t stats_us, stats_ms, start_ms;
+	uint64_t stats_us, stats_ms, start_ms, last_ms;
 };
 
 static struct run R;
 
 static void stage_start_all(struct topo_stage *st);
-
-static const char *
-state_name(enum topo_state s)
-{
-	static const char *const names[] = { "waiting", "running",
-	    "restarting", "done", "failed" };
-	return names[s];
-}
 
 /* Has a command of stage si the FIFO of c open? */
 static bool
@@ -252,6 +244,7 @@ on_child(ls_loop *l, pid_t pid, int status, void *ctx)
 			st = &R.t->st[i];
 	sg->pid = 0;
 	sg->status = status;
+	topo_stats_ended(R.l, sg);
 	if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0) &&
 	    (WIFEXITED(st->status) && WEXITSTATUS(st->status) == 0))
 		st->status = status;
@@ -265,16 +258,22 @@ static bool
 seg_start(struct topo_stage *st, size_t j, int in, int out)
 {
 	struct topo_seg *sg = &st->seg[j];
-	char *cmd;
+	char *cmd, *vars[3];
 	ls_error e;
-	int rc;
+	int rc, sfd;
 
 	/* a process group of its own (setsid(1) execs without forking):
 	 * a terminal's ^C reaches pipeline alone, which stops in order */
 	if (asprintf(&cmd, "exec setsid %s", sg->cmd) < 0)
 		err(1, NULL);
-	rc = ls_spawn_sh(cmd, in, out, NULL, &sg->pid);
+	sfd = topo_stats_pipe(R.l, sg, R.stats_us == 0 ? 0 :
+	    R.stats_us == UINT64_MAX ? UINT64_MAX : R.stats_ms, vars);
+	rc = ls_spawn_sh(cmd, in, out, vars, &sg->pid);
 	free(cmd);
+	if (sfd >= 0)
+		close(sfd);
+	if (rc != 0)
+		topo_stats_ended(R.l, sg);
 	if (rc != 0) {
 		warnx("%s (%s): %s: %s", st->name, st->where, sg->prog,
 		    strerror(rc));
@@ -337,39 +336,14 @@ on_signal(ls_loop *l, int fd, unsigned ev, void *ctx)
 	}
 }
 
-/* One JSON line of the stages on standard error. */
+/* The --stats line, with the rates over the time since the last. */
 static void
 print_stats(void)
 {
-	char how[128], *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+	uint64_t now = ls_mono_ms();
 
-	if (f == NULL)
-		err(1, NULL);
-	fprintf(f, "{\"program\":\"pipeline\",\"elapsed_ms\":%llu,"
-	    "\"stages\":[", (unsigned long long)(ls_mono_ms() - R.start_ms));
-	for (size_t i = 0; i < R.t->nst; i++) {
-		struct topo_stage *st = &R.t->st[i];
-		fprintf(f, "%s{\"name\":\"%s\",\"where\":\"", i ? "," : "",
-		    st->name);
-		for (const char *p = st->where; *p; p++)
-			fprintf(f, *p == '"' || *p == '\\' ? "\\%c" :
-			    (unsigned char)*p < 0x20 ? "?" : "%c", *p);
-		fprintf(f, "\",\"pid\":%ld,\"state\":\"%s\",\"restarts\":%u,"
-		    "\"status\":", (long)st->seg[0].pid,
-		    state_name(st->state), st->restarts);
-		if (st->state == TS_DONE || st->state == TS_FAILED) {
-			ls_status_text(st->status, how, sizeof(how));
-			fprintf(f, "\"%s\"}", how);
-		} else
-			fprintf(f, "null}");
-	}
-	fprintf(f, "]}\n");
-	fclose(f);
-	if (write(STDERR_FILENO, buf, len) < 0)
-		(void)0;
-	free(buf);
+	topo_stats_print(R.t, now - R.start_ms, now - R.last_ms);
+	R.last_ms = now;
 }
 
 static void
@@ -461,7 +435,10 @@ topo_run(struct topo *t, uint64_t stats_us)
 	R.t = t;
 	R.stats_us = stats_us;
 	R.stats_ms = stats_us / 1000 > 0 ? stats_us / 1000 : 1;
-	R.start_ms = ls_mono_ms();
+	R.start_ms = R.last_ms = ls_mono_ms();
+	for (size_t i = 0; i < t->nst; i++)
+		for (size_t j = 0; j < t->st[i].nseg; j++)
+			t->st[i].seg[j].stats_fd = -1;
 	R.sig_fd = signal_fd();
 	if ((R.l = ls_loop_new(&e)) == NULL)
 		errx(1, "%s", e.msg);
