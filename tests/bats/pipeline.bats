@@ -18,8 +18,16 @@ setup() {
 	cd "$T" || fail "no $T"
 }
 
+# pipeline, and its stages: each runs in a session (and process group) of
+# its own, so a failed test must kill their groups too.
 teardown() {
-	[ -z "${PP:-}" ] || kill -KILL "$PP" 2>/dev/null
+	local k kids
+	[ -n "${PP:-}" ] || return 0
+	kids=$(pgrep -P "$PP")
+	kill -KILL "$PP" 2>/dev/null
+	for k in $kids; do
+		kill -KILL -- "-$k" 2>/dev/null || kill -KILL "$k" 2>/dev/null
+	done
 	return 0
 }
 
