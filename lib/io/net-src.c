@@ -381,6 +381,19 @@ client_line(struct nsrc *s, struct client *c, const char *line, size_t len,
 	return LS_AGAIN;
 }
 
+/* Client c has nothing left unread: its buffer goes back to the heap
+ * (read again into a new one), so that an idle client costs its struct,
+ * not a buffer (its line handed out before is no longer borrowed). */
+static void
+client_shrink(struct client *c)
+{
+	if (c->buf == NULL || c->end != c->start)
+		return;
+	free(c->buf);
+	c->buf = NULL;
+	c->cap = c->start = c->end = c->scan = 0;
+}
+
 /*
  * The next line of client c into m: LS_OK; LS_AGAIN if it has none yet
  * (or sent End-of-Stream)
@@ -417,8 +430,10 @@ client_next(struct nsrc *s, struct client *c, ls_msg *m, bool *gone,
 		    "closed", c->addr, (unsigned long long)c->lineno + 1,
 		    s->max_line);
 	}
-	if (!c->eof)
+	if (!c->eof) {
+		client_shrink(c);
 		return LS_AGAIN;
+	}
 	*gone = true;
 	if (c->end == c->start)
 		return LS_AGAIN;
