@@ -233,7 +233,7 @@ table=$(awk -v n="$N" -v r="${SEC[relay]}" -v s="${SEC[socat]}" \
 		    s, n / s
 		printf "relay -i tcp://, 1 idle client\t-\t-\t-\t%d\t-\t-\n", k1
 		per = (kn - k1) / (idle - 1)
-		printf "relay -i tcp://, %d idle clients\t-\t-\t-\t%d\t<= 4 KiB a client (%.1f)\t%s\n",
+		printf "relay -i tcp://, %d idle clients\t-\t-\t-\t%d\t<= 4 KiB a client (%.2f)\t%s\n",
 		    idle, kn, per, (per <= 4 ? "meets" : "below")
 	}')
 head="task	seconds	messages/s	vs socat	peak KiB	target	result"
