@@ -77,7 +77,8 @@
 # Environment: BENCH_MESSAGES (default 1000000), BENCH_RUNS (3),
 # BENCH_MEM_MIB (8: what "a few MiB" of peak memory means here), TMPDIR;
 # BENCH_TIMING_SECONDS, BENCH_TIMING_SLACK_MS (see bench-batch-timing.sh;
-# BENCH_TIMING_SECONDS=0 leaves the timing table out).
+# BENCH_TIMING_SECONDS=0 leaves the timing table out); BENCH_NET=0 leaves
+# out scripts/bench-net.sh (TCP ingest and idle clients).
 set -euo pipefail
 export LC_ALL=C
 cd "$(dirname "$0")/.."
@@ -592,6 +593,15 @@ if command -v redis-server >/dev/null && [ "${BENCH_REDIS:-1}" != 0 ]; then
 fi
 # --- end of Redis ---
 
+# --- Network (scripts/bench-net.sh); BENCH_NET=0 leaves it out ---
+# relay -i tcp:// from 8 clients beside socat TCP-LISTEN,fork on the same
+# lines, and its peak memory with 1 and 1,000 idle clients.
+if [ "${BENCH_NET:-1}" != 0 ]; then
+	echo
+	bash scripts/bench-net.sh "$tmp/net.md" "$tmp/lines.txt"
+fi
+# --- end of Network ---
+
 rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [ -n "$(git status --porcelain -- lib cmd tests 2>/dev/null)" ]; then
 	rev="$rev + local changes"
@@ -623,6 +633,14 @@ mkdir -p "${OUTMD%/*}"
 		cat "$tmp/redis.md"
 	fi
 	# --- end of Redis ---
+	# --- Network ---
+	if [ -s "$tmp/net.md" ]; then
+		echo
+		echo "Network ingest (scripts/bench-net.sh):"
+		echo
+		cat "$tmp/net.md"
+	fi
+	# --- end of Network ---
 	if [ -s "$tmp/scaling.md" ]; then
 		echo
 		echo "How cost grows (scripts/bench-scaling.sh), each rate over" \

@@ -105,6 +105,7 @@ struct hsrc {
 	size_t live;		/* requests begun and not ended */
 	size_t waiting;		/* requests queued and not answered */
 	bool stopping;
+	bool asleep;		/* next() waits on efd: a request wakes it */
 	struct hreq *ready, *ready_tail;
 	/* the main thread's */
 	struct hreq *taken, *taken_tail;	/* returned from, in order,
@@ -465,9 +466,11 @@ req_queue(struct hsrc *s, struct hreq *r, struct MHD_Connection *c)
 	else
 		s->ready = r;
 	s->ready_tail = r;
+	bool wake = s->asleep;	/* else next() pops it without a wait */
+	s->asleep = false;
 	pthread_mutex_unlock(&s->mu);
 	/* EAGAIN: the counter is set already, which is all it says */
-	while (write(s->efd, &one, sizeof(one)) < 0 && errno == EINTR)
+	while (wake && write(s->efd, &one, sizeof(one)) < 0 && errno == EINTR)
 		;
 	return true;
 }
@@ -585,15 +588,20 @@ req_msg(struct hsrc *s, struct hreq *r, ls_msg *m, ls_error *err)
 	return msg_meta(s, m, have, err);
 }
 
-/* Takes the first ready request, if any, as the one being returned. */
+/* Takes the first ready request, if any, as the one being returned; if
+ * none and will_wait, the next one queued is to write efd (only then: a
+ * write, and a wake-up, less for each request queued while next() is
+ * busy). */
 static bool
-req_pop(struct hsrc *s)
+req_pop(struct hsrc *s, bool will_wait)
 {
 	struct hreq *r;
 
 	pthread_mutex_lock(&s->mu);
 	if ((r = s->ready) != NULL && (s->ready = r->next) == NULL)
 		s->ready_tail = NULL;
+	if (r == NULL && will_wait)
+		s->asleep = true;
 	pthread_mutex_unlock(&s->mu);
 	if (r == NULL)
 		return false;
@@ -671,10 +679,10 @@ take(struct hsrc *s, ls_error *err)
 			stop_taking(s);
 			return LS_END;
 		}
-		if (req_pop(s))
+		if (req_pop(s, false))
 			return LS_OK;
 		on_wait(s);
-		if (req_pop(s))
+		if (req_pop(s, true))
 			return LS_OK;
 		if ((rc = await(s)) == LS_ERR_IO)
 			return ls__failn(err, rc, 0, s->name, "wait: %s",
