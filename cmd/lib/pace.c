@@ -11,6 +11,8 @@
 
 /* --- rate ------------------------------------------------------------ */
 
+#define CATCH_UP_NS 50000000u	/* 50 ms */
+
 static struct {
 	bool started;
 	uint64_t tat_ns, tat_rem;	/* due time of the next message,
@@ -79,7 +81,11 @@ stage_pace(const struct stage *st)
 	now = mono_ns();
 	/* burst - 1 messages may come early */
 	tol = (burst - 1) * (st->rate_per_ns / n);
-	if (!bucket.started || bucket.tat_ns < now) {
+	/* late by less than CATCH_UP_NS (a wake-up's latency, a busy
+	 * machine): the messages go at once until the schedule is met
+	 * again, so the rate stays exact over a long run; later (the input
+	 * was quiet), the schedule starts again now */
+	if (!bucket.started || bucket.tat_ns + CATCH_UP_NS + tol < now) {
 		bucket.started = true;
 		bucket.tat_ns = now;
 		bucket.tat_rem = 0;
