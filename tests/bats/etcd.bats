@@ -66,14 +66,6 @@ meta() {
 	sed 's/^\[[^|]*| \([^ ]*\) | \([0-9]*\) | \([0-9]*\)\] /\1 \2 \3 /' "$1"
 }
 
-# free_port: a port of 127.0.0.1 nothing listens on now.
-free_port() {
-	python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
 # count PREFIX: the number of keys under PREFIX.
 count() {
 	ectl get --prefix "$1" --keys-only | grep -c .

@@ -212,6 +212,23 @@ bg() {
 	BG=$!
 }
 
+# free_port: a port of 127.0.0.1 nobody listens on now, for TCP and UDP
+# both (the tests that start servers).
+free_port() {
+	python3 -c 'import socket
+while True:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        u.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    print(p)
+    break'
+}
+
 # bg_kill_all: kills (SIGKILL) every command bg started in this test (a
 # $T/*.pid) and what each of them started (a shell's pipeline), for a
 # teardown: a failed test must not leave them running.

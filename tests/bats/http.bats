@@ -7,13 +7,6 @@
 
 load helper
 
-free_port() {
-	python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
 setup() {
 	ls_setup
 	RELAY=$LS_BIN/relay

@@ -25,22 +25,6 @@ teardown() {
 	bg_kill_all
 }
 
-# free_port: a TCP and UDP port of 127.0.0.1 nobody listens on now.
-free_port() {
-	python3 -c 'import socket
-while True:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind(("127.0.0.1", p))
-    except OSError:
-        continue
-    print(p)
-    break'
-}
-
 # start NAME CMD...: runs CMD in the background, output to $T/NAME.out,
 # errors to $T/NAME.err.
 start() {
