@@ -9,7 +9,6 @@ load helper
 RELAY=$LS_BIN/relay
 # the longest any one follower may run before timeout(1) stops it
 LIMIT=30
-declare -gA BGS
 
 setup() {
 	ls_setup
@@ -18,27 +17,6 @@ setup() {
 
 teardown() {
 	bg_kill_all
-}
-
-# start NAME CMD...: runs CMD in the background, output to $T/NAME.out,
-# errors to $T/NAME.err.
-start() {
-	local n=$1
-	shift
-	bg "$T/$n.pid" "$T/$n.out" "$T/$n.err" "$@"
-	BGS[$n]=$BG
-}
-
-# finish NAME: waits for NAME to end (by itself, or by timeout(1));
-# sets $status.
-finish() {
-	wait "${BGS[$1]}" && status=0 || status=$?
-}
-
-# stop NAME: SIGTERM to NAME, then finish.
-stop() {
-	kill -TERM "$(cat "$T/$1.pid")"
-	finish "$1"
 }
 
 # has FILE TEXT: FILE holds TEXT.

@@ -229,6 +229,30 @@ while True:
     break'
 }
 
+# Named background commands (follow.bats, net.bats; a suite with a
+# process of its own to stop may define its own stop):
+declare -gA BGS
+# start NAME CMD...: runs CMD in the background, output to $T/NAME.out,
+# errors to $T/NAME.err.
+start() {
+	local n=$1
+	shift
+	bg "$T/$n.pid" "$T/$n.out" "$T/$n.err" "$@"
+	BGS[$n]=$BG
+}
+
+# finish NAME: waits for NAME to end (by itself, or by timeout(1));
+# sets $status.
+finish() {
+	wait "${BGS[$1]}" && status=0 || status=$?
+}
+
+# stop NAME: SIGTERM to NAME, then finish.
+stop() {
+	kill -TERM "$(cat "$T/$1.pid")"
+	finish "$1"
+}
+
 # bg_kill_all: kills (SIGKILL) every command bg started in this test (a
 # $T/*.pid) and what each of them started (a shell's pipeline), for a
 # teardown: a failed test must not leave them running.

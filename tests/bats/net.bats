@@ -13,7 +13,6 @@ CLOCK=$LS_BIN/clock
 CLIENTS=$REPO/tests/tools/net-clients.py
 TAKE=$REPO/tests/tools/net-take.py
 LIMIT=40
-declare -gA BGS
 
 setup() {
 	ls_setup
@@ -23,26 +22,6 @@ setup() {
 
 teardown() {
 	bg_kill_all
-}
-
-# start NAME CMD...: runs CMD in the background, output to $T/NAME.out,
-# errors to $T/NAME.err.
-start() {
-	local n=$1
-	shift
-	bg "$T/$n.pid" "$T/$n.out" "$T/$n.err" "$@"
-	BGS[$n]=$BG
-}
-
-# finish NAME: waits for NAME to end; sets $status.
-finish() {
-	wait "${BGS[$1]}" && status=0 || status=$?
-}
-
-# stop NAME: SIGTERM to NAME, then finish.
-stop() {
-	kill -TERM "$(cat "$T/$1.pid")"
-	finish "$1"
 }
 
 listening_tcp() {
