@@ -38,18 +38,23 @@ CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
 # Broker backends, each built if its client library is there (NO_REDIS=1
 # or NO_KAFKA=1 leave one out); without, its URIs say what to install.
+# The client libraries are not linked: a backend loads its library when
+# a URI first needs it (lib/io/dl-internal.h), by the soname and Debian
+# package scripts/soname.sh finds here. Test tools that are clients
+# themselves (tests/tools/kafka-mock.c) link them (TOOL_LIBS).
+dl_flags = $(shell CC='$(CC)' sh scripts/soname.sh $(1) $(2))
 ifneq ($(NO_REDIS),1)
 ifeq ($(shell pkg-config --exists hiredis && echo y),y)
 BROKER_CFLAGS += -DLS_HAVE_HIREDIS $(shell pkg-config --cflags hiredis)
-BROKER_LIBS += $(shell pkg-config --libs hiredis)
-BROKER_PC += hiredis
+BROKER_CFLAGS += $(call dl_flags,hiredis,HIREDIS)
+TOOL_LIBS += $(shell pkg-config --libs hiredis)
 endif
 endif
 ifneq ($(NO_KAFKA),1)
 ifeq ($(shell pkg-config --exists rdkafka && echo y),y)
 BROKER_CFLAGS += -DLS_HAVE_RDKAFKA $(shell pkg-config --cflags rdkafka)
-BROKER_LIBS += $(shell pkg-config --libs rdkafka)
-BROKER_PC += rdkafka
+BROKER_CFLAGS += $(call dl_flags,rdkafka,RDKAFKA)
+TOOL_LIBS += $(shell pkg-config --libs rdkafka)
 endif
 endif
 # The HTTP collector source (http://) through libmicrohttpd (NO_HTTP=1
@@ -57,16 +62,16 @@ endif
 ifneq ($(NO_HTTP),1)
 ifeq ($(shell pkg-config --exists libmicrohttpd && echo y),y)
 BROKER_CFLAGS += -DLS_HAVE_MHD $(shell pkg-config --cflags libmicrohttpd)
-BROKER_LIBS += $(shell pkg-config --libs libmicrohttpd)
-BROKER_PC += libmicrohttpd
+BROKER_CFLAGS += $(call dl_flags,microhttpd,MHD)
+TOOL_LIBS += $(shell pkg-config --libs libmicrohttpd)
 endif
 endif
 # etcd:// through libcurl (NO_ETCD=1 leaves it out)
 ifneq ($(NO_ETCD),1)
 ifeq ($(shell pkg-config --exists libcurl && echo y),y)
 BROKER_CFLAGS += -DLS_HAVE_CURL $(shell pkg-config --cflags libcurl)
-BROKER_LIBS += $(shell pkg-config --libs libcurl)
-BROKER_PC += libcurl
+BROKER_CFLAGS += $(call dl_flags,curl,CURL)
+TOOL_LIBS += $(shell pkg-config --libs libcurl)
 endif
 endif
 # TLS for listening sources (tcp:// with --tls-cert), if GnuTLS is there
@@ -74,11 +79,11 @@ endif
 ifneq ($(NO_GNUTLS),1)
 ifeq ($(shell pkg-config --exists gnutls && echo y),y)
 BROKER_CFLAGS += -DLS_HAVE_GNUTLS $(shell pkg-config --cflags gnutls)
-BROKER_LIBS += $(shell pkg-config --libs gnutls)
-BROKER_PC += gnutls
+BROKER_CFLAGS += $(call dl_flags,gnutls,GNUTLS)
+TOOL_LIBS += $(shell pkg-config --libs gnutls)
 endif
 endif
-LIBS = $(BROKER_LIBS) -lz -lpthread
+LIBS = -lz -lpthread -ldl
 
 # The version is written once, as LS_VERSION in the public header; the
 # .pc, the shared library's name and the commands (through cmd.h) take it
@@ -117,7 +122,7 @@ OBJ = $(LIB_OBJ) $(CMD_LIB_OBJ) $(CMD_OBJ) $(UNIT:$(OUT)/%=$(OUT)/obj/%.o) \
 DEPFLAGS = -MMD -MP
 STAMP = $(OUT)/flags.stamp
 BUILD_FLAGS = CC=$(CC) CFLAGS=$(CFLAGS) LDFLAGS=$(LDFLAGS) \
-	BROKER_CFLAGS=$(BROKER_CFLAGS) BROKER_LIBS=$(BROKER_LIBS) \
+	BROKER_CFLAGS=$(BROKER_CFLAGS) TOOL_LIBS=$(TOOL_LIBS) \
 	NO_REDIS=$(NO_REDIS) NO_KAFKA=$(NO_KAFKA) NO_HTTP=$(NO_HTTP) NO_ETCD=$(NO_ETCD) \
 	NO_GNUTLS=$(NO_GNUTLS) \
 	BSD_CFLAGS=$(BSD_CFLAGS) \
@@ -190,7 +195,8 @@ $(OUT)/obj/tools/%.o: tests/tools/%.c $(STAMP)
 
 $(OUT)/tools/%: $(OUT)/obj/tools/%.o $(LIB_A) $(STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $< -o $@ $(LIB_A) $(BSD_LIBS) $(LIBS)
+	$(CC) $(LDFLAGS) $< -o $@ $(LIB_A) $(BSD_LIBS) $(LIBS) \
+		-Wl,--as-needed $(TOOL_LIBS)
 
 $(SHIM): tests/tools/faultshim.c $(STAMP)
 	@mkdir -p $(@D)
@@ -214,8 +220,7 @@ $(OUT)/replay/%: $(OUT)/obj/replay/%.o $(OUT)/obj/replay/replay.o $(LIB_A) \
 # backends), so that `make install PREFIX=P` after `make` installs a .pc
 # for P without rebuilding anything else.
 PC_SED = -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
-	-e 's|@REQUIRES@|$(BROKER_PC)|'
+	-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|'
 $(OUT)/libstream.pc: libstream.pc.in FORCE
 	@mkdir -p $(@D)
 	@sed $(PC_SED) libstream.pc.in > $@.tmp

@@ -12,6 +12,8 @@
 
 #include "etcd-internal.h"
 
+LS__DL_DEFINE(ls__curl, LS_SONAME_CURL, LS_PKG_CURL, LS__CURL_FNS)
+
 #define ECONNECT_S 10L		/* connect timeout */
 #define EREQUEST_S 30L		/* a request's whole time, at most */
 
@@ -233,6 +235,8 @@ ls__etcd_open(struct ls__etcd *c, const struct ls__uri *u, ls_error *err)
 	memset(c, 0, sizeof(*c));
 	if ((c->name = ls__uri_redact(u->text)) == NULL)
 		return ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
+	if (ls__curl_load(c->name, err) != LS_OK)
+		return LS_ERR_INVAL;
 	if (u->userinfo != NULL)
 		return ls__failn(err, LS_ERR_INVAL, 0, c->name, "credentials "
 		    "are not supported (etcd://HOST[:PORT]/PREFIX)");

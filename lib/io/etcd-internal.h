@@ -7,7 +7,7 @@
 #ifndef ETCD_INTERNAL_H
 #define ETCD_INTERNAL_H
 
-#include <curl/curl.h>
+#include "dl-curl.h"
 
 #include "io-internal.h"
 

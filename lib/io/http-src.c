@@ -53,7 +53,9 @@ ls__http_source(const struct ls__uri *u, const ls_source_opts *o,
 #include <time.h>
 #include <unistd.h>
 
-#include <microhttpd.h>
+#include "dl-mhd.h"
+
+LS__DL_DEFINE(ls__mhd, LS_SONAME_MHD, LS_PKG_MHD, LS__MHD_FNS)
 
 #include "streams-internal.h"
 
@@ -1019,6 +1021,7 @@ ls__http_source(const struct ls__uri *u, const ls_source_opts *o,
 		    strerror(errno));
 	else if ((rc = http_path(s, u, err)) == LS_OK &&
 	    (rc = token_load(s, err)) == LS_OK &&
+	    (rc = ls__mhd_load(name, err)) == LS_OK &&
 	    (rc = http_listen(s, u, tls, err)) == LS_OK)
 		rc = http_start(s, tls, err);
 	if (rc != LS_OK) {

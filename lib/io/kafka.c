@@ -30,7 +30,9 @@ ls__kafka_sink(const struct ls__uri *u, const ls_sink_opts *o,
 #include <stdio.h>
 #include <stdlib.h>
 
-#include <librdkafka/rdkafka.h>
+#include "dl-rdkafka.h"
+
+LS__DL_DEFINE(ls__rdkafka, LS_SONAME_RDKAFKA, LS_PKG_RDKAFKA, LS__RDKAFKA_FNS)
 
 #define POLL_MS 100		/* a consumer's wait, between looks at stop */
 #define META_MS 10000		/* metadata and offset look-ups */
@@ -235,10 +237,12 @@ static rd_kafka_conf_t *
 conf_make(const char *uri, const struct kuri *u, const char *const *defs,
     const char *const *props, uint32_t *close_ms, ls_error *err)
 {
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_conf_t *conf;
 	char name[256];
 
-	if (conf == NULL) {
+	if (ls__rdkafka_load(uri, err) != LS_OK)
+		return NULL;
+	if ((conf = rd_kafka_conf_new()) == NULL) {
 		ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
 		return NULL;
 	}

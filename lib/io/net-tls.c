@@ -11,7 +11,9 @@
 #include "net-internal.h"
 
 #ifdef LS_HAVE_GNUTLS
-#include <gnutls/gnutls.h>
+#include "dl-gnutls.h"
+
+LS__DL_DEFINE(ls__gnutls, LS_SONAME_GNUTLS, LS_PKG_GNUTLS, LS__GNUTLS_FNS)
 
 struct ls__tls {
 	gnutls_certificate_credentials_t cred;
@@ -28,6 +30,8 @@ ls__tls_server(const char *cert, const char *key, const char *name,
 	if (cert == NULL || key == NULL)
 		return ls__failn(err, LS_ERR_INVAL, 0, name, "TLS needs both "
 		    "--tls-cert and --tls-key");
+	if (ls__gnutls_load(name, err) != LS_OK)
+		return LS_ERR_INVAL;
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
 	if ((rc = gnutls_certificate_allocate_credentials(&t->cred)) < 0) {

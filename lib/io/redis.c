@@ -46,7 +46,9 @@ ls__redis_sink(const struct ls__uri *u, const ls_sink_opts *o,
 #include <sys/time.h>
 #include <unistd.h>
 
-#include <hiredis/hiredis.h>
+#include "dl-hiredis.h"
+
+LS__DL_DEFINE(ls__hiredis, LS_SONAME_HIREDIS, LS_PKG_HIREDIS, LS__HIREDIS_FNS)
 
 #define RPORT 6379
 #define RBATCH 1024			/* XADDs a round trip, at most */
@@ -268,7 +270,7 @@ conn_open(struct conn *cn, const struct ls__uri *u, ls_error *err)
 	if (pass == NULL && env != NULL && *env != '\0' &&
 	    (pass = strdup(env)) == NULL)
 		rc = ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
-	else
+	else if ((rc = ls__hiredis_load(cn->name, err)) == LS_OK)
 		rc = conn_connect(cn, h.host, (long)h.port, user, pass, err);
 out:
 	if (pass != NULL) {

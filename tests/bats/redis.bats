@@ -228,6 +228,25 @@ EOF
 	assert_equal "$(payloads "$T/f.out" | tr '\n' ' ')" "m-1 m-2 m-3 later from relay "
 }
 
+@test "redis: hiredis is mapped once a redis:// URI needs it, and no other client library; a file relay maps none" {
+	mkfifo "$T/fifo"
+	bg "$T/a.pid" "$T/a.out" "$T/a.err" "$RELAY" -i "$T/fifo"
+	exec 7>"$T/fifo"
+	printf 'x\n' >&7
+	wait_until 20 lines_at_least 1 "$T/a.out" || fail "the file relay read nothing"
+	run grep -c 'libhiredis\|librdkafka\|libcurl\|libgnutls\|libmicrohttpd' \
+	    "/proc/$(cat "$T/a.pid")/maps"
+	assert_output 0
+	exec 7>&-
+	bg "$T/f.pid" "$T/f.out" "$T/f.err" "$RELAY" -f -i "$U"
+	wait_until 20 client_in xread || fail "no XREAD"
+	run grep -c libhiredis "/proc/$(cat "$T/f.pid")/maps"
+	refute_output 0
+	run grep -c 'librdkafka\|libcurl\|libgnutls\|libmicrohttpd' \
+	    "/proc/$(cat "$T/f.pid")/maps"
+	assert_output 0
+}
+
 @test "redis: without --from only new entries are read, waiting for them" {
 	rcli XADD "$S" '*' msg old >/dev/null
 	bg "$T/f.pid" "$T/f.out" "$T/f.err" "$RELAY" -i "$U"
