@@ -15,9 +15,9 @@
 #   stdio->Redis   bin/relay -o redis://127.0.0.1:PORT/bench <LINES
 #                  (XADD with fields payload, key, shard, seq, ts)
 #       peers:     redis-benchmark -P 16 -n N XADD bench '*' payload <100 B>
-#                  (50 clients, 16 commands a round trip: the target is
-#                  relay at 70% of its rate or more), and the same with the
-#                  five fields relay writes
+#                  (50 clients, 16 commands a round trip: the target,
+#                  issue 17, is relay at its rate or more), and the same
+#                  with the five fields relay writes
 #   Redis->stdio   bin/relay -i redis://127.0.0.1:PORT/bench --from start
 #                  >/dev/null, the stream relay wrote (no peer)
 #
@@ -114,8 +114,8 @@ table=$(awk -v n="$N" -v p1="${SEC[peer1]}" -v p5="${SEC[peer5]}" \
 		row("redis-benchmark -P 16 XADD, 1 field", p1, "-", "-", "-")
 		row("redis-benchmark -P 16 XADD, 5 fields", p5, "-", "-", "-")
 		row("relay stdio->Redis", w, sprintf("%.2f, %.2f (5 fields)",
-		    p1 / w, p5 / w), ">= 0.70x redis-benchmark 1 field",
-		    p1 / w >= 0.70 ? "meets" : "below")
+		    p1 / w, p5 / w), ">= 1.0x redis-benchmark 1 field",
+		    p1 / w >= 1.0 ? "meets" : "below")
 		row("relay Redis->stdio", r, "-", "-", "-")
 	}')
 head="task	messages	seconds	messages/s	vs redis-benchmark	target	result"

@@ -673,9 +673,6 @@ echo "(written to $OUTMD)"
 		    $1, $2, $3, $5, $4, $5 / $4 }' "$tmp/scaling.tsv"
 	fi
 } >"$OUTTSV"
-mkdir -p build/bench-runs
-cp "$OUTTSV" "build/bench-runs/$(date -u +%Y%m%dT%H%M%S)-${rev%% *}.tsv"
-echo "(and $OUTTSV; compare two runs: scripts/bench-compare.sh OLD NEW)"
 
 # --- Kafka (kafka://) -------------------------------------------------------
 # stdio->Kafka: bin/relay -o kafka://BOOT/r <LINES (the N messages above:
@@ -685,7 +682,8 @@ echo "(and $OUTTSV; compare two runs: scripts/bench-compare.sh OLD NEW)"
 # in memory), best of RUNS; both exit once every delivery report is in.
 # Target: at least 0.7 of kcat -P's messages/s. Then relay --headers (seq
 # and shard headers on each record) beside kcat -P with the same two
-# headers, for what the headers cost. The last run's topics are read back
+# headers, for what the headers cost; its target (issue 17): at least 0.8
+# of plain kcat -P's messages/s. The last run's topics are read back
 # with kcat and checked: the same keys and payloads as the input.
 # Left out, saying why, without kcat or the mock tool, or with
 # BENCH_KAFKA=0. Printed and appended to build/bench.md.
@@ -751,8 +749,9 @@ else
 		    (k / r >= 0.7 ? "meets" : "below")
 		printf "peer: kcat -P -K TAB\t%.3f\t%.0f\t-\t%.1f\t-\t-\n",
 		    k, n / k, km / 1024
-		printf "stdio->Kafka, --headers (seq, shard)\t%.3f\t%.0f\t%.2f (%.2f of kcat -P)\t%.1f\t-\t-\n",
-		    rh, n / rh, kh / rh, k / rh, rhm / 1024
+		printf "stdio->Kafka, --headers (seq, shard)\t%.3f\t%.0f\t%.2f (%.2f of kcat -P)\t%.1f\t>= 0.80 of kcat -P\t%s\n",
+		    rh, n / rh, kh / rh, k / rh, rhm / 1024,
+		    (k / rh >= 0.8 ? "meets" : "below")
 		printf "peer: kcat -P -K TAB -H seq=.. -H shard=..\t%.3f\t%.0f\t-\t%.1f\t-\t-\n",
 		    kh, n / kh, khm / 1024
 	}')
@@ -925,3 +924,11 @@ if [ "${BENCH_PIPELINE:-1}" != 0 ]; then
 	scripts/bench-pipeline.sh "$tmp/lines.txt" "$N" "$RUNS" "$OUTMD" ||
 		die "pipeline: scripts/bench-pipeline.sh failed"
 fi
+
+# The tables of the sections after the first (Redis, network, Kafka,
+# HTTP, etcd, pipeline) into the TSV as well, each task under its
+# section's title; then the run is kept in build/bench-runs/.
+awk -f scripts/md2tsv.awk "$OUTMD" >>"$OUTTSV"
+mkdir -p build/bench-runs
+cp "$OUTTSV" "build/bench-runs/$(date -u +%Y%m%dT%H%M%S)-${rev%% *}.tsv"
+echo "(and $OUTTSV; compare two runs: scripts/bench-compare.sh OLD NEW)"

@@ -123,6 +123,46 @@ mtimes() {
 		fail "the plain build is without hiredis"
 }
 
+@test "build: scripts/md2tsv.awk turns the section tables of bench.md into TSV rows, the first table and tables without seconds left out" {
+	cat >"$T/bench.md" <<'MD'
+# libstream benchmark
+
+| task | messages | seconds | messages/s | vs peer | peak MiB | target | result |
+|---|--:|--:|--:|--:|--:|---|---|
+| log decode | 1,000,000 | 0.1 | 10,000,000 | 0.1 | 1.5 | - | below |
+
+How cost grows (scripts/bench-scaling.sh):
+
+| dimension | stage | rate per case |
+|---|---|---|
+| size | relay | 10: 1.00 |
+
+Redis Streams (scripts/bench-redis.sh):
+
+| task | messages | seconds | messages/s | vs redis-benchmark | target | result |
+|---|--:|--:|--:|--:|---|---|
+| relay stdio->Redis | 1000000 | 1.997 | 500676 | 0.84 | >= 1.0x | below |
+
+Network ingest (scripts/bench-net.sh):
+
+| task | seconds | messages/s | vs socat | peak KiB | target | result |
+|---|--:|--:|--:|--:|---|---|
+| relay -i tcp://, 1 idle client | - | - | - | 8800 | - | - |
+
+pipeline, 1000000 messages, best of 3 (MiB: pipeline's own):
+
+| task | seconds | messages/s | ratio | pipeline MiB | target | result |
+|---|--:|--:|--:|--:|---|---|
+| pipeline: relay -> batch | 0.5 | 2000000 | 1.1 | 1.5 | <= 1.05x | below |
+MD
+	run awk -f "$REPO/scripts/md2tsv.awk" "$T/bench.md"
+	assert_success
+	assert_equal "$output" "$(printf '%s\t%s\t%s\t%s\t%s\t%s\n' \
+	    'Redis Streams: relay stdio->Redis' 1000000 1.997 500676 - below \
+	    'Network ingest: relay -i tcp://, 1 idle client' - - - 8800 - \
+	    'pipeline: pipeline: relay -> batch' - 0.5 2000000 1536 below)"
+}
+
 @test "build: scripts/bench-compare.sh puts two runs side by side, marking a task 5% slower and tasks of one run only" {
 	local h='task	messages	seconds	messages/s	peak KiB	result'
 	printf '# 2026-12-01 commit aaa\n%s\n%s\n%s\n%s\n' "$h" \
