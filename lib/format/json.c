@@ -209,7 +209,7 @@ field_named(const struct field *f, const unsigned char *k, size_t n)
 
 /* Scans an object member's key and colon at p[*i], copying them to out
  * (if not NULL) at *o; f, if not NULL, is looked for among the keys. */
-static bool
+static inline __attribute__((always_inline)) bool
 member_key(const unsigned char *p, size_t *i, size_t n, unsigned char *out,
     size_t *o, struct field *f)
 {
@@ -251,7 +251,7 @@ field_end(struct field *f, size_t depth, size_t i)
  * f->name is found on the way (see struct field). Returns the length
  * written (or n when out is NULL) plus one, 0 if invalid.
  */
-static size_t
+static inline __attribute__((always_inline)) size_t
 json_scan(const unsigned char *p, size_t n, unsigned char *out,
     struct field *f)
 {
