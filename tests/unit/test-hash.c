@@ -419,6 +419,27 @@ static const struct {
 	{ "{\"kk\":1}", "k", LS_END, NULL },
 	{ "{\"k\":1}", "kk", LS_END, NULL },
 	{ "{\"K\":1}", "k", LS_END, NULL },
+	/* names compared by length first: an escape makes a key longer */
+	{ "{\"k\\u0041\":1}", "kA", LS_OK, "1" },
+	{ "{\"k\\\\\":2}", "k\\", LS_OK, "2" },
+	{ "{\"\\n\":1,\"ab\":2}", "ab", LS_OK, "2" },
+	{ "{\"a\\\\\":1}", "a\\\\", LS_END, NULL },
+	/* long strings (sixteen bytes a look), bytes above 0x7F in them */
+	{ "{\"s\":\"0123456789abcdef0123456789abcdef\xe2\x82\xac\","
+	    "\"k\":1}", "k", LS_OK, "1" },
+	{ "{\"s\":\"0123456789abcdef0123456789abcdef\xc3\x28\","
+	    "\"k\":1}", "k", LS_END, NULL },
+	{ "{\"s\":\"0123456789abcdef0123456789abcd\x80\",\"k\":1}", "k",
+	    LS_END, NULL },
+	{ "{\"s\":\"0123456789abcdef\\u00e9\\\"0123456789abcdef\","
+	    "\"k\":\"0123456789abcdef0123456789\"}", "k", LS_OK,
+	    "0123456789abcdef0123456789" },
+	{ "{\"s\":\"0123456789abcdef0123\x01\",\"k\":1}", "k", LS_END,
+	    NULL },
+	{ "{\"user_id_long_name_0123456789\":1,\"user_id\":2}", "user_id",
+	    LS_OK, "2" },
+	{ "{\"a\":{\"user_id\":1},\"user_id\":2,\"user_id\":3}", "user_id",
+	    LS_OK, "2" },
 	/* not an object */
 	{ "[1,2]", "a", LS_END, NULL },
 	{ "[{\"a\":1}]", "a", LS_END, NULL },
