@@ -439,19 +439,23 @@ ls__u64_format(uint64_t v, char *p)
 	    "25262728293031323334353637383940414243444546474849"
 	    "50515253545556575859606162636465666768697071727374"
 	    "75767778798081828384858687888990919293949596979899";
-	uint64_t t = 10;
-	size_t n = 1;
+	static const uint64_t pow10[20] = { 1, 10, 100, 1000, 10000,
+	    100000, 1000000, 10000000, 100000000, 1000000000, 10000000000ULL,
+	    100000000000ULL, 1000000000000ULL, 10000000000000ULL,
+	    100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
+	    100000000000000000ULL, 1000000000000000000ULL,
+	    10000000000000000000ULL };
+	size_t n;
 	char *s;
 
 	if (v < 10) {
 		*p = (char)('0' + v);
 		return 1;
 	}
-	/* the digits counted first, then written in place from the end */
-	while (n < 20 && v >= t) {
-		n++;
-		t *= 10;
-	}
+	/* the digits counted first (bits * log10(2), one compare to fix
+	 * it), then written in place from the end */
+	n = (size_t)(64 - __builtin_clzll(v)) * 1233 >> 12;
+	n += v >= pow10[n];
 	for (s = p + n; v >= 100; v /= 100) {
 		s -= 2;
 		memcpy(s, pairs + 2 * (v % 100), 2);
