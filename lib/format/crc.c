@@ -20,6 +20,7 @@
 #define CRC_CLMUL 1
 #define CLMUL_MIN 48	/* shorter pieces: tables alone */
 static uint64_t k192, k128;	/* x^192 mod P, x^128 mod P */
+static uint64_t k80, k64, mu;	/* x^80, x^64 mod P; x^64 div P */
 static int have_clmul;
 #endif
 
@@ -40,6 +41,21 @@ xpow_mod(unsigned n)
 	}
 	return r;
 }
+
+/* floor(x^64 / P), of degree 48 */
+static uint64_t
+xdiv64(void)
+{
+	unsigned __int128 r = (unsigned __int128)1 << 64;
+	uint64_t q = 0;
+
+	for (int d = 48; d >= 0; d--)
+		if ((uint64_t)(r >> (d + 16)) & 1) {
+			r ^= (unsigned __int128)0x1C867 << d;
+			q |= (uint64_t)1 << d;
+		}
+	return q;
+}
 #endif
 
 static void
@@ -59,6 +75,9 @@ crc_init(void)
 #ifdef CRC_CLMUL
 	k192 = xpow_mod(192);
 	k128 = xpow_mod(128);
+	k80 = xpow_mod(80);
+	k64 = xpow_mod(64);
+	mu = xdiv64();
 	__builtin_cpu_init();
 	have_clmul = __builtin_cpu_supports("pclmul") &&
 	    __builtin_cpu_supports("ssse3");
@@ -82,6 +101,39 @@ crc_tables(uint16_t crc, const unsigned char *p, size_t n)
 }
 
 #ifdef CRC_CLMUL
+__attribute__((target("pclmul,ssse3")))
+static inline __m128i
+clmul(uint64_t a, uint64_t b)
+{
+	return _mm_clmulepi64_si128(_mm_cvtsi64_si128((long long)a),
+	    _mm_cvtsi64_si128((long long)b), 0x00);
+}
+
+__attribute__((target("pclmul,ssse3")))
+static inline uint64_t
+lo64(__m128i a)
+{
+	return (uint64_t)_mm_cvtsi128_si64(a);
+}
+
+/* A * x^16 mod P for the 128 bits A = H * x^64 + L, what the tables
+ * give for A's 16 bytes from 0: A * x^16 is congruent to U = H *
+ * (x^80 mod P) + L * x^16, of degree under 80; U's top 16 bits folded
+ * by x^64 mod P leave T under 64 bits; Barrett reduction with mu =
+ * x^64 div P: T div P = (T_hi * mu) div x^48, T_hi = T div x^16. */
+__attribute__((target("pclmul,ssse3")))
+static uint16_t
+crc_finish(__m128i a)
+{
+	uint64_t h = lo64(_mm_unpackhi_epi64(a, a)), l = lo64(a), t, q;
+	__m128i u = _mm_xor_si128(clmul(h, k80), clmul(l, 0x10000));
+
+	t = lo64(clmul(lo64(_mm_unpackhi_epi64(u, u)), k64)) ^ lo64(u);
+	u = clmul(t >> 16, mu);
+	q = lo64(u) >> 48 | lo64(_mm_unpackhi_epi64(u, u)) << 16;
+	return (uint16_t)(t ^ lo64(clmul(q, 0x1C867)));
+}
+
 /* The CRC of p[0..n), n a multiple of 16, from crc. */
 __attribute__((target("pclmul,ssse3")))
 static uint16_t
@@ -92,7 +144,6 @@ crc_fold(uint16_t crc, const unsigned char *p, size_t n)
 	const __m128i k = _mm_set_epi64x((long long)k192, (long long)k128);
 	__m128i a = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)p),
 	    swap);
-	unsigned char last[16];
 
 	a = _mm_xor_si128(a, _mm_set_epi64x((long long)((uint64_t)crc << 48),
 	    0));
@@ -102,8 +153,7 @@ crc_fold(uint16_t crc, const unsigned char *p, size_t n)
 		a = _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(a, k,
 		    0x11), _mm_clmulepi64_si128(a, k, 0x00)), b);
 	}
-	_mm_storeu_si128((__m128i *)last, _mm_shuffle_epi8(a, swap));
-	return crc_tables(0, last, sizeof(last));
+	return crc_finish(a);
 }
 #endif
 

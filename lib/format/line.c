@@ -1,6 +1,10 @@
 /* Line framing: "[timestamp | key | seq | shard] payload". */
 #include "ls-internal.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 static bool
 is_space(char c)
 {
@@ -181,17 +185,46 @@ ls_line_write_meta(ls_out *o, const ls_msg *m, ls_error *err)
 	return ls_out_write(o, "\n", 1, err);
 }
 
+/* Is p[0..n) ASCII with no newline, so a line payload as it is? One
+ * pass for both checks, 16 bytes a step with SSE2; false sends the
+ * caller to the exact checks. */
+static bool
+plain_line(const unsigned char *p, size_t n)
+{
+#ifdef __SSE2__
+	if (n >= 16) {
+		const __m128i nl = _mm_set1_epi8('\n');
+		__m128i a = _mm_setzero_si128(), x;
+		size_t i;
+		for (i = 0; i + 16 <= n; i += 16) {
+			x = _mm_loadu_si128((const __m128i *)(p + i));
+			a = _mm_or_si128(a, _mm_or_si128(x,
+			    _mm_cmpeq_epi8(x, nl)));
+		}
+		x = _mm_loadu_si128((const __m128i *)(p + n - 16));
+		a = _mm_or_si128(a, _mm_or_si128(x, _mm_cmpeq_epi8(x, nl)));
+		return _mm_movemask_epi8(a) == 0;
+	}
+#endif
+	for (size_t i = 0; i < n; i++)
+		if (p[i] >= 0x80 || p[i] == '\n')
+			return false;
+	return true;
+}
+
 LS_API int
 ls_line_write(ls_out *o, const ls_msg *m, ls_error *err)
 {
 	int rc;
 
-	if (m->len > 0 && memchr(m->payload, '\n', m->len) != NULL)
-		return ls__fail(err, LS_ERR_NOTLINE, 0,
-		    "payload holds a newline");
-	if (!ls_utf8_valid(m->payload, m->len))
-		return ls__fail(err, LS_ERR_NOTLINE, 0,
-		    "payload is not UTF-8 text");
+	if (!plain_line(m->payload, m->len)) {
+		if (m->len > 0 && memchr(m->payload, '\n', m->len) != NULL)
+			return ls__fail(err, LS_ERR_NOTLINE, 0,
+			    "payload holds a newline");
+		if (!ls_utf8_valid(m->payload, m->len))
+			return ls__fail(err, LS_ERR_NOTLINE, 0,
+			    "payload is not UTF-8 text");
+	}
 	if ((rc = ls__meta_write(o, m, err)) != LS_OK)
 		return rc;
 	if (o->cap - o->len >= m->len + 2) {

@@ -6,6 +6,10 @@
 
 #include "ls-internal.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 /* The first bytes of s[0..n) that end on a UTF-8 character boundary,
  * at most max of them. */
 static size_t
@@ -435,29 +439,36 @@ ls__u64_format(uint64_t v, char *p)
 	    "25262728293031323334353637383940414243444546474849"
 	    "50515253545556575859606162636465666768697071727374"
 	    "75767778798081828384858687888990919293949596979899";
-	char tmp[20], *e = tmp + sizeof(tmp), *s = e;
+	static const uint64_t pow10[20] = { 1, 10, 100, 1000, 10000,
+	    100000, 1000000, 10000000, 100000000, 1000000000, 10000000000ULL,
+	    100000000000ULL, 1000000000000ULL, 10000000000000ULL,
+	    100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
+	    100000000000000000ULL, 1000000000000000000ULL,
+	    10000000000000000000ULL };
 	size_t n;
+	char *s;
 
 	if (v < 10) {
 		*p = (char)('0' + v);
 		return 1;
 	}
-	while (v >= 100) {	/* two digits a division */
+	/* the digits counted first (bits * log10(2), one compare to fix
+	 * it), then written in place from the end */
+	n = (size_t)(64 - __builtin_clzll(v)) * 1233 >> 12;
+	n += v >= pow10[n];
+	for (s = p + n; v >= 100; v /= 100) {
 		s -= 2;
 		memcpy(s, pairs + 2 * (v % 100), 2);
-		v /= 100;
 	}
-	if (v >= 10) {
-		s -= 2;
-		memcpy(s, pairs + 2 * v, 2);
-	} else
-		*--s = (char)('0' + v);
-	n = (size_t)(e - s);
-	memcpy(p, s, n);
+	if (v >= 10)
+		memcpy(s - 2, pairs + 2 * v, 2);
+	else
+		s[-1] = (char)('0' + v);
 	return n;
 }
 
-/* Is p[0..n) all ASCII? Words ored together, no branch a word. */
+/* Is p[0..n) all ASCII? Words ored together, no branch a word; with
+ * SSE2, 16 bytes a word. */
 static bool
 ascii_only(const unsigned char *p, size_t n)
 {
@@ -469,6 +480,15 @@ ascii_only(const unsigned char *p, size_t n)
 			acc |= p[i];
 		return (acc & 0x80) == 0;
 	}
+#ifdef __SSE2__
+	if (n >= 16) {
+		__m128i a = _mm_loadu_si128((const __m128i *)(p + n - 16));
+		for (i = 0; i + 16 <= n; i += 16)
+			a = _mm_or_si128(a,
+			    _mm_loadu_si128((const __m128i *)(p + i)));
+		return _mm_movemask_epi8(a) == 0;
+	}
+#endif
 	for (i = 0; i + 8 <= n; i += 8) {
 		memcpy(&w, p + i, 8);
 		acc |= w;

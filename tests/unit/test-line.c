@@ -678,6 +678,63 @@ test_write_whole_lines(void **state)
 }
 
 /*
+ * The write fast paths: ls__u64_format at every digit count edge against
+ * snprintf; a payload of 1 to 40 bytes with one newline, one byte that
+ * is not UTF-8, or one valid two-byte character at each position (the
+ * one-pass check reads 16 bytes a step, the tail overlapping).
+ */
+static void
+test_write_fast_paths(void **state)
+{
+	unsigned char buf[40];
+	char got[24], want[24];
+	ls_out o;
+	ls_msg m;
+	ls_error err;
+	uint64_t p10 = 1;
+
+	(void)state;
+	for (int d = 0; d < 20; d++, p10 *= 10) {
+		const uint64_t vs[] = { p10 - 1, p10, p10 + 1, 9 * p10,
+		    UINT64_MAX - (uint64_t)d };
+		for (size_t i = 0; i < sizeof(vs) / sizeof(vs[0]); i++) {
+			size_t n = ls__u64_format(vs[i], got);
+			assert_int_equal(n, (size_t)snprintf(want,
+			    sizeof(want), "%llu", (unsigned long long)vs[i]));
+			assert_memory_equal(got, want, n);
+		}
+	}
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(ls_msg_set_key(&m, "k", 1, &err), LS_OK);
+	assert_int_equal(ls_out_init(&o, temp_fd(), 0, &err), LS_OK);
+	m.payload = buf;
+	for (size_t n = 1; n <= sizeof(buf); n++)
+		for (size_t at = 0; at < n; at++) {
+			m.len = n;
+			memset(buf, 'a', n);
+			buf[at] = '\n';
+			assert_int_equal(ls_line_write(&o, &m, &err),
+			    LS_ERR_NOTLINE);
+			assert_string_equal(err.msg, "payload holds a newline");
+			buf[at] = 0xff;
+			assert_int_equal(ls_line_write(&o, &m, &err),
+			    LS_ERR_NOTLINE);
+			assert_string_equal(err.msg,
+			    "payload is not UTF-8 text");
+			assert_false(ls_utf8_valid(buf, n));
+			if (at + 1 < n) {
+				buf[at] = 0xc3;
+				buf[at + 1] = 0xa9;
+				assert_true(ls_utf8_valid(buf, n));
+				assert_int_equal(ls_line_write(&o, &m, &err),
+				    LS_OK);
+			}
+			o.len = 0;
+		}
+	ls_out_free(&o);
+}
+
+/*
  * ls_line_parse reads the form the library writes in one pass and any
  * other line with the general reader: on lines of that form and on
  * mutations of them (a byte changed, cut, or put in), both give the
@@ -765,6 +822,7 @@ main(void)
 		cmocka_unit_test(test_write_round_trip),
 		cmocka_unit_test(test_write_pipe),
 		cmocka_unit_test(test_write_whole_lines),
+		cmocka_unit_test(test_write_fast_paths),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
