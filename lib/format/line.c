@@ -58,7 +58,9 @@ parse_written(const char *line, size_t len, ls_msg *m)
 		return false;
 	if (++p < e && *p == ' ')
 		p++;
-	memcpy(m->key, k, m->key_len);
+	/* " | S | H]" follows the key: 8 bytes of the line are there to
+	 * copy a short key as a move rather than a call */
+	memcpy(m->key, k, m->key_len <= 8 ? 8 : m->key_len);
 	m->key[m->key_len] = '\0';
 	m->ts_ms = ts;
 	m->seq = seq;
