@@ -12,16 +12,24 @@ is_space(char c)
 }
 
 /* The digits at *p, before e, as ls_u64_parse reads them; *p moves
- * past them. */
+ * past them. Up to 19 digits are summed here in the same pass (they
+ * cannot overflow); a 20th goes to ls_u64_parse for its check. */
 static bool
 digits_at(const char **p, const char *e, uint64_t *v)
 {
 	const char *s = *p, *q = s;
+	uint64_t x = 0;
+	unsigned d;
 
-	while (q < e && *q >= '0' && *q <= '9')
+	while (q < e && (d = (unsigned)(unsigned char)*q - '0') <= 9) {
+		x = x * 10 + d;
 		q++;
+	}
 	*p = q;
-	return ls_u64_parse(s, (size_t)(q - s), v) == LS_OK;
+	if (q - s > 19 || q == s)
+		return ls_u64_parse(s, (size_t)(q - s), v) == LS_OK;
+	*v = x;
+	return true;
 }
 
 /*
@@ -54,7 +62,9 @@ parse_written(const char *line, size_t len, ls_msg *m)
 		return false;
 	if (++p < e && *p == ' ')
 		p++;
-	memcpy(m->key, k, m->key_len);
+	/* " | S | H]" follows the key: 8 bytes of the line are there to
+	 * copy a short key as a move rather than a call */
+	memcpy(m->key, k, m->key_len <= 8 ? 8 : m->key_len);
 	m->key[m->key_len] = '\0';
 	m->ts_ms = ts;
 	m->seq = seq;

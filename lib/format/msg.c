@@ -382,6 +382,15 @@ time_fraction(const char *s, size_t n, unsigned *ms)
 	*ms = 0;
 	if (n == 0)
 		return LS_OK;
+	if (n == 4 && s[0] == '.') {	/* the millis this library writes */
+		unsigned a = (unsigned)(unsigned char)s[1] - '0',
+		    b = (unsigned)(unsigned char)s[2] - '0',
+		    c = (unsigned)(unsigned char)s[3] - '0';
+		if (a > 9 || b > 9 || c > 9)
+			return LS_ERR_INVAL;
+		*ms = a * 100 + b * 10 + c;
+		return LS_OK;
+	}
 	if (s[0] != '.' || n < 2 || n > 10)
 		return LS_ERR_INVAL;
 	for (size_t i = 1; i < n; i++) {

@@ -285,6 +285,26 @@ ls_ss_writer_dropped(const ls_ss_writer *w, uint64_t *at)
 	return w->dropped;
 }
 
+/* The header of m at d, which has room for it and the 3 bytes after
+ * it; returns its length. A short key is copied as 8 bytes (m->key has
+ * room for them): a fixed copy is a move, not a call. */
+static size_t
+put_header(unsigned char *d, const ls_msg *m)
+{
+	size_t hl = 1 + m->key_len;
+
+	d[0] = (unsigned char)m->key_len;
+	if (m->key_len <= 8)
+		memcpy(d + 1, m->key, 8);
+	else
+		memcpy(d + 1, m->key, m->key_len);
+	ls__put64(d + hl, m->shard);
+	ls__put64(d + hl + 8, m->seq);
+	ls__put64(d + hl + 16, m->ts_ms);
+	ls__put32(d + hl + 24, (uint32_t)m->len);
+	return hl + 28;
+}
+
 LS_API int
 ls_ss_write(ls_ss_writer *w, const ls_msg *m, ls_error *err)
 {
@@ -310,24 +330,17 @@ ls_ss_write(ls_ss_writer *w, const ls_msg *m, ls_error *err)
 	crc = ls_crc16(LS_CRC_INIT, m->payload, m->len);
 	ls__streams_update(&w->streams, idx, m->seq, m->ts_ms, crc);
 
-	hl = 0;
-	hdr[hl++] = (unsigned char)m->key_len;
-	memcpy(hdr + hl, m->key, m->key_len);
-	hl += m->key_len;
-	ls__put64(hdr + hl, m->shard);
-	ls__put64(hdr + hl + 8, m->seq);
-	ls__put64(hdr + hl + 16, m->ts_ms);
-	ls__put32(hdr + hl + 24, (uint32_t)m->len);
-	hl += 28;
 	ls__put16(tail, crc);
 	tail[2] = 0x0D;
-	total = hl + m->len + 3;
+	total = LS__MHDR(m->key_len) + 4 + m->len + 3;
 
-	/* fast path: the whole message fits before the next boundary */
+	/* fast path: the whole message fits before the next boundary, and
+	 * is assembled in place (callgrind of relay -o .ss: the header
+	 * built aside and copied cost two calls a message) */
 	if (w->offset % w->h.interval + total < w->h.interval &&
 	    w->cap - w->len >= total) {
 		unsigned char *d = w->buf + w->len;
-		memcpy(d, hdr, hl);
+		hl = put_header(d, m);
 		if (m->len > 0)
 			memcpy(d + hl, m->payload, m->len);
 		memcpy(d + hl + m->len, tail, 3);
@@ -335,6 +348,7 @@ ls_ss_write(ls_ss_writer *w, const ls_msg *m, ls_error *err)
 		w->offset += total;
 		return LS_OK;
 	}
+	hl = put_header(hdr, m);
 	w->msg_total = total;
 	w->msg_done = 0;
 	if (wmsg(w, hdr, hl, err) != LS_OK ||

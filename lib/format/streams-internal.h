@@ -8,6 +8,7 @@ struct ls__stream {
 	uint64_t shard;
 	uint64_t seq;		/* highest sequence */
 	uint64_t ts;		/* highest timestamp */
+	uint32_t hash;		/* of (key, shard): compared before the key */
 	uint16_t crc;		/* running checksum */
 	bool fresh;		/* no message counted yet */
 	bool unknown;		/* verifier: state not known (after a skip) */

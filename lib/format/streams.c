@@ -47,7 +47,7 @@ rehash(struct ls__streams *t, size_t hcap)
 	memset(ht, 0xff, hcap * sizeof(*ht));
 	for (size_t i = 0; i < t->n; i++) {
 		struct ls__stream *s = &t->v[i];
-		size_t j = hash(s->key, s->klen, s->shard) & (hcap - 1);
+		size_t j = s->hash & (hcap - 1);
 		while (ht[j] != UINT32_MAX)
 			j = (j + 1) & (hcap - 1);
 		ht[j] = (uint32_t)i;
@@ -58,28 +58,41 @@ rehash(struct ls__streams *t, size_t hcap)
 	return 0;
 }
 
+/* Is s the stream (key, shard) of hash h? The hash first: the keys
+ * of most misses differ there, and short keys are compared byte by
+ * byte rather than by a call (callgrind of relay -o .ss: two memcmp
+ * calls a lookup were a third of its 200 instructions). */
+static bool
+same(const struct ls__stream *s, uint32_t h, const char *key, size_t klen,
+    uint64_t shard)
+{
+	if (s->hash != h || s->shard != shard || s->klen != klen)
+		return false;
+	if (klen > 16)
+		return memcmp(s->key, key, klen) == 0;
+	for (size_t i = 0; i < klen; i++)
+		if (s->key[i] != key[i])
+			return false;
+	return true;
+}
+
 int
 ls__streams_find(struct ls__streams *t, const char *key, size_t klen,
     uint64_t shard, bool insert, size_t *idx)
 {
+	uint32_t h = hash(key, klen, shard);
 	struct ls__stream *s;
 	size_t j;
 
-	if (t->last < t->n) {
-		s = &t->v[t->last];
-		if (s->shard == shard && s->klen == klen &&
-		    memcmp(s->key, key, klen) == 0) {
-			*idx = t->last;
-			return 1;
-		}
+	if (t->last < t->n && same(&t->v[t->last], h, key, klen, shard)) {
+		*idx = t->last;
+		return 1;
 	}
 	if (t->hcap == 0 && rehash(t, 64) != 0)
 		return -1;
-	j = hash(key, klen, shard) & (t->hcap - 1);
+	j = h & (t->hcap - 1);
 	while (t->ht[j] != UINT32_MAX) {
-		s = &t->v[t->ht[j]];
-		if (s->shard == shard && s->klen == klen &&
-		    memcmp(s->key, key, klen) == 0) {
+		if (same(&t->v[t->ht[j]], h, key, klen, shard)) {
 			*idx = t->last = t->ht[j];
 			return 1;
 		}
@@ -106,6 +119,7 @@ ls__streams_find(struct ls__streams *t, const char *key, size_t klen,
 	s->key[klen] = '\0';
 	s->klen = klen;
 	s->shard = shard;
+	s->hash = h;
 	s->seq = 0;
 	s->ts = 0;
 	s->crc = LS_CRC_INIT;

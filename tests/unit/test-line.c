@@ -255,6 +255,17 @@ test_parse_invalid(void **state)
 		{ "[a | 1 | 2 | 3]", COL(14) },
 		{ "[2022-01-01T00:00:00 | a | 1 | 2 | 3]", COL(36) },
 		{ "[2022-01-01T00:00:00 | 2022-01-01T00:00:00]", COL(24) },
+		/* the written form's numbers, summed as they are scanned */
+		{ "[2022-01-01T00:00:00.000 | a | 18446744073709551616 | 0]",
+		    COL(32) },
+		{ "[2022-01-01T00:00:00.000 | a | 99999999999999999999 | 0]",
+		    COL(32) },
+		{ "[2022-01-01T00:00:00.000 | a | 100000000000000000000 | 0]",
+		    COL(32) },
+		{ "[2022-01-01T00:00:00.000 | a | 1 | 18446744073709551616]",
+		    COL(36) },
+		{ "[2022-01-01T00:00:00.000 | a | 1x | 0]", COL(32) },
+		{ "[2022-01-01T00:00:00.00x | a | 1 | 0]", COL(2) },
 		{ "[unterminated", COL(1) },
 		{ "[unterminated | 1 | 2", COL(1) },
 		{ "[", COL(1) },
@@ -314,6 +325,16 @@ test_parse_invalid(void **state)
 		assert_int_equal(ls_line_parse(c->line, strlen(c->line), &m,
 		    &have, NULL), LS_ERR_INVAL);
 	}
+
+	/* 19 and 20 digits in the written form */
+	assert_int_equal(ls_line_parse("[2022-01-01T00:00:00.000 | a | "
+	    "9999999999999999999 | 18446744073709551615] x", 76, &m, &have,
+	    &err), LS_OK);
+	assert_int_equal(have, LS_HAVE_TS | LS_HAVE_KEY | LS_HAVE_SEQ |
+	    LS_HAVE_SHARD);
+	assert_true(m.seq == 9999999999999999999ull);
+	assert_true(m.shard == UINT64_MAX);
+	assert_int_equal(m.len, 1);
 
 	/* a key of 250 bytes is too long; 249 is fine */
 	key250[0] = '[';

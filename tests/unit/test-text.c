@@ -126,6 +126,34 @@ test_time_parse(void **state)
 		assert_int_equal(rc, cases[i].rc);
 		assert_int_equal(ms, rc == LS_OK ? cases[i].ms : 77);
 	}
+	/* the second kept from the line before: its fraction still read
+	 * whole, and across second, day, month and year boundaries */
+	static const struct {
+		const char *s;
+		int rc;
+		uint64_t ms;
+	} seq[] = {
+		{ "2024-02-28T23:59:59.998", LS_OK, 1709164799998ull },
+		{ "2024-02-28T23:59:59.999", LS_OK, 1709164799999ull },
+		{ "2024-02-28T23:59:59.99x", LS_ERR_INVAL, 0 },
+		{ "2024-02-28T23:59:59x999", LS_ERR_INVAL, 0 },
+		{ "2024-02-28T23:59:59.9", LS_OK, 1709164799900ull },
+		{ "2024-02-29T00:00:00.000", LS_OK, 1709164800000ull },
+		{ "2023-02-29T00:00:00.000", LS_ERR_INVAL, 0 },
+		{ "2024-02-29T00:00:00.001", LS_OK, 1709164800001ull },
+		{ "2024-12-31T23:59:59.999", LS_OK, 1735689599999ull },
+		{ "2025-01-01T00:00:00.000", LS_OK, 1735689600000ull },
+		{ "2025-01-01T00:00:00.0/0", LS_ERR_INVAL, 0 },
+		{ "2025-01-01T00:00:00.:00", LS_ERR_INVAL, 0 },
+	};
+	for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+		ms = 77;
+		int rc = ls_time_parse(seq[i].s, strlen(seq[i].s), &ms);
+		if (rc != seq[i].rc)
+			print_error("'%s': %d\n", seq[i].s, rc);
+		assert_int_equal(rc, seq[i].rc);
+		assert_int_equal(ms, rc == LS_OK ? seq[i].ms : 77);
+	}
 	/* only n bytes are looked at */
 	assert_int_equal(ls_time_parse("2022-01-01T00:00:00.5xyz", 21, &ms),
 	    LS_OK);
