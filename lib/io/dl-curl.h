@@ -36,11 +36,7 @@
 	X(curl_multi_poll) \
 	X(curl_multi_remove_handle)
 
-struct ls__curl { LS__CURL_FNS(LS__DL_FIELD) };
-extern struct ls__curl ls__curl;
-
-/* Loads the library, once; name (the URI) goes into the error. */
-int ls__curl_load(const char *name, ls_error *err);
+LS__DL_DECLARE(ls__curl, LS__CURL_FNS)
 
 #undef curl_easy_getinfo
 #undef curl_easy_setopt

@@ -33,11 +33,7 @@
 	X(gnutls_strerror) \
 	X(gnutls_transport_set_int2)
 
-struct ls__gnutls { LS__GNUTLS_FNS(LS__DL_FIELD) };
-extern struct ls__gnutls ls__gnutls;
-
-/* Loads the library, once; name (the URI) goes into the error. */
-int ls__gnutls_load(const char *name, ls_error *err);
+LS__DL_DECLARE(ls__gnutls, LS__GNUTLS_FNS)
 
 #define gnutls_certificate_allocate_credentials(...) (*ls__gnutls.gnutls_certificate_allocate_credentials)(__VA_ARGS__)
 #define gnutls_certificate_free_credentials(...) (*ls__gnutls.gnutls_certificate_free_credentials)(__VA_ARGS__)

@@ -30,11 +30,7 @@
 	X(redisGetReply) \
 	X(redisSetTimeout)
 
-struct ls__hiredis { LS__HIREDIS_FNS(LS__DL_FIELD) };
-extern struct ls__hiredis ls__hiredis;
-
-/* Loads the library, once; name (the URI) goes into the error. */
-int ls__hiredis_load(const char *name, ls_error *err);
+LS__DL_DECLARE(ls__hiredis, LS__HIREDIS_FNS)
 
 #define freeReplyObject(...) (*ls__hiredis.freeReplyObject)(__VA_ARGS__)
 #define redisAppendCommandArgv(...) (*ls__hiredis.redisAppendCommandArgv)(__VA_ARGS__)

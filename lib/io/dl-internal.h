@@ -41,6 +41,13 @@ int ls__dl_load(struct ls__dl *l, const char *name, ls_error *err);
 #define LS__DL_NAME(f) #f,
 #define LS__DL_COUNT(f) +1
 
+/* The table VAR of the functions LIST names, and VAR_load(), which
+ * loads the library once (name, the URI, goes into the error). */
+#define LS__DL_DECLARE(var, LIST)					\
+	struct var { LIST(LS__DL_FIELD) };				\
+	extern struct var var;						\
+	int var##_load(const char *name, ls_error *err);
+
 /* The table VAR (struct VAR, declared in the library's header) and
  * int VAR_load(const char *name, ls_error *err). */
 #define LS__DL_DEFINE(var, soname, package, LIST)			\

@@ -31,11 +31,7 @@
 	X(MHD_stop_daemon) \
 	X(MHD_suspend_connection)
 
-struct ls__mhd { LS__MHD_FNS(LS__DL_FIELD) };
-extern struct ls__mhd ls__mhd;
-
-/* Loads the library, once; name (the URI) goes into the error. */
-int ls__mhd_load(const char *name, ls_error *err);
+LS__DL_DECLARE(ls__mhd, LS__MHD_FNS)
 
 #define MHD_add_response_header(...) (*ls__mhd.MHD_add_response_header)(__VA_ARGS__)
 #define MHD_create_response_from_buffer(...) (*ls__mhd.MHD_create_response_from_buffer)(__VA_ARGS__)

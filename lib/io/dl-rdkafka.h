@@ -66,11 +66,7 @@
 	X(rd_kafka_topic_partition_list_find) \
 	X(rd_kafka_topic_partition_list_new)
 
-struct ls__rdkafka { LS__RDKAFKA_FNS(LS__DL_FIELD) };
-extern struct ls__rdkafka ls__rdkafka;
-
-/* Loads the library, once; name (the URI) goes into the error. */
-int ls__rdkafka_load(const char *name, ls_error *err);
+LS__DL_DECLARE(ls__rdkafka, LS__RDKAFKA_FNS)
 
 #define rd_kafka_assign(...) (*ls__rdkafka.rd_kafka_assign)(__VA_ARGS__)
 #define rd_kafka_commit(...) (*ls__rdkafka.rd_kafka_commit)(__VA_ARGS__)

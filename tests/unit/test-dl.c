@@ -16,8 +16,7 @@
 
 #define Z_FNS(X) X(zlibVersion) X(crc32)
 
-struct ls__z { Z_FNS(LS__DL_FIELD) };
-int ls__z_load(const char *name, ls_error *err);
+LS__DL_DECLARE(ls__z, Z_FNS)
 LS__DL_DEFINE(ls__z, "libz.so.1", "zlib1g", Z_FNS)
 
 static void
