@@ -853,7 +853,7 @@ ls_ss_next(ls_ss_reader *r, ls_msg *m, ls_error *err)
 	uint64_t room = r->iv - r->pos % r->iv;
 	size_t hl = LS__MHDR(p[0]) + 4;
 	if (hl < room) {
-		if ((rc = fill(r, hl, err)) != 1)
+		if (r->end - r->start < hl && (rc = fill(r, hl, err)) != 1)
 			return rc == 0 ? cut_short(r, err) : rc;
 		p = r->buf + r->start;
 		if ((rc = key_check(p, r->pos, err)) != LS_OK)
@@ -863,7 +863,8 @@ ls_ss_next(ls_ss_reader *r, ls_msg *m, ls_error *err)
 		total = SIZE_MAX;
 	if (total < room) {
 		/* contiguous: decode in place */
-		if ((rc = fill(r, total, err)) != 1)
+		if (r->end - r->start < total && (rc = fill(r, total, err)) !=
+		    1)
 			return rc == 0 ? cut_short(r, err) : rc;
 		p = r->buf + r->start;
 		if ((rc = msg_decode(r, p, total, m, &crc, err)) != LS_OK)

@@ -448,6 +448,18 @@ test_crc16(void **state)
 			assert_int_equal(crc, want);
 		}
 	}
+	/* every length 0..300 (every head before the 16-byte blocks, the
+	 * tables' and the folding's lengths), random start values and
+	 * every alignment mod 16 */
+	for (size_t n = 0; n <= 300; n++)
+		for (int t = 0; t < 4; t++) {
+			size_t off = rng_below(16);
+			uint16_t init = t == 0 ? LS_CRC_INIT : (uint16_t)rng();
+			for (size_t i = 0; i < n + off; i++)
+				buf[i] = (unsigned char)rng();
+			assert_int_equal(ls_crc16(init, buf + off, n),
+			    ref_crc16(init, buf + off, n));
+		}
 	free(buf);
 }
 
