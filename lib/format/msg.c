@@ -280,55 +280,73 @@ put2(char *p, unsigned v)
 	p[1] = (char)('0' + v % 10);
 }
 
+/* The text up to the seconds of the second last formatted by this
+ * thread, and that second's first millisecond (1970-01-01T00:00:00 to
+ * start with: a real second, so no value means "none"). */
+static _Thread_local struct {
+	uint64_t base;
+	size_t len;
+	char text[LS_TIME_MAX];
+} tsec = { 0, 19, "1970-01-01T00:00:00" };
+
+/* Fills tsec for the second of ts_ms. Out of line, so that the path of
+ * a time in the same second stays a leaf without saved registers. */
+__attribute__((noinline)) static void
+time_second(uint64_t ts_ms)
+{
+	uint64_t sec = ts_ms / 1000;
+	int64_t y;
+	unsigned mo, d, sod = (unsigned)(sec % 86400);
+	char *c = tsec.text;
+
+	civil_from_days((int64_t)(sec / 86400), &y, &mo, &d);
+	if (y > 9999)	/* as many digits as it takes */
+		c += ls__u64_format((uint64_t)y, c);
+	else {
+		put2(c, (unsigned)y / 100);
+		put2(c + 2, (unsigned)y % 100);
+		c += 4;
+	}
+	c[0] = '-';
+	put2(c + 1, mo);
+	c[3] = '-';
+	put2(c + 4, d);
+	c[6] = 'T';
+	put2(c + 7, sod / 3600);
+	c[9] = ':';
+	put2(c + 10, sod / 60 % 60);
+	c[12] = ':';
+	put2(c + 13, sod % 60);
+	tsec.len = (size_t)(c + 15 - tsec.text);
+	tsec.base = sec * 1000;
+}
+
+/*
+ * A time in the second of the last one (most of a stream's) writes only
+ * its milliseconds after the kept text: callgrind of ss-decode, 58
+ * instructions a message here with the second found by division and
+ * registers saved for the other path.
+ */
 LS_API size_t
 ls_time_format(uint64_t ts_ms, char *out)
 {
-	static _Thread_local uint64_t cached_sec = UINT64_MAX;
-	static _Thread_local char cached[LS_TIME_MAX];
-	static _Thread_local size_t clen;
-	uint64_t sec = ts_ms / 1000;
-	unsigned ms = (unsigned)(ts_ms % 1000);
+	uint64_t ms = ts_ms - tsec.base;	/* wraps when going back */
+	size_t n;
 
-	if (sec != cached_sec) {
-		int64_t y;
-		unsigned mo, d, sod = (unsigned)(sec % 86400);
-		char *c = cached;
-
-		civil_from_days((int64_t)(sec / 86400), &y, &mo, &d);
-		if (y > 9999)	/* as many digits as it takes */
-			c += ls__u64_format((uint64_t)y, c);
-		else {
-			put2(c, (unsigned)y / 100);
-			put2(c + 2, (unsigned)y % 100);
-			c += 4;
-		}
-		c[0] = '-';
-		put2(c + 1, mo);
-		c[3] = '-';
-		put2(c + 4, d);
-		c[6] = 'T';
-		put2(c + 7, sod / 3600);
-		c[9] = ':';
-		put2(c + 10, sod / 60 % 60);
-		c[12] = ':';
-		put2(c + 13, sod % 60);
-		clen = (size_t)(c + 15 - cached);
-		cached_sec = sec;
+	if (ms >= 1000) {
+		time_second(ts_ms);
+		ms = ts_ms % 1000;
 	}
-	if (clen == 19) {	/* a year of four digits, sizes known */
-		memcpy(out, cached, 19);
-		out[19] = '.';
-		out[20] = (char)('0' + ms / 100);
-		put2(out + 21, ms % 100);
-		out[23] = '\0';
-		return 23;
-	}
-	memcpy(out, cached, clen);
-	out[clen] = '.';
-	out[clen + 1] = (char)('0' + ms / 100);
-	put2(out + clen + 2, ms % 100);
-	out[clen + 4] = '\0';
-	return clen + 4;
+	n = tsec.len;
+	if (n == 19)	/* a year of four digits: a copy of known size */
+		memcpy(out, tsec.text, 19);
+	else
+		memcpy(out, tsec.text, n);
+	out[n] = '.';
+	out[n + 1] = (char)('0' + ms / 100);
+	put2(out + n + 2, (unsigned)(ms % 100));
+	out[n + 4] = '\0';
+	return n + 4;
 }
 
 static int
