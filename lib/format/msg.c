@@ -273,6 +273,12 @@ civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 	*y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
 
+static const char digit_pairs[201] =
+    "00010203040506070809101112131415161718192021222324"
+    "25262728293031323334353637383940414243444546474849"
+    "50515253545556575859606162636465666768697071727374"
+    "75767778798081828384858687888990919293949596979899";
+
 static void
 put2(char *p, unsigned v)
 {
@@ -280,55 +286,87 @@ put2(char *p, unsigned v)
 	p[1] = (char)('0' + v % 10);
 }
 
+/* The text up to the seconds of the second last formatted by this
+ * thread, and that second's first millisecond (1970-01-01T00:00:00 to
+ * start with: a real second, so no value means "none"). */
+static _Thread_local struct {
+	uint64_t base;
+	size_t len;
+	char text[LS_TIME_MAX];
+} tsec = { 0, 19, "1970-01-01T00:00:00" };
+
+/* Fills tsec for the second of ts_ms, then formats it (a tail call
+ * from ls_time_format, so that the path of a time in the same second
+ * stays a leaf without saved registers). */
+__attribute__((noinline)) static size_t
+time_second(uint64_t ts_ms, char *out)
+{
+	uint64_t sec = ts_ms / 1000;
+	int64_t y;
+	unsigned mo, d, sod = (unsigned)(sec % 86400);
+	char *c = tsec.text;
+
+	civil_from_days((int64_t)(sec / 86400), &y, &mo, &d);
+	if (y > 9999)	/* as many digits as it takes */
+		c += ls__u64_format((uint64_t)y, c);
+	else {
+		put2(c, (unsigned)y / 100);
+		put2(c + 2, (unsigned)y % 100);
+		c += 4;
+	}
+	c[0] = '-';
+	put2(c + 1, mo);
+	c[3] = '-';
+	put2(c + 4, d);
+	c[6] = 'T';
+	put2(c + 7, sod / 3600);
+	c[9] = ':';
+	put2(c + 10, sod / 60 % 60);
+	c[12] = ':';
+	put2(c + 13, sod % 60);
+	tsec.len = (size_t)(c + 15 - tsec.text);
+	tsec.base = sec * 1000;
+	return ls_time_format(ts_ms, out);
+}
+
+/* ".mmm" and a NUL at p. */
+static void
+put_millis(char *p, unsigned ms)
+{
+	p[0] = '.';
+	p[1] = (char)('0' + ms / 100);
+	memcpy(p + 2, digit_pairs + 2 * (ms % 100), 2);
+	p[4] = '\0';
+}
+
+/* ls_time_format's kept text of a year past 9999, its length other
+ * than 19. */
+__attribute__((noinline)) static size_t
+time_long(unsigned ms, char *out)
+{
+	memcpy(out, tsec.text, tsec.len);
+	put_millis(out + tsec.len, ms);
+	return tsec.len + 4;
+}
+
+/*
+ * A time in the second of the last one (most of a stream's) writes only
+ * its milliseconds after the kept text: callgrind of ss-decode, 58
+ * instructions a message here with the second found by division and
+ * registers saved for the other paths, which now are tail calls.
+ */
 LS_API size_t
 ls_time_format(uint64_t ts_ms, char *out)
 {
-	static _Thread_local uint64_t cached_sec = UINT64_MAX;
-	static _Thread_local char cached[LS_TIME_MAX];
-	static _Thread_local size_t clen;
-	uint64_t sec = ts_ms / 1000;
-	unsigned ms = (unsigned)(ts_ms % 1000);
+	uint64_t ms = ts_ms - tsec.base;	/* wraps when going back */
 
-	if (sec != cached_sec) {
-		int64_t y;
-		unsigned mo, d, sod = (unsigned)(sec % 86400);
-		char *c = cached;
-
-		civil_from_days((int64_t)(sec / 86400), &y, &mo, &d);
-		if (y > 9999)	/* as many digits as it takes */
-			c += ls__u64_format((uint64_t)y, c);
-		else {
-			put2(c, (unsigned)y / 100);
-			put2(c + 2, (unsigned)y % 100);
-			c += 4;
-		}
-		c[0] = '-';
-		put2(c + 1, mo);
-		c[3] = '-';
-		put2(c + 4, d);
-		c[6] = 'T';
-		put2(c + 7, sod / 3600);
-		c[9] = ':';
-		put2(c + 10, sod / 60 % 60);
-		c[12] = ':';
-		put2(c + 13, sod % 60);
-		clen = (size_t)(c + 15 - cached);
-		cached_sec = sec;
-	}
-	if (clen == 19) {	/* a year of four digits, sizes known */
-		memcpy(out, cached, 19);
-		out[19] = '.';
-		out[20] = (char)('0' + ms / 100);
-		put2(out + 21, ms % 100);
-		out[23] = '\0';
-		return 23;
-	}
-	memcpy(out, cached, clen);
-	out[clen] = '.';
-	out[clen + 1] = (char)('0' + ms / 100);
-	put2(out + clen + 2, ms % 100);
-	out[clen + 4] = '\0';
-	return clen + 4;
+	if (ms >= 1000)
+		return time_second(ts_ms, out);
+	if (tsec.len != 19)
+		return time_long((unsigned)ms, out);
+	memcpy(out, tsec.text, 19);
+	put_millis(out + 19, (unsigned)ms);
+	return 23;
 }
 
 static int
@@ -443,11 +481,6 @@ ls_time_parse(const char *s, size_t n, uint64_t *ts_ms)
 size_t
 ls__u64_format(uint64_t v, char *p)
 {
-	static const char pairs[201] =
-	    "00010203040506070809101112131415161718192021222324"
-	    "25262728293031323334353637383940414243444546474849"
-	    "50515253545556575859606162636465666768697071727374"
-	    "75767778798081828384858687888990919293949596979899";
 	static const uint64_t pow10[20] = { 1, 10, 100, 1000, 10000,
 	    100000, 1000000, 10000000, 100000000, 1000000000, 10000000000ULL,
 	    100000000000ULL, 1000000000000ULL, 10000000000000ULL,
@@ -467,10 +500,10 @@ ls__u64_format(uint64_t v, char *p)
 	n += v >= pow10[n];
 	for (s = p + n; v >= 100; v /= 100) {
 		s -= 2;
-		memcpy(s, pairs + 2 * (v % 100), 2);
+		memcpy(s, digit_pairs + 2 * (v % 100), 2);
 	}
 	if (v >= 10)
-		memcpy(s - 2, pairs + 2 * v, 2);
+		memcpy(s - 2, digit_pairs + 2 * v, 2);
 	else
 		s[-1] = (char)('0' + v);
 	return n;

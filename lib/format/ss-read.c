@@ -244,16 +244,23 @@ klen_check(unsigned klen, uint64_t off, ls_error *err)
 	return LS_OK;
 }
 
+/* Checks the bytes of the key short string at p, its length checked. */
+static int
+key_bytes_check(const unsigned char *p, uint64_t off, ls_error *err)
+{
+	if (!ls_key_valid((const char *)p + 1, p[0]))
+		return ls__fail(err, LS_ERR_CORRUPT, off,
+		    "stream key holds bytes outside [A-Za-z0-9._-]");
+	return LS_OK;
+}
+
 /* Checks the key short string at p, whose bytes are all present. */
 static int
 key_check(const unsigned char *p, uint64_t off, ls_error *err)
 {
 	if (klen_check(p[0], off, err) != LS_OK)
 		return LS_ERR_CORRUPT;
-	if (!ls_key_valid((const char *)p + 1, p[0]))
-		return ls__fail(err, LS_ERR_CORRUPT, off,
-		    "stream key holds bytes outside [A-Za-z0-9._-]");
-	return LS_OK;
+	return key_bytes_check(p, off, err);
 }
 
 /*
@@ -630,8 +637,10 @@ msg_decode(ls_ss_reader *r, const unsigned char *p, size_t total, ls_msg *m,
 	size_t k = 1 + p[0];
 	uint16_t crc;
 
+	/* a key of up to 16 bytes as one move: a message has 32 bytes or
+	 * more after its key's first byte */
 	m->key_len = p[0];
-	memcpy(m->key, p + 1, m->key_len);
+	memcpy(m->key, p + 1, m->key_len <= 16 ? 16 : m->key_len);
 	m->key[m->key_len] = '\0';
 	m->shard = ls__get64(p + k);
 	m->seq = ls__get64(p + k + 8);
@@ -853,17 +862,18 @@ ls_ss_next(ls_ss_reader *r, ls_msg *m, ls_error *err)
 	uint64_t room = r->iv - r->pos % r->iv;
 	size_t hl = LS__MHDR(p[0]) + 4;
 	if (hl < room) {
-		if ((rc = fill(r, hl, err)) != 1)
+		if (r->end - r->start < hl && (rc = fill(r, hl, err)) != 1)
 			return rc == 0 ? cut_short(r, err) : rc;
 		p = r->buf + r->start;
-		if ((rc = key_check(p, r->pos, err)) != LS_OK)
+		if ((rc = key_bytes_check(p, r->pos, err)) != LS_OK)
 			return rc;
 		total = LS__MSIZE(p[0], ls__get32(p + hl - 4));
 	} else
 		total = SIZE_MAX;
 	if (total < room) {
 		/* contiguous: decode in place */
-		if ((rc = fill(r, total, err)) != 1)
+		if (r->end - r->start < total && (rc = fill(r, total, err)) !=
+		    1)
 			return rc == 0 ? cut_short(r, err) : rc;
 		p = r->buf + r->start;
 		if ((rc = msg_decode(r, p, total, m, &crc, err)) != LS_OK)

@@ -755,6 +755,87 @@ test_write_fast_paths(void **state)
 	ls_out_free(&o);
 }
 
+/* Everything written, gathered. */
+struct sink {
+	char *p;
+	size_t n, cap;
+};
+
+static ssize_t
+sink_write(void *ctx, const void *buf, size_t n)
+{
+	struct sink *k = ctx;
+
+	if (k->n + n > k->cap) {
+		k->cap = (k->n + n) * 2;
+		assert_non_null(k->p = realloc(k->p, k->cap));
+	}
+	memcpy(k->p + k->n, buf, n);
+	k->n += n;
+	return (ssize_t)n;
+}
+
+/*
+ * A whole line written in the buffer in one go (the key a 16-byte move
+ * up to 16 bytes, the payload copied while checked) or in pieces when
+ * the buffer is nearly full: both give what snprintf gives, for keys of
+ * every length, seq and shard at digit edges, payloads of 0 to 300
+ * bytes, and a refused payload leaves nothing behind.
+ */
+static void
+test_write_one_go(void **state)
+{
+	static unsigned char pay[300];
+	static char key[LS_KEY_MAX + 1], line[1024];
+	struct sink got = { 0 }, want = { 0 };
+	ls_out o;
+	ls_msg m;
+	ls_error err;
+
+	(void)state;
+	rng_state = 0x1160;
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(ls_out_init_fn(&o, sink_write, &got, 65536, &err),
+	    LS_OK);
+	for (int i = 0; i < 30000; i++) {
+		size_t kl = 1 + (size_t)i % LS_KEY_MAX;
+		uint64_t p10 = 1;
+		for (size_t j = 0; j < kl; j++)
+			key[j] = key_chars[rng_below(sizeof(key_chars) - 1)];
+		assert_int_equal(ls_msg_set_key(&m, key, kl, &err), LS_OK);
+		for (uint64_t d = rng_below(20); d > 0; d--)
+			p10 *= 10;
+		m.seq = p10 - rng_below(2);
+		m.shard = i % 3 ? rng_below(12) : rng();
+		m.ts_ms = TS_2022 + (uint64_t)i * 37;
+		m.len = (size_t)rng_below(sizeof(pay) + 1);
+		for (size_t j = 0; j < m.len; j++)
+			pay[j] = (unsigned char)(' ' + rng_below(95));
+		m.payload = pay;
+		if (i % 7 == 0 && m.len > 0) {	/* refused: nothing written */
+			pay[rng_below(m.len)] = i % 2 ? '\n' : 0x80;
+			assert_int_equal(ls_line_write(&o, &m, &err),
+			    LS_ERR_NOTLINE);
+			continue;
+		}
+		char ts[LS_TIME_MAX];
+		ls_time_format(m.ts_ms, ts);
+		int n = snprintf(line, sizeof(line), "[%s | %s | %llu | %llu] ",
+		    ts, m.key, (unsigned long long)m.seq,
+		    (unsigned long long)m.shard);
+		sink_write(&want, line, (size_t)n);
+		sink_write(&want, pay, m.len);
+		sink_write(&want, "\n", 1);
+		assert_int_equal(ls_line_write(&o, &m, &err), LS_OK);
+	}
+	assert_int_equal(ls_out_flush(&o, &err), LS_OK);
+	assert_int_equal(got.n, want.n);
+	assert_memory_equal(got.p, want.p, want.n);
+	ls_out_free(&o);
+	free(got.p);
+	free(want.p);
+}
+
 /*
  * ls_line_parse reads the form the library writes in one pass and any
  * other line with the general reader: on lines of that form and on
@@ -844,6 +925,7 @@ main(void)
 		cmocka_unit_test(test_write_pipe),
 		cmocka_unit_test(test_write_whole_lines),
 		cmocka_unit_test(test_write_fast_paths),
+		cmocka_unit_test(test_write_one_go),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

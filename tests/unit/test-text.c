@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -74,6 +75,54 @@ test_time_format(void **state)
 			assert_memory_equal(out, times[i].text, n - 3);
 			assert_string_equal(out + n - 3, "500");
 		}
+}
+
+/* The text of ts_ms by gmtime_r. */
+static size_t
+ref_time(uint64_t ts_ms, char *out)
+{
+	time_t t = (time_t)(ts_ms / 1000);
+	struct tm tm;
+
+	assert_non_null(gmtime_r(&t, &tm));
+	return (size_t)snprintf(out, 64, "%04lld-%02d-%02dT%02d:%02d:%02d.%03u",
+	    (long long)tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+	    tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned)(ts_ms % 1000));
+}
+
+/*
+ * The kept second of ls_time_format: times walked forwards and backwards
+ * across second, minute, hour, day, month (28, 29, 30, 31 days), year
+ * and 9999-to-10000 boundaries, and jumps between them, against
+ * gmtime_r.
+ */
+static void
+test_time_format_walk(void **state)
+{
+	static const uint64_t edges[] = { 0, 1000, 60000, 3600000,
+	    86400000, 1709164800000ull /* 2024-02-29 */,
+	    1709251200000ull /* 2024-03-01 */, 1677628800000ull /* 2023-03-01 */,
+	    1714521600000ull /* 2024-05-01 */, 1719792000000ull /* 2024-07-01 */,
+	    1704067200000ull /* 2024-01-01 */, 4102444800000ull /* 2100-01-01 */,
+	    TS_MAX + 1, 18446744073700000000ull };
+	char got[32], want[64];
+
+	(void)state;
+	rng_state = 0x7157;
+	for (size_t e = 0; e < sizeof(edges) / sizeof(edges[0]); e++)
+		for (int dir = 0; dir < 3; dir++)
+			for (int64_t d = -2500; d <= 2500;
+			    d += 1 + (int64_t)rng_below(300)) {
+				int64_t off = dir == 0 ? d : dir == 1 ? -d :
+				    (int64_t)rng_below(5000000) - 2500000;
+				uint64_t ts = edges[e] + (uint64_t)off;
+				if (off < 0 && edges[e] < (uint64_t)-off)
+					continue;
+				memset(got, 'X', sizeof(got));
+				size_t n = ls_time_format(ts, got);
+				assert_int_equal(n, ref_time(ts, want));
+				assert_string_equal(got, want);
+			}
 }
 
 static void
@@ -448,6 +497,18 @@ test_crc16(void **state)
 			assert_int_equal(crc, want);
 		}
 	}
+	/* every length 0..300 (every head before the 16-byte blocks, the
+	 * tables' and the folding's lengths), random start values and
+	 * every alignment mod 16 */
+	for (size_t n = 0; n <= 300; n++)
+		for (int t = 0; t < 4; t++) {
+			size_t off = rng_below(16);
+			uint16_t init = t == 0 ? LS_CRC_INIT : (uint16_t)rng();
+			for (size_t i = 0; i < n + off; i++)
+				buf[i] = (unsigned char)rng();
+			assert_int_equal(ls_crc16(init, buf + off, n),
+			    ref_crc16(init, buf + off, n));
+		}
 	free(buf);
 }
 
@@ -1041,6 +1102,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_error_long_name),
 		cmocka_unit_test(test_time_format),
+		cmocka_unit_test(test_time_format_walk),
 		cmocka_unit_test(test_time_parse),
 		cmocka_unit_test(test_time_round_trip),
 		cmocka_unit_test(test_utf8),
