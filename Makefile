@@ -36,53 +36,32 @@ BSD_CFLAGS := $(shell pkg-config --cflags libbsd-overlay 2>/dev/null)
 BSD_LIBS := $(shell pkg-config --libs libbsd-overlay 2>/dev/null || echo -lbsd)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
-# Broker backends, each built if its client library is there (NO_REDIS=1
-# or NO_KAFKA=1 leave one out); without, its URIs say what to install.
+# Backends, each built if its client library is there (NO_REDIS=1,
+# NO_KAFKA=1, NO_HTTP=1, NO_ETCD=1 or NO_GNUTLS=1 leave one out); without,
+# its URIs say what to install.
 # The client libraries are not linked: a backend loads its library when
 # a URI first needs it (lib/io/dl-internal.h), by the soname and Debian
 # package scripts/soname.sh finds here. Test tools that are clients
 # themselves (tests/tools/kafka-mock.c) link them (TOOL_LIBS).
 dl_flags = $(shell CC='$(CC)' sh scripts/soname.sh $(1) $(2))
-ifneq ($(NO_REDIS),1)
-ifeq ($(shell pkg-config --exists hiredis && echo y),y)
-BROKER_CFLAGS += -DLS_HAVE_HIREDIS $(shell pkg-config --cflags hiredis)
-BROKER_CFLAGS += $(call dl_flags,hiredis,HIREDIS)
-TOOL_LIBS += $(shell pkg-config --libs hiredis)
+# backend NO_VAR,PKG,LIB,NAME: unless NO_VAR=1, if pkg-config knows PKG,
+# -DLS_HAVE_NAME, PKG's cflags and the soname of libLIB (LS_SONAME_NAME).
+define backend
+ifneq ($$($(1)),1)
+ifeq ($$(shell pkg-config --exists $(2) && echo y),y)
+BROKER_CFLAGS += -DLS_HAVE_$(4) $$(shell pkg-config --cflags $(2)) \
+	$$(call dl_flags,$(3),$(4))
+TOOL_LIBS += $$(shell pkg-config --libs $(2))
 endif
 endif
-ifneq ($(NO_KAFKA),1)
-ifeq ($(shell pkg-config --exists rdkafka && echo y),y)
-BROKER_CFLAGS += -DLS_HAVE_RDKAFKA $(shell pkg-config --cflags rdkafka)
-BROKER_CFLAGS += $(call dl_flags,rdkafka,RDKAFKA)
-TOOL_LIBS += $(shell pkg-config --libs rdkafka)
-endif
-endif
-# The HTTP collector source (http://) through libmicrohttpd (NO_HTTP=1
-# leaves it out; its URIs then say what to install).
-ifneq ($(NO_HTTP),1)
-ifeq ($(shell pkg-config --exists libmicrohttpd && echo y),y)
-BROKER_CFLAGS += -DLS_HAVE_MHD $(shell pkg-config --cflags libmicrohttpd)
-BROKER_CFLAGS += $(call dl_flags,microhttpd,MHD)
-TOOL_LIBS += $(shell pkg-config --libs libmicrohttpd)
-endif
-endif
-# etcd:// through libcurl (NO_ETCD=1 leaves it out)
-ifneq ($(NO_ETCD),1)
-ifeq ($(shell pkg-config --exists libcurl && echo y),y)
-BROKER_CFLAGS += -DLS_HAVE_CURL $(shell pkg-config --cflags libcurl)
-BROKER_CFLAGS += $(call dl_flags,curl,CURL)
-TOOL_LIBS += $(shell pkg-config --libs libcurl)
-endif
-endif
-# TLS for listening sources (tcp:// with --tls-cert), if GnuTLS is there
-# (NO_GNUTLS=1 leaves it out).
-ifneq ($(NO_GNUTLS),1)
-ifeq ($(shell pkg-config --exists gnutls && echo y),y)
-BROKER_CFLAGS += -DLS_HAVE_GNUTLS $(shell pkg-config --cflags gnutls)
-BROKER_CFLAGS += $(call dl_flags,gnutls,GNUTLS)
-TOOL_LIBS += $(shell pkg-config --libs gnutls)
-endif
-endif
+endef
+# Redis Streams, Kafka, the HTTP collector (http://), etcd://, and TLS
+# for listening sources (tcp:// with --tls-cert)
+$(eval $(call backend,NO_REDIS,hiredis,hiredis,HIREDIS))
+$(eval $(call backend,NO_KAFKA,rdkafka,rdkafka,RDKAFKA))
+$(eval $(call backend,NO_HTTP,libmicrohttpd,microhttpd,MHD))
+$(eval $(call backend,NO_ETCD,libcurl,curl,CURL))
+$(eval $(call backend,NO_GNUTLS,gnutls,gnutls,GNUTLS))
 LIBS = -lz -lpthread -ldl
 
 # The version is written once, as LS_VERSION in the public header; the

@@ -2,8 +2,8 @@
  * The client libraries of the network backends (hiredis, librdkafka,
  * libmicrohttpd, libcurl, GnuTLS) are loaded when a URI first needs
  * them, not when a command starts: a command that reads and writes files
- * maps none of their forty-odd shared objects (its peak memory about 1.7
- * MiB instead of 9) and starts in half the time.
+ * maps none of their forty-odd shared objects: relay of a one-line file
+ * peaks at 1.8 MiB instead of 8.8 and takes 1.8 ms instead of 9.8.
  *
  * Each library has a header (dl-hiredis.h, ...) that includes the
  * library's own, lists the functions a backend calls (LIST(X)), declares
