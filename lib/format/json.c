@@ -12,13 +12,25 @@
 
 #define JSON_DEPTH 512
 
-static size_t
+static inline size_t
 skip_ws(const unsigned char *p, size_t i, size_t n)
 {
-	while (i < n && p[i] <= ' ' && (p[i] == ' ' || p[i] == '\t' ||
-	    p[i] == '\n' || p[i] == '\r'))
+	if (i >= n || p[i] > ' ')	/* minified JSON: none */
+		return i;
+	while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' ||
+	    p[i] == '\r'))
 		i++;
 	return i;
+}
+
+/* Moves *i past white space; true if the byte there is c. */
+static inline bool
+next_is(const unsigned char *p, size_t *i, size_t n, unsigned char c)
+{
+	if (*i < n && p[*i] == c)
+		return true;
+	*i = skip_ws(p, *i, n);
+	return *i < n && p[*i] == c;
 }
 
 static int
@@ -79,6 +91,22 @@ special8_utf8(const unsigned char *p)
 	return special8(p) | (v & 0x8080808080808080ULL);
 }
 
+#ifdef __SSE2__
+/* As special16, bytes above 0x7F marked too (see special8_utf8). */
+static inline unsigned
+stop16(const unsigned char *p)
+{
+	const __m128i v = _mm_loadu_si128((const __m128i *)p);
+	/* signed: below 0x20 takes the bytes above 0x7F too */
+	__m128i m = _mm_or_si128(_mm_or_si128(
+	    _mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+	    _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+	    _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+
+	return (unsigned)_mm_movemask_epi8(m);
+}
+#endif
+
 /* How many bytes of the 8 at p come before the first that special8
  * marks (m, not 0); 0 where the byte order does not tell. */
 static inline size_t
@@ -99,17 +127,15 @@ static inline size_t
 plain_skip(const unsigned char *p, size_t i, size_t n)
 {
 #ifdef __SSE2__
-	const __m128i q = _mm_set1_epi8('"'), b = _mm_set1_epi8('\\'),
-	    sp = _mm_set1_epi8(0x20);
+	unsigned bits;
 
-	for (; i + 16 <= n; i += 16) {
-		__m128i v = _mm_loadu_si128((const __m128i *)(p + i));
-		/* signed: below 0x20 takes the bytes above 0x7F too */
-		__m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, q),
-		    _mm_cmpeq_epi8(v, b)), _mm_cmplt_epi8(v, sp));
-		unsigned bits = (unsigned)_mm_movemask_epi8(m);
-		if (bits != 0)
+	for (; i + 16 <= n; i += 16)
+		if ((bits = stop16(p + i)) != 0)
 			return i + (size_t)__builtin_ctz(bits);
+	/* the rest: the 16 bytes that end at n, those before i shifted out */
+	if (i < n && n >= 16) {
+		bits = stop16(p + n - 16) >> (16 - (n - i));
+		return bits != 0 ? i + (size_t)__builtin_ctz(bits) : n;
 	}
 #endif
 	for (; i + 8 <= n; i += 8) {
@@ -165,6 +191,27 @@ scan_string(const unsigned char *p, size_t i, size_t n)
 	return 0;
 }
 
+/* The index of the first byte from p[i] that is not a digit, or n. */
+static inline size_t
+digits_end(const unsigned char *p, size_t i, size_t n)
+{
+#ifdef __SSE2__
+	if (i + 16 <= n) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(p + i));
+		/* signed: below '0' takes the bytes above 0x7F too */
+		__m128i m = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8('0')),
+		    _mm_cmpgt_epi8(v, _mm_set1_epi8('9')));
+		unsigned bits = (unsigned)_mm_movemask_epi8(m);
+		if (bits != 0)
+			return i + (size_t)__builtin_ctz(bits);
+		i += 16;
+	}
+#endif
+	while (i < n && p[i] >= '0' && p[i] <= '9')
+		i++;
+	return i;
+}
+
 static size_t
 scan_number(const unsigned char *p, size_t i, size_t n)
 {
@@ -175,15 +222,12 @@ scan_number(const unsigned char *p, size_t i, size_t n)
 	if (p[i] == '0')
 		i++;
 	else if (p[i] >= '1' && p[i] <= '9')
-		while (i < n && p[i] >= '0' && p[i] <= '9')
-			i++;
+		i = digits_end(p, i + 1, n);
 	else
 		return 0;
 	if (i < n && p[i] == '.') {
 		size_t s = ++i;
-		while (i < n && p[i] >= '0' && p[i] <= '9')
-			i++;
-		if (i == s)
+		if ((i = digits_end(p, i, n)) == s)
 			return 0;
 	}
 	if (i < n && (p[i] == 'e' || p[i] == 'E')) {
@@ -191,59 +235,57 @@ scan_number(const unsigned char *p, size_t i, size_t n)
 		if (i < n && (p[i] == '+' || p[i] == '-'))
 			i++;
 		size_t s = i;
-		while (i < n && p[i] >= '0' && p[i] <= '9')
-			i++;
-		if (i == s)
+		if ((i = digits_end(p, i, n)) == s)
 			return 0;
 	}
 	return i;
 }
 
-static bool key_equals(const unsigned char *k, size_t n, const char *name);
-
-/*
- * A member of the top-level object looked for while scanning: its name,
- * then where its value starts and ends (v, e) once found. state: 0 still
- * looking, 1 the value is next, 2 in the value, 3 found.
- */
-struct field {
-	const char *name;
-	size_t nlen, v, e;
-	int state;
-	bool bslash;		/* the name holds a backslash */
-};
-
-/* True if the key body k[0..n) (a valid JSON string's) names f, as
- * key_equals does: unescaping only shortens, so a key as long as a name
- * without a backslash matches only byte for byte. */
-static bool
-field_named(const struct field *f, const unsigned char *k, size_t n)
+/* The index after a string whose bytes up to p[i] are the quote or
+ * plain, or 0 if invalid: plain bytes skipped in one go, the rest (an
+ * escape, a byte above 0x7F) through scan_string. */
+static size_t
+string_rest(const unsigned char *p, size_t i, size_t n)
 {
-	if (n < f->nlen)
-		return false;
-	if (n == f->nlen && !f->bslash)
-		return memcmp(k, f->name, n) == 0;
-	return memchr(k, '\\', n) != NULL && key_equals(k, n, f->name);
+	size_t j = plain_skip(p, i + 1, n);
+
+	if (j < n && p[j] == '"')
+		return j + 1;
+	return scan_string(p, j - 1, n);
+}
+
+/* The index after the string at the quote p[i], or 0 if invalid: one
+ * step for a short string of plain bytes. */
+static inline __attribute__((always_inline)) size_t
+string_end(const unsigned char *p, size_t i, size_t n)
+{
+#ifdef __SSE2__
+	if (i + 17 <= n) {
+		unsigned bits = stop16(p + i + 1);
+		size_t j = i + 1 + (size_t)__builtin_ctz(bits | 0x10000);
+		if (bits == 0)
+			return string_rest(p, i + 16, n);
+		return p[j] == '"' ? j + 1 : scan_string(p, j - 1, n);
+	}
+#endif
+	return string_rest(p, i, n);
 }
 
 /* Scans an object member's key and colon at p[*i], copying them to out
- * (if not NULL) at *o; f, if not NULL, is looked for among the keys. */
+ * (if not NULL) at *o. */
 static inline __attribute__((always_inline)) bool
 member_key(const unsigned char *p, size_t *i, size_t n, unsigned char *out,
-    size_t *o, struct field *f)
+    size_t *o)
 {
 	size_t e;
 
-	if (*i >= n || p[*i] != '"' || (e = scan_string(p, *i, n)) == 0)
+	if (*i >= n || p[*i] != '"' || (e = string_end(p, *i, n)) == 0)
 		return false;
-	if (f != NULL && f->state == 0 &&
-	    field_named(f, p + *i + 1, e - *i - 2))
-		f->state = 1;
 	if (out)
 		memcpy(out + *o, p + *i, e - *i);
 	*o += e - *i;
-	*i = skip_ws(p, e, n);
-	if (*i >= n || p[*i] != ':')
+	*i = e;
+	if (!next_is(p, i, n, ':'))
 		return false;
 	if (out)
 		out[*o] = ':';
@@ -252,50 +294,53 @@ member_key(const unsigned char *p, size_t *i, size_t n, unsigned char *out,
 	return true;
 }
 
-/* A value ended at i, depth deep: the field's, if it is in the value
- * of a top-level member and back at that depth. */
-static inline void
-field_end(struct field *f, size_t depth, size_t i)
+/* The index after the scalar (string, number, true, false or null) at
+ * p[i], or 0 if there is none there. */
+static inline size_t
+scalar_end(const unsigned char *p, size_t i, size_t n)
 {
-	if (f != NULL && f->state == 2 && depth == 1) {
-		f->e = i;
-		f->state = 3;
+	switch (p[i]) {
+	case '"':
+		return string_end(p, i, n);
+	case 't':
+		return n - i >= 4 && memcmp(p + i, "true", 4) == 0 ? i + 4 : 0;
+	case 'f':
+		return n - i >= 5 && memcmp(p + i, "false", 5) == 0 ? i + 5 : 0;
+	case 'n':
+		return n - i >= 4 && memcmp(p + i, "null", 4) == 0 ? i + 4 : 0;
 	}
+	return scan_number(p, i, n);
 }
 
 /*
- * Validates p[0..n) as one JSON value. If out is not NULL, the value is
- * copied there without insignificant white space; out must hold n bytes.
- * If f is not NULL, the first member of the top-level object named
- * f->name is found on the way (see struct field). Returns the length
- * written (or n when out is NULL) plus one, 0 if invalid.
+ * Validates the JSON value at p[i] (white space before it allowed),
+ * nested at most limit deep. If out is not NULL, the value is copied
+ * there at *o without insignificant white space; *o counts the bytes
+ * either way. Returns the index after the value, 0 if invalid.
  */
 static inline __attribute__((always_inline)) size_t
-json_scan(const unsigned char *p, size_t n, unsigned char *out,
-    struct field *f)
+json_value(const unsigned char *p, size_t i, size_t n, size_t limit,
+    unsigned char *out, size_t *o)
 {
 	unsigned char stack[JSON_DEPTH];
-	size_t depth = 0, i = 0, o = 0;
+	size_t depth = 0, e;
 	enum { VALUE, AFTER } st = VALUE;
 
 #define EMIT(src, len) do { \
-	if (out) memcpy(out + o, (src), (len)); \
-	o += (len); \
+	if (out) memcpy(out + *o, (src), (len)); \
+	*o += (len); \
 } while (0)
 
 	for (;;) {
+		if (st == AFTER && depth == 0)
+			return i;
 		i = skip_ws(p, i, n);
 		if (st == VALUE) {
 			if (i >= n)
 				return 0;
 			unsigned c = p[i];
-			size_t e;
-			if (f != NULL && f->state == 1) {
-				f->v = i;
-				f->state = 2;
-			}
 			if (c == '{' || c == '[') {
-				if (depth == JSON_DEPTH)
+				if (depth == limit)
 					return 0;
 				stack[depth++] = (unsigned char)c;
 				EMIT(p + i, 1);
@@ -305,62 +350,57 @@ json_scan(const unsigned char *p, size_t n, unsigned char *out,
 					EMIT(p + i, 1);
 					i++;
 					st = AFTER;
-					field_end(f, depth, i);
 					continue;
 				}
-				if (c == '{' && !member_key(p, &i, n, out, &o,
-				    depth == 1 ? f : NULL))
+				if (c == '{' && !member_key(p, &i, n, out, o))
 					return 0;
 				continue;
 			}
-			if (c == '"')
-				e = scan_string(p, i, n);
-			else if (c == '-' || (c >= '0' && c <= '9'))
-				e = scan_number(p, i, n);
-			else if (n - i >= 4 && memcmp(p + i, "true", 4) == 0)
-				e = i + 4;
-			else if (n - i >= 5 && memcmp(p + i, "false", 5) == 0)
-				e = i + 5;
-			else if (n - i >= 4 && memcmp(p + i, "null", 4) == 0)
-				e = i + 4;
-			else
-				return 0;
-			if (e == 0)
+			if ((e = scalar_end(p, i, n)) == 0)
 				return 0;
 			EMIT(p + i, e - i);
 			i = e;
 			st = AFTER;
-			field_end(f, depth, i);
 			continue;
 		}
 		/* AFTER a value */
-		if (depth == 0)
-			return i == n ? o + 1 : 0;
 		if (i >= n)
 			return 0;
 		unsigned top = stack[depth - 1];
 		if (p[i] == ',') {
 			EMIT(p + i, 1);
 			i = skip_ws(p, i + 1, n);
-			if (top == '{' && !member_key(p, &i, n, out, &o,
-			    depth == 1 ? f : NULL))
+			if (top == '{' && !member_key(p, &i, n, out, o))
 				return 0;
 			st = VALUE;
 		} else if (p[i] == (top == '{' ? '}' : ']')) {
 			EMIT(p + i, 1);
 			i++;
 			depth--;
-			field_end(f, depth, i);
 		} else
 			return 0;
 	}
 #undef EMIT
 }
 
+/*
+ * Validates p[0..n) as one JSON value. If out is not NULL, the value is
+ * copied there without insignificant white space; out must hold n bytes.
+ * Returns the length written (or n when out is NULL) plus one, 0 if
+ * invalid.
+ */
+static inline __attribute__((always_inline)) size_t
+json_scan(const unsigned char *p, size_t n, unsigned char *out)
+{
+	size_t o = 0, e = json_value(p, 0, n, JSON_DEPTH, out, &o);
+
+	return e != 0 && skip_ws(p, e, n) == n ? o + 1 : 0;
+}
+
 LS_API bool
 ls_json_valid(const unsigned char *p, size_t n)
 {
-	return json_scan(p, n, NULL, NULL) != 0;
+	return json_scan(p, n, NULL) != 0;
 }
 
 static const char hexdig[] = "0123456789abcdef";
@@ -512,7 +552,7 @@ write_payload(ls_out *o, const unsigned char *p, size_t n, ls_error *err)
 		size_t len;
 		if (d == NULL)
 			return err ? err->code : LS_ERR_IO;
-		if ((len = json_scan(p, n, d, NULL)) != 0) {
+		if ((len = json_scan(p, n, d)) != 0) {
 			o->len += len - 1;
 			return LS_OK;
 		}
@@ -523,7 +563,7 @@ write_payload(ls_out *o, const unsigned char *p, size_t n, ls_error *err)
 		int rc;
 		if (tmp == NULL)
 			return ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
-		if ((len = json_scan(p, n, tmp, NULL)) != 0) {
+		if ((len = json_scan(p, n, tmp)) != 0) {
 			rc = ls_out_write(o, tmp, len - 1, err);
 			free(tmp);
 			return rc;
@@ -726,23 +766,109 @@ skip_value(const unsigned char *p, size_t i, size_t n)
 	return 0;
 }
 
+/* True if a[0..n) and b[0..n) are the same bytes: two words that may
+ * overlap for the lengths names usually have. */
+static inline bool
+same_bytes(const unsigned char *a, const char *b, size_t n)
+{
+	uint64_t x[4];
+	uint32_t y[4];
+
+	if (n >= 8 && n <= 16) {
+		memcpy(&x[0], a, 8), memcpy(&x[1], b, 8);
+		memcpy(&x[2], a + n - 8, 8), memcpy(&x[3], b + n - 8, 8);
+		return ((x[0] ^ x[1]) | (x[2] ^ x[3])) == 0;
+	}
+	if (n >= 4 && n < 8) {
+		memcpy(&y[0], a, 4), memcpy(&y[1], b, 4);
+		memcpy(&y[2], a + n - 4, 4), memcpy(&y[3], b + n - 4, 4);
+		return ((y[0] ^ y[1]) | (y[2] ^ y[3])) == 0;
+	}
+	return memcmp(a, b, n) == 0;
+}
+
+/* True if the key body k[0..n) (a valid JSON string's) unescapes to the
+ * name of nlen bytes: byte for byte if neither holds a backslash (a key
+ * with none is taken literally, and can hold none of the name's), else
+ * by key_equals; unescaping only shortens. */
+static inline bool
+field_named(const unsigned char *k, size_t n, const char *name, size_t nlen)
+{
+	if (n == nlen && same_bytes(k, name, n))
+		return memchr(k, '\\', n) == NULL;
+	return n >= nlen && memchr(k, '\\', n) != NULL &&
+	    key_equals(k, n, name);
+}
+
+/* The index after the object or array at p[i], nested at most limit
+ * deep, or 0 if invalid. */
+static size_t
+nested_end(const unsigned char *p, size_t i, size_t n, size_t limit)
+{
+	size_t o = 0;
+
+	return json_value(p, i, n, limit, NULL, &o);
+}
+
+/*
+ * Scans the members of an object from the first one's key at p[i] to
+ * its closing brace, validating them, and looks for name among their keys:
+ * the first member so named has its value at p[*v..*e) (*v is 0 until
+ * then). Returns the index after the brace, 0 if invalid.
+ */
+static size_t
+members_find(const unsigned char *p, size_t i, size_t n,
+    const char *name, size_t *v, size_t *e)
+{
+	size_t nlen = strlen(name);
+
+	for (;;) {
+		size_t k = i, end;
+		bool hit;
+
+		if (i >= n || p[i] != '"' || (i = string_end(p, i, n)) == 0)
+			return 0;
+		hit = *v == 0 && field_named(p + k + 1, i - k - 2, name, nlen);
+		if (!next_is(p, &i, n, ':'))
+			return 0;
+		if ((i = skip_ws(p, i + 1, n)) >= n)
+			return 0;
+		if (p[i] == '{' || p[i] == '[')
+			end = nested_end(p, i, n, JSON_DEPTH - 1);
+		else
+			end = scalar_end(p, i, n);
+		if (end == 0)
+			return 0;
+		if (hit)
+			*v = i, *e = end;
+		i = end;
+		if (!next_is(p, &i, n, ','))
+			return i < n && p[i] == '}' ? i + 1 : 0;
+		i = skip_ws(p, i + 1, n);
+	}
+}
+
 LS_API int
 ls_json_field(const unsigned char *p, size_t n, const char *name,
     const unsigned char **val, size_t *len)
 {
-	struct field f = { name, strlen(name), 0, 0, 0,
-	    strchr(name, '\\') != NULL };
+	size_t i = skip_ws(p, 0, n), v = 0, e = 0;
 
-	/* one pass validates (UTF-8 too) and finds the member */
-	if (json_scan(p, n, NULL, &f) == 0 ||
-	    f.state != 3)
+	/* not an object, or an empty one: no such member, valid or not */
+	if (i >= n || p[i] != '{')
 		return LS_END;
-	if (p[f.v] == '"') {
-		*val = p + f.v + 1;
-		*len = f.e - f.v - 2;
+	if ((i = skip_ws(p, i + 1, n)) < n && p[i] == '}')
+		return LS_END;
+	/* one pass validates (UTF-8 too) and finds the member */
+	if ((i = members_find(p, i, n, name, &v, &e)) == 0 || v == 0 ||
+	    skip_ws(p, i, n) != n)
+		return LS_END;
+	if (p[v] == '"') {
+		*val = p + v + 1;
+		*len = e - v - 2;
 	} else {
-		*val = p + f.v;
-		*len = f.e - f.v;
+		*val = p + v;
+		*len = e - v;
 	}
 	return LS_OK;
 }

@@ -440,6 +440,43 @@ static const struct {
 	    LS_OK, "2" },
 	{ "{\"a\":{\"user_id\":1},\"user_id\":2,\"user_id\":3}", "user_id",
 	    LS_OK, "2" },
+	/* strings that end in the last sixteen bytes, quotes and escapes
+	 * before them in the same sixteen */
+	{ "{\"a\":\"\\\"\",\"k\":\"v\\\"w\"}", "k", LS_OK, "v\\\"w" },
+	{ "{\"a\":\"\\\"\",\"k\":\"\\u00e9\"}", "k", LS_OK, "\\u00e9" },
+	{ "{\"a\":\"\\\"\",\"k\":\"\x01\"}", "k", LS_END, NULL },
+	{ "{\"k\":\"0123456789abcde\"}", "k", LS_OK, "0123456789abcde" },
+	{ "{\"k\":\"0123456789abcdef\"}", "k", LS_OK, "0123456789abcdef" },
+	{ "{\"k\":\"0123456789abcdef\xe2\x82\xac\"}", "k", LS_OK,
+	    "0123456789abcdef\xe2\x82\xac" },
+	{ "{\"user_id\":\"u000\",\"n\":0,\"pad\":\"0123456789ABCDEFGHIJ"
+	    "KLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234\"}", "pad",
+	    LS_OK, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv"
+	    "wxyz01234" },
+	/* names compared a word at a time: one byte off at either end */
+	{ "{\"abce\":1,\"abcd\":2}", "abcd", LS_OK, "2" },
+	{ "{\"xbcd\":1,\"abcd\":2}", "abcd", LS_OK, "2" },
+	{ "{\"abcdefx\":1,\"abcdefg\":2}", "abcdefg", LS_OK, "2" },
+	{ "{\"abcdefgi\":1,\"abcdefgh\":2}", "abcdefgh", LS_OK, "2" },
+	{ "{\"abcdefghiX\":1,\"abcdefghij\":2}", "abcdefghij", LS_OK, "2" },
+	{ "{\"xbcdefgh\":1,\"abcdefgh\":2}", "abcdefgh", LS_OK, "2" },
+	{ "{\"abcdefghijklmnoq\":1,\"abcdefghijklmnop\":2}",
+	    "abcdefghijklmnop", LS_OK, "2" },
+	{ "{\"abcdefghijklmnopQ\":1,\"abcdefghijklmnopq\":2}",
+	    "abcdefghijklmnopq", LS_OK, "2" },
+	{ "{\"abcdefg\\u0068\":3}", "abcdefgh", LS_OK, "3" },
+	{ "{\"a\\\\cd\":3}", "a\\\\cd", LS_END, NULL },
+	/* numbers, long ones read sixteen digits a look */
+	{ "{\"k\":12345678901234567890123,\"z\":1}", "k", LS_OK,
+	    "12345678901234567890123" },
+	{ "{\"k\":0.00000000000000000001e-99}", "k", LS_OK,
+	    "0.00000000000000000001e-99" },
+	{ "{\"k\":-0,\"z\":1}", "k", LS_OK, "-0" },
+	{ "{\"k\":1.}", "k", LS_END, NULL },
+	{ "{\"k\":1e}", "k", LS_END, NULL },
+	{ "{\"k\":-}", "k", LS_END, NULL },
+	{ "{\"k\":.5}", "k", LS_END, NULL },
+	{ "{\"k\":1234567890123456x}", "k", LS_END, NULL },
 	/* not an object */
 	{ "[1,2]", "a", LS_END, NULL },
 	{ "[{\"a\":1}]", "a", LS_END, NULL },

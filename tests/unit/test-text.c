@@ -673,6 +673,29 @@ test_json_utf8_random(void **state)
 	}
 }
 
+/* The value d deep p[0..n) as the member "k" of an object: found up to
+ * 511 deep (512 with the object), as ls_json_valid takes the whole. */
+static void
+field_depth(const unsigned char *p, size_t n, size_t d, bool ok)
+{
+	unsigned char *obj = malloc(n + 6);
+	const unsigned char *val = NULL;
+	size_t len = 0;
+
+	assert_non_null(obj);
+	memcpy(obj, "{\"k\":", 5);
+	memcpy(obj + 5, p, n);
+	obj[n + 5] = '}';
+	assert_int_equal(ls_json_valid(obj, n + 6), ok && d < 512);
+	assert_int_equal(ls_json_field(obj, n + 6, "k", &val, &len),
+	    ok && d < 512 ? LS_OK : LS_END);
+	if (ok && d < 512) {
+		assert_ptr_equal(val, obj + 5);
+		assert_int_equal(len, n);
+	}
+	free(obj);
+}
+
 static void
 test_json_depth(void **state)
 {
@@ -704,6 +727,7 @@ test_json_depth(void **state)
 			buf[n++] = cases[c].obj && i + 1 < d ? '}' : ']';
 		assert_true(n <= MAX);
 		assert_int_equal(ls_json_valid(buf, n), cases[c].ok);
+		field_depth(buf, n, d, cases[c].ok);
 	}
 	/* 600 unclosed brackets */
 	memset(buf, '[', 600);
