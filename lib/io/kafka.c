@@ -38,10 +38,14 @@ LS__DL_DEFINE(ls__rdkafka, LS_SONAME_RDKAFKA, LS_PKG_RDKAFKA, LS__RDKAFKA_FNS)
 #define META_MS 10000		/* metadata and offset look-ups */
 
 /* Header names the sink adds and the source prefers to Kafka's own key,
- * partition and offset. */
+ * partition and offset: seq and shard in one header, "SEQ/SHARD", as a
+ * header costs librdkafka an allocation a record (H_SEQ alone where the
+ * partition is the shard; H_SHARD only from older writers). */
 #define H_KEY "stream_key"
+#define H_SEQ_SHARD "seq/shard"
 #define H_SEQ "seq"
 #define H_SHARD "shard"
+#define H_META_MAX 48		/* "SEQ/SHARD": two u64 and the slash */
 
 /* The parts of kafka://HOSTS/TOPIC, owned. */
 struct kuri {
@@ -287,6 +291,31 @@ header_u64(const rd_kafka_headers_t *h, const char *name, uint64_t *v)
 	    ls_u64_parse(val, n, v) == LS_OK;
 }
 
+/* Parses the seq/shard header, "SEQ/SHARD" in decimal; false, with
+ * *seq and *shard untouched, if there is none or it is not so. */
+static bool
+header_meta(const rd_kafka_headers_t *h, uint64_t *seq, uint64_t *shard)
+{
+	const void *val;
+	const char *s, *slash;
+	size_t n, k;
+	uint64_t a, b;
+
+	if (h == NULL || rd_kafka_header_get_last(h, H_SEQ_SHARD, &val, &n) !=
+	    RD_KAFKA_RESP_ERR_NO_ERROR || val == NULL)
+		return false;
+	s = val;
+	if ((slash = memchr(s, '/', n)) == NULL)
+		return false;
+	k = (size_t)(slash - s);
+	if (ls_u64_parse(s, k, &a) != LS_OK ||
+	    ls_u64_parse(s + k + 1, n - k - 1, &b) != LS_OK)
+		return false;
+	*seq = a;
+	*shard = b;
+	return true;
+}
+
 /* --- sink: a producer ---------------------------------------------------- */
 
 struct ksink {
@@ -454,14 +483,13 @@ ksink_header(rd_kafka_vu_t *vu, size_t *nvu, const char *name,
 	vu[(*nvu)++].u.header.size = (ssize_t)len;
 }
 
-/* Fills vu with m's record (seq and shard hold the headers' text);
- * returns how many entries. */
+/* Fills vu with m's record (meta holds the header's text); returns how
+ * many entries. */
 static size_t
 ksink_record(const struct ksink *k, const ls_msg *m, const void *key,
-    size_t klen, int32_t part, rd_kafka_vu_t vu[10], char seq[24],
-    char shard[24])
+    size_t klen, int32_t part, rd_kafka_vu_t vu[10], char meta[H_META_MAX])
 {
-	size_t nvu = 0;
+	size_t nvu = 0, n;
 
 	vu[nvu].vtype = RD_KAFKA_VTYPE_RKT;
 	vu[nvu++].u.rkt = k->rkt;
@@ -479,20 +507,24 @@ ksink_record(const struct ksink *k, const ls_msg *m, const void *key,
 	vu[nvu++].u.i64 = (int64_t)m->ts_ms;
 	/*
 	 * With meta_headers, the meta the record does not carry goes in
-	 * headers: the stream key unless it is the record's key, the shard
-	 * unless it is the partition. librdkafka allocates each header and
-	 * their list for every record, which halves the throughput, so
-	 * there are none unless asked for and no more than needed when
-	 * they are.
+	 * headers: the stream key unless it is the record's key, the seq
+	 * and the shard (unless it is the partition) in one. librdkafka
+	 * allocates each header and their list for every record, which
+	 * halves the throughput, so there are none unless asked for and no
+	 * more than needed when they are.
 	 */
 	if (!k->o->meta_headers)
 		return nvu;
 	if (key != m->key)
 		ksink_header(vu, &nvu, H_KEY, m->key, m->key_len);
-	ksink_header(vu, &nvu, H_SEQ, seq, ls__u64_format(m->seq, seq));
-	if (!k->o->partition_by_shard)
-		ksink_header(vu, &nvu, H_SHARD, shard,
-		    ls__u64_format(m->shard, shard));
+	n = ls__u64_format(m->seq, meta);
+	if (k->o->partition_by_shard) {
+		ksink_header(vu, &nvu, H_SEQ, meta, n);
+		return nvu;
+	}
+	meta[n++] = '/';
+	n += ls__u64_format(m->shard, meta + n);
+	ksink_header(vu, &nvu, H_SEQ_SHARD, meta, n);
 	return nvu;
 }
 
@@ -539,7 +571,7 @@ ksink_write(void *ctx, const ls_msg *m, ls_error *err)
 	const void *key;
 	size_t klen;
 	int32_t part = RD_KAFKA_PARTITION_UA;
-	char seq[24], shard[24];
+	char meta[H_META_MAX];
 	rd_kafka_vu_t vu[10];
 	rd_kafka_resp_err_t e;
 	int rc;
@@ -555,7 +587,7 @@ ksink_write(void *ctx, const ls_msg *m, ls_error *err)
 			    (unsigned long long)m->shard);
 		part = (int32_t)m->shard;
 	}
-	size_t nvu = ksink_record(k, m, key, klen, part, vu, seq, shard);
+	size_t nvu = ksink_record(k, m, key, klen, part, vu, meta);
 	if ((rc = ksink_produce(k, vu, nvu, &e, err)) != LS_OK)
 		return rc;
 	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -918,10 +950,14 @@ src_fill(struct ksrc *s, const rd_kafka_message_t *msg, ls_msg *m)
 	memcpy(m->key, val, n);
 	m->key[n] = '\0';
 	m->key_len = n;
-	if (!header_u64(h, H_SEQ, &m->seq))
-		m->seq = (uint64_t)msg->offset;
-	if (!header_u64(h, H_SHARD, &m->shard))
-		m->shard = (uint64_t)msg->partition;
+	if (header_meta(h, &m->seq, &m->shard))
+		;
+	else {
+		if (!header_u64(h, H_SEQ, &m->seq))
+			m->seq = (uint64_t)msg->offset;
+		if (!header_u64(h, H_SHARD, &m->shard))
+			m->shard = (uint64_t)msg->partition;
+	}
 	ts = rd_kafka_message_timestamp(msg, NULL);
 	m->ts_ms = ts >= 0 ? (uint64_t)ts : ls_now_ms();
 	m->payload = msg->payload != NULL ? msg->payload : empty;

@@ -56,7 +56,7 @@ three_lines() {
 	printf '[2024-01-01T00:00:00.003 | alpha | 9 | 1] {"x":1}\n'
 }
 
-@test "lines -> kafka: kcat sees the keys, timestamps and payloads, no headers; --headers adds seq and shard" {
+@test "lines -> kafka: kcat sees the keys, timestamps and payloads, no headers; --headers adds seq/shard" {
 	three_lines >"$T/in"
 	runf timeout "$LIMIT" "$RELAY" -o "kafka://$BOOT/out" <"$T/in"
 	assert_equal "$status" 0
@@ -75,9 +75,9 @@ three_lines() {
 	assert_equal "$status" 0
 	kread outh '%k|%T|%s|%h\n' | sort -t'|' -k2 >"$T/k"
 	cat >"$T/want" <<-'EOF'
-	alpha|1704067200001|one|seq=7,shard=1
-	beta|1704067200002|two words|seq=8,shard=2
-	alpha|1704067200003|{"x":1}|seq=9,shard=1
+	alpha|1704067200001|one|seq/shard=7/1
+	beta|1704067200002|two words|seq/shard=8/2
+	alpha|1704067200003|{"x":1}|seq/shard=9/1
 	EOF
 	diff -u "$T/want" "$T/k"
 }
@@ -96,6 +96,32 @@ three_lines() {
 	    "$T/k" >"$T/want"
 	diff -u "$T/want" "$T/r"
 	assert_equal "$(wc -l <"$T/r")" 4
+}
+
+@test "kafka -> lines: the seq/shard header, else seq and shard headers (older writers), else offset and partition" {
+	# kcat writes the headers; a record at partition 0, offsets 0 to 6
+	kp() { printf '%s\n' "$1" | kcat -b "$BOOT" -P -t hdr -p 0 -k k "${@:2}"; }
+	kp a -H 'seq/shard=41/3'
+	kp b -H 'seq=42' -H 'shard=4'
+	kp c -H 'seq/shard=43/5' -H 'seq=9' -H 'shard=9'
+	kp d -H 'seq/shard=44' -H 'seq=44' -H 'shard=6'
+	kp e -H 'seq/shard=x/7'
+	kp f -H 'seq/shard=46/'
+	kp g -H 'seq=47'
+	runf timeout "$LIMIT" "$RELAY" -i "kafka://$BOOT/hdr" --exit-at-end
+	assert_equal "$status" 0
+	sed -E 's/^\[[^|]+\| k \| ([0-9]+) \| ([0-9]+)\] (.*)/\3 \1 \2/' \
+	    "$T/out" >"$T/got"
+	cat >"$T/want" <<-'EOF'
+	a 41 3
+	b 42 4
+	c 43 5
+	d 44 6
+	e 4 0
+	f 5 0
+	g 47 0
+	EOF
+	diff -u "$T/want" "$T/got"
 }
 
 @test "round trip lines -> kafka -> lines: --headers keeps everything; without, seq is the offset and shard the partition" {
@@ -175,11 +201,11 @@ three_lines() {
 	kread keyf '%o %p <%k> %h\n' >"$T/k"
 	sed -E 's/^[0-9]+ [0-9]+ //' "$T/k" | sort >"$T/got"
 	cat >"$T/want" <<-'EOF'
-	<42> stream_key=s2,seq=3,shard=0
-	<> stream_key=s2,seq=4,shard=0
-	<> stream_key=s3,seq=5,shard=0
-	<ann> stream_key=s1,seq=1,shard=0
-	<béa"x> stream_key=s1,seq=2,shard=0
+	<42> stream_key=s2,seq/shard=3/0
+	<> stream_key=s2,seq/shard=4/0
+	<> stream_key=s3,seq/shard=5/0
+	<ann> stream_key=s1,seq/shard=1/0
+	<béa"x> stream_key=s1,seq/shard=2/0
 	EOF
 	diff -u "$T/want" "$T/got"
 	# reading back, the header gives the stream key again
