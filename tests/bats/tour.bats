@@ -369,7 +369,7 @@ t_kafka_out() {
 	expect 0
 	timeout "$LIMIT" kcat -b "$KB" -C -t orders -e -q -f '%k %h %s\n' |
 	    sort >"$T/got"
-	sed -E 's/^\[[^ ]+ \| ([^ ]+) \| ([0-9]+) \| ([0-9]+)\] /\1 seq=\2,shard=\3 /' \
+	sed -E 's/^\[[^ ]+ \| ([^ ]+) \| ([0-9]+) \| ([0-9]+)\] /\1 seq\/shard=\2\/\3 /' \
 	    "$T/orders2.want" | sort >"$T/want"
 	same "$T/want" "$T/got"
 }
