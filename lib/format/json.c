@@ -271,6 +271,26 @@ string_end(const unsigned char *p, size_t i, size_t n)
 	return string_rest(p, i, n);
 }
 
+/* As string_end, for a key: *plain tells that it ended in the first
+ * step, so that its bytes need no unescaping (no backslash, no byte
+ * above 0x7F, and as valid JSON no NUL). */
+static inline __attribute__((always_inline)) size_t
+key_end(const unsigned char *p, size_t i, size_t n, bool *plain)
+{
+#ifdef __SSE2__
+	if (i + 17 <= n) {
+		unsigned bits = stop16(p + i + 1);
+		size_t j = i + 1 + (size_t)__builtin_ctz(bits | 0x10000);
+		if (bits != 0 && p[j] == '"') {
+			*plain = true;
+			return j + 1;
+		}
+	}
+#endif
+	*plain = false;
+	return string_end(p, i, n);
+}
+
 /* Scans an object member's key and colon at p[*i], copying them to out
  * (if not NULL) at *o. */
 static inline __attribute__((always_inline)) bool
@@ -766,38 +786,21 @@ skip_value(const unsigned char *p, size_t i, size_t n)
 	return 0;
 }
 
-/* True if a[0..n) and b[0..n) are the same bytes: two words that may
- * overlap for the lengths names usually have. */
-static inline bool
-same_bytes(const unsigned char *a, const char *b, size_t n)
-{
-	uint64_t x[4];
-	uint32_t y[4];
-
-	if (n >= 8 && n <= 16) {
-		memcpy(&x[0], a, 8), memcpy(&x[1], b, 8);
-		memcpy(&x[2], a + n - 8, 8), memcpy(&x[3], b + n - 8, 8);
-		return ((x[0] ^ x[1]) | (x[2] ^ x[3])) == 0;
-	}
-	if (n >= 4 && n < 8) {
-		memcpy(&y[0], a, 4), memcpy(&y[1], b, 4);
-		memcpy(&y[2], a + n - 4, 4), memcpy(&y[3], b + n - 4, 4);
-		return ((y[0] ^ y[1]) | (y[2] ^ y[3])) == 0;
-	}
-	return memcmp(a, b, n) == 0;
-}
-
 /* True if the key body k[0..n) (a valid JSON string's) unescapes to the
- * name of nlen bytes: byte for byte if neither holds a backslash (a key
- * with none is taken literally, and can hold none of the name's), else
- * by key_equals; unescaping only shortens. */
+ * name: byte for byte if plain (see key_end; the name's NUL differs from
+ * every byte of such a key, so the loop stops within the name), else by
+ * key_equals. */
 static inline bool
-field_named(const unsigned char *k, size_t n, const char *name, size_t nlen)
+field_named(const unsigned char *k, size_t n, const char *name, bool plain)
 {
-	if (n == nlen && same_bytes(k, name, n))
-		return memchr(k, '\\', n) == NULL;
-	return n >= nlen && memchr(k, '\\', n) != NULL &&
-	    key_equals(k, n, name);
+	const unsigned char *s = (const unsigned char *)name;
+
+	if (!plain)
+		return key_equals(k, n, name);
+	for (size_t j = 0; j < n; j++)
+		if (k[j] != s[j])
+			return false;
+	return s[n] == '\0';
 }
 
 /* The index after the object or array at p[i], nested at most limit
@@ -820,15 +823,13 @@ static size_t
 members_find(const unsigned char *p, size_t i, size_t n,
     const char *name, size_t *v, size_t *e)
 {
-	size_t nlen = strlen(name);
-
 	for (;;) {
 		size_t k = i, end;
-		bool hit;
+		bool hit, plain;
 
-		if (i >= n || p[i] != '"' || (i = string_end(p, i, n)) == 0)
+		if (i >= n || p[i] != '"' || (i = key_end(p, i, n, &plain)) == 0)
 			return 0;
-		hit = *v == 0 && field_named(p + k + 1, i - k - 2, name, nlen);
+		hit = *v == 0 && field_named(p + k + 1, i - k - 2, name, plain);
 		if (!next_is(p, &i, n, ':'))
 			return 0;
 		if ((i = skip_ws(p, i + 1, n)) >= n)
