@@ -316,7 +316,7 @@ member_key(const unsigned char *p, size_t *i, size_t n, unsigned char *out,
 
 /* The index after the scalar (string, number, true, false or null) at
  * p[i], or 0 if there is none there. */
-static inline size_t
+static inline __attribute__((always_inline)) size_t
 scalar_end(const unsigned char *p, size_t i, size_t n)
 {
 	switch (p[i]) {
