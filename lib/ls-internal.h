@@ -70,6 +70,9 @@ int ls__line_parse_meta(const char *line, size_t len, ls_msg *m,
  * surrogate, above U+10FFFF, cut short or a stray continuation byte). */
 size_t ls__utf8_seq(const unsigned char *p, size_t i, size_t n);
 
+/* 1 for each byte of a stream key ([A-Za-z0-9._-]), 0 for the rest. */
+extern const unsigned char ls__key_ok[256];
+
 /* Writes v in decimal at p; returns the number of digits. */
 size_t ls__u64_format(uint64_t v, char *p);
 
