@@ -104,7 +104,8 @@ parse_written(const char *line, size_t len, ls_msg *m)
 	size_t kn;
 
 	if (len < 36 || memcmp(line + 24, " | ", 3) != 0 ||
-	    ls_time_parse(line + 1, 23, &ts) != LS_OK)
+	    (!ls__time_kept(line + 1, &ts) &&
+	    ls_time_parse(line + 1, 23, &ts) != LS_OK))
 		return false;
 	while (p < e && ls__key_ok[(unsigned char)*p])
 		p++;
@@ -306,26 +307,40 @@ ls_line_write_meta(ls_out *o, const ls_msg *m, ls_error *err)
 	return ls_out_write(o, "\n", 1, err);
 }
 
+#ifdef __SSE2__
+/* Copies the 16 bytes at p + i to d + i and ors them, and 0xff for
+ * each newline, into a. */
+__attribute__((always_inline)) static inline __m128i
+copy16(unsigned char *d, const unsigned char *p, size_t i, __m128i a)
+{
+	__m128i x = _mm_loadu_si128((const __m128i *)(p + i));
+
+	_mm_storeu_si128((__m128i *)(d + i), x);
+	return _mm_or_si128(a, _mm_or_si128(x,
+	    _mm_cmpeq_epi8(x, _mm_set1_epi8('\n'))));
+}
+#endif
+
 /* Copies p[0..n) to d and tells whether it is ASCII with no newline, a
- * line payload as it is: one pass for the copy and both checks, 16
- * bytes a step with SSE2 (the tail overlapping); false sends the caller
- * to the exact checks. */
+ * line payload as it is: one pass for the copy and both checks, 32
+ * bytes a step with SSE2, then the last 32 overlapping (below 32, the
+ * first 16 and the last 16); false
+ * sends the caller to the exact checks. callgrind of partition -n 4:
+ * 16 bytes a step and a test for the tail at each took 120
+ * instructions for 100 bytes. */
 static bool
 copy_plain(unsigned char *d, const unsigned char *p, size_t n)
 {
 #ifdef __SSE2__
 	if (n >= 16) {
-		const __m128i nl = _mm_set1_epi8('\n');
-		__m128i a = _mm_setzero_si128(), x;
-		for (size_t i = 0; i + 16 < n; i += 16) {
-			x = _mm_loadu_si128((const __m128i *)(p + i));
-			_mm_storeu_si128((__m128i *)(d + i), x);
-			a = _mm_or_si128(a, _mm_or_si128(x,
-			    _mm_cmpeq_epi8(x, nl)));
-		}
-		x = _mm_loadu_si128((const __m128i *)(p + n - 16));
-		_mm_storeu_si128((__m128i *)(d + n - 16), x);
-		a = _mm_or_si128(a, _mm_or_si128(x, _mm_cmpeq_epi8(x, nl)));
+		__m128i a = _mm_setzero_si128();
+		if (n >= 32) {
+			for (size_t i = 0; i + 32 < n; i += 32)
+				a = copy16(d, p, i + 16, copy16(d, p, i, a));
+			a = copy16(d, p, n - 32, a);
+		} else
+			a = copy16(d, p, 0, a);
+		a = copy16(d, p, n - 16, a);
 		return _mm_movemask_epi8(a) == 0;
 	}
 #endif

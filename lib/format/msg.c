@@ -286,16 +286,6 @@ put2(char *p, unsigned v)
 	p[1] = (char)('0' + v % 10);
 }
 
-/*
- * The per-thread caches of the time text (ls_time_format's, then
- * ls_time_parse's) are initial-exec: a fixed offset from the thread
- * pointer, where the default model of -fPIC code asks __tls_get_addr,
- * which made the callers save registers around it (ten instructions a
- * call in callgrind, when the static link turns the call into a move).
- * They take some 64 bytes of static TLS in libstream.so.
- */
-#define LS__TLS_FAST __attribute__((tls_model("initial-exec")))
-
 /* The text up to the seconds of the second last formatted by this
  * thread, and that second's first millisecond (1970-01-01T00:00:00 to
  * start with: a real second, so no value means "none"). */
@@ -423,19 +413,6 @@ time_seconds(const char *s, size_t yl, uint64_t *sec)
 	return LS_OK;
 }
 
-/* The milliseconds of ".mmm" at s, as time_fraction reads them
- * (inline: ls_time_parse's fast path stays a leaf). */
-__attribute__((always_inline)) static inline bool
-millis3(const char *s, unsigned *ms)
-{
-	unsigned a = (unsigned)(unsigned char)s[1] - '0',
-	    b = (unsigned)(unsigned char)s[2] - '0',
-	    c = (unsigned)(unsigned char)s[3] - '0';
-
-	*ms = a * 100 + b * 10 + c;
-	return s[0] == '.' && a <= 9 && b <= 9 && c <= 9;
-}
-
 /* The milliseconds of an optional ".F" (1 to 9 digits) at s[0..n). */
 static int
 time_fraction(const char *s, size_t n, unsigned *ms)
@@ -444,7 +421,7 @@ time_fraction(const char *s, size_t n, unsigned *ms)
 	if (n == 0)
 		return LS_OK;
 	if (n == 4 && s[0] == '.')	/* the millis this library writes */
-		return millis3(s, ms) ? LS_OK : LS_ERR_INVAL;
+		return ls__millis3(s, ms) ? LS_OK : LS_ERR_INVAL;
 	if (s[0] != '.' || n < 2 || n > 10)
 		return LS_ERR_INVAL;
 	for (size_t i = 1; i < n; i++) {
@@ -458,13 +435,11 @@ time_fraction(const char *s, size_t n, unsigned *ms)
 	return LS_OK;
 }
 
-/* The seconds of the last four-digit-year time parsed by this thread
- * and its text up to them (1970-01-01T00:00:00 to start with: a real
- * second, so no text means "none"). */
-static _Thread_local LS__TLS_FAST struct {
-	uint64_t sec;
-	char text[19];
-} tlast = { 0, "1970-01-01T00:00:00" };
+/* 1970-01-01T00:00:00 to start with: a real second, so no text means
+ * "none". */
+_Thread_local LS__TLS_FAST struct ls__tkept ls__tkept = {
+	0, "1970-01-01T00:00:00"
+};
 
 /* ls_time_parse of any time other than one with milliseconds in the
  * kept second. */
@@ -481,13 +456,13 @@ time_parse_slow(const char *s, size_t n, uint64_t *ts_ms)
 			yl++;
 	if (n < yl + 15)
 		return LS_ERR_INVAL;
-	if (yl == 4 && memcmp(s, tlast.text, 19) == 0)
-		sec = tlast.sec;
+	if (yl == 4 && memcmp(s, ls__tkept.text, 19) == 0)
+		sec = ls__tkept.sec;
 	else if (time_seconds(s, yl, &sec) != LS_OK)
 		return LS_ERR_INVAL;
 	else if (yl == 4) {
-		memcpy(tlast.text, s, 19);
-		tlast.sec = sec;
+		memcpy(ls__tkept.text, s, 19);
+		ls__tkept.sec = sec;
 	}
 	if (time_fraction(s + yl + 15, n - yl - 15, &ms) != LS_OK ||
 	    sec > (UINT64_MAX - ms) / 1000)
@@ -496,24 +471,16 @@ time_parse_slow(const char *s, size_t n, uint64_t *ts_ms)
 	return LS_OK;
 }
 
-/*
- * The seconds of the last time parsed are kept: the times of a stream
- * mostly share their second, and then only the fraction is read; a
- * time with milliseconds in that second (most of a stream's) is read
- * here as a leaf, the rest by a tail call. callgrind of partition -n 4:
- * 87 instructions a line here before, with the year's length looked at
- * first.
- */
+/* A time with milliseconds in the kept second (most of a stream's) is
+ * read inline (ls__time_kept), the rest by a tail call. callgrind of
+ * partition -n 4: 87 instructions a line here before, with the year's
+ * length looked at first. */
 LS_API int
 ls_time_parse(const char *s, size_t n, uint64_t *ts_ms)
 {
-	unsigned ms;
-
-	if (n != 23 || memcmp(s, tlast.text, 19) != 0 ||
-	    !millis3(s + 19, &ms))
-		return time_parse_slow(s, n, ts_ms);
-	*ts_ms = tlast.sec * 1000u + ms;
-	return LS_OK;
+	if (n == 23 && ls__time_kept(s, ts_ms))
+		return LS_OK;
+	return time_parse_slow(s, n, ts_ms);
 }
 
 size_t
