@@ -34,17 +34,18 @@ swar_digits(uint64_t w, uint64_t *v)
 /* The digits at *p, before e, as ls_u64_parse reads them; *p moves
  * past them. Up to 7 are read as one word when 8 bytes are there; up
  * to 19 are summed in a loop (they cannot overflow); none or a 20th
- * goes to ls_u64_parse for its check. callgrind of partition -n 4: 61
+ * goes to ls_u64_parse for its check. With one1, a single digit is
+ * looked for first (a shard, mostly). callgrind of partition -n 4: 61
  * instructions for a sequence of 5 digits in the loop alone. */
 __attribute__((always_inline)) static inline bool
-digits_at(const char **p, const char *e, uint64_t *v)
+digits_at(const char **p, const char *e, uint64_t *v, bool one1)
 {
 	const char *s = *p, *q = s;
 	uint64_t x = 0;
 	unsigned d;
 
-	if (e - s >= 2 && (d = (unsigned)(unsigned char)s[0] - '0') <= 9 &&
-	    (unsigned)(unsigned char)s[1] - '0' > 9) {	/* a shard, mostly */
+	if (one1 && e - s >= 2 && (d = (unsigned)(unsigned char)s[0] - '0') <= 9 &&
+	    (unsigned)(unsigned char)s[1] - '0' > 9) {
 		*v = d;
 		*p = s + 1;
 		return true;
@@ -114,10 +115,10 @@ parse_written(const char *line, size_t len, ls_msg *m)
 		return false;
 	kn = (size_t)(p - k);
 	p += 3;
-	if (!digits_at(&p, e, &seq) || e - p < 3 || memcmp(p, " | ", 3) != 0)
+	if (!digits_at(&p, e, &seq, false) || e - p < 3 || memcmp(p, " | ", 3) != 0)
 		return false;
 	p += 3;
-	if (!digits_at(&p, e, &shard) || p == e || *p != ']')
+	if (!digits_at(&p, e, &shard, true) || p == e || *p != ']')
 		return false;
 	if (++p < e && *p == ' ')
 		p++;
@@ -262,9 +263,10 @@ put_u64(char *p, uint64_t v)
  * 16 bytes goes as one 16-byte move (m->key holds LS_KEY_MAX + 7), a
  * number of up to 8 digits as 8 bytes, each " | " as four bytes
  * (at most 74 + key_len bytes written in all). callgrind of ss-decode: 57 instructions a
- * message here before, with calls to memcpy and for a shard of 0.
+ * message here before, with calls to memcpy and for a shard of 0; and
+ * 12 more for its own call from ls_line_write, where it is now inline.
  */
-static size_t
+__attribute__((always_inline)) static inline size_t
 meta_text(char *s, const ls_msg *m)
 {
 	char *p = s + 1;
