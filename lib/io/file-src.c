@@ -282,7 +282,7 @@ next_line(struct fsrc *s, const char **line, size_t *len, ls_error *err)
 /* Gives m the next sequence number of its stream st unless the line
  * had one; a stream whose numbers are spent (2^64 - 1 was given) has no
  * next, which is an error rather than a wrap to 0. */
-static int
+static inline int
 number(uint64_t lineno, struct ls__stream *st, ls_msg *m, unsigned have,
     ls_error *err)
 {
@@ -301,8 +301,10 @@ number(uint64_t lineno, struct ls__stream *st, ls_msg *m, unsigned have,
 	return LS_OK;
 }
 
-int
-ls__line_meta(struct ls__streams *seqs, ls_msg *m, unsigned have,
+/* ls__line_meta, inline in lines_next (callgrind of partition -n 4:
+ * 25 instructions a line went to its call). */
+__attribute__((always_inline)) static inline int
+line_meta(struct ls__streams *seqs, ls_msg *m, unsigned have,
     uint64_t lineno, ls_error *err)
 {
 	size_t idx;
@@ -319,6 +321,13 @@ ls__line_meta(struct ls__streams *seqs, ls_msg *m, unsigned have,
 	    &idx) < 0)
 		return ls__fail(err, LS_ERR_NOMEM, lineno, "out of memory");
 	return number(lineno, &seqs->v[idx], m, have, err);
+}
+
+int
+ls__line_meta(struct ls__streams *seqs, ls_msg *m, unsigned have,
+    uint64_t lineno, ls_error *err)
+{
+	return line_meta(seqs, m, have, lineno, err);
 }
 
 static int
@@ -351,12 +360,13 @@ lines_next(struct fsrc *s, ls_msg *m, ls_error *err)
 			have = 0;
 			s->raw++;
 		}
-		if ((rc = ls__line_meta(&s->seqs, m, have, s->lineno,
+		if ((rc = line_meta(&s->seqs, m, have, s->lineno,
 		    err)) != LS_OK)
 			return rc;
 		/* lines without a key are for every consumer, as in
 		 * SeaStreamer's stdio; End-of-Stream ends every filter */
-		if (!(have & LS_HAVE_KEY) || ls__keys_pass(&s->keys, m) ||
+		if (!(have & LS_HAVE_KEY) || s->keys.n == 0 ||
+		    ls__keys_pass(&s->keys, m) ||
 		    ls_msg_is_eos(m)) {
 			if (!s->unended) {
 				s->given = s->base + s->start;

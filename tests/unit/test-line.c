@@ -836,6 +836,18 @@ test_write_one_go(void **state)
 	free(want.p);
 }
 
+/* A number at a digit count edge: 10^d or 10^d - 1, d of 0 to 19 (the
+ * fast path reads up to 7 digits as a word, more in a loop). */
+static uint64_t
+digit_edge(void)
+{
+	uint64_t p10 = 1;
+
+	for (uint64_t d = rng_below(20); d > 0; d--)
+		p10 *= 10;
+	return p10 - rng_below(2);
+}
+
 /*
  * ls_line_parse reads the form the library writes in one pass and any
  * other line with the general reader: on lines of that form and on
@@ -863,8 +875,10 @@ test_parse_fast_path(void **state)
 		    (unsigned)rng_below(10), (unsigned)rng_below(10),
 		    (unsigned)rng_below(10), (unsigned)rng_below(100),
 		    (unsigned long long)(t % 7 == 0 ? UINT64_MAX -
-		    rng_below(3) : rng_below(100000)),
-		    (unsigned long long)rng_below(1000),
+		    rng_below(3) : t % 3 == 0 ? digit_edge() :
+		    rng_below(100000)),
+		    (unsigned long long)(t % 5 == 0 ? digit_edge() :
+		    rng_below(1000)),
 		    (unsigned)rng_below(10));
 		switch (t % 4) {
 		case 1:	/* a byte changed */
