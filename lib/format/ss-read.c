@@ -656,6 +656,8 @@ static inline bool
 msg_body(const unsigned char *p, size_t total, ls_msg *m, uint16_t *crcp)
 {
 	const unsigned char *q = p + 1 + p[0];
+	/* read before the call, fewer registers are kept across it */
+	uint16_t stored = ls__get16(p + total - 3);
 
 	m->shard = ls__get64(q);
 	m->seq = ls__get64(q + 8);
@@ -665,7 +667,7 @@ msg_body(const unsigned char *p, size_t total, ls_msg *m, uint16_t *crcp)
 	if (p[total - 1] != 0x0D)
 		return false;
 	*crcp = ls_crc16(LS_CRC_INIT, m->payload, m->len);
-	return *crcp == ls__get16(p + total - 3);
+	return *crcp == stored;
 }
 
 /* Decodes a joined message of total bytes at p. */
