@@ -36,8 +36,8 @@ struct ls_ss_reader {
 	unsigned char *buf;	/* buf[start..end) holds the file from pos */
 	size_t cap, start, end;
 	uint64_t pos;
-	uint64_t bound;		/* the boundary after pos, if iv - 1 or less
-				 * bytes on (a cache: see room_left) */
+	uint64_t bound;		/* the first boundary after pos when 1 to iv
+				 * bytes on, else stale (see room_left) */
 	uint64_t msg_off;
 	unsigned char *scratch;	/* a spliced message, joined */
 	size_t scap;
