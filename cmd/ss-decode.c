@@ -330,20 +330,37 @@ open_file(const struct config *c, int *fd, gzFile *gz)
 	return r;
 }
 
-/* Writes m as the format says; counts what cannot be a line. */
+typedef int write_fn(ls_out *, const ls_msg *, ls_error *);
+
+static int
+json_whole(ls_out *o, const ls_msg *m, ls_error *e)
+{
+	return ls_json_write(o, m, 0, e);
+}
+
+static int
+json_head(ls_out *o, const ls_msg *m, ls_error *e)
+{
+	return ls_json_write(o, m, LS_JSON_NO_PAYLOAD, e);
+}
+
+/* The writer of the format, chosen once rather than a message. */
+static write_fn *
+writer(void)
+{
+	if (format == NDJSON)
+		return header_only ? json_head : json_whole;
+	return header_only ? ls_line_write_meta : ls_line_write;
+}
+
+/* Writes m with write; counts what cannot be a line. */
 static void
-print_msg(ls_ss_reader *r, const ls_msg *m, uint64_t *skipped)
+print_msg(ls_ss_reader *r, write_fn *write, const ls_msg *m,
+    uint64_t *skipped)
 {
 	ls_error e;
-	int rc;
+	int rc = write(&out, m, &e);
 
-	if (format == NDJSON)
-		rc = ls_json_write(&out, m, header_only ? LS_JSON_NO_PAYLOAD :
-		    0, &e);
-	else if (header_only)
-		rc = ls_line_write_meta(&out, m, &e);
-	else
-		rc = ls_line_write(&out, m, &e);
 	if (rc == LS_ERR_NOTLINE) {
 		warnx("%s: byte %llu: stream %s seq %llu: %s; skipped "
 		    "(--format ndjson keeps it)", path,
@@ -384,6 +401,7 @@ resync(ls_ss_reader *r, ls_error *e, struct counts *n)
 static void
 run(const struct config *c, ls_ss_reader *r, int *fd, struct counts *n)
 {
+	write_fn *write = writer();
 	ls_error e;
 	ls_msg m;
 	int rc;
@@ -392,12 +410,13 @@ run(const struct config *c, ls_ss_reader *r, int *fd, struct counts *n)
 		rc = ls_ss_next(r, &m, &e);
 		if (rc == LS_OK) {
 			n->nmsg++;
-			progress_count(1);
-			if (meta)
-				header_again(r);
+			if (c->progress)
+				progress_count(1);
+			header_again(r);
 			if (!c->verify)
-				print_msg(r, &m, &n->skipped);
-			if (ls_msg_is_eos(&m))
+				print_msg(r, write, &m, &n->skipped);
+			if (m.key_len == sizeof(LS_EOS_KEY) - 1 &&
+			    ls_msg_is_eos(&m))
 				return;
 			continue;
 		}

@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "ls-internal.h"
 #include "ss-internal.h"
@@ -33,6 +36,8 @@ struct ls_ss_reader {
 	unsigned char *buf;	/* buf[start..end) holds the file from pos */
 	size_t cap, start, end;
 	uint64_t pos;
+	uint64_t bound;		/* the first boundary after pos when 1 to iv
+				 * bytes on, else stale (see room_left) */
 	uint64_t msg_off;
 	unsigned char *scratch;	/* a spliced message, joined */
 	size_t scap;
@@ -80,6 +85,21 @@ ls_ss_reader_on_beacon(ls_ss_reader *r, ls_ss_beacon_fn fn, void *ctx)
 {
 	r->fn = fn;
 	r->ctx = ctx;
+}
+
+/* The bytes from pos to the next beacon boundary, iv at one: a division
+ * only when pos has left the interval of the last, which a 64-bit
+ * division a message made dear. bound must be 0 whenever iv changes. */
+static inline uint64_t
+room_left(ls_ss_reader *r)
+{
+	uint64_t room = r->bound - r->pos;
+
+	if (room - 1 >= r->iv) {
+		r->bound = r->pos - r->pos % r->iv + r->iv;
+		room = r->bound - r->pos;
+	}
+	return room;
 }
 
 /* Makes buf[start..end) hold at least need bytes. Returns 1, 0 if the
@@ -629,35 +649,46 @@ deliver_beacon(ls_ss_reader *r, size_t rel, uint64_t off, ls_error *err)
 	return LS_OK;
 }
 
+/* Takes the fields after the key of the message of total bytes at p
+ * into m, and its payload's checksum into *crcp; false if the message
+ * does not end in 0x0D or the checksum is not the one stored. */
+static inline bool
+msg_body(const unsigned char *p, size_t total, ls_msg *m, uint16_t *crcp)
+{
+	const unsigned char *q = p + 1 + p[0];
+	/* read before the call, fewer registers are kept across it */
+	uint16_t stored = ls__get16(p + total - 3);
+
+	m->shard = ls__get64(q);
+	m->seq = ls__get64(q + 8);
+	m->ts_ms = ls__get64(q + 16);
+	m->len = ls__get32(q + 24);
+	m->payload = q + 28;
+	if (p[total - 1] != 0x0D)
+		return false;
+	*crcp = ls_crc16(LS_CRC_INIT, m->payload, m->len);
+	return *crcp == stored;
+}
+
 /* Decodes a joined message of total bytes at p. */
 static int
 msg_decode(ls_ss_reader *r, const unsigned char *p, size_t total, ls_msg *m,
     uint16_t *crcp, ls_error *err)
 {
-	size_t k = 1 + p[0];
-	uint16_t crc;
-
 	/* a key of up to 16 bytes as one move: a message has 32 bytes or
 	 * more after its key's first byte */
 	m->key_len = p[0];
 	memcpy(m->key, p + 1, m->key_len <= 16 ? 16 : m->key_len);
 	m->key[m->key_len] = '\0';
-	m->shard = ls__get64(p + k);
-	m->seq = ls__get64(p + k + 8);
-	m->ts_ms = ls__get64(p + k + 16);
-	m->len = ls__get32(p + k + 24);
-	m->payload = p + k + 28;
+	if (msg_body(p, total, m, crcp))
+		return LS_OK;
 	if (p[total - 1] != 0x0D)
 		return ls__fail(err, LS_ERR_CORRUPT, r->msg_off,
 		    "message does not end in 0x0D");
-	crc = ls_crc16(LS_CRC_INIT, m->payload, m->len);
-	if (crc != ls__get16(p + total - 3))
-		return ls__fail(err, LS_ERR_CORRUPT, r->msg_off,
-		    "checksum mismatch in stream %s seq %llu (stored 0x%04x, "
-		    "computed 0x%04x)", m->key, (unsigned long long)m->seq,
-		    ls__get16(p + total - 3), crc);
-	*crcp = crc;
-	return LS_OK;
+	return ls__fail(err, LS_ERR_CORRUPT, r->msg_off,
+	    "checksum mismatch in stream %s seq %llu (stored 0x%04x, "
+	    "computed 0x%04x)", m->key, (unsigned long long)m->seq,
+	    ls__get16(p + total - 3), *crcp);
 }
 
 static int
@@ -812,29 +843,21 @@ header_again(ls_ss_reader *r, ls_error *err)
 	}
 	r->h = h;
 	r->iv = h.interval;
+	r->bound = 0;
 	r->start += LS_SS_HEADER_SIZE;
 	r->pos = r->msg_off = LS_SS_HEADER_SIZE;
 	r->anew = false;
 	return LS_OK;
 }
 
-LS_API int
-ls_ss_next(ls_ss_reader *r, ls_msg *m, ls_error *err)
+/* Reads the beacons at pos, while pos is on a boundary. */
+static int
+beacons_between(ls_ss_reader *r, ls_error *err)
 {
-	const unsigned char *p;
-	size_t used, total;
-	uint16_t crc;
+	size_t used;
 	int rc;
 
-	if (r->have_pending) {
-		*m = r->pending;
-		r->have_pending = false;
-		return LS_OK;
-	}
-	if (r->anew && (rc = header_again(r, err)) != LS_OK)
-		return rc;
-	while (r->pos % r->iv == 0) {
-		/* a beacon between two messages */
+	while (room_left(r) == r->iv) {
 		r->msg_off = r->pos;
 		if (r->end == r->start && (rc = fill(r, 1, err)) != 1)
 			return rc == 0 ? LS_END : rc;
@@ -853,13 +876,26 @@ ls_ss_next(ls_ss_reader *r, ls_msg *m, ls_error *err)
 		r->start += used;
 		r->pos += used;
 	}
+	return LS_OK;
+}
+
+/* Decodes the message at pos, not on a boundary, into m: *used bytes of
+ * the file, beacons inside it noted in spl, consumed by msg_done. */
+static int
+msg_read(ls_ss_reader *r, ls_msg *m, size_t *used, uint16_t *crc,
+    ls_error *err)
+{
+	const unsigned char *p;
+	size_t total;
+	int rc;
+
 	r->msg_off = r->pos;
 	if (r->end == r->start && (rc = fill(r, 1, err)) != 1)
 		return rc == 0 ? LS_END : rc;
 	p = r->buf + r->start;
 	if ((rc = klen_check(p[0], r->pos, err)) != LS_OK)
 		return rc;
-	uint64_t room = r->iv - r->pos % r->iv;
+	uint64_t room = room_left(r);
 	size_t hl = LS__MHDR(p[0]) + 4;
 	if (hl < room) {
 		if (r->end - r->start < hl && (rc = fill(r, hl, err)) != 1)
@@ -870,26 +906,106 @@ ls_ss_next(ls_ss_reader *r, ls_msg *m, ls_error *err)
 		total = LS__MSIZE(p[0], ls__get32(p + hl - 4));
 	} else
 		total = SIZE_MAX;
+	r->nspl = 0;
 	if (total < room) {
 		/* contiguous: decode in place */
 		if (r->end - r->start < total && (rc = fill(r, total, err)) !=
 		    1)
 			return rc == 0 ? cut_short(r, err) : rc;
-		p = r->buf + r->start;
-		if ((rc = msg_decode(r, p, total, m, &crc, err)) != LS_OK)
-			return rc;
-		used = total;
-		r->nspl = 0;
-	} else {
-		rc = join_spliced(r, &used, &total, err);
-		if (rc == LS_PARTIAL)
-			return cut_short(r, err);
-		if (rc != LS_OK)
-			return rc;
-		if ((rc = msg_decode(r, r->scratch, total, m, &crc, err)) !=
-		    LS_OK)
-			return rc;
+		*used = total;
+		return msg_decode(r, r->buf + r->start, total, m, crc, err);
 	}
+	rc = join_spliced(r, used, &total, err);
+	if (rc == LS_PARTIAL)
+		return cut_short(r, err);
+	if (rc != LS_OK)
+		return rc;
+	return msg_decode(r, r->scratch, total, m, crc, err);
+}
+
+/* Copies the key of the message at p, of 1 to 16 bytes with 16 to
+ * read, into m; false if it holds a byte outside [A-Za-z0-9._-]. One
+ * 16-byte test costs less than ls_key_valid's call and loop, even for
+ * a key of two bytes. */
+static inline bool
+key_take16(const unsigned char *p, ls_msg *m)
+{
+	size_t n = p[0];
+#ifdef __SSE2__
+	/* x in [lo, hi] when x + 128 - lo, signed, is below hi - lo -
+	 * 127: a key byte is a letter (x & ~0x20 in [A, Z]), in [-, 9]
+	 * but '/', or '_' */
+	const __m128i v = _mm_loadu_si128((const __m128i *)(p + 1));
+	__m128i l = _mm_add_epi8(_mm_and_si128(v, _mm_set1_epi8(~0x20)),
+	    _mm_set1_epi8(128 - 'A'));
+	__m128i d = _mm_add_epi8(v, _mm_set1_epi8(128 - '-'));
+	__m128i ok;
+
+	l = _mm_cmpgt_epi8(_mm_set1_epi8('Z' - 'A' - 127), l);
+	d = _mm_andnot_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('/')),
+	    _mm_cmpgt_epi8(_mm_set1_epi8('9' - '-' - 127), d));
+	ok = _mm_or_si128(_mm_or_si128(l, d),
+	    _mm_cmpeq_epi8(v, _mm_set1_epi8('_')));
+	_mm_storeu_si128((__m128i *)m->key, v);
+	m->key[n] = '\0';
+	m->key_len = n;
+	return ((unsigned)_mm_movemask_epi8(ok) | ~0u << n) == ~0u;
+#else
+	memcpy(m->key, p + 1, 16);
+	m->key[n] = '\0';
+	m->key_len = n;
+	return ls_key_valid(m->key, n);
+#endif
+}
+
+/*
+ * The common case, without a call but the checksum's: the message at
+ * pos whole in the buffer, before the next boundary, with a key of at
+ * most 16 bytes, and sound; no verification. Returns LS_OK, or
+ * LS_AGAIN to leave it, and every error, to next_slow.
+ */
+static inline int
+next_fast(ls_ss_reader *r, ls_msg *m)
+{
+	const unsigned char *p = r->buf + r->start;
+	size_t avail = r->end - r->start, klen, total;
+	uint64_t room;
+	uint16_t crc;
+
+	if (r->have_pending || r->anew || (r->flags & LS_SS_VERIFY) ||
+	    avail < LS__MSIZE(1, 0) || (room = room_left(r)) == r->iv)
+		return LS_AGAIN;
+	klen = p[0];
+	if (klen - 1 >= 16 || avail < LS__MHDR(klen) + 4)
+		return LS_AGAIN;
+	total = LS__MSIZE(klen, ls__get32(p + LS__MHDR(klen)));
+	if (total > avail || total >= room || !key_take16(p, m) ||
+	    !msg_body(p, total, m, &crc))
+		return LS_AGAIN;
+	r->msg_off = r->pos;
+	r->start += total;
+	r->pos += total;
+	return LS_OK;
+}
+
+/* ls_ss_next but its common case. */
+__attribute__((noinline))
+static int
+next_slow(ls_ss_reader *r, ls_msg *m, ls_error *err)
+{
+	size_t used = 0;
+	uint16_t crc;
+	int rc;
+
+	if (r->have_pending) {
+		*m = r->pending;
+		r->have_pending = false;
+		return LS_OK;
+	}
+	if ((r->anew && (rc = header_again(r, err)) != LS_OK) ||
+	    (rc = beacons_between(r, err)) != LS_OK ||
+	    (rc = msg_read(r, m, &used, &crc, err)) != LS_OK)
+		return rc;
 	if ((r->flags & LS_SS_VERIFY) && (rc = verify_msg(r, m, crc, err)) !=
 	    LS_OK)
 		return rc;
@@ -901,6 +1017,14 @@ ls_ss_next(ls_ss_reader *r, ls_msg *m, ls_error *err)
 	r->start += used;
 	r->pos += used;
 	return LS_OK;
+}
+
+LS_API int
+ls_ss_next(ls_ss_reader *r, ls_msg *m, ls_error *err)
+{
+	if (next_fast(r, m) == LS_OK)
+		return LS_OK;
+	return next_slow(r, m, err);
 }
 
 LS_API int

@@ -1907,6 +1907,51 @@ test_bug_size_wrap(void **state)
 	close(fd);
 }
 
+/*
+ * ss-read.c caches the beacon boundary after its position, valid while
+ * the position stays within one interval. A reader restarted on a file
+ * of another interval must not keep it: a.ss (interval 128) read to byte
+ * 271 left it at 384, 256 bytes after b.ss's first message (interval
+ * 256): the place of a beacon, had it been right.
+ */
+static void
+test_restart_interval(void **state)
+{
+	struct tset a = { 0 }, b = { 0 };
+	int fa = temp_fd(), fb = temp_fd();
+	ls_ss_reader *r;
+	ls_error err;
+	ls_msg m;
+
+	(void)state;
+	push_simple(&a, "a", 1, 1, 10);
+	push_simple(&a, "a", 2, 2, 10);
+	push_simple(&a, "a", 3, 3, 10);
+	write_set(fa, 128, &a);
+	for (uint64_t i = 0; i < 10; i++)
+		push_simple(&b, "b", i, i, 10);
+	write_set(fb, 256, &b);
+	r = ls_ss_reader_open(fa, 0, &err);
+	assert_non_null(r);
+	for (size_t i = 0; i < a.n; i++) {
+		assert_int_equal(ls_ss_next(r, &m, &err), LS_OK);
+		assert_msg(&m, &a.v[i]);
+	}
+	assert_int_equal(ls_ss_next(r, &m, &err), LS_END);
+	assert_int_equal(ls_ss_reader_offset(r), 271);
+	assert_int_equal(ls_ss_reader_restart(r, fb, &err), LS_OK);
+	for (size_t i = 0; i < b.n; i++) {
+		assert_int_equal(ls_ss_next(r, &m, &err), LS_OK);
+		assert_msg(&m, &b.v[i]);
+	}
+	assert_int_equal(ls_ss_next(r, &m, &err), LS_END);
+	ls_ss_reader_free(r);
+	tset_free(&a);
+	tset_free(&b);
+	close(fa);
+	close(fb);
+}
+
 /* A message of more than 2^32 - 1 bytes cannot be written: a beacon
  * could not count what remains of it. The payload is refused before a
  * byte of it is read. */
@@ -1967,6 +2012,7 @@ main(void)
 		cmocka_unit_test(test_bug_seek_verify_reader),
 		cmocka_unit_test(test_bug_size_wrap),
 		cmocka_unit_test(test_bug_message_limit),
+		cmocka_unit_test(test_restart_interval),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
