@@ -301,6 +301,7 @@ static int
 merge(void)
 {
 	struct input *in = inputs, *next;
+	const char *to = ls_sink_name(sink);
 	ls_error e;
 	int rc, status = 0;
 
@@ -318,8 +319,7 @@ merge(void)
 		rc = ls_sink_write(sink, &next->m, &e);
 		if (rc == LS_ERR_NOTLINE)
 			status = 1;
-		if (!cmd_written(rc, &next->m, next->st.src,
-		    ls_sink_name(sink), &e))
+		if (!cmd_written(rc, &next->m, next->st.src, to, &e))
 			output_failed(&e);
 		next->live = stage_next(&next->st, &next->m) == LS_OK;
 	}

@@ -313,7 +313,11 @@ ls_ss_write(ls_ss_writer *w, const ls_msg *m, ls_error *err)
 	uint16_t crc;
 	int found;
 
-	if (!ls_key_valid(m->key, m->key_len))
+	/* a key in the table was valid when it went in: only a new one is
+	 * checked (callgrind of relay -o .ss: 21 instructions a message) */
+	found = m->key_len <= LS_KEY_MAX ? ls__streams_find(&w->streams,
+	    m->key, m->key_len, m->shard, false, &idx) : 0;
+	if (found == 0 && !ls_key_valid(m->key, m->key_len))
 		return ls__fail(err, LS_ERR_INVAL, w->offset,
 		    "invalid stream key");
 	/* a beacon counts the rest of a message in 32 bits */
@@ -323,9 +327,8 @@ ls_ss_write(ls_ss_writer *w, const ls_msg *m, ls_error *err)
 		    "message of at most 4294967295 bytes, %zu of them for "
 		    "this key and the framing)", m->len,
 		    LS__MSIZE(m->key_len, 0));
-	found = ls__streams_find(&w->streams, m->key, m->key_len, m->shard,
-	    true, &idx);
-	if (found < 0)
+	if (found == 0 && ls__streams_find(&w->streams, m->key, m->key_len,
+	    m->shard, true, &idx) < 0)
 		return ls__fail(err, LS_ERR_NOMEM, w->offset, "out of memory");
 	crc = ls_crc16(LS_CRC_INIT, m->payload, m->len);
 	ls__streams_update(&w->streams, idx, m->seq, m->ts_ms, crc);
