@@ -295,6 +295,20 @@ open_all(struct config *c)
 	sink = cmd_sink_open(c->output, &c->ko);
 }
 
+/* The live input with the earliest head, the first of a tie; NULL if
+ * none is live. */
+static struct input *
+earliest(void)
+{
+	struct input *next = NULL;
+
+	for (size_t i = 0; i < ninputs; i++)
+		if (inputs[i].live && (next == NULL ||
+		    inputs[i].m.ts_ms < next->m.ts_ms))
+			next = &inputs[i];
+	return next;
+}
+
 /* Merges the inputs by time stamp into the output; the status of the
  * messages that could not be written (1), else 0. */
 static int
@@ -308,12 +322,7 @@ merge(void)
 	for (size_t i = 0; i < ninputs; i++)
 		in[i].live = stage_next(&in[i].st, &in[i].m) == LS_OK;
 	for (;;) {
-		/* the earliest head goes first; ties keep input order */
-		next = NULL;
-		for (size_t i = 0; i < ninputs; i++)
-			if (in[i].live && (next == NULL ||
-			    in[i].m.ts_ms < next->m.ts_ms))
-				next = &in[i];
+		next = ninputs > 1 ? earliest() : in->live ? in : NULL;
 		if (next == NULL)
 			return status;
 		rc = ls_sink_write(sink, &next->m, &e);

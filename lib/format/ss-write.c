@@ -288,7 +288,7 @@ ls_ss_writer_dropped(const ls_ss_writer *w, uint64_t *at)
 /* The header of m at d, which has room for it and the 3 bytes after
  * it; returns its length. A short key is copied as 8 bytes (m->key has
  * room for them): a fixed copy is a move, not a call. */
-static size_t
+static inline size_t
 put_header(unsigned char *d, const ls_msg *m)
 {
 	size_t hl = 1 + m->key_len;
