@@ -15,6 +15,7 @@ struct ls_ss_writer {
 	ls_ss_header h;
 	unsigned cap_items;
 	uint64_t offset;	/* file offset after everything buffered */
+	uint64_t bound;		/* the next beacon's offset, or 0: unknown */
 	unsigned char *buf;
 	size_t len, cap;
 	uint64_t beacon_count;	/* items written in beacons, for rotation */
@@ -311,7 +312,7 @@ ls_ss_write(ls_ss_writer *w, const ls_msg *m, ls_error *err)
 	unsigned char hdr[LS__MHDR(255) + 4], tail[3];
 	size_t idx, hl, total;
 	uint16_t crc;
-	int found;
+	int found, rc;
 
 	/* a key in the table was valid when it went in: only a new one is
 	 * checked (callgrind of relay -o .ss: 21 instructions a message) */
@@ -333,32 +334,35 @@ ls_ss_write(ls_ss_writer *w, const ls_msg *m, ls_error *err)
 	crc = ls_crc16(LS_CRC_INIT, m->payload, m->len);
 	ls__streams_update(&w->streams, idx, m->seq, m->ts_ms, crc);
 
-	ls__put16(tail, crc);
-	tail[2] = 0x0D;
 	total = LS__MHDR(m->key_len) + 4 + m->len + 3;
 
 	/* fast path: the whole message fits before the next boundary, and
 	 * is assembled in place (callgrind of relay -o .ss: the header
-	 * built aside and copied cost two calls a message) */
-	if (w->offset % w->h.interval + total < w->h.interval &&
-	    w->cap - w->len >= total) {
+	 * built aside and copied cost two calls a message); the boundary
+	 * kept, not found by a division a message */
+	if (w->offset + total < w->bound && w->cap - w->len >= total) {
 		unsigned char *d = w->buf + w->len;
 		hl = put_header(d, m);
 		if (m->len > 0)
 			memcpy(d + hl, m->payload, m->len);
-		memcpy(d + hl + m->len, tail, 3);
+		ls__put16(d + hl + m->len, crc);
+		d[hl + m->len + 2] = 0x0D;
 		w->len += total;
 		w->offset += total;
 		return LS_OK;
 	}
+	ls__put16(tail, crc);
+	tail[2] = 0x0D;
 	hl = put_header(hdr, m);
 	w->msg_total = total;
 	w->msg_done = 0;
-	if (wmsg(w, hdr, hl, err) != LS_OK ||
-	    (m->len > 0 && wmsg(w, m->payload, m->len, err) != LS_OK) ||
-	    wmsg(w, tail, 3, err) != LS_OK)
-		return err ? err->code : LS_ERR_IO;
-	return LS_OK;
+	rc = wmsg(w, hdr, hl, err);
+	if (rc == LS_OK && m->len > 0)
+		rc = wmsg(w, m->payload, m->len, err);
+	if (rc == LS_OK)
+		rc = wmsg(w, tail, 3, err);
+	w->bound = w->offset - w->offset % w->h.interval + w->h.interval;
+	return rc == LS_OK ? LS_OK : err ? err->code : LS_ERR_IO;
 }
 
 LS_API int
