@@ -306,13 +306,37 @@ put_header(unsigned char *d, const ls_msg *m)
 	return hl + 28;
 }
 
+/* Writes m, whose checksum is crc and size total, in pieces around the
+ * beacons it crosses; apart from ls_ss_write, whose common case would
+ * otherwise pay for its frame. */
+static int
+write_pieces(ls_ss_writer *w, const ls_msg *m, uint16_t crc, size_t total,
+    ls_error *err)
+{
+	unsigned char hdr[LS__MHDR(255) + 4], tail[3];
+	size_t hl = put_header(hdr, m);
+	int rc;
+
+	ls__put16(tail, crc);
+	tail[2] = 0x0D;
+	w->msg_total = total;
+	w->msg_done = 0;
+	rc = wmsg(w, hdr, hl, err);
+	if (rc == LS_OK && m->len > 0)
+		rc = wmsg(w, m->payload, m->len, err);
+	if (rc == LS_OK)
+		rc = wmsg(w, tail, 3, err);
+	w->bound = w->offset - w->offset % w->h.interval + w->h.interval;
+	return rc == LS_OK ? LS_OK : err ? err->code : LS_ERR_IO;
+}
+
 LS_API int
 ls_ss_write(ls_ss_writer *w, const ls_msg *m, ls_error *err)
 {
-	unsigned char hdr[LS__MHDR(255) + 4], tail[3];
 	size_t idx, hl, total;
+	unsigned char *d;
 	uint16_t crc;
-	int found, rc;
+	int found;
 
 	/* a key in the table was valid when it went in: only a new one is
 	 * checked (callgrind of relay -o .ss: 21 instructions a message) */
@@ -334,35 +358,22 @@ ls_ss_write(ls_ss_writer *w, const ls_msg *m, ls_error *err)
 	crc = ls_crc16(LS_CRC_INIT, m->payload, m->len);
 	ls__streams_update(&w->streams, idx, m->seq, m->ts_ms, crc);
 
-	total = LS__MHDR(m->key_len) + 4 + m->len + 3;
-
-	/* fast path: the whole message fits before the next boundary, and
-	 * is assembled in place (callgrind of relay -o .ss: the header
+	/* the common case: the whole message fits before the next boundary,
+	 * and is assembled in place (callgrind of relay -o .ss: the header
 	 * built aside and copied cost two calls a message); the boundary
 	 * kept, not found by a division a message */
-	if (w->offset + total < w->bound && w->cap - w->len >= total) {
-		unsigned char *d = w->buf + w->len;
-		hl = put_header(d, m);
-		if (m->len > 0)
-			memcpy(d + hl, m->payload, m->len);
-		ls__put16(d + hl + m->len, crc);
-		d[hl + m->len + 2] = 0x0D;
-		w->len += total;
-		w->offset += total;
-		return LS_OK;
-	}
-	ls__put16(tail, crc);
-	tail[2] = 0x0D;
-	hl = put_header(hdr, m);
-	w->msg_total = total;
-	w->msg_done = 0;
-	rc = wmsg(w, hdr, hl, err);
-	if (rc == LS_OK && m->len > 0)
-		rc = wmsg(w, m->payload, m->len, err);
-	if (rc == LS_OK)
-		rc = wmsg(w, tail, 3, err);
-	w->bound = w->offset - w->offset % w->h.interval + w->h.interval;
-	return rc == LS_OK ? LS_OK : err ? err->code : LS_ERR_IO;
+	total = LS__MSIZE(m->key_len, m->len);
+	if (w->offset + total >= w->bound || w->cap - w->len < total)
+		return write_pieces(w, m, crc, total, err);
+	d = w->buf + w->len;
+	hl = put_header(d, m);
+	if (m->len > 0)
+		memcpy(d + hl, m->payload, m->len);
+	ls__put16(d + hl + m->len, crc);
+	d[hl + m->len + 2] = 0x0D;
+	w->len += total;
+	w->offset += total;
+	return LS_OK;
 }
 
 LS_API int
