@@ -195,6 +195,26 @@ check_vector_roundtrips() {
 	[ "$n" -ge 7 ] || echo "only $n vectors"
 }
 
+@test "relay: keys alike but in their middle bytes are streams apart, each with its own sequence" {
+	# lookups compare a key's first and last bytes first, then the rest
+	for k in aXb aYb abcXdef abcYdef 01234567X01234567 01234567Y01234567 \
+	    0123456789X123456789 0123456789Y123456789; do
+		printf '[2024-01-01T00:00:00 | %s] a\n[2024-01-01T00:00:00 | %s] b\n' "$k" "$k"
+	done >"$T/in.txt"
+	sort -t'|' -k2,2 "$T/in.txt" >"$T/turns.txt"
+	cat "$T/in.txt" "$T/turns.txt" >"$T/all.txt"
+	run "$RELAY" -o "$T/x.ss" <"$T/all.txt"
+	[ "$status" -eq 0 ] || fail "relay: $output"
+	run "$SS_DECODE" -v "$T/x.ss"
+	[ "$status" -eq 0 ] || fail "ss-decode -v: $output"
+	# every key's four messages numbered 0 to 3
+	"$SS_DECODE" "$T/x.ss" | grep -v SEA_STREAMER_INTERNAL |
+	    awk -F'|' '{ if (!($2 in n)) keys++; n[$2]++
+	    if ($3 + 0 != n[$2] - 1) bad = bad " " $2 ":" $3 }
+	    END { if (keys != 8) bad = bad " keys:" keys; print bad }' >"$T/bad"
+	[ "$(cat "$T/bad")" = "" ] || fail "$(cat "$T/bad")"
+}
+
 @test "relay: every vector -> lines -> .ss (same interval) gives the same messages" {
 	run check_vector_roundtrips
 	assert_success
