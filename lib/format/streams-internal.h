@@ -15,6 +15,7 @@ struct ls__stream {
 	bool fresh;		/* no message counted yet */
 	bool unknown;		/* verifier: state not known (after a skip) */
 	bool spent;		/* line sources: seq is past 2^64 - 1 */
+	bool sure;		/* next was the same the time before */
 	size_t klen;
 	char key[LS_KEY_MAX + 7];
 };
