@@ -10,12 +10,12 @@ struct ls__stream {
 	uint64_t ts;		/* highest timestamp */
 	uint64_t w[2];		/* the key's first and last 8 bytes */
 	uint32_t hash;		/* of (key, shard) */
-	uint32_t next;		/* the stream found after it last time */
+	uint32_t after;		/* the stream found after it last time */
+	uint32_t next;		/* the same, if so the time before too */
 	uint16_t crc;		/* running checksum */
 	bool fresh;		/* no message counted yet */
 	bool unknown;		/* verifier: state not known (after a skip) */
 	bool spent;		/* line sources: seq is past 2^64 - 1 */
-	bool sure;		/* next was the same the time before */
 	size_t klen;
 	char key[LS_KEY_MAX + 7];
 };

@@ -166,8 +166,7 @@ add(struct ls__streams *t, const uint64_t w[2], const char *key,
 	s->hash = hash(w, key, klen, shard);
 	s->w[0] = w[0];
 	s->w[1] = w[1];
-	s->next = UINT32_MAX;
-	s->sure = false;
+	s->next = s->after = UINT32_MAX;
 	s->seq = 0;
 	s->ts = 0;
 	s->crc = LS_CRC_INIT;
@@ -202,8 +201,8 @@ lookup(struct ls__streams *t, const char *key, size_t klen, uint64_t shard,
 	}
 	if (t->last < t->n) {
 		struct ls__stream *l = &t->v[t->last];
-		l->sure = l->next == i;
-		l->next = (uint32_t)i;
+		l->next = l->after == i ? (uint32_t)i : UINT32_MAX;
+		l->after = (uint32_t)i;
 	}
 	*idx = t->last = i;
 	return 1;
@@ -237,11 +236,10 @@ same_key(const struct ls__stream *s, const char *key, size_t klen,
 
 /*
  * First the stream that followed the one found last, the last two times
- * (sure): a guess right for one key and for keys in turn, which then cost
+ * (next): a guess right for one key and for keys in turn, which then cost
  * no hash (callgrind of relay -o .ss, 8 keys in turn: a lookup through ht
- * took 100 instructions); keys in random order are not guessed, at a cost
- * of 2 instructions. The rest is a tail call, so that the guess saves no
- * registers.
+ * took 100 instructions); keys in random order are seldom guessed. The
+ * rest is a tail call, so that the guess saves no registers.
  */
 int
 ls__streams_find(struct ls__streams *t, const char *key, size_t klen,
@@ -249,7 +247,7 @@ ls__streams_find(struct ls__streams *t, const char *key, size_t klen,
 {
 	size_t p;
 
-	if (t->last >= t->n || !t->v[t->last].sure)
+	if (t->last >= t->n)
 		return lookup(t, key, klen, shard, insert, idx);
 	p = t->v[t->last].next;
 	if (p < t->n && same_key(&t->v[p], key, klen, shard)) {
