@@ -26,7 +26,8 @@ struct ls__streams {
 	uint32_t *ht;		/* open addressing, UINT32_MAX is empty */
 	size_t hcap;
 	uint32_t *order;	/* indices sorted by (key, shard) */
-	bool sorted;
+	size_t nsorted;		/* how many of them */
+	uint32_t *spare;	/* room for a merge into order */
 	size_t last;		/* index found last, whose next is a guess */
 };
 

@@ -69,7 +69,7 @@ ls__streams_clear(struct ls__streams *t)
 {
 	t->n = 0;
 	t->last = SIZE_MAX;
-	t->sorted = false;
+	t->nsorted = 0;
 	if (t->ht != NULL)
 		memset(t->ht, 0xff, t->hcap * sizeof(*t->ht));
 }
@@ -80,6 +80,7 @@ ls__streams_free(struct ls__streams *t)
 	free(t->v);
 	free(t->ht);
 	free(t->order);
+	free(t->spare);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -156,6 +157,10 @@ add(struct ls__streams *t, const uint64_t w[2], const char *key,
 		    NULL)
 			return -1;
 		t->order = order;
+		if ((order = reallocarray(t->spare, cap, sizeof(*order))) ==
+		    NULL)
+			return -1;
+		t->spare = order;
 		t->cap = cap;
 	}
 	s = &t->v[t->n];
@@ -174,7 +179,6 @@ add(struct ls__streams *t, const uint64_t w[2], const char *key,
 	s->unknown = false;
 	s->spent = false;
 	t->ht[slot(t, w, key, klen, shard)] = (uint32_t)t->n++;
-	t->sorted = false;
 	if (t->n * 2 > t->hcap && rehash(t, t->hcap * 2) != 0)
 		return -1;
 	return 0;
@@ -299,11 +303,10 @@ ls__streams_update(struct ls__streams *t, size_t idx, uint64_t seq,
 
 static struct ls__streams *sort_table;
 
+/* Of streams x and y, -1 if x goes first by (key bytes, shard). */
 static int
-cmp_stream(const void *a, const void *b)
+cmp_streams(const struct ls__stream *x, const struct ls__stream *y)
 {
-	const struct ls__stream *x = &sort_table->v[*(const uint32_t *)a];
-	const struct ls__stream *y = &sort_table->v[*(const uint32_t *)b];
 	size_t n = x->klen < y->klen ? x->klen : y->klen;
 	int c = memcmp(x->key, y->key, n);
 
@@ -316,18 +319,53 @@ cmp_stream(const void *a, const void *b)
 	return 0;
 }
 
+static int
+cmp_stream(const void *a, const void *b)
+{
+	return cmp_streams(&sort_table->v[*(const uint32_t *)a],
+	    &sort_table->v[*(const uint32_t *)b]);
+}
+
+/* Merges order[0..k) and order[k..n), each sorted, through spare. */
+static void
+merge(struct ls__streams *t, size_t k)
+{
+	uint32_t *a = t->order, *o = t->spare;
+	size_t i = 0, j = k, m = 0;
+
+	while (i < k && j < t->n)
+		o[m++] = cmp_streams(&t->v[a[j]], &t->v[a[i]]) < 0 ?
+		    a[j++] : a[i++];
+	while (i < k)
+		o[m++] = a[i++];
+	while (j < t->n)
+		o[m++] = a[j++];
+	t->spare = a;
+	t->order = o;
+}
+
+/*
+ * Only the streams added since the last call are sorted, then merged in:
+ * with many streams still coming, beacons a few items long sorted them
+ * all each time (relay -o .ss --beacon-interval 1000 of 10,000 keys in
+ * random order: 2.6 s for 100k messages).
+ */
 const uint32_t *
 ls__streams_sorted(struct ls__streams *t)
 {
-	if (!t->sorted) {
-		for (size_t i = 0; i < t->n; i++)
+	size_t k = t->nsorted;
+
+	if (k < t->n) {
+		for (size_t i = k; i < t->n; i++)
 			t->order[i] = (uint32_t)i;
 		/* qsort has no context argument in C11; beacons are rare and
 		 * a table is only ever sorted by its single owner thread */
 		sort_table = t;
-		qsort(t->order, t->n, sizeof(*t->order), cmp_stream);
+		qsort(t->order + k, t->n - k, sizeof(*t->order), cmp_stream);
 		sort_table = NULL;
-		t->sorted = true;
+		if (k > 0)
+			merge(t, k);
+		t->nsorted = t->n;
 	}
 	return t->order;
 }
