@@ -9,7 +9,6 @@ struct ls__stream {
 	uint64_t seq;		/* highest sequence */
 	uint64_t ts;		/* highest timestamp */
 	uint64_t w[2];		/* the key's first and last 8 bytes */
-	uint32_t hash;		/* of (key, shard) */
 	uint32_t after;		/* the stream found after it last time */
 	uint32_t next;		/* the same, if so the time before too */
 	uint16_t crc;		/* running checksum */

@@ -94,7 +94,7 @@ rehash(struct ls__streams *t, size_t hcap)
 	memset(ht, 0xff, hcap * sizeof(*ht));
 	for (size_t i = 0; i < t->n; i++) {
 		struct ls__stream *s = &t->v[i];
-		size_t j = s->hash & (hcap - 1);
+		size_t j = hash(s->w, s->key, s->klen, s->shard) & (hcap - 1);
 		while (ht[j] != UINT32_MAX)
 			j = (j + 1) & (hcap - 1);
 		ht[j] = (uint32_t)i;
@@ -168,7 +168,6 @@ add(struct ls__streams *t, const uint64_t w[2], const char *key,
 	s->key[klen] = '\0';
 	s->klen = klen;
 	s->shard = shard;
-	s->hash = hash(w, key, klen, shard);
 	s->w[0] = w[0];
 	s->w[1] = w[1];
 	s->next = s->after = UINT32_MAX;
