@@ -295,31 +295,40 @@ open_all(struct config *c)
 	sink = cmd_sink_open(c->output, &c->ko);
 }
 
+/* The live input with the earliest head, the first of a tie; NULL if
+ * none is live. */
+static struct input *
+earliest(void)
+{
+	struct input *next = NULL;
+
+	for (size_t i = 0; i < ninputs; i++)
+		if (inputs[i].live && (next == NULL ||
+		    inputs[i].m.ts_ms < next->m.ts_ms))
+			next = &inputs[i];
+	return next;
+}
+
 /* Merges the inputs by time stamp into the output; the status of the
  * messages that could not be written (1), else 0. */
 static int
 merge(void)
 {
 	struct input *in = inputs, *next;
+	const char *to = ls_sink_name(sink);
 	ls_error e;
 	int rc, status = 0;
 
 	for (size_t i = 0; i < ninputs; i++)
 		in[i].live = stage_next(&in[i].st, &in[i].m) == LS_OK;
 	for (;;) {
-		/* the earliest head goes first; ties keep input order */
-		next = NULL;
-		for (size_t i = 0; i < ninputs; i++)
-			if (in[i].live && (next == NULL ||
-			    in[i].m.ts_ms < next->m.ts_ms))
-				next = &in[i];
+		next = ninputs > 1 ? earliest() : in->live ? in : NULL;
 		if (next == NULL)
 			return status;
 		rc = ls_sink_write(sink, &next->m, &e);
 		if (rc == LS_ERR_NOTLINE)
 			status = 1;
-		if (!cmd_written(rc, &next->m, next->st.src,
-		    ls_sink_name(sink), &e))
+		if (!cmd_written(rc, &next->m, next->st.src, to, &e))
 			output_failed(&e);
 		next->live = stage_next(&next->st, &next->m) == LS_OK;
 	}

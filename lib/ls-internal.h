@@ -146,13 +146,20 @@ ls__get16(const unsigned char *p)
 	return (uint16_t)((p[0] << 8) | p[1]);
 }
 
+/* The stores spelt out, not looped: gcc -O2 merges them into one
+ * byte swap and one store (callgrind of relay -o .ss: the loop cost 25M
+ * instructions on 200k message headers). */
 static inline void
 ls__put64(unsigned char *p, uint64_t v)
 {
-	for (int i = 7; i >= 0; i--) {
-		p[i] = (unsigned char)v;
-		v >>= 8;
-	}
+	p[0] = (unsigned char)(v >> 56);
+	p[1] = (unsigned char)(v >> 48);
+	p[2] = (unsigned char)(v >> 40);
+	p[3] = (unsigned char)(v >> 32);
+	p[4] = (unsigned char)(v >> 24);
+	p[5] = (unsigned char)(v >> 16);
+	p[6] = (unsigned char)(v >> 8);
+	p[7] = (unsigned char)v;
 }
 
 static inline void

@@ -68,22 +68,32 @@ cmd_outs_opened(const ls_outs *os)
 	}
 }
 
-bool
-cmd_written(int rc, const ls_msg *m, const ls_source *src, const char *to,
+/* The warning of a message that a line output could not take. */
+static __attribute__((noinline)) void
+cmd_not_line(const ls_msg *m, const ls_source *src, const char *to,
     const ls_error *e)
 {
 	char where[LS_WHERE_MAX];
 
+	warnx("%s: %s: stream %s seq %llu: %s; not written%s%s",
+	    ls_source_name(src), ls_source_where_text(src, where,
+	    sizeof(where)), m->key, (unsigned long long)m->seq, e->msg,
+	    to ? " to " : "", to ? to : "");
+}
+
+/* The warning apart, so that a message written saves no registers
+ * (callgrind of relay -o .ss: 26 instructions a message). */
+bool
+cmd_written(int rc, const ls_msg *m, const ls_source *src, const char *to,
+    const ls_error *e)
+{
 	if (rc == LS_OK) {
 		cmd_count(&cmd_stats.out, 1);
 		cmd_count(&cmd_stats.bytes, m->len);
 	} else if (rc == LS_END)
 		cmd_count(&cmd_stats.filtered, 1);
 	else if (rc == LS_ERR_NOTLINE) {
-		warnx("%s: %s: stream %s seq %llu: %s; not written%s%s",
-		    ls_source_name(src), ls_source_where_text(src, where,
-		    sizeof(where)), m->key, (unsigned long long)m->seq, e->msg,
-		    to ? " to " : "", to ? to : "");
+		cmd_not_line(m, src, to, e);
 		cmd_count(&cmd_stats.skipped, 1);
 	} else
 		return false;

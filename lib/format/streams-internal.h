@@ -8,7 +8,9 @@ struct ls__stream {
 	uint64_t shard;
 	uint64_t seq;		/* highest sequence */
 	uint64_t ts;		/* highest timestamp */
-	uint32_t hash;		/* of (key, shard): compared before the key */
+	uint64_t w[2];		/* the key's first and last 8 bytes */
+	uint32_t after;		/* the stream found after it last time */
+	uint32_t next;		/* the same, if so the time before too */
 	uint16_t crc;		/* running checksum */
 	bool fresh;		/* no message counted yet */
 	bool unknown;		/* verifier: state not known (after a skip) */
@@ -23,8 +25,9 @@ struct ls__streams {
 	uint32_t *ht;		/* open addressing, UINT32_MAX is empty */
 	size_t hcap;
 	uint32_t *order;	/* indices sorted by (key, shard) */
-	bool sorted;
-	size_t last;		/* index found last: a cache */
+	size_t nsorted;		/* how many of them */
+	uint32_t *spare;	/* room for a merge into order */
+	size_t last;		/* index found last, whose next is a guess */
 };
 
 /* Finds (key, shard); inserts it when asked. Returns 1 found or inserted

@@ -195,6 +195,71 @@ check_vector_roundtrips() {
 	[ "$n" -ge 7 ] || echo "only $n vectors"
 }
 
+@test "relay: keys alike but in their middle bytes are streams apart, each with its own sequence" {
+	# lookups compare a key's first and last bytes first, then the rest
+	for k in aXb aYb abcXdef abcYdef 01234567X01234567 01234567Y01234567 \
+	    0123456789X123456789 0123456789Y123456789; do
+		printf '[2024-01-01T00:00:00 | %s] a\n[2024-01-01T00:00:00 | %s] b\n' "$k" "$k"
+	done >"$T/in.txt"
+	sort -t'|' -k2,2 "$T/in.txt" >"$T/turns.txt"
+	cat "$T/in.txt" "$T/turns.txt" >"$T/all.txt"
+	run "$RELAY" -o "$T/x.ss" <"$T/all.txt"
+	[ "$status" -eq 0 ] || fail "relay: $output"
+	run "$SS_DECODE" -v "$T/x.ss"
+	[ "$status" -eq 0 ] || fail "ss-decode -v: $output"
+	# every key's four messages numbered 0 to 3
+	"$SS_DECODE" "$T/x.ss" | grep -v SEA_STREAMER_INTERNAL |
+	    awk -F'|' '{ if (!($2 in n)) keys++; n[$2]++
+	    if ($3 + 0 != n[$2] - 1) bad = bad " " $2 ":" $3 }
+	    END { if (keys != 8) bad = bad " keys:" keys; print bad }' >"$T/bad"
+	[ "$(cat "$T/bad")" = "" ] || fail "$(cat "$T/bad")"
+}
+
+@test "relay: beacons of one item rotate over the streams known then, by key, while new ones keep coming" {
+	# 101 keys, new ones among the old up to the end; a beacon's item is
+	# the next in key order of the streams counted before it (with the
+	# message it cuts): streams added are merged into the sorted ones
+	for i in $(seq 1 300); do
+		printf '[2024-01-01T00:00:00 | k%03d] %0100d\n' $((i * 37 % 101)) "$i"
+	done >"$T/in.txt"
+	run "$RELAY" --beacon-interval 1000 -o "$T/x.ss" <"$T/in.txt"
+	[ "$status" -eq 0 ] || fail "relay: $output"
+	cat >"$T/check.awk" <<'EOF'
+{ line[NR] = $0 }
+END {
+	for (i = 1; i <= NR; i++) {
+		if (line[i] ~ /^\[/) {
+			split(line[i], f, " [|] ")
+			known[f[2]] = 1
+			continue
+		}
+		if (line[i] !~ /"beacon"/)
+			continue
+		if (line[i] !~ /"remaining_bytes":0,/ && line[i + 1] ~ /^\[/) {
+			split(line[i + 1], f, " [|] ")
+			known[f[2]] = 1
+		}
+		n = 0
+		for (k in known)
+			n++
+		match(line[i], /"stream_key":"[^"]*"/)
+		got = substr(line[i], RSTART + 14, RLENGTH - 15)
+		rank = 0
+		for (k in known)
+			if (k < got)
+				rank++
+		if (!(got in known) || rank != b % n)
+			printf "beacon %d: %s, rank %d of %d\n", b + 1, got, rank, n
+		b++
+	}
+}
+EOF
+	"$SS_DECODE" -m "$T/x.ss" >"$T/meta"
+	[ "$(grep -c '"beacon"' "$T/meta")" -ge 40 ] || fail "few beacons"
+	LC_ALL=C awk -f "$T/check.awk" "$T/meta" >"$T/bad"
+	[ ! -s "$T/bad" ] || fail "$(head -n 3 "$T/bad")"
+}
+
 @test "relay: every vector -> lines -> .ss (same interval) gives the same messages" {
 	run check_vector_roundtrips
 	assert_success

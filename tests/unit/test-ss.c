@@ -689,6 +689,15 @@ test_write_invalid_key(void **state)
 	tset_push(&s, &m)->off = 128;
 	assert_int_equal(ls_ss_write(w, &m, &err), LS_OK);
 	s.size = ls_ss_writer_offset(w);
+	/* and refused still once the writer knows a stream */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ls_msg b = m;
+		memcpy(b.key, bad[i].k, bad[i].n);
+		b.key[bad[i].n] = '\0';
+		b.key_len = bad[i].n;
+		assert_int_equal(ls_ss_write(w, &b, &err), LS_ERR_INVAL);
+		assert_int_equal(ls_ss_writer_offset(w), s.size);
+	}
 	ls_ss_writer_free(w);
 	assert_int_equal(file_size(fd), 128 + 32 + LS_KEY_MAX + 7);
 	/* ls_ss_header_init named it test.ss */
