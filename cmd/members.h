@@ -84,6 +84,11 @@ uint64_t members_changes(const struct members *ms);
  * must not be empty. */
 size_t members_pick(const struct members *ms, uint64_t key_hash);
 
+/* The epoch of the targets: a number no other set of targets, of this
+ * or another struct members, has had, so that a pick remembered with it
+ * holds while it stays (0 before the first membership). */
+uint64_t members_epoch(const struct members *ms);
+
 /* Target i's name and its output's name. */
 const char *members_name(const struct members *ms, size_t i);
 const char *members_output(const struct members *ms, size_t i);

@@ -377,30 +377,35 @@ open_all(struct config *c)
 }
 
 /*
- * ls_hash_jump(h, n), remembered for recent hashes: its loop of
- * divisions runs a number of times that varies with the key, which
- * costs branch mispredictions when many keys come in no order (perf of
- * partition --key field: with 1,000 user ids: 7% of the time). One slot
- * a hash; a slot's last hash wins.
+ * The partition of key hash h (ls_hash_jump's, or with --members the
+ * target members_pick gives), remembered for recent hashes: the jump
+ * hash's loop of divisions runs a number of times that varies with the
+ * key, which costs branch mispredictions when many keys come in no order
+ * (perf of partition --key field: with 1,000 user ids: 7% of the time),
+ * and rendezvous hashing weighs every target. One slot a hash; a slot's
+ * last hash wins; a slot of another membership epoch is stale.
  */
-#define JUMP_SLOTS 4096
+#define PICK_SLOTS 4096
 static struct {
-	uint64_t h;
+	uint64_t h, epoch;
 	uint32_t part;
 	bool set;
-} jumps[JUMP_SLOTS];
+} picks[PICK_SLOTS];
 
 static size_t
-jump(uint64_t h, uint32_t n)
+pick(const struct config *c, uint64_t h)
 {
-	size_t i = (size_t)(h ^ h >> 29) & (JUMP_SLOTS - 1);
+	size_t i = (size_t)(h ^ h >> 29) & (PICK_SLOTS - 1);
+	uint64_t epoch = ms != NULL ? members_epoch(ms) : 0;
 
-	if (!jumps[i].set || jumps[i].h != h) {
-		jumps[i].h = h;
-		jumps[i].part = ls_hash_jump(h, n);
-		jumps[i].set = true;
+	if (!picks[i].set || picks[i].h != h || picks[i].epoch != epoch) {
+		picks[i].h = h;
+		picks[i].epoch = epoch;
+		picks[i].part = (uint32_t)(ms != NULL ? members_pick(ms, h) :
+		    ls_hash_jump(h, c->n));
+		picks[i].set = true;
 	}
-	return jumps[i].part;
+	return picks[i].part;
 }
 
 /* Routes m to its partition (or to the --missing output). */
@@ -422,7 +427,7 @@ route(const struct config *c, ls_msg *m)
 			key = v;
 	}
 	if (ms != NULL)		/* by name; the shard is kept */
-		part = members_pick(ms, ls_hash64(key ? key : "", len));
+		part = pick(c, ls_hash64(key ? key : "", len));
 	else if (c->by == BY_SHARD)
 		part = (size_t)(m->shard % c->n);
 	else if (key == NULL)
@@ -430,7 +435,7 @@ route(const struct config *c, ls_msg *m)
 	else if (c->kafka)
 		part = ls_partition_kafka(key, len, c->n);
 	else
-		part = jump(ls_hash64(key, len), c->n);
+		part = pick(c, ls_hash64(key, len));
 	if (!c->keep_shard && ms == NULL && (key != NULL || missing == NULL))
 		m->shard = part;
 	if (key == NULL && missing != NULL)

@@ -18,7 +18,11 @@ struct members {
 	size_t n;
 	ls_sink_opts so;
 	uint64_t changes;
+	uint64_t epoch;		/* of t: see members_epoch */
 };
+
+/* The epochs handed out so far, to every set of targets in turn. */
+static uint64_t epochs;
 
 static char *
 xstrdup(const char *s)
@@ -192,6 +196,12 @@ uint64_t
 members_changes(const struct members *ms)
 {
 	return ms->changes;
+}
+
+uint64_t
+members_epoch(const struct members *ms)
+{
+	return ms->epoch;
 }
 
 size_t
@@ -433,6 +443,7 @@ plan_commit(struct members *ms, struct plan *p)
 	free(ms->h);
 	ms->t = t;
 	ms->h = h;
+	ms->epoch = ++epochs;
 	if (ms->n > 0)		/* not the first membership */
 		ms->changes += p->changes;
 	ms->n = l->n;
