@@ -297,7 +297,10 @@ ls__streams_update(struct ls__streams *t, size_t idx, uint64_t seq,
 	s->crc = crc_word(s->crc, msg_crc);
 }
 
-static struct ls__streams *sort_table;
+/* The table qsort is sorting in this thread (C11's qsort takes no
+ * context): one a thread, as writers in two threads sort their own
+ * tables at the same time. */
+static _Thread_local struct ls__streams *sort_table;
 
 /* Of streams x and y, -1 if x goes first by (key bytes, shard). */
 static int
@@ -354,8 +357,6 @@ ls__streams_sorted(struct ls__streams *t)
 	if (k < t->n) {
 		for (size_t i = k; i < t->n; i++)
 			t->order[i] = (uint32_t)i;
-		/* qsort has no context argument in C11; beacons are rare and
-		 * a table is only ever sorted by its single owner thread */
 		sort_table = t;
 		qsort(t->order + k, t->n - k, sizeof(*t->order), cmp_stream);
 		sort_table = NULL;

@@ -23,6 +23,7 @@
 #include "test-util.h"
 
 #include "libstream.h"
+#include "streams-internal.h"
 
 /* --- helpers ------------------------------------------------------------- */
 
@@ -1997,6 +1998,64 @@ test_bug_message_limit(void **state)
 }
 
 
+/* --- stream tables sorted in two threads at once ------------------------ */
+
+struct sorter {
+	char prefix;
+	size_t nkeys, rounds;
+	int bad;	/* rounds whose order was not sorted */
+};
+
+/* Fills a table of its own with nkeys keys in a scrambled order, over
+ * and over, and checks the sorted order each time. */
+static void *
+sort_rounds(void *arg)
+{
+	struct sorter *so = arg;
+	struct ls__streams t;
+	char key[16];
+	size_t idx;
+
+	memset(&t, 0, sizeof(t));
+	for (size_t r = 0; r < so->rounds; r++) {
+		ls__streams_clear(&t);
+		for (size_t i = 0; i < so->nkeys; i++) {
+			size_t k = (i * 7919 + r) % so->nkeys;
+			int n = snprintf(key, sizeof(key), "%c%06zu",
+			    so->prefix, k);
+			if (ls__streams_find(&t, key, (size_t)n, 0, true,
+			    &idx) != 1)
+				abort();
+		}
+		const uint32_t *o = ls__streams_sorted(&t);
+		for (size_t i = 1; i < t.n; i++)
+			if (strcmp(t.v[o[i - 1]].key, t.v[o[i]].key) >= 0) {
+				so->bad++;
+				break;
+			}
+	}
+	ls__streams_free(&t);
+	return NULL;
+}
+
+/* Two writers in two threads sort their own tables for their beacons:
+ * the sort's comparison must see its own table, not the other's (a
+ * process-wide pointer to the table being sorted mixed them up). */
+static void
+test_streams_sort_threads(void **state)
+{
+	struct sorter a = { 'a', 3000, 60, 0 }, b = { 'b', 200, 900, 0 };
+	pthread_t ta, tb;
+
+	(void)state;
+	assert_int_equal(pthread_create(&ta, NULL, sort_rounds, &a), 0);
+	assert_int_equal(pthread_create(&tb, NULL, sort_rounds, &b), 0);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	assert_int_equal(a.bad, 0);
+	assert_int_equal(b.bad, 0);
+}
+
 int
 main(void)
 {
@@ -2022,6 +2081,7 @@ main(void)
 		cmocka_unit_test(test_bug_size_wrap),
 		cmocka_unit_test(test_bug_message_limit),
 		cmocka_unit_test(test_restart_interval),
+		cmocka_unit_test(test_streams_sort_threads),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
