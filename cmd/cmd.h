@@ -48,8 +48,16 @@ _Noreturn void cmd_errc(int status, int code, const char *fmt, ...)
 
 /* --- signals and descriptors ----------------------------------------- */
 
-/* Set by the first SIGINT or SIGTERM; a second one exits at once. */
+/* Set by the first SIGINT or SIGTERM; a second one exits at once (one
+ * that comes with the first does not: see CMD_STOP_REPEAT_MS). */
 extern volatile int cmd_stop;
+/*
+ * A second SIGINT or SIGTERM ends a command at once (status 1), but not
+ * one within this many milliseconds of the first: timeout(1), signalled,
+ * sends the signal to its command and to its process group, so that one
+ * stop can arrive twice.
+ */
+#define CMD_STOP_REPEAT_MS 250
 
 /* Installs the stop handler without SA_RESTART, so a blocked read is
  * interrupted and sees the flag, ignores SIGPIPE, and then unblocks

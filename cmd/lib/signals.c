@@ -5,14 +5,24 @@
 
 volatile int cmd_stop;
 volatile sig_atomic_t cmd_hup;
+static struct timespec stop_at;	/* when cmd_stop was set */
 
+/* The first stop sets cmd_stop; a second one, unless it came with the
+ * first (see CMD_STOP_REPEAT_MS), ends the process. clock_gettime is
+ * async-signal-safe. */
 static void
 cmd_on_stop(int sig)
 {
+	struct timespec now;
+
 	(void)sig;
-	if (cmd_stop)
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!cmd_stop) {
+		stop_at = now;
+		cmd_stop = 1;
+	} else if ((now.tv_sec - stop_at.tv_sec) * 1000 +
+	    (now.tv_nsec - stop_at.tv_nsec) / 1000000 >= CMD_STOP_REPEAT_MS)
 		_exit(1);
-	cmd_stop = 1;
 }
 
 void

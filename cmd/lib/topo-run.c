@@ -20,6 +20,7 @@ struct run {
 	ls_loop *l;
 	int null_fd, sig_fd;
 	unsigned signals;	/* SIGINT and SIGTERM received */
+	uint64_t signal_ms;	/* when the first came */
 	bool failed;
 	bool settling;		/* a settle timer is set */
 	uint64_t stats_us, stats_ms, start_ms, last_ms;
@@ -329,9 +330,13 @@ on_signal(ls_loop *l, int fd, unsigned ev, void *ctx)
 	(void)ev;
 	(void)ctx;
 	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-		if (++R.signals == 1)
+		uint64_t now = ls_mono_ms();
+		if (R.signals == 1 && now - R.signal_ms < CMD_STOP_REPEAT_MS)
+			continue;	/* the first, twice */
+		if (++R.signals == 1) {
+			R.signal_ms = now;
 			stop_sources();
-		else
+		} else
 			stop_all();
 	}
 }

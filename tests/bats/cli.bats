@@ -150,3 +150,41 @@ usage_errors() {
 	assert_equal "$status" 1
 	grep -qF 'need the uncompressed file' "$T/err"
 }
+
+@test "cli: a stop signal that comes twice at once is one stop; a second one later ends the command at once, status 1" {
+	local p rc i
+	# timeout(1), signalled, sends the signal to its command and to
+	# their process group: twice, back to back
+	mkfifo "$T/in"
+	exec 7<>"$T/in"
+	for i in $(seq 1 20); do
+		"$LS_BIN/relay" -i "$T/in" -o "$T/o$i.ss" 7<&- 2>"$T/err$i" &
+		p=$!
+		sleep 0.1
+		kill -TERM "$p"
+		kill -TERM "$p"
+		rc=0
+		wait "$p" || rc=$?
+		[ "$rc" = 0 ] || fail "round $i: status $rc: $(cat "$T/err$i")"
+		[ ! -s "$T/err$i" ] || fail "round $i: $(cat "$T/err$i")"
+		"$SS_DECODE" -v "$T/o$i.ss" >/dev/null ||
+			fail "round $i: the .ss output does not verify"
+	done
+	exec 7>&-
+	# a relay held by a FIFO nobody reads stays after the first; a
+	# second, later, ends it with status 1
+	mkfifo "$T/full"
+	exec 8<>"$T/full"
+	head -c 20000000 /dev/zero | tr '\0' x | fold -w 100 |
+	    "$LS_BIN/relay" -o "$T/full" 8<&- 2>"$T/err" &
+	p=$!
+	sleep 0.5
+	kill -TERM "$p"
+	sleep 0.5
+	kill -0 "$p" || fail "relay ended at the first signal"
+	kill -TERM "$p"
+	rc=0
+	wait "$p" || rc=$?
+	exec 8>&-
+	assert_equal "$rc" 1
+}
