@@ -57,7 +57,7 @@ extern volatile int cmd_stop;
  * sends the signal to its command and to its process group, so that one
  * stop can arrive twice.
  */
-#define CMD_STOP_REPEAT_MS 250
+#define CMD_STOP_REPEAT_MS 50
 
 /* Installs the stop handler without SA_RESTART, so a blocked read is
  * interrupted and sees the flag, ignores SIGPIPE, and then unblocks

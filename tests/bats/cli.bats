@@ -162,7 +162,7 @@ usage_errors() {
 		p=$!
 		sleep 0.1
 		kill -TERM "$p"
-		kill -TERM "$p"
+		kill -TERM "$p" 2>/dev/null || :	# gone already: one stop
 		rc=0
 		wait "$p" || rc=$?
 		[ "$rc" = 0 ] || fail "round $i: status $rc: $(cat "$T/err$i")"
