@@ -1998,6 +1998,60 @@ test_bug_message_limit(void **state)
 }
 
 
+/*
+ * The reader's fast path checks a key of up to 16 bytes with one SSE2
+ * compare of its own: each byte value at the first, a middle and the
+ * last place of keys of 1, 2, 9 and 16 bytes gives the message exactly
+ * when ls_key_valid takes the key (the key is outside the checksum, so
+ * the changed byte is all that differs).
+ */
+static void
+test_key_bytes(void **state)
+{
+	static const char *const keys[] = { "a", "k0", "abc.DEF-9",
+	    "0123456789_abcde" };
+	int fd = temp_fd();
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+		struct tset s = { 0 };
+		size_t n = strlen(keys[k]), at[3] = { 0, n / 2, n - 1 };
+		assert_int_equal(ftruncate(fd, 0), 0);
+		assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+		push_simple(&s, keys[k], 1, 1700000000000ull, 40);
+		write_set(fd, LS_SS_DEFAULT_INTERVAL, &s);
+		for (size_t j = 0; j < 3; j++)
+			for (unsigned b = 0; b < 256; b++) {
+				char key[17];
+				unsigned char c = (unsigned char)b;
+				off_t off = (off_t)(s.v[0].off + 1 + at[j]);
+				ls_ss_reader *r;
+				ls_error err;
+				ls_msg m;
+				int rc;
+				memcpy(key, keys[k], n + 1);
+				key[at[j]] = (char)c;
+				assert_int_equal(pwrite(fd, &c, 1, off), 1);
+				assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+				r = ls_ss_reader_open(fd, 0, &err);
+				assert_non_null(r);
+				rc = ls_ss_next(r, &m, &err);
+				if (ls_key_valid(key, n)) {
+					assert_int_equal(rc, LS_OK);
+					assert_int_equal(m.key_len, n);
+					assert_memory_equal(m.key, key, n);
+				} else if (rc == LS_OK)
+					assert_false(m.key_len == n &&
+					    memcmp(m.key, key, n) == 0);
+				ls_ss_reader_free(r);
+				c = (unsigned char)keys[k][at[j]];
+				assert_int_equal(pwrite(fd, &c, 1, off), 1);
+			}
+		tset_free(&s);
+	}
+	close(fd);
+}
+
 /* --- stream tables sorted in two threads at once ------------------------ */
 
 struct sorter {
@@ -2081,6 +2135,7 @@ main(void)
 		cmocka_unit_test(test_bug_size_wrap),
 		cmocka_unit_test(test_bug_message_limit),
 		cmocka_unit_test(test_restart_interval),
+		cmocka_unit_test(test_key_bytes),
 		cmocka_unit_test(test_streams_sort_threads),
 	};
 

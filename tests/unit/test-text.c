@@ -125,14 +125,32 @@ test_time_format_walk(void **state)
 			}
 }
 
+/* A time text, what ls_time_parse returns for it and its milliseconds. */
+struct time_case {
+	const char *s;
+	int rc;
+	uint64_t ms;
+};
+
+/* Parses each of the n cases in turn (the kept second carried from one
+ * to the next) and checks the result; *ms is untouched on an error. */
+static void
+time_cases(const struct time_case *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint64_t ms = 77;
+		int rc = ls_time_parse(c[i].s, strlen(c[i].s), &ms);
+		if (rc != c[i].rc)
+			print_error("'%s': %d\n", c[i].s, rc);
+		assert_int_equal(rc, c[i].rc);
+		assert_int_equal(ms, rc == LS_OK ? c[i].ms : 77);
+	}
+}
+
 static void
 test_time_parse(void **state)
 {
-	static const struct {
-		const char *s;
-		int rc;
-		uint64_t ms;
-	} cases[] = {
+	static const struct time_case cases[] = {
 		{ "1970-01-01T00:00:00", LS_OK, 0 },
 		{ "2022-01-01T00:00:00", LS_OK, 1640995200000ull },
 		{ "2022-01-01T00:00:00.5", LS_OK, 1640995200500ull },
@@ -164,24 +182,9 @@ test_time_parse(void **state)
 		{ "09999-12-31T23:59:59", LS_ERR_INVAL, 0 },
 		{ "999-12-31T23:59:59", LS_ERR_INVAL, 0 },
 	};
-	uint64_t ms;
-
-	(void)state;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		ms = 77;
-		int rc = ls_time_parse(cases[i].s, strlen(cases[i].s), &ms);
-		if (rc != cases[i].rc)
-			print_error("'%s': %d\n", cases[i].s, rc);
-		assert_int_equal(rc, cases[i].rc);
-		assert_int_equal(ms, rc == LS_OK ? cases[i].ms : 77);
-	}
 	/* the second kept from the line before: its fraction still read
 	 * whole, and across second, day, month and year boundaries */
-	static const struct {
-		const char *s;
-		int rc;
-		uint64_t ms;
-	} seq[] = {
+	static const struct time_case seq[] = {
 		{ "2024-02-28T23:59:59.998", LS_OK, 1709164799998ull },
 		{ "2024-02-28T23:59:59.999", LS_OK, 1709164799999ull },
 		{ "2024-02-28T23:59:59.99x", LS_ERR_INVAL, 0 },
@@ -195,14 +198,11 @@ test_time_parse(void **state)
 		{ "2025-01-01T00:00:00.0/0", LS_ERR_INVAL, 0 },
 		{ "2025-01-01T00:00:00.:00", LS_ERR_INVAL, 0 },
 	};
-	for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
-		ms = 77;
-		int rc = ls_time_parse(seq[i].s, strlen(seq[i].s), &ms);
-		if (rc != seq[i].rc)
-			print_error("'%s': %d\n", seq[i].s, rc);
-		assert_int_equal(rc, seq[i].rc);
-		assert_int_equal(ms, rc == LS_OK ? seq[i].ms : 77);
-	}
+	uint64_t ms;
+
+	(void)state;
+	time_cases(cases, sizeof(cases) / sizeof(cases[0]));
+	time_cases(seq, sizeof(seq) / sizeof(seq[0]));
 	/* only n bytes are looked at */
 	assert_int_equal(ls_time_parse("2022-01-01T00:00:00.5xyz", 21, &ms),
 	    LS_OK);
