@@ -88,29 +88,35 @@ blocked_in() {
 # ---------------------------------------------------------------------------
 # Writing
 
-@test "redis: relay -o writes one XADD per message with payload, key and seq/shard/ts fields" {
+@test "redis: relay -o writes one XADD per message with payload and key/seq/shard/ts fields" {
 	printf '%s\n' '[2024-01-01T00:00:00.000 | k1 | 5 | 2] hello world' \
 	    'no meta here' >"$T/in"
 	relay -o "$U" <"$T/in"
 	assert_equal "$(rcli XLEN "$S")" 2
 	rcli XRANGE "$S" - + >"$T/x"
-	run sed -n '2,7p;9,13p' "$T/x"
+	run sed -n '2,5p;7,9p' "$T/x"
 	assert_output - <<'EOF'
 payload
 hello world
-key
-k1
-seq/shard/ts
-5/2/1704067200000
+key/seq/shard/ts
+k1/5/2/1704067200000
 payload
 no meta here
-key
-broadcast
-seq/shard/ts
+key/seq/shard/ts
 EOF
 	# stamped when it was read
-	sed -n 14p "$T/x" | grep -Eqx '0/0/[0-9]{13}'
-	assert_equal "$(wc -l <"$T/x")" 14
+	sed -n 10p "$T/x" | grep -Eqx 'broadcast/0/0/[0-9]{13}'
+	assert_equal "$(wc -l <"$T/x")" 10
+}
+
+@test "redis: relay -o keeps every message of a stream longer than its pipeline, in order" {
+	# more XADDs than one batch (256) and than those left in flight
+	# (1024)
+	numbered 5000 "$T/in"
+	relay -o "$U" <"$T/in"
+	assert_equal "$(rcli XLEN "$S")" 5000
+	relay -i "$U" --from start -o "$T/out"
+	cmp "$T/in" "$T/out"
 }
 
 @test "redis: lines -> redis -> lines gives back every field and payload, byte for byte" {
@@ -163,12 +169,19 @@ EOF
 	rcli XADD "$S" 1700000000001-0 key other shard 4 note 'only one' >/dev/null
 	rcli XADD "$S" 1700000000002-0 payload p seq 9 ts 1600000000000 extra dropped >/dev/null
 	rcli XADD "$S" 1700000000003-0 key 'not a key!' shard x >/dev/null
-	# seq/shard/ts (what relay writes) over the single fields (what
-	# earlier versions wrote); not three numbers: an ordinary field
+	# seq/shard/ts (what the version before wrote) over the single
+	# fields (what earlier ones wrote); not three numbers: an ordinary
+	# field
 	rcli XADD "$S" 1700000000003-1 payload q seq/shard/ts 11/2/1600000000001 seq 1 shard 1 ts 1 >/dev/null
 	rcli XADD "$S" 1700000000003-2 seq/shard/ts 12/3 >/dev/null
 	rcli XADD "$S" 1700000000003-3 payload r seq/shard/ts 13/x/1 shard 5 >/dev/null
 	rcli XADD "$S" 1700000000003-4 payload s seq/shard/ts 14/4/1600000000002/9 >/dev/null
+	# key/seq/shard/ts (what relay writes) over all of those; a key
+	# that is not one, or not three numbers after it: an ordinary field
+	rcli XADD "$S" 1700000000003-5 payload t key/seq/shard/ts k.9/15/5/1600000000003 key other seq/shard/ts 1/1/1 >/dev/null
+	rcli XADD "$S" 1700000000003-6 payload u key/seq/shard/ts 'bad key/16/6/1' >/dev/null
+	rcli XADD "$S" 1700000000003-7 key/seq/shard/ts k/17/7 >/dev/null
+	rcli XADD "$S" 1700000000003-8 payload v key/seq/shard/ts /18/8/1 shard 8 >/dev/null
 	relay -i "$U" --from start -o "$T/out"
 	cat >"$T/want" <<EOF
 [2023-11-14T22:13:20.000 | $S | 1700000000000000000 | 0] hello
@@ -180,12 +193,16 @@ EOF
 [2023-11-14T22:13:20.003 | $S | 1700000000003000002 | 0] 12/3
 [2023-11-14T22:13:20.003 | $S | 1700000000003000003 | 5] r
 [2023-11-14T22:13:20.003 | $S | 1700000000003000004 | 0] s
+[2020-09-13T12:26:40.003 | k.9 | 15 | 5] t
+[2023-11-14T22:13:20.003 | $S | 1700000000003000006 | 0] u
+[2023-11-14T22:13:20.003 | $S | 1700000000003000007 | 0] k/17/7
+[2023-11-14T22:13:20.003 | $S | 1700000000003000008 | 8] v
 EOF
 	cmp "$T/want" "$T/out" || fail "$(diff "$T/want" "$T/out")"
 	# in the JSON object, a value that is not UTF-8 is Latin-1; controls
 	# and quotes are escaped, UTF-8 text is kept
 	rcli XADD "$S" 1700000000004-0 n $'caf\xe9' t $'a\tb\x01"' u 'é' >/dev/null
-	relay -i "$U" --from id:1700000000003-4 -o "$T/out3"
+	relay -i "$U" --from id:1700000000003-8 -o "$T/out3"
 	assert_equal "$(sed 's/^[^]]*\] //' "$T/out3" | jq -c .)" \
 	    "$(jq -nc '{n: "café", t: "a\tb\u0001\"", u: "é"}')"
 	# a stream name that is not a stream key gives the key broadcast
