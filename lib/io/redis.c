@@ -57,7 +57,7 @@ ls__redis_sink(const struct ls__uri *u, const ls_sink_opts *o,
 LS__DL_DEFINE(ls__hiredis, LS_SONAME_HIREDIS, LS_PKG_HIREDIS, LS__HIREDIS_FNS)
 
 #define RPORT 6379
-#define RBATCH 256			/* XADDs a write, at most */			/* XADDs a round trip, at most */
+#define RBATCH 256			/* XADDs a write, at most */
 #define RBATCH_BYTES (256u * 1024u)	/* or this many bytes of commands */
 #define RINFLIGHT 1024			/* XADDs sent whose replies may wait */
 #define RCOUNT 1024			/* entries an XREAD asks for */
