@@ -49,10 +49,8 @@ keys_parse(struct ls__keyset *ks, const char *list, ls_error *err)
 }
 
 bool
-ls__keys_pass(const struct ls__keyset *ks, const ls_msg *m)
+ls__keys_in(const struct ls__keyset *ks, const ls_msg *m)
 {
-	if (ks->n == 0)
-		return true;
 	for (size_t i = 0; i < ks->n; i++)
 		if (ks->v[i].len == m->key_len &&
 		    memcmp(ks->v[i].key, m->key, m->key_len) == 0)

@@ -23,8 +23,16 @@ struct ls__keyset {
 	struct ls__key *v;
 };
 
-/* Does m pass ks (an empty set passes everything)? */
-bool ls__keys_pass(const struct ls__keyset *ks, const ls_msg *m);
+/* Does m pass ks (an empty set passes everything)? The empty set, the
+ * usual case, is answered inline (callgrind of partition -n 4: the call
+ * took 15 instructions a message). */
+bool ls__keys_in(const struct ls__keyset *ks, const ls_msg *m);
+
+static inline bool
+ls__keys_pass(const struct ls__keyset *ks, const ls_msg *m)
+{
+	return ks->n == 0 || ls__keys_in(ks, m);
+}
 
 /* A URI, parsed once. */
 struct ls__uri {
