@@ -63,17 +63,6 @@ $(eval $(call backend,NO_HTTP,libmicrohttpd,microhttpd,MHD))
 $(eval $(call backend,NO_ETCD,libcurl,curl,CURL))
 $(eval $(call backend,NO_GNUTLS,gnutls,gnutls,GNUTLS))
 LIBS = -lz -lpthread -ldl
-# relay's allocator is jemalloc where libjemalloc-dev is there (NO_JEMALLOC=1
-# leaves it out; sanitized builds keep the sanitizer's): librdkafka
-# allocates every record, and with --headers three more blocks for its
-# header, in relay's thread, and frees them in bulk as deliveries come
-# back, a pattern glibc's malloc pays for in _int_malloc (perf: 17% of
-# relay --headers); with jemalloc relay --headers runs in about 0.55 of
-# the time. The other commands keep glibc's malloc, whose peak is half.
-ifeq ($(filter 1,$(NO_JEMALLOC) $(SAN)),)
-JEMALLOC_LIBS := $(shell pkg-config --libs jemalloc 2>/dev/null)
-endif
-$(BIN)/relay: MALLOC_LIBS = $(JEMALLOC_LIBS)
 
 # The version is written once, as LS_VERSION in the public header; the
 # .pc, the shared library's name and the commands (through cmd.h) take it
@@ -114,7 +103,7 @@ STAMP = $(OUT)/flags.stamp
 BUILD_FLAGS = CC=$(CC) CFLAGS=$(CFLAGS) LDFLAGS=$(LDFLAGS) \
 	BROKER_CFLAGS=$(BROKER_CFLAGS) TOOL_LIBS=$(TOOL_LIBS) \
 	NO_REDIS=$(NO_REDIS) NO_KAFKA=$(NO_KAFKA) NO_HTTP=$(NO_HTTP) NO_ETCD=$(NO_ETCD) \
-	NO_GNUTLS=$(NO_GNUTLS) JEMALLOC_LIBS=$(JEMALLOC_LIBS) \
+	NO_GNUTLS=$(NO_GNUTLS) \
 	BSD_CFLAGS=$(BSD_CFLAGS) \
 	BSD_LIBS=$(BSD_LIBS) VERSION=$(VERSION)
 
@@ -168,8 +157,7 @@ $(OUT)/obj/bin/%.o: cmd/%.c $(STAMP)
 
 $(BIN)/%: $(OUT)/obj/bin/%.o $(CMD_LIB) $(LIB_A) $(STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $< -o $@ $(CMD_LIB) $(LIB_A) $(BSD_LIBS) $(LIBS) \
-		$(MALLOC_LIBS)
+	$(CC) $(LDFLAGS) $< -o $@ $(CMD_LIB) $(LIB_A) $(BSD_LIBS) $(LIBS)
 
 $(OUT)/obj/tests/%.o: tests/unit/%.c $(STAMP)
 	@mkdir -p $(@D)

@@ -772,9 +772,8 @@ else
 		    "shard (one header, seq/shard), so that a message read" \
 		    "back is the message written; librdkafka allocates the" \
 		    "headers of every record, which kcat -P with the same" \
-		    "header pays as well, with glibc's malloc, where relay" \
-		    "has jemalloc's (its peak memory is librdkafka's queue)." \
-		    "Each ratio is against the peer in the row below it."
+		    "header pays" \
+		    "as well. Each ratio is against the peer in the row below it."
 	} >>"$OUTMD"
 fi
 

@@ -5,7 +5,7 @@ set -eu
 
 PKGS="gcc make pkg-config libbsd-dev zlib1g-dev libcmocka-dev bats
 bats-assert bats-support jq time python3 parallel libhiredis-dev
-librdkafka-dev libjemalloc-dev redis-server redis-tools kcat libmicrohttpd-dev
+librdkafka-dev redis-server redis-tools kcat libmicrohttpd-dev
 libcurl4-gnutls-dev libgnutls28-dev etcd-server etcd-client curl socat
 netcat-openbsd apache2-utils openssl iproute2"
 

@@ -123,27 +123,6 @@ mtimes() {
 		fail "the plain build is without hiredis"
 }
 
-@test "build: relay links jemalloc, the other commands glibc's malloc; NO_JEMALLOC=1 leaves it out" {
-	pkg-config --exists jemalloc ||
-	    skip "libjemalloc-dev is not installed: nothing to link"
-	mk all
-	run ldd "$S/bin/relay"
-	assert_output --partial libjemalloc
-	run ldd "$S/bin/partition"
-	refute_output --partial libjemalloc
-	# jemalloc serves relay's allocations, librdkafka's among them
-	MALLOC_CONF=stats_print:true "$S/bin/relay" </dev/null 2>"$T/stats" ||
-		fail "relay failed: $(cat "$T/stats")"
-	grep -q 'jemalloc statistics' "$T/stats" ||
-		fail "no jemalloc statistics from relay"
-	mk all NO_JEMALLOC=1
-	run ldd "$S/bin/relay"
-	refute_output --partial libjemalloc
-	mk all
-	run ldd "$S/bin/relay"
-	assert_output --partial libjemalloc
-}
-
 @test "build: scripts/md2tsv.awk turns the section tables of bench.md into TSV rows, the first table and tables without seconds left out" {
 	cat >"$T/bench.md" <<'MD'
 # libstream benchmark
