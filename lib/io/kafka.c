@@ -664,9 +664,9 @@ ls__kafka_sink(const struct ls__uri *lu, const ls_sink_opts *o,
 	 * together when its delivery reports come, and glibc's malloc,
 	 * given 10000 frees at once, spent 17% of relay --headers (four
 	 * blocks a record) in _int_malloc sorting them out (perf); with
-	 * 1000, relay --headers took 0.6 to 0.8 of the time on the mock
-	 * cluster (best and median of 7), and relay without headers no
-	 * more. -X batch.num.messages=N for others.
+	 * 1000, relay --headers took about three quarters of the time on
+	 * the mock cluster (best and median of 7), and relay without
+	 * headers no more. -X batch.num.messages=N for others.
 	 */
 	static const char *const defs[] = {
 		"max.in.flight", "1",
