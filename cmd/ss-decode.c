@@ -415,8 +415,7 @@ run(const struct config *c, ls_ss_reader *r, int *fd, struct counts *n)
 			header_again(r);
 			if (!c->verify)
 				print_msg(r, write, &m, &n->skipped);
-			if (m.key_len == sizeof(LS_EOS_KEY) - 1 &&
-			    ls_msg_is_eos(&m))
+			if (ls_msg_is_eos(&m))
 				return;
 			continue;
 		}

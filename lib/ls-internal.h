@@ -120,6 +120,25 @@ ls__time_kept(const char *s, uint64_t *ts_ms)
 	return true;
 }
 
+extern const uint16_t ls__crc16_nibble[4][16];
+
+/*
+ * ls_crc16(crc, v as 2 bytes big-endian), inline, for a stream's running
+ * checksum of its messages' checksums: crc ^ v with 16 zero bits
+ * shifted through, which is linear in it, so the sum of its nibbles'
+ * (callgrind of relay -o .ss: the call of ls_crc16 for 2 bytes took 60
+ * instructions).
+ */
+static inline uint16_t
+ls__crc16_word(uint16_t crc, uint16_t v)
+{
+	unsigned c = crc ^ v;
+
+	return (uint16_t)(ls__crc16_nibble[0][c & 0xF] ^
+	    ls__crc16_nibble[1][c >> 4 & 0xF] ^
+	    ls__crc16_nibble[2][c >> 8 & 0xF] ^ ls__crc16_nibble[3][c >> 12]);
+}
+
 /* Writes v in decimal at p; returns the number of digits. */
 size_t ls__u64_format(uint64_t v, char *p);
 

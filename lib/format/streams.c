@@ -257,32 +257,6 @@ ls__streams_find(struct ls__streams *t, const char *key, size_t klen,
 	return lookup(t, key, klen, shard, insert, idx);
 }
 
-/* crc_nibble[k][n]: ls_crc16's register, from n << 4k, after 16 zero
- * bits have been shifted through it */
-static const uint16_t crc_nibble[4][16] = {
-	{ 0x0000, 0xC867, 0x58A9, 0x90CE, 0xB152, 0x7935, 0xE9FB, 0x219C,
-	  0xAAC3, 0x62A4, 0xF26A, 0x3A0D, 0x1B91, 0xD3F6, 0x4338, 0x8B5F },
-	{ 0x0000, 0x9DE1, 0xF3A5, 0x6E44, 0x2F2D, 0xB2CC, 0xDC88, 0x4169,
-	  0x5E5A, 0xC3BB, 0xADFF, 0x301E, 0x7177, 0xEC96, 0x82D2, 0x1F33 },
-	{ 0x0000, 0xBCB4, 0xB10F, 0x0DBB, 0xAA79, 0x16CD, 0x1B76, 0xA7C2,
-	  0x9C95, 0x2021, 0x2D9A, 0x912E, 0x36EC, 0x8A58, 0x87E3, 0x3B57 },
-	{ 0x0000, 0xF14D, 0x2AFD, 0xDBB0, 0x55FA, 0xA4B7, 0x7F07, 0x8E4A,
-	  0xABF4, 0x5AB9, 0x8109, 0x7044, 0xFE0E, 0x0F43, 0xD4F3, 0x25BE },
-};
-
-/* ls_crc16(crc, v as 2 bytes big-endian): with a 16-bit register, crc ^ v
- * with 16 zero bits shifted through, which is linear in it: the sum of
- * its nibbles' (callgrind of relay -o .ss: the call of ls_crc16 for 2
- * bytes took 60 instructions) */
-static uint16_t
-crc_word(uint16_t crc, uint16_t v)
-{
-	unsigned c = crc ^ v;
-
-	return crc_nibble[0][c & 0xF] ^ crc_nibble[1][c >> 4 & 0xF] ^
-	    crc_nibble[2][c >> 8 & 0xF] ^ crc_nibble[3][c >> 12];
-}
-
 void
 ls__streams_update(struct ls__streams *t, size_t idx, uint64_t seq,
     uint64_t ts, uint16_t msg_crc)
@@ -294,7 +268,7 @@ ls__streams_update(struct ls__streams *t, size_t idx, uint64_t seq,
 	if (s->fresh || ts > s->ts)
 		s->ts = ts;
 	s->fresh = false;
-	s->crc = crc_word(s->crc, msg_crc);
+	s->crc = ls__crc16_word(s->crc, msg_crc);
 }
 
 /* The table qsort is sorting in this thread (C11's qsort takes no

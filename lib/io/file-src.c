@@ -365,8 +365,7 @@ lines_next(struct fsrc *s, ls_msg *m, ls_error *err)
 			return rc;
 		/* lines without a key are for every consumer, as in
 		 * SeaStreamer's stdio; End-of-Stream ends every filter */
-		if (!(have & LS_HAVE_KEY) || s->keys.n == 0 ||
-		    ls__keys_pass(&s->keys, m) ||
+		if (!(have & LS_HAVE_KEY) || ls__keys_pass(&s->keys, m) ||
 		    ls_msg_is_eos(m)) {
 			if (!s->unended) {
 				s->given = s->base + s->start;

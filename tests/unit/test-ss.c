@@ -23,6 +23,7 @@
 #include "test-util.h"
 
 #include "libstream.h"
+#include "ls-internal.h"
 #include "streams-internal.h"
 
 /* --- helpers ------------------------------------------------------------- */
@@ -2052,6 +2053,29 @@ test_key_bytes(void **state)
 	close(fd);
 }
 
+/* --- a stream's running checksum ----------------------------------------- */
+
+/* ls__crc16_word, the running checksum a beacon stores for each stream,
+ * is ls_crc16 of the word's two bytes, big-endian: every word, from
+ * several registers. */
+static void
+test_crc16_word(void **state)
+{
+	static const uint16_t regs[] = { LS_CRC_INIT, 0x0000, 0x0001, 0x8000,
+		0xC867, 0x1234, 0xBEEF };
+	unsigned char be[2];
+
+	(void)state;
+	for (size_t r = 0; r < sizeof(regs) / sizeof(regs[0]); r++)
+		for (unsigned v = 0; v <= 0xFFFF; v++) {
+			ls__put16(be, (uint16_t)v);
+			if (ls__crc16_word(regs[r], (uint16_t)v) !=
+			    ls_crc16(regs[r], be, 2))
+				fail_msg("register 0x%04x, word 0x%04x",
+				    regs[r], v);
+		}
+}
+
 /* --- stream tables sorted in two threads at once ------------------------ */
 
 struct sorter {
@@ -2136,6 +2160,7 @@ main(void)
 		cmocka_unit_test(test_bug_message_limit),
 		cmocka_unit_test(test_restart_interval),
 		cmocka_unit_test(test_key_bytes),
+		cmocka_unit_test(test_crc16_word),
 		cmocka_unit_test(test_streams_sort_threads),
 	};
 
