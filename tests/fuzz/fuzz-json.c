@@ -41,6 +41,27 @@ walk_array(const uint8_t *p, size_t n)
 	}
 }
 
+/* A tab in front sends ls_json_field the way that scans each string
+ * (see lib/format/json.c, struct quotes): the same answer. */
+static void
+same_after_tab(const uint8_t *p, size_t n, const char *name)
+{
+	unsigned char *t = malloc(n + 1);
+	const unsigned char *v1 = NULL, *v2 = NULL;
+	size_t l1 = 0, l2 = 0;
+
+	if (t == NULL)
+		abort();
+	t[0] = '\t';
+	memcpy(t + 1, p, n);
+	int rc1 = ls_json_field(p, n, name, &v1, &l1);
+	int rc2 = ls_json_field(t, n + 1, name, &v2, &l2);
+	if (rc1 != rc2 || (rc1 == LS_OK &&
+	    (v1 - p != v2 - t - 1 || l1 != l2)))
+		abort();
+	free(t);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -64,6 +85,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		check_value(p, n, v, len);
 	}
+	if (nul != NULL)
+		same_after_tab(p, n, name);
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (ls_json_field(p, n, names[i], &v, &len) == LS_OK) {
 			if (!valid)

@@ -629,6 +629,86 @@ test_json_field_mutations(void **state)
 	}
 }
 
+/*
+ * ls_json_field steps from quote to quote where the first 128 bytes of
+ * a payload hold no backslash, control character or byte above 0x7F,
+ * and scans each string otherwise. A tab in front (white space, and a
+ * control character) sends the same object the scanning way: objects of
+ * random members, strings ending on both sides of the 64th and 128th
+ * byte, plain and then damaged, give the same answer both ways, and one
+ * that a valid object holds when found.
+ */
+static void
+test_json_field_quotes(void **state)
+{
+	static const char *const keys[] = { "\"k\"", "\"user_id\"", "\"\"",
+	    "\"a\\\"k\"", "\"\\u006b\"", "\"k\xc3\xa9\"", "\"kk\"" };
+	static const char *const vals[] = { "1", "-0.5e3", "true", "null",
+	    "{\"k\":[1,\"]\"]}", "[]", "\"\\\"\"", "\"\xe2\x82\xac\"", "01" };
+	static const char alphabet[] = "{}[]\",:\\ \t1a\x80\x01";
+	unsigned char buf[600];
+	const unsigned char *v1, *v2;
+	size_t l1, l2;
+	int tried[2] = { 0, 0 };
+
+	(void)state;
+	rng_state = 0x9007;
+	for (int round = 0; round < 100000; round++) {
+		size_t n = 1;
+		buf[0] = '\t';
+		buf[n++] = '{';
+		for (int m = (int)rng_below(4); m >= 0 && n < 300; m--) {
+			const char *k = keys[rng_below(4) == 0 ?
+			    rng_below(NELEM(keys)) : 0];
+			if (n > 2)
+				buf[n++] = ',';
+			memcpy(buf + n, k, strlen(k));
+			n += strlen(k);
+			buf[n++] = ':';
+			if (rng_below(3) == 0) {
+				const char *val = vals[rng_below(NELEM(vals))];
+				memcpy(buf + n, val, strlen(val));
+				n += strlen(val);
+			} else {	/* a plain string, up to 140 bytes */
+				size_t len = (size_t)rng_below(141);
+				buf[n++] = '"';
+				for (size_t i = 0; i < len; i++)
+					buf[n++] = (unsigned char)('a' + i % 26);
+				buf[n++] = '"';
+			}
+			if (rng_below(8) == 0)
+				buf[n++] = ' ';
+		}
+		buf[n++] = '}';
+		if (rng_below(2) == 0) {	/* damage: a byte, or a cut */
+			size_t at = 1 + (size_t)rng_below(n - 1);
+			if (rng_below(4) == 0)
+				n = at;
+			else
+				buf[at] = (unsigned char)alphabet[rng_below(
+				    sizeof(alphabet) - 1)];
+		}
+		size_t len = n > 1 ? n - 1 : 0;	/* without the tab */
+		unsigned char *tab = dup_exact(buf, len + 1);
+		unsigned char *p = dup_exact(buf + 1, len);
+		int rc1 = ls_json_field(p, len, "k", &v1, &l1);
+		int rc2 = ls_json_field(tab, len + 1, "k", &v2, &l2);
+		if (rc1 != rc2)
+			fail_msg("round %d: %d plain, %d after a tab: %.*s",
+			    round, rc1, rc2, (int)len, buf + 1);
+		if (rc1 == LS_OK) {
+			assert_int_equal(v1 - p, v2 - tab - 1);
+			assert_int_equal(l1, l2);
+			assert_true(ls_json_valid(p, len));
+		}
+		tried[rc1 == LS_OK]++;
+		free(tab);
+		free(p);
+	}
+	/* both answers came up often */
+	assert_true(tried[0] > 10000 && tried[1] > 10000);
+}
+
 int
 main(void)
 {
@@ -643,6 +723,7 @@ main(void)
 		cmocka_unit_test(test_json_field),
 		cmocka_unit_test(test_json_field_prefixes),
 		cmocka_unit_test(test_json_field_mutations),
+		cmocka_unit_test(test_json_field_quotes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
