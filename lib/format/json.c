@@ -830,33 +830,35 @@ struct quotes {
 	uint64_t q0, q1;
 };
 
+/* The quotes of the 16 bytes v as bits; into *bad, the bytes that rule
+ * the stepping out (see struct quotes). */
+static inline __attribute__((always_inline)) uint64_t
+quote_bits(__m128i v, __m128i *bad)
+{
+	/* signed: below 0x20 takes the bytes above 0x7F too */
+	*bad = _mm_or_si128(*bad, _mm_or_si128(
+	    _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')),
+	    _mm_cmplt_epi8(v, _mm_set1_epi8(0x20))));
+	return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v,
+	    _mm_set1_epi8('"')));
+}
+
 /* Fills qs for p[0..w), 16 <= w <= QUOTE_MAX, 16 bytes a compare (the
  * last the 16 that end at w, the quotes of those before shifted out);
- * false if a byte there rules the stepping out (see struct quotes). */
+ * false if a byte there rules the stepping out. */
 static inline __attribute__((always_inline)) bool
 quotes_find(struct quotes *qs, const unsigned char *p, size_t w)
 {
-	const __m128i quote = _mm_set1_epi8('"');
-	const __m128i bslash = _mm_set1_epi8('\\');
-	const __m128i ctl = _mm_set1_epi8(0x20);
-	__m128i bad = _mm_setzero_si128(), v;
+	__m128i bad = _mm_setzero_si128();
 	uint64_t m[QUOTE_MAX / 16] = { 0 };
 	size_t b;
 
-	for (b = 0; b < w / 16; b++) {
-		v = _mm_loadu_si128((const __m128i *)(p + 16 * b));
-		/* signed: below 0x20 takes the bytes above 0x7F too */
-		bad = _mm_or_si128(bad, _mm_or_si128(_mm_cmpeq_epi8(v, bslash),
-		    _mm_cmplt_epi8(v, ctl)));
-		m[b] = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote));
-	}
-	if (w % 16 != 0) {
-		v = _mm_loadu_si128((const __m128i *)(p + w - 16));
-		bad = _mm_or_si128(bad, _mm_or_si128(_mm_cmpeq_epi8(v, bslash),
-		    _mm_cmplt_epi8(v, ctl)));
-		m[b] = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote)) >>
-		    (16 - w % 16);
-	}
+	for (b = 0; b < w / 16; b++)
+		m[b] = quote_bits(_mm_loadu_si128((const __m128i *)(p + 16 * b)),
+		    &bad);
+	if (w % 16 != 0)
+		m[b] = quote_bits(_mm_loadu_si128((const __m128i *)(p + w - 16)),
+		    &bad) >> (16 - w % 16);
 	qs->q0 = m[0] | m[1] << 16 | m[2] << 32 | m[3] << 48;
 	qs->q1 = m[4] | m[5] << 16 | m[6] << 32 | m[7] << 48;
 	return _mm_movemask_epi8(bad) == 0;
