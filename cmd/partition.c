@@ -383,31 +383,29 @@ open_all(struct config *c)
  * key, which costs branch mispredictions when many keys come in no order
  * (perf of partition --key field: with 1,000 user ids: 7% of the time),
  * and rendezvous hashing weighs every target. One slot a hash; a slot's
- * last hash wins; a new membership epoch empties them all. A slot is 8
- * bytes: x = h ^ h >> 29 tells h (a shift and xor can be undone), its
- * low bits are the slot's index and the rest is kept beside the
- * partition plus one (0: empty); with fewer than PICK_SLOTS partitions.
+ * last hash wins; a slot of another membership epoch is stale.
  */
 #define PICK_SLOTS 4096
-static uint64_t picks[PICK_SLOTS], picks_epoch;
+static struct {
+	uint64_t h, epoch;
+	uint32_t part;
+	bool set;
+} picks[PICK_SLOTS];
 
 static size_t
 pick(const struct config *c, uint64_t h)
 {
-	const uint64_t low = PICK_SLOTS - 1;
-	uint64_t x = h ^ h >> 29, *slot = &picks[x & low];
-	size_t part;
+	size_t i = (size_t)(h ^ h >> 29) & (PICK_SLOTS - 1);
+	uint64_t epoch = ms != NULL ? members_epoch(ms) : 0;
 
-	if (ms != NULL && members_epoch(ms) != picks_epoch) {
-		memset(picks, 0, sizeof(picks));
-		picks_epoch = members_epoch(ms);
+	if (!picks[i].set || picks[i].h != h || picks[i].epoch != epoch) {
+		picks[i].h = h;
+		picks[i].epoch = epoch;
+		picks[i].part = (uint32_t)(ms != NULL ? members_pick(ms, h) :
+		    ls_hash_jump(h, c->n));
+		picks[i].set = true;
 	}
-	if ((*slot & ~low) == (x & ~low) && (*slot & low) != 0)
-		return (size_t)(*slot & low) - 1;
-	part = ms != NULL ? members_pick(ms, h) : ls_hash_jump(h, c->n);
-	if ((ms != NULL ? members_count(ms) : c->n) < PICK_SLOTS)
-		*slot = (x & ~low) | (part + 1);
-	return part;
+	return picks[i].part;
 }
 
 /* Routes m to its partition (or to the --missing output). */
