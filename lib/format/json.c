@@ -92,18 +92,24 @@ special8_utf8(const unsigned char *p)
 }
 
 #ifdef __SSE2__
+/* 0xFF for each of the 16 bytes of v that is a backslash, a control
+ * character or above 0x7F: with the quotes, what stop16 marks. */
+static inline __m128i
+escapes16(__m128i v)
+{
+	/* signed: below 0x20 takes the bytes above 0x7F too */
+	return _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\\')),
+	    _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+}
+
 /* As special16, bytes above 0x7F marked too (see special8_utf8). */
 static inline unsigned
 stop16(const unsigned char *p)
 {
 	const __m128i v = _mm_loadu_si128((const __m128i *)p);
-	/* signed: below 0x20 takes the bytes above 0x7F too */
-	__m128i m = _mm_or_si128(_mm_or_si128(
-	    _mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
-	    _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
-	    _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
 
-	return (unsigned)_mm_movemask_epi8(m);
+	return (unsigned)_mm_movemask_epi8(_mm_or_si128(escapes16(v),
+	    _mm_cmpeq_epi8(v, _mm_set1_epi8('"'))));
 }
 #endif
 
@@ -830,15 +836,13 @@ struct quotes {
 	uint64_t q0, q1;
 };
 
-/* The quotes of the 16 bytes v as bits; into *bad, the bytes that rule
- * the stepping out (see struct quotes). */
+/* The quotes of the 16 bytes at p as bits; their escapes16 into *bad. */
 static inline __attribute__((always_inline)) uint64_t
-quote_bits(__m128i v, __m128i *bad)
+quote_bits(const unsigned char *p, __m128i *bad)
 {
-	/* signed: below 0x20 takes the bytes above 0x7F too */
-	*bad = _mm_or_si128(*bad, _mm_or_si128(
-	    _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')),
-	    _mm_cmplt_epi8(v, _mm_set1_epi8(0x20))));
+	const __m128i v = _mm_loadu_si128((const __m128i *)p);
+
+	*bad = _mm_or_si128(*bad, escapes16(v));
 	return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v,
 	    _mm_set1_epi8('"')));
 }
@@ -854,11 +858,9 @@ quotes_find(struct quotes *qs, const unsigned char *p, size_t w)
 	size_t b;
 
 	for (b = 0; b < w / 16; b++)
-		m[b] = quote_bits(_mm_loadu_si128((const __m128i *)(p + 16 * b)),
-		    &bad);
-	if (w % 16 != 0)
-		m[b] = quote_bits(_mm_loadu_si128((const __m128i *)(p + w - 16)),
-		    &bad) >> (16 - w % 16);
+		m[b] = quote_bits(p + 16 * b, &bad);
+	if (w % 16 != 0)	/* bytes before w - 16 looked at twice */
+		m[b] = quote_bits(p + w - 16, &bad) >> (16 - w % 16);
 	qs->q0 = m[0] | m[1] << 16 | m[2] << 32 | m[3] << 48;
 	qs->q1 = m[4] | m[5] << 16 | m[6] << 32 | m[7] << 48;
 	return _mm_movemask_epi8(bad) == 0;

@@ -344,7 +344,7 @@ key_parts() {
 @test "partition: the jump route of 10000 keys, each twice, for 1, 2, 10, 11 and 1000 outputs, is the documented one (Python reference)" {
 	# each key twice in a row: the second time from the route partition
 	# remembers
-	awk 'BEGIN { for (i = 0; i < 20000; i++) printf "[2024-01-01T00:00:00.000 | key-%d | 0 | 0] x\n", i / 2 }' >"$T/in"
+	awk 'BEGIN { for (i = 0; i < 20000; i++) printf "[2024-01-01T00:00:00.000 | key-%d | 0 | 0] x\n", int(i / 2) }' >"$T/in"
 	awk 'BEGIN { for (i = 0; i < 20000; i++) print "key-" int(i / 2) }' >"$T/keys"
 	local n
 	for n in 1 2 10 11 1000; do
