@@ -883,6 +883,95 @@ quote_after(const struct quotes *qs, size_t i)
 		return 0;
 	return k + (size_t)__builtin_ctzll(m) + 1;
 }
+
+/* The index of the lowest quote bit of qs; QUOTE_NONE if none is left. */
+#define QUOTE_NONE 255
+static inline __attribute__((always_inline)) size_t
+quote_next(const struct quotes *qs)
+{
+	if (qs->q0 != 0)
+		return (size_t)__builtin_ctzll(qs->q0);
+	return qs->q1 != 0 ? 64 + (size_t)__builtin_ctzll(qs->q1) : QUOTE_NONE;
+}
+
+/* As quote_next, the bit taken out. */
+static inline __attribute__((always_inline)) size_t
+quote_pop(struct quotes *qs)
+{
+	size_t b = quote_next(qs);
+
+	if (qs->q0 != 0)
+		qs->q0 &= qs->q0 - 1;
+	else
+		qs->q1 &= qs->q1 - 1;
+	return b;
+}
+
+/* The index after the number or literal at p[i] if it ends at p[e]
+ * (i < e), else 0. */
+static inline __attribute__((always_inline)) size_t
+flat_scalar(const unsigned char *p, size_t i, size_t e)
+{
+	switch (p[i]) {
+	case 't':
+		return e - i == 4 && memcmp(p + i, "true", 4) == 0 ? e : 0;
+	case 'f':
+		return e - i == 5 && memcmp(p + i, "false", 5) == 0 ? e : 0;
+	case 'n':
+		return e - i == 4 && memcmp(p + i, "null", 4) == 0 ? e : 0;
+	}
+	return scan_number(p, i, e) == e ? e : 0;
+}
+
+/*
+ * The members of a flat object, {"k":v,...} with no white space and no
+ * object or array as a value, that is all of p[0..n) (n <= QUOTE_MAX),
+ * with qs its quotes and no byte ruled out (quotes_find). The quotes
+ * alone then tell where each string ends, and where a number or literal
+ * ends too: at the comma before the next key's quote, or at the closing
+ * brace. So the walk takes quote after quote from the bits and only
+ * checks the bytes between them (the colon after a key, the comma after
+ * a value), where members_find also steps past white space that is not
+ * there and sorts each value by its first byte before it can go on
+ * (partition --key field on 100-byte objects: 124 ms a million without
+ * any lookup 100; this walk took a lookup from 21 to 19 ns alone, 3 ms
+ * of partition's time). True if p is such an object, *v and *e then as
+ * members_find sets them; false if it is anything else, valid or not,
+ * for members_find to decide.
+ */
+static inline __attribute__((always_inline)) bool
+flat_find(const unsigned char *p, size_t n, struct quotes qs,
+    const char *name, size_t *v, size_t *e)
+{
+	size_t i = 1;	/* p[0] is the brace */
+
+	for (;;) {
+		size_t k = quote_pop(&qs), c = quote_pop(&qs), s, end;
+
+		/* the key, from p[i] to the quote p[c], then the colon */
+		if (k != i || c + 2 >= n || p[c + 1] != ':')
+			return false;
+		s = c + 2;
+		if (p[s] == '"') {
+			(void)quote_pop(&qs);	/* p[s]: the next one */
+			end = quote_pop(&qs) + 1;
+		} else {
+			/* ends at the comma before the next key's quote, or
+			 * at the brace */
+			size_t q = quote_next(&qs);
+			end = q != QUOTE_NONE ? q - 1 : n - 1;
+			if (end <= s || flat_scalar(p, s, end) == 0)
+				return false;
+		}
+		if (end >= n)
+			return false;
+		if (*v == 0 && field_named(p + k + 1, c - k - 1, name, true))
+			*v = s, *e = end;
+		if (p[end] != ',')
+			return p[end] == '}' && end + 1 == n;
+		i = end + 1;
+	}
+}
 #else
 struct quotes;
 #endif
@@ -965,9 +1054,15 @@ ls_json_field(const unsigned char *p, size_t n, const char *name,
 	 * goes, from the first bytes' quotes where they allow */
 #ifdef __SSE2__
 	struct quotes qs;
-	if (n >= 16 && quotes_find(&qs, p, n < QUOTE_MAX ? n : QUOTE_MAX))
-		i = members_find(p, i, n, name, &v, &e, &qs);
-	else
+	if (n >= 16 && quotes_find(&qs, p, n < QUOTE_MAX ? n : QUOTE_MAX)) {
+		if (n <= QUOTE_MAX && i == 1 && flat_find(p, n, qs, name, &v,
+		    &e))
+			i = n;
+		else {
+			v = e = 0;
+			i = members_find(p, i, n, name, &v, &e, &qs);
+		}
+	} else
 #endif
 		i = members_find(p, i, n, name, &v, &e, NULL);
 	if (i == 0 || v == 0 || skip_ws(p, i, n) != n)

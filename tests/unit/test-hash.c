@@ -644,12 +644,13 @@ test_json_field_quotes(void **state)
 	static const char *const keys[] = { "\"k\"", "\"user_id\"", "\"\"",
 	    "\"a\\\"k\"", "\"\\u006b\"", "\"k\xc3\xa9\"", "\"kk\"" };
 	static const char *const vals[] = { "1", "-0.5e3", "true", "null",
-	    "{\"k\":[1,\"]\"]}", "[]", "\"\\\"\"", "\"\xe2\x82\xac\"", "01" };
+	    "{\"k\":[1,\"]\"]}", "[]", "\"\\\"\"", "\"\xe2\x82\xac\"", "01",
+	    "false", "123456", "-", "1.", "2e", "tru", "nul", "\"\"", "0" };
 	static const char alphabet[] = "{}[]\",:\\ \t1a\x80\x01";
 	unsigned char buf[600];
 	const unsigned char *v1, *v2;
 	size_t l1, l2;
-	int tried[2] = { 0, 0 };
+	int tried[2] = { 0, 0 }, flat = 0;
 
 	(void)state;
 	rng_state = 0x9007;
@@ -670,7 +671,8 @@ test_json_field_quotes(void **state)
 				memcpy(buf + n, val, strlen(val));
 				n += strlen(val);
 			} else {	/* a plain string, up to 140 bytes */
-				size_t len = (size_t)rng_below(141);
+				size_t len = (size_t)rng_below(
+				    rng_below(3) == 0 ? 141 : 12);
 				buf[n++] = '"';
 				for (size_t i = 0; i < len; i++)
 					buf[n++] = (unsigned char)('a' + i % 26);
@@ -702,11 +704,13 @@ test_json_field_quotes(void **state)
 			assert_true(ls_json_valid(p, len));
 		}
 		tried[rc1 == LS_OK]++;
+		/* found in an object small enough for flat_find to try */
+		flat += rc1 == LS_OK && len <= 128;
 		free(tab);
 		free(p);
 	}
-	/* both answers came up often */
-	assert_true(tried[0] > 10000 && tried[1] > 10000);
+	/* both answers came up often, and found ones within 128 bytes */
+	assert_true(tried[0] > 10000 && tried[1] > 10000 && flat > 10000);
 }
 
 int
