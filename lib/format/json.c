@@ -907,22 +907,6 @@ quote_pop(struct quotes *qs)
 	return b;
 }
 
-/* The index after the number or literal at p[i] if it ends at p[e]
- * (i < e), else 0. */
-static inline __attribute__((always_inline)) size_t
-flat_scalar(const unsigned char *p, size_t i, size_t e)
-{
-	switch (p[i]) {
-	case 't':
-		return e - i == 4 && memcmp(p + i, "true", 4) == 0 ? e : 0;
-	case 'f':
-		return e - i == 5 && memcmp(p + i, "false", 5) == 0 ? e : 0;
-	case 'n':
-		return e - i == 4 && memcmp(p + i, "null", 4) == 0 ? e : 0;
-	}
-	return scan_number(p, i, e) == e ? e : 0;
-}
-
 /*
  * The members of a flat object, {"k":v,...} with no white space and no
  * object or array as a value, that is all of p[0..n) (n <= QUOTE_MAX),
@@ -935,11 +919,12 @@ flat_scalar(const unsigned char *p, size_t i, size_t e)
  * there and sorts each value by its first byte before it can go on
  * (partition --key field on 100-byte objects: 124 ms a million without
  * any lookup 100; this walk took a lookup from 21 to 19 ns alone, 3 ms
- * of partition's time). True if p is such an object, *v and *e then as
- * members_find sets them; false if it is anything else, valid or not,
- * for members_find to decide.
+ * of partition's time). Sets *v and *e as members_find does for the
+ * members it has walked. Returns 0 once it has walked them all, else
+ * the index of the first member that is not of that shape, for
+ * members_find to go on from (what came before it is valid).
  */
-static inline __attribute__((always_inline)) bool
+static inline __attribute__((always_inline)) size_t
 flat_find(const unsigned char *p, size_t n, struct quotes qs,
     const char *name, size_t *v, size_t *e)
 {
@@ -950,7 +935,7 @@ flat_find(const unsigned char *p, size_t n, struct quotes qs,
 
 		/* the key, from p[i] to the quote p[c], then the colon */
 		if (k != i || c + 2 >= n || p[c + 1] != ':')
-			return false;
+			return i;
 		s = c + 2;
 		if (p[s] == '"') {
 			(void)quote_pop(&qs);	/* p[s]: the next one */
@@ -960,15 +945,16 @@ flat_find(const unsigned char *p, size_t n, struct quotes qs,
 			 * at the brace */
 			size_t q = quote_next(&qs);
 			end = q != QUOTE_NONE ? q - 1 : n - 1;
-			if (end <= s || flat_scalar(p, s, end) == 0)
-				return false;
+			if (end <= s || scalar_end(p, s, end) != end)
+				return i;
 		}
-		if (end >= n)
-			return false;
+		if (end >= n || (p[end] != ',' &&
+		    (p[end] != '}' || end + 1 != n)))
+			return i;
 		if (*v == 0 && field_named(p + k + 1, c - k - 1, name, true))
 			*v = s, *e = end;
-		if (p[end] != ',')
-			return p[end] == '}' && end + 1 == n;
+		if (p[end] == '}')
+			return 0;
 		i = end + 1;
 	}
 }
@@ -1055,13 +1041,12 @@ ls_json_field(const unsigned char *p, size_t n, const char *name,
 #ifdef __SSE2__
 	struct quotes qs;
 	if (n >= 16 && quotes_find(&qs, p, n < QUOTE_MAX ? n : QUOTE_MAX)) {
-		if (n <= QUOTE_MAX && i == 1 && flat_find(p, n, qs, name, &v,
-		    &e))
-			i = n;
-		else {
-			v = e = 0;
-			i = members_find(p, i, n, name, &v, &e, &qs);
-		}
+		/* a flat object's members in one walk, the rest (or all)
+		 * in the other */
+		if (n <= QUOTE_MAX && i == 1)
+			i = flat_find(p, n, qs, name, &v, &e);
+		i = i == 0 ? n : members_find(p, skip_ws(p, i, n), n, name,
+		    &v, &e, &qs);
 	} else
 #endif
 		i = members_find(p, i, n, name, &v, &e, NULL);

@@ -663,6 +663,8 @@ test_json_field_quotes(void **state)
 			    rng_below(NELEM(keys)) : 0];
 			if (n > 2)
 				buf[n++] = ',';
+			if (n > 3 && rng_below(8) == 0)
+				buf[n++] = ' ';
 			memcpy(buf + n, k, strlen(k));
 			n += strlen(k);
 			buf[n++] = ':';
