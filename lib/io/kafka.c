@@ -528,6 +528,17 @@ ksink_record(const struct ksink *k, const ls_msg *m, const void *key,
 	return nvu;
 }
 
+/* The bytes of the record vu[0..nvu) as its error names them: the
+ * payload. */
+static size_t
+ksink_size(const rd_kafka_vu_t *vu, size_t nvu)
+{
+	for (size_t i = 0; i < nvu; i++)
+		if (vu[i].vtype == RD_KAFKA_VTYPE_VALUE)
+			return vu[i].u.mem.size;
+	return 0;
+}
+
 /* Produces the record vu[0..nvu), waiting for deliveries while the local
  * queue is full. Returns librdkafka's code (in *e) through LS_OK, or a
  * failure of the sink. */
@@ -548,9 +559,16 @@ ksink_produce(struct ksink *k, const rd_kafka_vu_t *vu, size_t nvu,
 		/*
 		 * The local queue is full: wait for deliveries until it is
 		 * half empty (trying again as each one comes would build
-		 * and drop a record, headers and all, every time).
+		 * and drop a record, headers and all, every time). Full
+		 * with nothing queued is a record bigger than the whole
+		 * queue: no delivery will make room for it.
 		 */
 		int full = rd_kafka_outq_len(k->rk);
+		if (full == 0)
+			return ls__failn(err, LS_ERR_INVAL, 0, k->uri, "a "
+			    "record of %zu bytes does not fit librdkafka's "
+			    "local queue (-X queue.buffering.max.kbytes)",
+			    ksink_size(vu, nvu));
 		do {
 			/* stopped: what is queued goes out, or the close
 			 * timeout gives up on it */

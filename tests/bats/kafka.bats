@@ -24,7 +24,7 @@ setup_file() {
 		fail "$LS_TOOLS/kafka-mock is missing: run 'make tests'"
 	"$LS_TOOLS/kafka-mock" -t out:3 -t outh:3 -t in:3 -t rt:3 -t rt2:3 -t rtn:3 -t shard:4 \
 	    -t keyf:3 -t part:4 -t from:2 -t live:2 -t exact:3 -t kill:3 \
-	    -t k2k:2 -t merge:1 -t held:1 -t nl:1 >"$D/mock.boot" 2>"$D/mock.err" 3>&- &
+	    -t k2k:2 -t merge:1 -t held:1 -t nl:1 -t big:1 >"$D/mock.boot" 2>"$D/mock.err" 3>&- &
 	echo $! >"$D/mock.pid"
 	wait_until 20 test -s "$D/mock.boot" || fail "kafka-mock did not start"
 	BOOT=$(head -n 1 "$D/mock.boot")
@@ -410,6 +410,22 @@ group_run() {
 	run cat "$T/err"
 	assert_output --partial "relay: kafka://$dead/gone: delivery failed for 2 messages"
 	assert_output --partial "Message timed out"
+}
+
+@test "a record bigger than the local queue (queue.buffering.max.kbytes) is an error, not a wait for room that never comes" {
+	head -c 3000 /dev/zero | tr '\0' x >"$T/in"
+	printf '\n' >>"$T/in"
+	# it waited for ever, SIGTERM too: -k ends it if it does again
+	runf timeout -k 5 "$LIMIT" "$RELAY" -o "kafka://$BOOT/big" \
+	    -X queue.buffering.max.kbytes=1 <"$T/in"
+	assert_equal "$status" 1
+	run cat "$T/err"
+	assert_output --partial "relay: kafka://$BOOT/big: a record of 3000 bytes"
+	assert_output --partial "queue.buffering.max.kbytes"
+	# the same record with the default queue goes through
+	runf timeout "$LIMIT" "$RELAY" -o "kafka://$BOOT/big" <"$T/in"
+	assert_equal "$status" 0
+	assert_equal "$(kread big '%S\n')" 3000
 }
 
 @test "-X passes librdkafka properties; a bad one is an error naming it" {
