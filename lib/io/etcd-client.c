@@ -152,11 +152,11 @@ static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 /*
  * curl_global_init() initializes libssh2, and libssh2 OpenSSL's crypto,
  * for scp:// and sftp://, which etcd never uses: 1.6 MiB of libcrypto's
- * pages touched in every relay with an etcd:// URI (peak 10 MiB, 8.4
- * without). libssh2 initializes crypto only on its first libssh2_init()
- * and not when that asks LIBSSH2_INIT_NO_CRYPTO (libssh2.h: 0x0001), so
- * a first call of ours, if libcurl loaded libssh2, leaves it out; curl's
- * own call then only counts.
+ * pages touched in every relay with an etcd:// URI (peak 10.1 to 10.5
+ * MiB, 8.5 to 8.8 without). libssh2 initializes crypto only on its
+ * first libssh2_init() and not when that asks LIBSSH2_INIT_NO_CRYPTO
+ * (libssh2.h: 0x0001), so a first call of ours, if libcurl loaded
+ * libssh2, leaves it out; curl's own call then only counts.
  */
 static void
 ssh_init_no_crypto(void)

@@ -528,10 +528,9 @@ ksink_record(const struct ksink *k, const ls_msg *m, const void *key,
 	return nvu;
 }
 
-/* The bytes of the record vu[0..nvu) as its error names them: the
- * payload. */
+/* The size of the payload of the record vu[0..nvu). */
 static size_t
-ksink_size(const rd_kafka_vu_t *vu, size_t nvu)
+ksink_payload_size(const rd_kafka_vu_t *vu, size_t nvu)
 {
 	for (size_t i = 0; i < nvu; i++)
 		if (vu[i].vtype == RD_KAFKA_VTYPE_VALUE)
@@ -566,9 +565,10 @@ ksink_produce(struct ksink *k, const rd_kafka_vu_t *vu, size_t nvu,
 		int full = rd_kafka_outq_len(k->rk);
 		if (full == 0)
 			return ls__failn(err, LS_ERR_INVAL, 0, k->uri, "a "
-			    "record of %zu bytes does not fit librdkafka's "
-			    "local queue (-X queue.buffering.max.kbytes)",
-			    ksink_size(vu, nvu));
+			    "record with a payload of %zu bytes does not fit "
+			    "librdkafka's local queue (-X "
+			    "queue.buffering.max.kbytes)",
+			    ksink_payload_size(vu, nvu));
 		do {
 			/* stopped: what is queued goes out, or the close
 			 * timeout gives up on it */
@@ -689,8 +689,8 @@ ls__kafka_sink(const struct ls__uri *lu, const ls_sink_opts *o,
 	 * The local queue holds 2000 records and 1 MiB, not librdkafka's
 	 * 100000 and 1 GiB: what relay holds no longer grows with the
 	 * stream. Its peak memory writing 1,000,000 records with --headers
-	 * to the mock cluster was 12 to 52 MiB from run to run, and is
-	 * 8.4 to 8.7 MiB with the bound, in the same time; 7 MiB of that
+	 * to the mock cluster was 12 to 58 MiB from run to run, and is
+	 * 8.4 to 8.8 MiB with the bound, in the same time; 7 MiB of that
 	 * is the pages of librdkafka, libcrypto and libc it touches, which
 	 * any bound leaves. Batches of 250 so that the queue still fills a
 	 * batch for each of a few partitions: with 1000 records queued

@@ -420,7 +420,7 @@ group_run() {
 	    -X queue.buffering.max.kbytes=1 <"$T/in"
 	assert_equal "$status" 1
 	run cat "$T/err"
-	assert_output --partial "relay: kafka://$BOOT/big: a record of 3000 bytes"
+	assert_output --partial "relay: kafka://$BOOT/big: a record with a payload of 3000 bytes"
 	assert_output --partial "queue.buffering.max.kbytes"
 	# the same record with the default queue goes through
 	runf timeout "$LIMIT" "$RELAY" -o "kafka://$BOOT/big" <"$T/in"
