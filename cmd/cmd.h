@@ -53,17 +53,34 @@ _Noreturn void cmd_errc(int status, int code, const char *fmt, ...)
 extern volatile int cmd_stop;
 /*
  * A second SIGINT or SIGTERM ends a command at once (status 1), but not
- * one within this many milliseconds of the first: timeout(1), signalled,
- * sends the signal to its command and to its process group, so that one
- * stop can arrive twice.
+ * one that the process that sent the first sends within this many
+ * milliseconds of it: timeout(1), signalled, sends the signal to its
+ * command and to its process group, so that one stop can arrive twice.
+ * The time is taken when the handler runs, which on a loaded machine
+ * can be tens of milliseconds after the signal was sent (50 ms was
+ * exceeded in a check); a terminal's ^C (sent by the kernel) and a
+ * signal from another process always count.
  */
-#define CMD_STOP_REPEAT_MS 50
+#define CMD_STOP_REPEAT_MS 500
+
+/* Whether a stop sent by `from' at now_ms (milliseconds) is the first
+ * one, sent by first_from at first_ms, again. from is the sender's
+ * process id for a signal a process sent (si_code <= 0), else 0. */
+bool cmd_stop_repeats(pid_t first_from, uint64_t first_ms, pid_t from,
+    uint64_t now_ms);
+
+/* The sender of a signal as cmd_stop_repeats takes it. */
+#define CMD_SIG_SENDER(code, pid) ((code) <= 0 ? (pid_t)(pid) : (pid_t)0)
 
 /* Installs the stop handler without SA_RESTART, so a blocked read is
  * interrupted and sees the flag, ignores SIGPIPE, and then unblocks
  * SIGINT and SIGTERM, which a parent may have left blocked (a stop it
  * sent would wait there for ever). */
 void cmd_signals(void);
+
+/* Installs only the stop handler (cmd_stop, CMD_STOP_REPEAT_MS), for a
+ * command that keeps SIGPIPE's default. */
+void cmd_catch_stop(void);
 
 /*
  * Opens /dev/null on whichever of descriptors 0 to 2 is closed, so that

@@ -16,7 +16,6 @@
 
 enum { LOG, NDJSON };
 
-static volatile sig_atomic_t stop;
 static int format = LOG, meta, header_only;
 static const char *path;
 static ls_out out;
@@ -32,15 +31,6 @@ static const char usage_text[] =
 struct config {
 	bool follow, verify, progress;
 };
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	if (stop)
-		_exit(1);
-	stop = 1;
-}
 
 static void
 put(const char *s)
@@ -420,7 +410,7 @@ run(const struct config *c, ls_ss_reader *r, int *fd, struct counts *n)
 			continue;
 		}
 		if (rc == LS_END || rc == LS_PARTIAL) {
-			if (c->follow && !stop) {
+			if (c->follow && !cmd_stop) {
 				uint64_t cut = e.offset;
 				if (ls_out_flush(&out, &e) != LS_OK)
 					errx(1, "stdout: %s", e.msg);
@@ -475,13 +465,8 @@ main(int argc, char *argv[])
 	cmd_usage_text = usage_text;
 	parse(argc, argv, &c);
 	r = open_file(&c, &fd, &gz);
-	if (c.follow) {
-		struct sigaction sa;
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = on_signal;
-		sigaction(SIGINT, &sa, NULL);
-		sigaction(SIGTERM, &sa, NULL);
-	}
+	if (c.follow)
+		cmd_catch_stop();
 	ls_ss_reader_on_beacon(r, on_beacon, r);
 	if (meta && !c.verify)
 		print_header(ls_ss_reader_header(r));

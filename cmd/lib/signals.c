@@ -5,37 +5,58 @@
 
 volatile int cmd_stop;
 volatile sig_atomic_t cmd_hup;
-static struct timespec stop_at;	/* when cmd_stop was set */
+static uint64_t stop_ms;	/* when cmd_stop was set */
+static pid_t stop_from;		/* and by whom (CMD_SIG_SENDER) */
 
-/* The first stop sets cmd_stop; a second one, unless it came with the
- * first (see CMD_STOP_REPEAT_MS), ends the process. clock_gettime is
- * async-signal-safe. */
+bool
+cmd_stop_repeats(pid_t first_from, uint64_t first_ms, pid_t from,
+    uint64_t now_ms)
+{
+	return from != 0 && from == first_from &&
+	    now_ms - first_ms < CMD_STOP_REPEAT_MS;
+}
+
+/* The first stop sets cmd_stop; a second one, unless the first's sender
+ * sent it with the first (see CMD_STOP_REPEAT_MS), ends the process.
+ * clock_gettime is async-signal-safe. */
 static void
-cmd_on_stop(int sig)
+cmd_on_stop(int sig, siginfo_t *si, void *uc)
 {
 	struct timespec now;
+	uint64_t ms;
+	pid_t from = si != NULL ? CMD_SIG_SENDER(si->si_code, si->si_pid) : 0;
 
 	(void)sig;
+	(void)uc;
 	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
 	if (!cmd_stop) {
-		stop_at = now;
+		stop_ms = ms;
+		stop_from = from;
 		cmd_stop = 1;
-	} else if ((now.tv_sec - stop_at.tv_sec) * 1000 +
-	    (now.tv_nsec - stop_at.tv_nsec) / 1000000 >= CMD_STOP_REPEAT_MS)
+	} else if (!cmd_stop_repeats(stop_from, stop_ms, from, ms))
 		_exit(1);
+}
+
+void
+cmd_catch_stop(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = cmd_on_stop;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 }
 
 void
 cmd_signals(void)
 {
-	struct sigaction sa;
 	sigset_t set;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = cmd_on_stop;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	cmd_catch_stop();
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);

@@ -21,6 +21,7 @@ struct run {
 	int null_fd, sig_fd;
 	unsigned signals;	/* SIGINT and SIGTERM received */
 	uint64_t signal_ms;	/* when the first came */
+	pid_t signal_from;	/* and its sender (CMD_SIG_SENDER) */
 	bool failed;
 	bool settling;		/* a settle timer is set */
 	uint64_t stats_us, stats_ms, start_ms, last_ms;
@@ -331,10 +332,14 @@ on_signal(ls_loop *l, int fd, unsigned ev, void *ctx)
 	(void)ctx;
 	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		uint64_t now = ls_mono_ms();
-		if (R.signals == 1 && now - R.signal_ms < CMD_STOP_REPEAT_MS)
+		pid_t from = CMD_SIG_SENDER((int32_t)si.ssi_code,
+		    si.ssi_pid);
+		if (R.signals == 1 && cmd_stop_repeats(R.signal_from,
+		    R.signal_ms, from, now))
 			continue;	/* the first, twice */
 		if (++R.signals == 1) {
 			R.signal_ms = now;
+			R.signal_from = from;
 			stop_sources();
 		} else
 			stop_all();
