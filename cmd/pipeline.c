@@ -178,7 +178,7 @@ reap(void)
 }
 
 /* Runs every job, at most max at once, each in a process of its own;
- * returns 1 if any failed. */
+ * returns 1 if any failed, or a signal stopped us before all started. */
 static int
 run_jobs(const struct config *c, long max)
 {
@@ -186,13 +186,14 @@ run_jobs(const struct config *c, long max)
 	sigset_t set, old;
 	long running = 0;
 	int status = 0;
+	size_t i;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	for (size_t i = 0; i < njobs; i++) {
+	for (i = 0; i < njobs; i++) {
 		for (; running >= max; running--)
 			status |= reap();
 		if (signalled)
@@ -200,14 +201,28 @@ run_jobs(const struct config *c, long max)
 		sigprocmask(SIG_BLOCK, &set, &old);
 		if ((jobs[i].pid = fork()) < 0)
 			err(1, "fork");
-		if (jobs[i].pid == 0)
+		/*
+		 * Each runner in a process group of its own: it gets a
+		 * signal once, as forward() passes it on, not also from
+		 * whoever signals our group (timeout(1) does), which it
+		 * would take for a second stop.
+		 */
+		if (jobs[i].pid == 0) {
+			setpgid(0, 0);
 			_exit(one(c, jobs[i].file, jobs[i].copy));
+		}
+		setpgid(jobs[i].pid, jobs[i].pid);
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		running++;
 	}
+	for (size_t k = i; k < njobs; k++) {
+		char name[PATH_MAX + 32];
+		job_name(&jobs[k], name, sizeof(name));
+		warnx("%s: not started: stopped by a signal", name);
+	}
 	for (; running > 0; running--)
 		status |= reap();
-	return status || signalled;
+	return status || i < njobs;
 }
 
 static void

@@ -412,6 +412,34 @@ EOS"
 	[ ! -e c.txt ] || fail "c.topo was started"
 }
 
+@test "-n copies under timeout(1): its signal, to pipeline and to the group, stops each copy once, exit 0" {
+	cat >e.topo <<-'EOF2'
+	clock --interval 1ms > @t
+	relay -i @t -o e%d.txt
+	EOF2
+	# timeout sends SIGTERM to pipeline and to its process group;
+	# pipeline passes it on to each copy's runner
+	run timeout --preserve-status -s TERM 2 "$PIPELINE" -n 2 e.topo
+	assert_success
+	assert_line "pipeline: e.topo (copy 0): exited with status 0"
+	assert_line "pipeline: e.topo (copy 1): exited with status 0"
+	for k in 0 1; do
+		n=$(wc -l <"e$k.txt")
+		[ "$n" -ge 10 ] || fail "copy $k: only $n lines"
+		run contiguous "$n" "e$k.txt"
+		assert_success
+	done
+	# one at a time: the copies not started yet are reported, status 1
+	rm -f e?.txt
+	run timeout --preserve-status -s TERM 2 "$PIPELINE" -n 3 \
+	    --max-running 1 e.topo
+	assert_failure 1
+	assert_line "pipeline: e.topo (copy 0): exited with status 0"
+	assert_line "pipeline: e.topo (copy 1): not started: stopped by a signal"
+	assert_line "pipeline: e.topo (copy 2): not started: stopped by a signal"
+	[ ! -e e1.txt ] || fail "copy 1 was started"
+}
+
 @test "--stats: one JSON line of every stage at the end" {
 	run "$PIPELINE" --stats --stats-interval 0 \
 	    -e 'clock --count 5 --interval 1ms > @a # [name=src]' \
