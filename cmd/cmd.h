@@ -53,14 +53,16 @@ _Noreturn void cmd_errc(int status, int code, const char *fmt, ...)
 extern volatile int cmd_stop;
 /*
  * A second SIGINT or SIGTERM ends a command at once (status 1), but not
- * one that the process that sent the first sends within this many
- * milliseconds of it: timeout(1), signalled, sends the signal to its
- * command and to its process group, so that one stop can arrive twice.
- * The time is taken when the handler runs, which on a loaded machine
- * can be tens of milliseconds after the signal was sent (50 ms was
- * exceeded in a check); a terminal's ^C (sent by the kernel) and a
- * signal from another process always count.
+ * one that comes within CMD_STOP_WITH_MS of the first, nor one that the
+ * process that sent the first sends within CMD_STOP_REPEAT_MS of it:
+ * timeout(1), signalled, sends the signal to its command and to its
+ * process group, so that one stop can arrive twice. The time is taken
+ * when the handler runs, which on a loaded machine can be more than 50
+ * ms after the signal was sent (it was, in a check); the sender's own
+ * repeat gets the longer window. A terminal's ^C (sent by the kernel)
+ * and another process's signal get only the shorter one.
  */
+#define CMD_STOP_WITH_MS 50
 #define CMD_STOP_REPEAT_MS 500
 
 /* Whether a stop sent by `from' at now_ms (milliseconds) is the first

@@ -12,12 +12,14 @@ bool
 cmd_stop_repeats(pid_t first_from, uint64_t first_ms, pid_t from,
     uint64_t now_ms)
 {
-	return from != 0 && from == first_from &&
-	    now_ms - first_ms < CMD_STOP_REPEAT_MS;
+	uint64_t gap = now_ms - first_ms;
+
+	return gap < CMD_STOP_WITH_MS || (from != 0 && from == first_from &&
+	    gap < CMD_STOP_REPEAT_MS);
 }
 
-/* The first stop sets cmd_stop; a second one, unless the first's sender
- * sent it with the first (see CMD_STOP_REPEAT_MS), ends the process.
+/* The first stop sets cmd_stop; a second one, unless it came with the
+ * first (see CMD_STOP_REPEAT_MS), ends the process.
  * clock_gettime is async-signal-safe. */
 static void
 cmd_on_stop(int sig, siginfo_t *si, void *uc)

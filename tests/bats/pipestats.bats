@@ -25,9 +25,11 @@ teardown() {
 }
 
 # stop: the ordered stop, then every command stopped; waits for it.
+# The second comes after CMD_STOP_REPEAT_MS (500): one from the same
+# sender before it is the first again.
 stop() {
 	kill -TERM "$PP"
-	sleep 0.2
+	sleep 0.7
 	kill -TERM "$PP" 2>/dev/null
 	wait "$PP" || true
 	PP=
