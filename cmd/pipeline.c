@@ -2,6 +2,7 @@
  * FIFOs. */
 #include <getopt.h>
 #include <libgen.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include "topo.h"
@@ -177,6 +178,16 @@ reap(void)
 	return !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* In a runner: SIGTERM when pipeline ends without stopping it (killed
+ * with SIGKILL), so that it stops as on pipeline's own SIGTERM and
+ * removes its FIFOs; at once if pipeline is already gone. */
+static void
+runner_orphan_stop(pid_t parent)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
+		raise(SIGTERM);
+}
+
 /* Runs every job, at most max at once, each in a process of its own;
  * returns 1 if any failed, or a signal stopped us before all started. */
 static int
@@ -187,6 +198,7 @@ run_jobs(const struct config *c, long max)
 	long running = 0;
 	int status = 0;
 	size_t i;
+	pid_t parent = getpid();
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
@@ -209,6 +221,7 @@ run_jobs(const struct config *c, long max)
 		 */
 		if (jobs[i].pid == 0) {
 			setpgid(0, 0);
+			runner_orphan_stop(parent);
 			_exit(one(c, jobs[i].file, jobs[i].copy));
 		}
 		setpgid(jobs[i].pid, jobs[i].pid);

@@ -440,6 +440,35 @@ EOS"
 	[ ! -e e1.txt ] || fail "copy 1 was started"
 }
 
+@test "-n copies: pipeline killed with SIGKILL, each copy stops as on SIGTERM, its FIFOs removed" {
+	cat >e.topo <<-'EOF2'
+	clock --interval 1ms > @t
+	relay -i @t -o e%d.txt
+	EOF2
+	"$PIPELINE" -n 2 e.topo 2>err &
+	PP=$!
+	wait_until 20 eval '[ -s e0.txt ] && [ -s e1.txt ]' || fail "no output"
+	local runners
+	runners=$(pgrep -P "$PP" | tr '\n' ' ')
+	kill -KILL "$PP"
+	wait "$PP" || :
+	PP=
+	# (if they are not stopped, this stops them, or bats waits for ever)
+	wait_until 20 eval '[ -z "$(ls -A "$TMPDIR")" ]' || {
+		kill -TERM $runners
+		fail "FIFOs left: $(ls -A "$TMPDIR")"
+	}
+	for k in 0 1; do
+		n=$(wc -l <"e$k.txt")
+		run contiguous "$n" "e$k.txt"
+		assert_success
+	done
+	for r in $runners; do
+		wait_until 20 eval '! kill -0 '"$r"' 2>/dev/null' ||
+			fail "runner $r still running"
+	done
+}
+
 @test "--stats: one JSON line of every stage at the end" {
 	run "$PIPELINE" --stats --stats-interval 0 \
 	    -e 'clock --count 5 --interval 1ms > @a # [name=src]' \
