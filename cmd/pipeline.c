@@ -217,7 +217,7 @@ run_jobs(const struct config *c, long max)
 		 * Each runner in a process group of its own: it gets a
 		 * signal once, as forward() passes it on, not also from
 		 * whoever signals our group (timeout(1) does), which it
-		 * would take for a second stop.
+		 * could take for a second stop.
 		 */
 		if (jobs[i].pid == 0) {
 			setpgid(0, 0);

@@ -19,8 +19,8 @@ cmd_stop_repeats(pid_t first_from, uint64_t first_ms, pid_t from,
 }
 
 /* The first stop sets cmd_stop; a second one, unless it came with the
- * first (see CMD_STOP_REPEAT_MS), ends the process.
- * clock_gettime is async-signal-safe. */
+ * first (see CMD_STOP_REPEAT_MS), ends the process. clock_gettime is
+ * async-signal-safe. */
 static void
 cmd_on_stop(int sig, siginfo_t *si, void *uc)
 {
