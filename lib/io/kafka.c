@@ -528,19 +528,9 @@ ksink_record(const struct ksink *k, const ls_msg *m, const void *key,
 	return nvu;
 }
 
-/* The size of the payload of the record vu[0..nvu). */
-static size_t
-ksink_payload_size(const rd_kafka_vu_t *vu, size_t nvu)
-{
-	for (size_t i = 0; i < nvu; i++)
-		if (vu[i].vtype == RD_KAFKA_VTYPE_VALUE)
-			return vu[i].u.mem.size;
-	return 0;
-}
-
 /* Produces the record vu[0..nvu), waiting for deliveries while the local
- * queue is full. Returns librdkafka's code (in *e) through LS_OK, or a
- * failure of the sink. */
+ * queue is full. Returns librdkafka's code (in *e; QUEUE_FULL for a record
+ * the queue cannot hold) through LS_OK, or a failure of the sink. */
 static int
 ksink_produce(struct ksink *k, const rd_kafka_vu_t *vu, size_t nvu,
     rd_kafka_resp_err_t *e, ls_error *err)
@@ -560,15 +550,12 @@ ksink_produce(struct ksink *k, const rd_kafka_vu_t *vu, size_t nvu,
 		 * half empty (trying again as each one comes would build
 		 * and drop a record, headers and all, every time). Full
 		 * with nothing queued is a record bigger than the whole
-		 * queue: no delivery will make room for it.
+		 * queue: no delivery will make room for it, and the code
+		 * goes back as it is.
 		 */
 		int full = rd_kafka_outq_len(k->rk);
 		if (full == 0)
-			return ls__failn(err, LS_ERR_INVAL, 0, k->uri, "a "
-			    "record with a payload of %zu bytes does not fit "
-			    "librdkafka's local queue (-X "
-			    "queue.buffering.max.kbytes)",
-			    ksink_payload_size(vu, nvu));
+			return LS_OK;
 		do {
 			/* stopped: what is queued goes out, or the close
 			 * timeout gives up on it */
@@ -609,6 +596,11 @@ ksink_write(void *ctx, const ls_msg *m, ls_error *err)
 	if ((rc = ksink_produce(k, vu, nvu, &e, err)) != LS_OK)
 		return rc;
 	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+			return ls__failn(err, LS_ERR_INVAL, 0, k->uri, "a "
+			    "record with a payload of %zu bytes does not fit "
+			    "librdkafka's local queue (-X "
+			    "queue.buffering.max.kbytes)", m->len);
 		if (e == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION && part >= 0)
 			return ls__failn(err, LS_ERR_INVAL, 0, k->uri, "topic "
 			    "%s has no partition %ld (shard %llu)",

@@ -412,23 +412,36 @@ EOS"
 	[ ! -e c.txt ] || fail "c.topo was started"
 }
 
-@test "-n copies under timeout(1): its signal, to pipeline and to the group, stops each copy once, exit 0" {
+# copies_topology: e.topo, a clock into a relay writing e<copy>.txt,
+# until stopped.
+copies_topology() {
 	cat >e.topo <<-'EOF2'
 	clock --interval 1ms > @t
 	relay -i @t -o e%d.txt
 	EOF2
+}
+
+# copies_whole MIN: e0.txt and e1.txt each hold the ticks from 0 on, at
+# least MIN of them, none missing or twice.
+copies_whole() {
+	local k n
+	for k in 0 1; do
+		n=$(wc -l <"e$k.txt")
+		[ "$n" -ge "$1" ] || fail "copy $k: only $n lines"
+		run contiguous "$n" "e$k.txt"
+		assert_success
+	done
+}
+
+@test "-n copies under timeout(1): its signal, to pipeline and to the group, stops each copy once, exit 0" {
+	copies_topology
 	# timeout sends SIGTERM to pipeline and to its process group;
 	# pipeline passes it on to each copy's runner
 	run timeout --preserve-status -s TERM 2 "$PIPELINE" -n 2 e.topo
 	assert_success
 	assert_line "pipeline: e.topo (copy 0): exited with status 0"
 	assert_line "pipeline: e.topo (copy 1): exited with status 0"
-	for k in 0 1; do
-		n=$(wc -l <"e$k.txt")
-		[ "$n" -ge 10 ] || fail "copy $k: only $n lines"
-		run contiguous "$n" "e$k.txt"
-		assert_success
-	done
+	copies_whole 10
 	# one at a time: the copies not started yet are reported, status 1
 	rm -f e?.txt
 	run timeout --preserve-status -s TERM 2 "$PIPELINE" -n 3 \
@@ -441,10 +454,7 @@ EOS"
 }
 
 @test "-n copies: pipeline killed with SIGKILL, each copy stops as on SIGTERM, its FIFOs removed" {
-	cat >e.topo <<-'EOF2'
-	clock --interval 1ms > @t
-	relay -i @t -o e%d.txt
-	EOF2
+	copies_topology
 	"$PIPELINE" -n 2 e.topo 2>err &
 	PP=$!
 	wait_until 20 eval '[ -s e0.txt ] && [ -s e1.txt ]' || fail "no output"
@@ -458,11 +468,7 @@ EOS"
 		kill -TERM $runners
 		fail "FIFOs left: $(ls -A "$TMPDIR")"
 	}
-	for k in 0 1; do
-		n=$(wc -l <"e$k.txt")
-		run contiguous "$n" "e$k.txt"
-		assert_success
-	done
+	copies_whole 1
 	for r in $runners; do
 		wait_until 20 eval '! kill -0 '"$r"' 2>/dev/null' ||
 			fail "runner $r still running"
