@@ -37,6 +37,12 @@ struct ls__dl {
  * goes into the error. Returns LS_OK or LS_ERR_INVAL. */
 int ls__dl_load(struct ls__dl *l, const char *name, ls_error *err);
 
+/* The function fn of the library soname if the process has that library
+ * loaded already (as a dependency of one loaded here), or NULL: for
+ * setting such a library up before the one that loaded it does. Cast
+ * to the function's own type to call it. */
+void (*ls__dl_loaded_fn(const char *soname, const char *fn))(void);
+
 #define LS__DL_FIELD(f) __typeof__(f) *f;
 #define LS__DL_NAME(f) #f,
 #define LS__DL_COUNT(f) +1

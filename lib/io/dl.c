@@ -52,3 +52,19 @@ ls__dl_load(struct ls__dl *l, const char *name, ls_error *err)
 		return LS_OK;
 	return ls__failn(err, LS_ERR_INVAL, 0, name, "cannot load %s", l->why);
 }
+
+void
+(*ls__dl_loaded_fn(const char *soname, const char *fn))(void)
+{
+	void *h = dlopen(soname, RTLD_NOW | RTLD_NOLOAD);
+	void *f;
+	void (*fp)(void) = NULL;
+
+	if (h == NULL)
+		return NULL;
+	/* the library stays: what loaded it holds it */
+	if ((f = dlsym(h, fn)) != NULL)
+		memcpy(&fp, &f, sizeof(fp));	/* as in dl_open */
+	dlclose(h);
+	return fp;
+}

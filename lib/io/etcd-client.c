@@ -6,7 +6,6 @@
 #include "io-internal.h"
 
 #ifdef LS_HAVE_CURL
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,17 +160,11 @@ static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static void
 ssh_init_no_crypto(void)
 {
-	void *h = dlopen("libssh2.so.1", RTLD_NOW | RTLD_NOLOAD);
-	void *f;
-	int (*init)(int);
+	int (*init)(int) = (int (*)(int))ls__dl_loaded_fn("libssh2.so.1",
+	    "libssh2_init");
 
-	if (h == NULL)
-		return;
-	if ((f = dlsym(h, "libssh2_init")) != NULL) {
-		memcpy(&init, &f, sizeof(init));
+	if (init != NULL)
 		(void)init(0x0001);
-	}
-	dlclose(h);
 }
 
 static void

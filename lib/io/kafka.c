@@ -29,6 +29,7 @@ ls__kafka_sink(const struct ls__uri *u, const ls_sink_opts *o,
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 
 #include "dl-rdkafka.h"
 
@@ -185,15 +186,46 @@ log_quiet(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 	(void)buf;
 }
 
-static bool
-props_have(const char *const *props, const char *name)
+/* The value of the last -X name=value, or NULL. */
+static const char *
+props_get(const char *const *props, const char *name)
 {
 	size_t n = strlen(name);
+	const char *v = NULL;
 
 	for (; props != NULL && *props != NULL; props++)
 		if (strncmp(*props, name, n) == 0 && (*props)[n] == '=')
-			return true;
-	return false;
+			v = *props + n + 1;
+	return v;
+}
+
+/*
+ * librdkafka's first client initializes Cyrus SASL (sasl_client_init),
+ * which loads every plugin of its directory: on Debian nine, and with
+ * libsasldb Berkeley DB, 0.5 MiB of library pages in a relay writing to
+ * Kafka (peak 8.0 MiB; 8.6 with --headers), though librdkafka uses Cyrus
+ * only for SASL's GSSAPI (its PLAIN, SCRAM and OAUTHBEARER are its own).
+ * Unless -X security.protocol names SASL, the plugin path (libsasl2,
+ * loaded with librdkafka) is set to none before that: Cyrus loads no
+ * plugin. The first client of a process decides.
+ */
+static void
+sasl_plugins_decide(const char *const *props)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static bool decided;
+	const char *proto = props_get(props, "security.protocol");
+	int (*set_path)(int, char *);
+
+	pthread_mutex_lock(&lock);
+	if (!decided && (proto == NULL || strncasecmp(proto, "sasl", 4) != 0)) {
+		set_path = (int (*)(int, char *))ls__dl_loaded_fn(
+		    "libsasl2.so.2", "sasl_set_path");
+		if (set_path != NULL)	/* SASL_PATH_TYPE_PLUGIN */
+			(void)set_path(0, "");
+	}
+	decided = true;
+	pthread_mutex_unlock(&lock);
 }
 
 /* Properties of libstream's own, taken out of -X before librdkafka's:
@@ -246,6 +278,7 @@ conf_make(const char *uri, const struct kuri *u, const char *const *defs,
 
 	if (ls__rdkafka_load(uri, err) != LS_OK)
 		return NULL;
+	sasl_plugins_decide(props);
 	if ((conf = rd_kafka_conf_new()) == NULL) {
 		ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
 		return NULL;
@@ -271,7 +304,7 @@ conf_make(const char *uri, const struct kuri *u, const char *const *defs,
 		} else if (conf_set(conf, uri, name, eq + 1, err) != LS_OK)
 			goto fail;
 	}
-	if (!props_have(props, "debug"))
+	if (props_get(props, "debug") == NULL)
 		rd_kafka_conf_set_log_cb(conf, log_quiet);
 	return conf;
 fail:
@@ -678,18 +711,22 @@ ls__kafka_sink(const struct ls__uri *lu, const ls_sink_opts *o,
 	 * the mock cluster (best and median of 7), and relay without
 	 * headers no more. -X batch.num.messages=N for others.
 	 *
-	 * The local queue holds 2000 records and 1 MiB, not librdkafka's
+	 * The local queue holds 1500 records and 1 MiB, not librdkafka's
 	 * 100000 and 1 GiB: what relay holds no longer grows with the
 	 * stream. Its peak memory writing 1,000,000 records with --headers
-	 * to the mock cluster was 12 to 58 MiB from run to run, and is
-	 * 8.4 to 8.8 MiB with the bound, in the same time; 7 MiB of that
-	 * is the pages of librdkafka, libcrypto and libc it touches, which
-	 * any bound leaves. Batches of 250 so that the queue still fills a
-	 * batch for each of a few partitions: with 1000 records queued
-	 * and batches of 500 over three partitions, each batch waited for
-	 * linger.ms and relay took 5 times as long. linger.ms=1, not 5, for
-	 * the same reason when the keys spread over more partitions than a
-	 * batch a partition fits in the queue: 8 keys into 64 partitions
+	 * to the mock cluster was 12 to 58 MiB from run to run, 8.4 to 8.8
+	 * with a queue of 2000 in the same time; without Cyrus SASL's
+	 * plugins (sasl_plugins_decide) 7.8 to 8.3 with 2000 and 7.4 to 7.8
+	 * with 1500, again in the same time over 3 partitions (8 runs each
+	 * side by side; 8 keys into 64 partitions 1.3 to 1.7 s against 1.1
+	 * to 1.8). 6.5 MiB of that is the pages of librdkafka, libcrypto
+	 * and libc it touches, which any bound leaves. Batches of 250 so
+	 * that the queue still fills a batch for each of a few partitions:
+	 * with 1000 records queued and batches of 500 over three
+	 * partitions, each batch waited for linger.ms and relay took 5
+	 * times as long. linger.ms=1, not 5, for the same reason when the
+	 * keys spread over more partitions than a batch a partition fits
+	 * in the queue: 8 keys into 64 partitions
 	 * took 1.1 to 2.2 s with 5 and 0.9 to 1.1 with 1 (kcat -P 0.9, the
 	 * unbounded queue 0.6: more partitions carry more records a round
 	 * trip, which the bound caps). 1 MiB is more than
@@ -700,7 +737,7 @@ ls__kafka_sink(const struct ls__uri *lu, const ls_sink_opts *o,
 		"max.in.flight", "1",
 		"partitioner", "murmur2_random",
 		"batch.num.messages", "250",
-		"queue.buffering.max.messages", "2000",
+		"queue.buffering.max.messages", "1500",
 		"queue.buffering.max.kbytes", "1024",
 		"linger.ms", "1",
 		NULL

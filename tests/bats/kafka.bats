@@ -445,6 +445,42 @@ group_run() {
 	assert_equal "$(kread k2k '%s\n')" x
 }
 
+# relay_maps KAFKA-OPTION...: relay -o kafka:// to a port nobody listens
+# on, with those -X options, its input held open; prints the shared
+# objects its process maps once its Kafka client is made (librdkafka's
+# threads run: Cyrus SASL is initialized before them) and ends it.
+relay_maps() {
+	local pid rbg port
+	port=$(dead_port)
+	rm -f "$T/r.pid"
+	mkfifo "$T/fifo.$#"
+	exec 6<>"$T/fifo.$#"
+	BG_IN=$T/fifo.$# bg "$T/r.pid" /dev/null "$T/r.err" "$RELAY" \
+	    -o "kafka://127.0.0.1:$port/t" -X libstream.close.timeout.ms=100 \
+	    "$@"
+	rbg=$BG
+	printf 'a\n' >&6
+	wait_until 30 test -s "$T/r.pid" || fail "relay did not start"
+	pid=$(cat "$T/r.pid")
+	wait_until 30 eval '[ "$(ls "/proc/$pid/task" 2>/dev/null |
+	    wc -l)" -gt 2 ]' ||
+	    fail "relay made no Kafka client"
+	awk '{ print $6 }' "/proc/$pid/maps" | sort -u
+	kill -TERM "$pid"
+	wait "$rbg" || true
+	exec 6>&-
+}
+
+@test "Cyrus SASL loads its plugins only when -X security.protocol names SASL" {
+	run relay_maps
+	# libsasl2 comes with librdkafka; its plugins (sasl2/) did too
+	assert_output --partial /libsasl2.so
+	refute_output --partial /sasl2/
+	run relay_maps -X security.protocol=SASL_PLAINTEXT \
+	    -X sasl.mechanisms=PLAIN -X sasl.username=u -X sasl.password=p
+	assert_output --partial /sasl2/
+}
+
 @test "bad kafka URIs are refused at once, naming the URI and what is wrong" {
 	local -a cases=(
 		"kafka://|kafka://: no topic: the form is kafka://HOST:PORT"
