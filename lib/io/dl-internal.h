@@ -37,11 +37,13 @@ struct ls__dl {
  * goes into the error. Returns LS_OK or LS_ERR_INVAL. */
 int ls__dl_load(struct ls__dl *l, const char *name, ls_error *err);
 
+/* A function of a library, cast to its own type to be called. */
+typedef void (*ls__dl_fn)(void);
+
 /* The function fn of the library soname if the process has that library
  * loaded already (as a dependency of one loaded here), or NULL: for
- * setting such a library up before the one that loaded it does. Cast
- * to the function's own type to call it. */
-void (*ls__dl_loaded_fn(const char *soname, const char *fn))(void);
+ * setting such a library up before the one that loaded it does. */
+ls__dl_fn ls__dl_loaded_fn(const char *soname, const char *fn);
 
 #define LS__DL_FIELD(f) __typeof__(f) *f;
 #define LS__DL_NAME(f) #f,

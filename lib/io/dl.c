@@ -53,12 +53,12 @@ ls__dl_load(struct ls__dl *l, const char *name, ls_error *err)
 	return ls__failn(err, LS_ERR_INVAL, 0, name, "cannot load %s", l->why);
 }
 
-void
-(*ls__dl_loaded_fn(const char *soname, const char *fn))(void)
+ls__dl_fn
+ls__dl_loaded_fn(const char *soname, const char *fn)
 {
 	void *h = dlopen(soname, RTLD_NOW | RTLD_NOLOAD);
 	void *f;
-	void (*fp)(void) = NULL;
+	ls__dl_fn fp = NULL;
 
 	if (h == NULL)
 		return NULL;
