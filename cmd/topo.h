@@ -114,6 +114,21 @@ void topo_free(struct topo *t);
  * (0 if every stage ended well). */
 int topo_run(struct topo *t, uint64_t stats_us);
 
+/* --- the runner's guard (cmd/lib/topo-guard.c) --- */
+
+/* Forks the guard of t, whose FIFOs are made: a process that, if the
+ * runner goes before topo_guard_done (killed with SIGKILL), sends
+ * SIGTERM to the sources' first commands still running and removes the
+ * FIFOs and their directory. */
+void topo_guard_start(const struct topo *t);
+
+/* Source stage `stage`'s first command has started as pid, or ended
+ * (pid 0). */
+void topo_guard_source(size_t stage, pid_t pid);
+
+/* The runner is done: the guard ends without doing anything. */
+void topo_guard_done(void);
+
 /* --- the stages' counters for --stats (cmd/lib/topo-stats.c) --- */
 
 /* Before command sg starts: fills vars (3 entries) with LS_STATS_FD

@@ -246,6 +246,8 @@ on_child(ls_loop *l, pid_t pid, int status, void *ctx)
 			st = &R.t->st[i];
 	sg->pid = 0;
 	sg->status = status;
+	if (st->source && sg == st->seg)
+		topo_guard_source((size_t)(st - R.t->st), 0);
 	topo_stats_ended(R.l, sg);
 	if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0) &&
 	    (WIFEXITED(st->status) && WEXITSTATUS(st->status) == 0))
@@ -284,6 +286,8 @@ seg_start(struct topo_stage *st, size_t j, int in, int out)
 	}
 	if (ls_loop_child(R.l, sg->pid, on_child, sg, &e) != LS_OK)
 		errx(1, "%s", e.msg);
+	if (st->source && j == 0)
+		topo_guard_source((size_t)(st - R.t->st), sg->pid);
 	st->running++;
 	return true;
 }
@@ -457,6 +461,7 @@ topo_run(struct topo *t, uint64_t stats_us)
 	if (ls_loop_fd(R.l, R.sig_fd, LS_EV_READ, on_signal, NULL, &e) != 0)
 		errx(1, "%s", e.msg);
 	make_fifos(t);
+	topo_guard_start(t);
 	for (size_t i = 0; i < t->nst; i++)
 		stage_start_all(&t->st[i]);
 	if (stats_us > 0 && stats_us != UINT64_MAX &&
@@ -469,6 +474,7 @@ topo_run(struct topo *t, uint64_t stats_us)
 	if (stats_us > 0)
 		print_stats();
 	remove_fifos(t);
+	topo_guard_done();
 	ls_loop_free(R.l);
 	close(R.null_fd);
 	close(R.sig_fd);

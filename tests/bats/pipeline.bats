@@ -475,6 +475,40 @@ copies_whole() {
 	done
 }
 
+# gone PID: no process PID is running (a zombie no one has reaped yet
+# counts as gone).
+gone() {
+	! kill -0 "$1" 2>/dev/null || [[ "$(ps -o stat= -p "$1")" == Z* ]]
+}
+
+@test "pipeline killed with SIGKILL: its guard stops the source as on SIGTERM, the rest drain, the FIFOs go" {
+	cat >k.topo <<-'EOF2'
+	clock --interval 1ms > @t
+	relay -i @t -o k.txt
+	EOF2
+	"$PIPELINE" k.topo 2>err &
+	PP=$!
+	wait_until 20 test -s k.txt || fail "no output"
+	local kids n
+	# the guard, clock and relay
+	kids=$(pgrep -P "$PP" | tr '\n' ' ')
+	kill -KILL "$PP"
+	wait "$PP" || :
+	PP=
+	# (if they are not stopped, this stops them, or bats waits for ever)
+	for k in $kids; do
+		wait_until 20 gone "$k" || {
+			kill -TERM $kids
+			fail "$(ps -o comm= -p "$k") still running"
+		}
+	done
+	[ -z "$(ls -A "$TMPDIR")" ] || fail "FIFOs left: $(ls -A "$TMPDIR")"
+	# relay wrote every tick clock wrote, each once
+	n=$(wc -l <k.txt)
+	run contiguous "$n" k.txt
+	assert_success
+}
+
 @test "--stats: one JSON line of every stage at the end" {
 	run "$PIPELINE" --stats --stats-interval 0 \
 	    -e 'clock --count 5 --interval 1ms > @a # [name=src]' \
