@@ -6,10 +6,6 @@
 
 #include "ls-internal.h"
 
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
-
 #define JSON_DEPTH 512
 
 static inline size_t
