@@ -938,10 +938,11 @@ flat_find(const unsigned char *p, size_t n, struct quotes qs,
 			end = quote_pop(&qs) + 1;
 		} else {
 			/* ends at the comma before the next key's quote, or
-			 * at the brace */
+			 * at the brace; scanned up to n, not end, so that its
+			 * digits go 16 a compare (it stops at that comma) */
 			size_t q = quote_next(&qs);
 			end = q != QUOTE_NONE ? q - 1 : n - 1;
-			if (end <= s || scalar_end(p, s, end) != end)
+			if (end <= s || scalar_end(p, s, n) != end)
 				return i;
 		}
 		if (end >= n || (p[end] != ',' &&
