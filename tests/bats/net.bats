@@ -56,11 +56,19 @@ clients_now() {
 	[ "$(stat_of clients "$T/$1.err")" = "$2" ]
 }
 
-# a server nobody here wrote, writing what it gets to $T/srv.N
+# serving_tcp: a socket of port $P listens or has a client: socat
+# without fork closes its listener once it has accepted one, which a
+# client trying to connect all the while may do before a look sees it.
+serving_tcp() {
+	[ -n "$(ss -Htan "sport = :$P" | awk '$1 == "LISTEN" || $1 == "ESTAB"')" ]
+}
+
+# a server nobody here wrote, writing what it gets to $T/got.N
 serve() {
 	start "srv$1" socat -u "TCP-LISTEN:$P,reuseaddr,bind=127.0.0.1" \
 	    "OPEN:$T/got.$1,creat,append"
-	wait_until 10 listening_tcp || fail "socat did not listen"
+	wait_until 10 serving_tcp ||
+	    fail "socat did not listen on $P: $(cat "$T/srv$1.err")"
 }
 
 # has TEXT FILE: FILE holds the fixed string TEXT.
