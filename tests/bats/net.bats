@@ -60,7 +60,7 @@ clients_now() {
 # without fork closes its listener once it has accepted one, which a
 # client trying to connect all the while may do before a look sees it.
 serving_tcp() {
-	[ -n "$(ss -Htan "sport = :$P" | awk '$1 == "LISTEN" || $1 == "ESTAB"')" ]
+	[ -n "$(ss -Htn state listening state established "sport = :$P")" ]
 }
 
 # a server nobody here wrote, writing what it gets to $T/got.N
