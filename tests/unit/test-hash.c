@@ -645,7 +645,9 @@ test_json_field_quotes(void **state)
 	    "\"a\\\"k\"", "\"\\u006b\"", "\"k\xc3\xa9\"", "\"kk\"" };
 	static const char *const vals[] = { "1", "-0.5e3", "true", "null",
 	    "{\"k\":[1,\"]\"]}", "[]", "\"\\\"\"", "\"\xe2\x82\xac\"", "01",
-	    "false", "123456", "-", "1.", "2e", "tru", "nul", "\"\"", "0" };
+	    "false", "123456", "-", "1.", "2e", "tru", "nul", "\"\"", "0",
+	    "1234567890123456", "12345678901234567", "00", "-01", "10",
+	    "0123456789012345" };
 	static const char alphabet[] = "{}[]\",:\\ \t1a\x80\x01";
 	unsigned char buf[600];
 	const unsigned char *v1, *v2;
@@ -715,6 +717,54 @@ test_json_field_quotes(void **state)
 	assert_true(tried[0] > 10000 && tried[1] > 10000 && flat > 10000);
 }
 
+/*
+ * A plain key is compared with the name a word at a time (two loads a
+ * side, overlapping, for 4 to 16 bytes), with memcmp beyond: names of
+ * every length up to 40, in flat objects and in ones with a space,
+ * against keys one byte shorter or longer and keys that differ from the
+ * name in any one byte, the decoy before the name.
+ */
+static void
+test_json_field_names(void **state)
+{
+	static const char abc[] = "abcdefghijklmnopqrstuvwxyz0123456789ABCD";
+	char name[48], decoy[48], obj[160];
+	const unsigned char *v;
+	size_t len;
+
+	(void)state;
+	for (size_t n = 1; n < sizeof(abc); n++) {
+		memcpy(name, abc, n);
+		name[n] = '\0';
+		/* j < n: byte j changed; n: one byte longer; n + 1: shorter */
+		for (size_t j = 0; j <= n + 1; j++) {
+			memcpy(decoy, name, n + 1);
+			if (j < n)
+				decoy[j] = '_';
+			else if (j == n)
+				decoy[n] = 'x', decoy[n + 1] = '\0';
+			else
+				decoy[n - 1] = '\0';
+			for (int space = 0; space < 2; space++) {
+				int k = snprintf(obj, sizeof(obj),
+				    "{\"%s\":1,%s\"%s\":\"value\"}", decoy,
+				    space ? " " : "", name);
+				unsigned char *p = dup_exact(
+				    (const unsigned char *)obj, (size_t)k);
+				assert_int_equal(ls_json_field(p, (size_t)k,
+				    name, &v, &len), LS_OK);
+				assert_int_equal(len, 5);
+				assert_memory_equal(v, "value", 5);
+				assert_int_equal(ls_json_field(p, (size_t)k,
+				    decoy, &v, &len), LS_OK);
+				assert_int_equal(len, 1);
+				assert_int_equal(v[0], '1');
+				free(p);
+			}
+		}
+	}
+}
+
 int
 main(void)
 {
@@ -730,6 +780,7 @@ main(void)
 		cmocka_unit_test(test_json_field_prefixes),
 		cmocka_unit_test(test_json_field_mutations),
 		cmocka_unit_test(test_json_field_quotes),
+		cmocka_unit_test(test_json_field_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
