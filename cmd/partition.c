@@ -382,30 +382,44 @@ open_all(struct config *c)
  * hash's loop of divisions runs a number of times that varies with the
  * key, which costs branch mispredictions when many keys come in no order
  * (perf of partition --key field: with 1,000 user ids: 7% of the time),
- * and rendezvous hashing weighs every target. One slot a hash; a slot's
- * last hash wins; a slot of another membership epoch is stale.
+ * and rendezvous hashing weighs every target. A hash may sit in one of
+ * two slots, found by different bits of it, and goes to the second when
+ * the first is taken and the second is free: with one slot a hash, 16%
+ * of make bench's messages by 1,000 user ids found theirs taken by
+ * another (best of 61 runs of 200,000: 34.0 ms; 32.1 with two, where
+ * only a key's first message computes its partition). The hashes and
+ * the partitions are kept apart, 48 KiB where slots of both and the
+ * epoch took 96 KiB. Every slot is emptied when the membership changes
+ * (its epoch).
  */
 #define PICK_SLOTS 4096
-static struct {
-	uint64_t h, epoch;
-	uint32_t part;
-	bool set;
-} picks[PICK_SLOTS];
+static uint64_t pick_h[PICK_SLOTS];
+static uint32_t pick_part[PICK_SLOTS];	/* the partition + 1; 0: empty */
+static uint64_t pick_epoch;
 
 static size_t
 pick(const struct config *c, uint64_t h)
 {
 	size_t i = (size_t)(h ^ h >> 29) & (PICK_SLOTS - 1);
+	size_t k = (size_t)(h >> 40) & (PICK_SLOTS - 1);
 	uint64_t epoch = ms != NULL ? members_epoch(ms) : 0;
+	uint32_t part;
 
-	if (!picks[i].set || picks[i].h != h || picks[i].epoch != epoch) {
-		picks[i].h = h;
-		picks[i].epoch = epoch;
-		picks[i].part = (uint32_t)(ms != NULL ? members_pick(ms, h) :
-		    ls_hash_jump(h, c->n));
-		picks[i].set = true;
+	if (epoch != pick_epoch) {
+		memset(pick_part, 0, sizeof(pick_part));
+		pick_epoch = epoch;
 	}
-	return picks[i].part;
+	if (pick_h[i] == h && pick_part[i] != 0)
+		return pick_part[i] - 1;
+	if (pick_h[k] == h && pick_part[k] != 0)
+		return pick_part[k] - 1;
+	part = (uint32_t)(ms != NULL ? members_pick(ms, h) :
+	    ls_hash_jump(h, c->n));
+	if (pick_part[i] != 0 && pick_part[k] == 0)
+		i = k;
+	pick_h[i] = h;
+	pick_part[i] = part + 1;
+	return part;
 }
 
 /* Routes m to its partition (or to the --missing output). */
