@@ -35,6 +35,7 @@ struct config {
 	ls_outs_opts oo;
 	enum by by;
 	const char *field, *missing_uri, *members;
+	size_t field_len;
 	char **uris;
 	bool kafka, keep_shard;
 	uint32_t n;
@@ -126,6 +127,7 @@ parse_key(struct config *c, const char *arg)
 	else if (strncmp(arg, "field:", 6) == 0 && arg[6] != '\0') {
 		c->by = BY_FIELD;
 		c->field = arg + 6;
+		c->field_len = strlen(c->field);
 	} else
 		cmd_usage("--key: '%s' is not stream, shard or field:NAME",
 		    arg);
@@ -433,8 +435,8 @@ route(const struct config *c, ls_msg *m)
 	int rc;
 
 	if (c->by == BY_FIELD) {
-		if (ls_json_field(m->payload, m->len, c->field, &v, &len) !=
-		    LS_OK) {
+		if (ls_json_field_n(m->payload, m->len, c->field,
+		    c->field_len, &v, &len) != LS_OK) {
 			key = NULL;
 			len = 0;
 		} else

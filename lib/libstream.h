@@ -486,6 +486,12 @@ LS_API uint32_t ls_partition_kafka(const void *key, size_t n,
 LS_API int ls_json_field(const unsigned char *p, size_t n, const char *name,
     const unsigned char **val, size_t *len);
 
+/* As ls_json_field, the name given as name[0..name_len) (its length taken
+ * once by a caller that looks it up in message after message). */
+LS_API int ls_json_field_n(const unsigned char *p, size_t n,
+    const char *name, size_t name_len, const unsigned char **val,
+    size_t *len);
+
 /*
  * Steps through the elements of p[0..n), a JSON array already checked
  * with ls_json_valid: start with *pos = 0; each call sets *val and *len to

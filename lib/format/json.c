@@ -873,9 +873,10 @@ quote_bits(const unsigned char *p, __m128i *bad)
 	    _mm_set1_epi8('"')));
 }
 
-/* The quotes of p[0..w), 16 <= w <= 64, as the bits of a word, 16 bytes
- * a compare (the last the 16 that end at w, the quotes of those before
- * shifted out); their escapes16 into *bad. */
+/* The quotes of p[0..w), w <= 64, as the bits of a word, 16 bytes a
+ * compare (the last the 16 that end at w, the quotes of those before
+ * shifted out: where w is below 16 these start before p, and must be
+ * the caller's); their escapes16 into *bad. */
 static inline __attribute__((always_inline)) uint64_t
 quote_word(const unsigned char *p, size_t w, __m128i *bad)
 {
@@ -890,10 +891,10 @@ quote_word(const unsigned char *p, size_t w, __m128i *bad)
 }
 
 /* Fills qs for p[0..w), 16 <= w <= QUOTE_MAX; false if a byte there
- * rules the stepping out. The first 64 bytes of a longer payload in four
- * fixed compares, and each word's bits put together as they come (an
- * array of the eight blocks' bits, stored and then gathered, took 40
- * instructions more of a lookup in make bench's 98-byte objects). */
+ * rules the stepping out. Each word's bits are put together as they
+ * come, the first 64 bytes of a longer payload in four fixed compares
+ * (an array of the eight blocks' bits, stored and then gathered, took
+ * 40 instructions more of a lookup in make bench's 98-byte objects). */
 static inline __attribute__((always_inline)) bool
 quotes_find(struct quotes *qs, const unsigned char *p, size_t w)
 {
@@ -903,9 +904,7 @@ quotes_find(struct quotes *qs, const unsigned char *p, size_t w)
 		qs->q0 = quote_bits(p, &bad) | quote_bits(p + 16, &bad) << 16 |
 		    quote_bits(p + 32, &bad) << 32 |
 		    quote_bits(p + 48, &bad) << 48;
-		qs->q1 = w == 64 ? 0 : w - 64 < 16 ?
-		    quote_bits(p + w - 16, &bad) >> (80 - w) :
-		    quote_word(p + 64, w - 64, &bad);
+		qs->q1 = quote_word(p + 64, w - 64, &bad);
 	} else {
 		qs->q0 = quote_word(p, w, &bad);
 		qs->q1 = 0;
@@ -1091,8 +1090,15 @@ LS_API int
 ls_json_field(const unsigned char *p, size_t n, const char *name,
     const unsigned char **val, size_t *len)
 {
+	return ls_json_field_n(p, n, name, strlen(name), val, len);
+}
+
+LS_API int
+ls_json_field_n(const unsigned char *p, size_t n, const char *name,
+    size_t name_len, const unsigned char **val, size_t *len)
+{
 	size_t i = skip_ws(p, 0, n), v = 0, e = 0;
-	struct field_name f = { (const unsigned char *)name, strlen(name) };
+	struct field_name f = { (const unsigned char *)name, name_len };
 
 	/* not an object, or an empty one: no such member, valid or not */
 	if (i >= n || p[i] != '{')

@@ -765,6 +765,39 @@ test_json_field_names(void **state)
 	}
 }
 
+/* ls_json_field_n takes the name's length, not its NUL: a prefix of a
+ * longer string names the shorter key, in a flat object and in one with
+ * white space; a length past a key's end or short of it matches nothing. */
+static void
+test_json_field_n(void **state)
+{
+	static const char *const objs[] = {
+	    "{\"user_idx\":1,\"user_id\":\"u7\",\"n\":3}",
+	    "{ \"user_idx\" : 1 , \"user_id\" : \"u7\" , \"n\" : 3 }",
+	    "{\"user_idx\":1,\"user\\u005fid\":\"u7\",\"n\":3}" };
+	const unsigned char *v;
+	size_t len;
+
+	(void)state;
+	for (size_t i = 0; i < NELEM(objs); i++) {
+		size_t n = strlen(objs[i]);
+		unsigned char *p = dup_exact(objs[i], n);
+		assert_int_equal(ls_json_field_n(p, n, "user_id_and_more", 7,
+		    &v, &len), LS_OK);
+		assert_int_equal(len, 2);
+		assert_memory_equal(v, "u7", 2);
+		assert_int_equal(ls_json_field_n(p, n, "user_idx and more", 8,
+		    &v, &len), LS_OK);
+		assert_int_equal(len, 1);
+		assert_int_equal(v[0], '1');
+		assert_int_equal(ls_json_field_n(p, n, "user_i", 6, &v, &len),
+		    LS_END);
+		assert_int_equal(ls_json_field_n(p, n, "user_idxy", 9, &v,
+		    &len), LS_END);
+		free(p);
+	}
+}
+
 int
 main(void)
 {
@@ -781,6 +814,7 @@ main(void)
 		cmocka_unit_test(test_json_field_mutations),
 		cmocka_unit_test(test_json_field_quotes),
 		cmocka_unit_test(test_json_field_names),
+		cmocka_unit_test(test_json_field_n),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
