@@ -550,8 +550,8 @@ restart_at(ls_ss_reader *r, size_t i)
 		struct vmsg *v = &r->win[j];
 		const struct ls__stream *s = &r->vs.v[v->idx];
 		size_t idx;
-		if (ls__streams_find(&t, s->key, s->klen, s->shard, true,
-		    &idx) < 0) {
+		if (ls__streams_find(&t, ls__streams_key(&r->vs, s), s->klen,
+		    s->shard, true, &idx) < 0) {
 			ls__streams_free(&t);
 			return -1;
 		}

@@ -131,7 +131,7 @@ write_beacon(ls_ss_writer *w, uint32_t remaining, ls_error *err)
 		const struct ls__stream *s = &t->v[order[(first + i) % t->n]];
 		size_t k = 0;
 		item[k++] = (unsigned char)s->klen;
-		memcpy(item + k, s->key, s->klen);
+		memcpy(item + k, ls__streams_key(t, s), s->klen);
 		k += s->klen;
 		ls__put64(item + k, s->shard);
 		ls__put64(item + k + 8, s->seq);

@@ -4,6 +4,13 @@
 
 #include "libstream.h"
 
+/*
+ * One cache line a stream: the key's bytes are kept apart, in the table's
+ * keys (its first and last 8 bytes, which a lookup compares, are in w).
+ * With the key inline (LS_KEY_MAX bytes) a stream took 320 bytes: 10,000
+ * keys made 3.2 MB of table, a cache miss or two a message, and 200,000
+ * keys 64 MB (partition) and 128 MB (relay -o .ss, two tables).
+ */
 struct ls__stream {
 	uint64_t shard;
 	uint64_t seq;		/* highest sequence */
@@ -11,17 +18,20 @@ struct ls__stream {
 	uint64_t w[2];		/* the key's first and last 8 bytes */
 	uint32_t after;		/* the stream found after it last time */
 	uint32_t next;		/* the same, if so the time before too */
+	uint32_t koff;		/* its key: keys[koff..koff + klen), a NUL */
+	uint32_t hash;		/* of (key, shard): a rehash reads it */
 	uint16_t crc;		/* running checksum */
+	uint8_t klen;		/* at most LS_KEY_MAX */
 	bool fresh;		/* no message counted yet */
 	bool unknown;		/* verifier: state not known (after a skip) */
 	bool spent;		/* line sources: seq is past 2^64 - 1 */
-	size_t klen;
-	char key[LS_KEY_MAX + 7];
 };
 
 struct ls__streams {
-	struct ls__stream *v;
+	struct ls__stream *v;	/* aligned to a cache line */
 	size_t n, cap;
+	char *keys;		/* every stream's key and a NUL, in turn */
+	size_t keys_len, keys_cap;
 	uint32_t *ht;		/* open addressing, UINT32_MAX is empty */
 	size_t hcap;
 	uint32_t *order;	/* indices sorted by (key, shard) */
@@ -29,6 +39,14 @@ struct ls__streams {
 	uint32_t *spare;	/* room for a merge into order */
 	size_t last;		/* index found last, whose next is a guess */
 };
+
+/* The key of stream s of t, NUL-terminated; it moves when a stream is
+ * added. */
+static inline const char *
+ls__streams_key(const struct ls__streams *t, const struct ls__stream *s)
+{
+	return t->keys + s->koff;
+}
 
 /* Finds (key, shard); inserts it when asked. Returns 1 found or inserted
  * (*idx set), 0 not found, -1 out of memory. */

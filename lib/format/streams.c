@@ -64,10 +64,14 @@ hash(const uint64_t w[2], const char *key, size_t klen, uint64_t shard)
 	return (uint32_t)(h ^ h >> 32);
 }
 
+_Static_assert(sizeof(struct ls__stream) == 64, "a stream, a cache line");
+_Static_assert(LS_KEY_MAX <= UINT8_MAX, "a key's length in a byte");
+
 void
 ls__streams_clear(struct ls__streams *t)
 {
 	t->n = 0;
+	t->keys_len = 0;
 	t->last = SIZE_MAX;
 	t->nsorted = 0;
 	if (t->ht != NULL)
@@ -78,6 +82,7 @@ void
 ls__streams_free(struct ls__streams *t)
 {
 	free(t->v);
+	free(t->keys);
 	free(t->ht);
 	free(t->order);
 	free(t->spare);
@@ -93,8 +98,7 @@ rehash(struct ls__streams *t, size_t hcap)
 		return -1;
 	memset(ht, 0xff, hcap * sizeof(*ht));
 	for (size_t i = 0; i < t->n; i++) {
-		struct ls__stream *s = &t->v[i];
-		size_t j = hash(s->w, s->key, s->klen, s->shard) & (hcap - 1);
+		size_t j = t->v[i].hash & (hcap - 1);
 		while (ht[j] != UINT32_MAX)
 			j = (j + 1) & (hcap - 1);
 		ht[j] = (uint32_t)i;
@@ -105,18 +109,18 @@ rehash(struct ls__streams *t, size_t hcap)
 	return 0;
 }
 
-/* Is s the stream (key, shard) of words w? Beyond 16 bytes, the words
- * between them too (compared here: a call to memcmp would make every
- * lookup save registers). */
+/* Is s of t the stream (key, shard) of words w? Beyond 16 bytes, the
+ * words between them too (compared here: a call to memcmp would make
+ * every lookup save registers). */
 static bool
-same(const struct ls__stream *s, const uint64_t w[2], const char *key,
-    size_t klen, uint64_t shard)
+same(const struct ls__streams *t, const struct ls__stream *s,
+    const uint64_t w[2], const char *key, size_t klen, uint64_t shard)
 {
 	if (s->w[0] != w[0] || s->w[1] != w[1] || s->shard != shard ||
 	    s->klen != klen)
 		return false;
 	for (size_t i = 8; i + 8 < klen; i += 8)
-		if (load64(s->key + i) != load64(key + i))
+		if (load64(ls__streams_key(t, s) + i) != load64(key + i))
 			return false;
 	return true;
 }
@@ -125,48 +129,66 @@ same(const struct ls__stream *s, const uint64_t w[2], const char *key,
  * a call cost 15 instructions of 120 (callgrind, 8 keys in random
  * order). */
 static inline __attribute__((always_inline)) size_t
-slot(const struct ls__streams *t, const uint64_t w[2], const char *key,
-    size_t klen, uint64_t shard)
+slot(const struct ls__streams *t, uint32_t h, const uint64_t w[2],
+    const char *key, size_t klen, uint64_t shard)
 {
-	size_t j = hash(w, key, klen, shard) & (t->hcap - 1);
+	size_t j = h & (t->hcap - 1);
 
 	while (t->ht[j] != UINT32_MAX &&
-	    !same(&t->v[t->ht[j]], w, key, klen, shard))
+	    !same(t, &t->v[t->ht[j]], w, key, klen, shard))
 		j = (j + 1) & (t->hcap - 1);
 	return j;
 }
 
-/* Adds (key, shard), which is not in t, as stream t->n. */
+/* Room for stream t->n: the streams (on cache lines) and their order
+ * grown together. */
 static int
-add(struct ls__streams *t, const uint64_t w[2], const char *key,
+grow(struct ls__streams *t)
+{
+	size_t cap = t->cap ? t->cap * 2 : 16;
+	struct ls__stream *v;
+	uint32_t *order;
+
+	if (cap > UINT32_MAX / 4 ||
+	    (v = aligned_alloc(64, cap * sizeof(*v))) == NULL)
+		return -1;
+	if (t->n > 0)
+		memcpy(v, t->v, t->n * sizeof(*v));
+	free(t->v);
+	t->v = v;
+	if ((order = reallocarray(t->order, cap, sizeof(*order))) == NULL)
+		return -1;
+	t->order = order;
+	if ((order = reallocarray(t->spare, cap, sizeof(*order))) == NULL)
+		return -1;
+	t->spare = order;
+	t->cap = cap;
+	return 0;
+}
+
+/* Adds (key, shard), of hash h, which is not in t, as stream t->n. */
+static int
+add(struct ls__streams *t, uint32_t h, const uint64_t w[2], const char *key,
     size_t klen, uint64_t shard)
 {
 	struct ls__stream *s;
 
 	if (t->hcap == 0 && rehash(t, 64) != 0)
 		return -1;
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 16;
-		struct ls__stream *v;
-		uint32_t *order;
-		if (cap > UINT32_MAX / 4 ||
-		    (v = reallocarray(t->v, cap, sizeof(*v))) == NULL)
-			return -1;
-		t->v = v;
-		if ((order = reallocarray(t->order, cap, sizeof(*order))) ==
-		    NULL)
-			return -1;
-		t->order = order;
-		if ((order = reallocarray(t->spare, cap, sizeof(*order))) ==
-		    NULL)
-			return -1;
-		t->spare = order;
-		t->cap = cap;
-	}
+	if (t->n == t->cap && grow(t) != 0)
+		return -1;
+	if (klen > LS_KEY_MAX || t->keys_len + klen + 1 > UINT32_MAX ||
+	    (t->keys_len + klen + 1 > t->keys_cap &&
+	    ls__grow((unsigned char **)&t->keys, &t->keys_cap,
+	    t->keys_len + klen + 1) != 0))
+		return -1;
 	s = &t->v[t->n];
-	memcpy(s->key, key, klen);
-	s->key[klen] = '\0';
-	s->klen = klen;
+	s->koff = (uint32_t)t->keys_len;
+	memcpy(t->keys + t->keys_len, key, klen);
+	t->keys[t->keys_len + klen] = '\0';
+	t->keys_len += klen + 1;
+	s->klen = (uint8_t)klen;
+	s->hash = h;
 	s->shard = shard;
 	s->w[0] = w[0];
 	s->w[1] = w[1];
@@ -177,7 +199,7 @@ add(struct ls__streams *t, const uint64_t w[2], const char *key,
 	s->fresh = true;
 	s->unknown = false;
 	s->spent = false;
-	t->ht[slot(t, w, key, klen, shard)] = (uint32_t)t->n++;
+	t->ht[slot(t, h, w, key, klen, shard)] = (uint32_t)t->n++;
 	if (t->n * 2 > t->hcap && rehash(t, t->hcap * 2) != 0)
 		return -1;
 	return 0;
@@ -189,17 +211,19 @@ lookup(struct ls__streams *t, const char *key, size_t klen, uint64_t shard,
     bool insert, size_t *idx)
 {
 	uint64_t w[2];
+	uint32_t h;
 	size_t i = t->n;
 
 	key_words(key, klen, w);
+	h = hash(w, key, klen, shard);
 	if (t->hcap != 0) {
-		size_t j = slot(t, w, key, klen, shard);
+		size_t j = slot(t, h, w, key, klen, shard);
 		i = t->ht[j] != UINT32_MAX ? t->ht[j] : t->n;
 	}
 	if (i == t->n) {
 		if (!insert)
 			return 0;
-		if (add(t, w, key, klen, shard) != 0)
+		if (add(t, h, w, key, klen, shard) != 0)
 			return -1;
 	}
 	if (t->last < t->n) {
@@ -211,25 +235,28 @@ lookup(struct ls__streams *t, const char *key, size_t klen, uint64_t shard,
 	return 1;
 }
 
-/* Is s the stream (key, shard)? For the guess of ls__streams_find, which
- * has no words of key to compare: the key read as key_words() does. */
+/* Is s of t the stream (key, shard)? For the guess of ls__streams_find,
+ * which has no words of key to compare: the key read as key_words() does,
+ * a word at a time (through key_words and same, the guess of relay -o .ss
+ * took 29 instructions more a lookup). */
 static bool
-same_key(const struct ls__stream *s, const char *key, size_t klen,
-    uint64_t shard)
+same_key(const struct ls__streams *t, const struct ls__stream *s,
+    const char *key, size_t klen, uint64_t shard)
 {
+	const unsigned char *u = (const unsigned char *)key;
+
 	if (s->klen != klen || s->shard != shard)
 		return false;
 	if (klen < 4)	/* bytes 0, klen / 2 and klen - 1 are all of them */
-		return klen == 0 || (s->key[0] == key[0] &&
-		    s->key[klen - 1] == key[klen - 1] &&
-		    s->key[klen / 2] == key[klen / 2]);
+		return s->w[0] == (klen == 0 ? 0 : (u[0] |
+		    (uint64_t)u[klen / 2] << 8 | (uint64_t)u[klen - 1] << 16));
 	if (klen < 8)
-		return load32(key) == load32(s->key) &&
-		    load32(key + klen - 4) == load32(s->key + klen - 4);
+		return s->w[0] == (load32(key) |
+		    (uint64_t)load32(key + klen - 4) << 32);
 	if (load64(key) != s->w[0] || load64(key + klen - 8) != s->w[1])
 		return false;
 	for (size_t i = 8; i + 8 < klen; i += 8)
-		if (load64(s->key + i) != load64(key + i))
+		if (load64(ls__streams_key(t, s) + i) != load64(key + i))
 			return false;
 	return true;
 }
@@ -250,7 +277,7 @@ ls__streams_find(struct ls__streams *t, const char *key, size_t klen,
 	if (t->last >= t->n)
 		return lookup(t, key, klen, shard, insert, idx);
 	p = t->v[t->last].next;
-	if (p < t->n && same_key(&t->v[p], key, klen, shard)) {
+	if (p < t->n && same_key(t, &t->v[p], key, klen, shard)) {
 		*idx = t->last = p;
 		return 1;
 	}
@@ -278,10 +305,11 @@ static _Thread_local struct ls__streams *sort_table;
 
 /* Of streams x and y, -1 if x goes first by (key bytes, shard). */
 static int
-cmp_streams(const struct ls__stream *x, const struct ls__stream *y)
+cmp_streams(const struct ls__streams *t, const struct ls__stream *x,
+    const struct ls__stream *y)
 {
 	size_t n = x->klen < y->klen ? x->klen : y->klen;
-	int c = memcmp(x->key, y->key, n);
+	int c = memcmp(ls__streams_key(t, x), ls__streams_key(t, y), n);
 
 	if (c != 0)
 		return c;
@@ -295,7 +323,7 @@ cmp_streams(const struct ls__stream *x, const struct ls__stream *y)
 static int
 cmp_stream(const void *a, const void *b)
 {
-	return cmp_streams(&sort_table->v[*(const uint32_t *)a],
+	return cmp_streams(sort_table, &sort_table->v[*(const uint32_t *)a],
 	    &sort_table->v[*(const uint32_t *)b]);
 }
 
@@ -307,7 +335,7 @@ merge(struct ls__streams *t, size_t k)
 	size_t i = 0, j = k, m = 0;
 
 	while (i < k && j < t->n)
-		o[m++] = cmp_streams(&t->v[a[j]], &t->v[a[i]]) < 0 ?
+		o[m++] = cmp_streams(t, &t->v[a[j]], &t->v[a[i]]) < 0 ?
 		    a[j++] : a[i++];
 	while (i < k)
 		o[m++] = a[i++];

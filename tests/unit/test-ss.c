@@ -2107,7 +2107,8 @@ sort_rounds(void *arg)
 		}
 		const uint32_t *o = ls__streams_sorted(&t);
 		for (size_t i = 1; i < t.n; i++)
-			if (strcmp(t.v[o[i - 1]].key, t.v[o[i]].key) >= 0) {
+			if (strcmp(ls__streams_key(&t, &t.v[o[i - 1]]),
+			    ls__streams_key(&t, &t.v[o[i]])) >= 0) {
 				so->bad++;
 				break;
 			}
@@ -2132,6 +2133,83 @@ test_streams_sort_threads(void **state)
 	pthread_join(tb, NULL);
 	assert_int_equal(a.bad, 0);
 	assert_int_equal(b.bad, 0);
+}
+
+/* Key i of test_streams_many: i % (LS_KEY_MAX + 1) bytes, or as many as
+ * i's digits, those in the middle of '.' filler (so that long keys differ
+ * only between their first and last 8 bytes); its shard i % 3. */
+static size_t
+many_key(size_t i, char *key)
+{
+	char d[24];
+	size_t nd = (size_t)snprintf(d, sizeof(d), "%zu", i);
+	size_t n = i % (LS_KEY_MAX + 1);
+
+	if (n < nd)
+		n = nd;
+	memset(key, '.', n);
+	memcpy(key + (n - nd) / 2, d, nd);
+	key[n] = '\0';
+	return n;
+}
+
+/* A table of 60,000 streams of every key length: each found again at the
+ * index it was added as, in turn and out of order, with its key's bytes
+ * (kept apart from the streams) intact after every growth; a key one
+ * byte off, or another shard, not found; sorted by bytes then shard;
+ * emptied and filled again; the streams on cache lines. */
+static void
+test_streams_many(void **state)
+{
+	enum { N = 60000 };
+	struct ls__streams t;
+	char key[LS_KEY_MAX + 1];
+	size_t idx, n;
+
+	(void)state;
+	memset(&t, 0, sizeof(t));
+	t.last = SIZE_MAX;
+	for (int round = 0; round < 2; round++) {
+		ls__streams_clear(&t);
+		for (size_t i = 0; i < N; i++) {
+			n = many_key(i, key);
+			assert_int_equal(ls__streams_find(&t, key, n, i % 3,
+			    true, &idx), 1);
+			assert_int_equal(idx, i);
+		}
+		assert_int_equal(t.n, N);
+		assert_int_equal((uintptr_t)t.v % 64, 0);
+		for (size_t k = 0; k < 2 * N; k++) {
+			/* in turn, then scattered */
+			size_t i = k < N ? k : (k * 7919) % N;
+			n = many_key(i, key);
+			assert_int_equal(ls__streams_find(&t, key, n, i % 3,
+			    false, &idx), 1);
+			assert_int_equal(idx, i);
+			assert_int_equal(t.v[i].klen, n);
+			assert_memory_equal(ls__streams_key(&t, &t.v[i]), key,
+			    n + 1);
+			assert_int_equal(ls__streams_find(&t, key, n,
+			    i % 3 + 1, false, &idx), 0);
+			if (n == 0)
+				continue;
+			key[n / 2] ^= 0x20;
+			assert_int_equal(ls__streams_find(&t, key, n, i % 3,
+			    false, &idx), 0);
+			key[n / 2] ^= 0x20;
+		}
+		const uint32_t *o = ls__streams_sorted(&t);
+		for (size_t i = 1; i < t.n; i++) {
+			const struct ls__stream *x = &t.v[o[i - 1]];
+			const struct ls__stream *y = &t.v[o[i]];
+			size_t m = x->klen < y->klen ? x->klen : y->klen;
+			int c = memcmp(ls__streams_key(&t, x),
+			    ls__streams_key(&t, y), m);
+			assert_true(c < 0 || (c == 0 && (x->klen < y->klen ||
+			    (x->klen == y->klen && x->shard < y->shard))));
+		}
+	}
+	ls__streams_free(&t);
 }
 
 int
@@ -2162,6 +2240,7 @@ main(void)
 		cmocka_unit_test(test_key_bytes),
 		cmocka_unit_test(test_crc16_word),
 		cmocka_unit_test(test_streams_sort_threads),
+		cmocka_unit_test(test_streams_many),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
