@@ -30,7 +30,7 @@ struct ls__stream {
 struct ls__streams {
 	struct ls__stream *v;	/* aligned to a cache line */
 	size_t n, cap;
-	char *keys;		/* every stream's key and a NUL, in turn */
+	unsigned char *keys;	/* every stream's key and a NUL, in turn */
 	size_t keys_len, keys_cap;
 	uint32_t *ht;		/* open addressing, UINT32_MAX is empty */
 	size_t hcap;
@@ -45,11 +45,11 @@ struct ls__streams {
 static inline const char *
 ls__streams_key(const struct ls__streams *t, const struct ls__stream *s)
 {
-	return t->keys + s->koff;
+	return (const char *)t->keys + s->koff;
 }
 
-/* Finds (key, shard); inserts it when asked. Returns 1 found or inserted
- * (*idx set), 0 not found, -1 out of memory. */
+/* Finds (key, shard), key not in t's own keys; inserts it when asked.
+ * Returns 1 found or inserted (*idx set), 0 not found, -1 out of memory. */
 int ls__streams_find(struct ls__streams *t, const char *key, size_t klen,
     uint64_t shard, bool insert, size_t *idx);
 /* Counts a message of stream idx. */

@@ -178,9 +178,7 @@ add(struct ls__streams *t, uint32_t h, const uint64_t w[2], const char *key,
 	if (t->n == t->cap && grow(t) != 0)
 		return -1;
 	if (klen > LS_KEY_MAX || t->keys_len + klen + 1 > UINT32_MAX ||
-	    (t->keys_len + klen + 1 > t->keys_cap &&
-	    ls__grow((unsigned char **)&t->keys, &t->keys_cap,
-	    t->keys_len + klen + 1) != 0))
+	    ls__grow(&t->keys, &t->keys_cap, t->keys_len + klen + 1) != 0)
 		return -1;
 	s = &t->v[t->n];
 	s->koff = (uint32_t)t->keys_len;
