@@ -59,6 +59,7 @@ static uint64_t timeout_ms, backoff_min = 100, backoff_max = 10000;
 static unsigned retries = 3;
 static bool stop_on_error, keep_meta, by_field, by_stream;
 static const char *field;
+static size_t field_len;	/* taken once, not a message */
 
 static struct group **groups;	/* open addressing, by hash */
 static size_t ngroups, groups_cap;
@@ -700,8 +701,8 @@ add(const ls_msg *m)
 	if (by_stream)
 		g = group_for(m->key, m->key_len);
 	else if (by_field)
-		g = ls_json_field(m->payload, m->len, field, &v, &vlen) ==
-		    LS_OK ? group_for(v, vlen) : group_for("", 0);
+		g = ls_json_field_n(m->payload, m->len, field, field_len, &v,
+		    &vlen) == LS_OK ? group_for(v, vlen) : group_for("", 0);
 	if ((rc = encode(m, &e)) != LS_OK) {
 		if (rc != LS_ERR_NOTLINE)
 			fail_output(&e);
@@ -1092,6 +1093,7 @@ batch_option(int ch, const char *arg)
 		else if (strncmp(arg, "field:", 6) == 0 && arg[6] != '\0') {
 			by_field = true;
 			field = arg + 6;
+			field_len = strlen(field);
 		} else
 			cmd_usage("--by: '%s' is not stream or field:NAME",
 			    arg);

@@ -109,20 +109,26 @@ rehash(struct ls__streams *t, size_t hcap)
 	return 0;
 }
 
-/* Is s of t the stream (key, shard) of words w? Beyond 16 bytes, the
- * words between them too (compared here: a call to memcmp would make
- * every lookup save registers). */
-static bool
-same(const struct ls__streams *t, const struct ls__stream *s,
-    const uint64_t w[2], const char *key, size_t klen, uint64_t shard)
+/* Do the bytes of key between its first and last 8 (beyond 16 bytes)
+ * match those of s in t? Compared here: a call to memcmp would make
+ * every lookup save registers. */
+static inline bool
+middle_same(const struct ls__streams *t, const struct ls__stream *s,
+    const char *key, size_t klen)
 {
-	if (s->w[0] != w[0] || s->w[1] != w[1] || s->shard != shard ||
-	    s->klen != klen)
-		return false;
 	for (size_t i = 8; i + 8 < klen; i += 8)
 		if (load64(ls__streams_key(t, s) + i) != load64(key + i))
 			return false;
 	return true;
+}
+
+/* Is s of t the stream (key, shard) of words w? */
+static bool
+same(const struct ls__streams *t, const struct ls__stream *s,
+    const uint64_t w[2], const char *key, size_t klen, uint64_t shard)
+{
+	return s->w[0] == w[0] && s->w[1] == w[1] && s->shard == shard &&
+	    s->klen == klen && middle_same(t, s, key, klen);
 }
 
 /* Slot of ht where (key, shard) is or would go; inline in lookup, where
@@ -251,12 +257,8 @@ same_key(const struct ls__streams *t, const struct ls__stream *s,
 	if (klen < 8)
 		return s->w[0] == (load32(key) |
 		    (uint64_t)load32(key + klen - 4) << 32);
-	if (load64(key) != s->w[0] || load64(key + klen - 8) != s->w[1])
-		return false;
-	for (size_t i = 8; i + 8 < klen; i += 8)
-		if (load64(ls__streams_key(t, s) + i) != load64(key + i))
-			return false;
-	return true;
+	return load64(key) == s->w[0] && load64(key + klen - 8) == s->w[1] &&
+	    middle_same(t, s, key, klen);
 }
 
 /*

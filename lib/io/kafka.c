@@ -358,6 +358,7 @@ struct ksink {
 	const ls_sink_opts *o;
 	unsigned char *keybuf;	/* an unescaped --key field */
 	size_t keycap;
+	size_t key_field_len;	/* strlen of o->key_field, taken once */
 	uint32_t close_ms;	/* see close_wait */
 	uint64_t written;	/* messages produced */
 	uint64_t delivered;	/* delivery reports of success */
@@ -488,7 +489,8 @@ ksink_key(struct ksink *k, const ls_msg *m, const void **key, size_t *klen,
 		return LS_OK;
 	*key = NULL;
 	*klen = 0;
-	if (ls_json_field(m->payload, m->len, k->o->key_field, &v, &n) != LS_OK)
+	if (ls_json_field_n(m->payload, m->len, k->o->key_field,
+	    k->key_field_len, &v, &n) != LS_OK)
 		return LS_OK;
 	*key = v;
 	*klen = n;
@@ -754,6 +756,8 @@ ls__kafka_sink(const struct ls__uri *lu, const ls_sink_opts *o,
 		return ls__fail(err, LS_ERR_NOMEM, 0, "out of memory");
 	}
 	k->o = o;
+	if (o->key_field != NULL)
+		k->key_field_len = strlen(o->key_field);
 	k->fail_part = -1;
 	k->close_ms = CLOSE_MS;
 	if (o->maxlen > 0) {
