@@ -24,6 +24,7 @@
 	X(curl_easy_cleanup) \
 	X(curl_easy_getinfo) \
 	X(curl_easy_init) \
+	X(curl_easy_pause) \
 	X(curl_easy_perform) \
 	X(curl_easy_setopt) \
 	X(curl_easy_strerror) \
@@ -43,6 +44,7 @@ LS__DL_DECLARE(ls__curl, LS__CURL_FNS)
 #define curl_easy_cleanup(...) (*ls__curl.curl_easy_cleanup)(__VA_ARGS__)
 #define curl_easy_getinfo(...) (*ls__curl.curl_easy_getinfo)(__VA_ARGS__)
 #define curl_easy_init(...) (*ls__curl.curl_easy_init)(__VA_ARGS__)
+#define curl_easy_pause(...) (*ls__curl.curl_easy_pause)(__VA_ARGS__)
 #define curl_easy_perform(...) (*ls__curl.curl_easy_perform)(__VA_ARGS__)
 #define curl_easy_setopt(...) (*ls__curl.curl_easy_setopt)(__VA_ARGS__)
 #define curl_easy_strerror(...) (*ls__curl.curl_easy_strerror)(__VA_ARGS__)

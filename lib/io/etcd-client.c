@@ -15,7 +15,6 @@
 LS__DL_DEFINE(ls__curl, LS_SONAME_CURL, LS_PKG_CURL, LS__CURL_FNS)
 
 #define ECONNECT_S 10L		/* connect timeout */
-#define EREQUEST_S 30L		/* a request's whole time, at most */
 
 static const char b64[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -180,6 +179,10 @@ on_data(char *p, size_t size, size_t n, void *ctx)
 	struct ls__ebuf *b = ctx;
 
 	n *= size;
+	if (b->stop_at != 0 && b->len >= b->stop_at) {
+		b->paused = true;
+		return CURL_WRITEFUNC_PAUSE;
+	}
 	if (b->len + n > LS__ETCD_RESP_MAX ||
 	    ls__grow(&b->p, &b->cap, b->len + n + 1) != 0) {
 		b->over = true;
@@ -295,36 +298,43 @@ ls__etcd_close(struct ls__etcd *c)
 }
 
 int
-ls__etcd_call(struct ls__etcd *c, const char *path, const char *what,
-    ls_error *err)
+ls__etcd_check(const struct ls__etcd *c, CURL *h, CURLcode rc,
+    const struct ls__ebuf *resp, const char *what, ls_error *err)
 {
-	char url[sizeof(c->base) + 64], why[LS_ERRMSG_MAX];
+	char why[LS_ERRMSG_MAX];
 	long status = 0;
-	CURLcode rc;
 
-	snprintf(url, sizeof(url), "%s%s", c->base, path);
-	curl_easy_setopt(c->h, CURLOPT_URL, url);
-	curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, (char *)c->body.p);
-	curl_easy_setopt(c->h, CURLOPT_POSTFIELDSIZE, (long)c->body.len);
-	curl_easy_setopt(c->h, CURLOPT_TIMEOUT, EREQUEST_S);
-	c->resp.len = 0;
-	c->resp.over = false;
-	rc = curl_easy_perform(c->h);
-	if (c->resp.over)
+	if (resp->over)
 		return ls__failn(err, LS_ERR_IO, 0, ls__etcd_name(c), "%s: a response "
 		    "larger than %u MiB", what, LS__ETCD_RESP_MAX >> 20);
 	if (rc != CURLE_OK)
 		return ls__failn(err, LS_ERR_IO, 0, ls__etcd_name(c), "%s: %s", what,
 		    curl_easy_strerror(rc));
-	curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);
-	if (ls__etcd_resp_error(c->resp.p, c->resp.len, why,
-	    sizeof(why)) != NULL)
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	if (ls__etcd_resp_error(resp->p, resp->len, why, sizeof(why)) != NULL)
 		return ls__failn(err, LS_ERR_IO, 0, ls__etcd_name(c), "%s: %s", what,
 		    why);
 	if (status != 200)
 		return ls__failn(err, LS_ERR_IO, 0, ls__etcd_name(c), "%s: HTTP status "
 		    "%ld (is this etcd's client URL?)", what, status);
 	return LS_OK;
+}
+
+int
+ls__etcd_call(struct ls__etcd *c, const char *path, const char *what,
+    ls_error *err)
+{
+	char url[sizeof(c->base) + 64];
+
+	snprintf(url, sizeof(url), "%s%s", c->base, path);
+	curl_easy_setopt(c->h, CURLOPT_URL, url);
+	curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, (char *)c->body.p);
+	curl_easy_setopt(c->h, CURLOPT_POSTFIELDSIZE, (long)c->body.len);
+	curl_easy_setopt(c->h, CURLOPT_TIMEOUT, LS__ETCD_REQUEST_S);
+	c->resp.len = 0;
+	c->resp.over = false;
+	return ls__etcd_check(c, c->h, curl_easy_perform(c->h), &c->resp, what,
+	    err);
 }
 
 /* --- leases ------------------------------------------------------------- */

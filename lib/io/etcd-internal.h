@@ -13,12 +13,17 @@
 
 #define LS__ETCD_PORT 2379
 #define LS__ETCD_RESP_MAX (64u * 1024u * 1024u)	/* one response, at most */
+#define LS__ETCD_REQUEST_S 30L	/* a request's whole time, and a list's
+				   wait for a byte, at most */
 
 /* A growing buffer of bytes. */
 struct ls__ebuf {
 	unsigned char *p;
 	size_t len, cap;
 	bool over;		/* a response went past LS__ETCD_RESP_MAX */
+	size_t stop_at;		/* if not 0, the transfer pauses once len
+				   reaches it (paused set) */
+	bool paused;
 };
 
 struct ls__etcd {
@@ -52,6 +57,12 @@ CURL *ls__etcd_handle(const struct ls__etcd *c, const char *path,
  * An error response, or a failure, fails naming what. */
 int ls__etcd_call(struct ls__etcd *c, const char *path, const char *what,
     ls_error *err);
+
+/* What a transfer on h ended with (rc, its response in resp): LS_OK,
+ * or a failure naming what (curl's error, a response too large, an
+ * error response, an HTTP status other than 200). */
+int ls__etcd_check(const struct ls__etcd *c, CURL *h, CURLcode rc,
+    const struct ls__ebuf *resp, const char *what, ls_error *err);
 
 /* The error of a JSON response {"error":..} or {"message":..}, if it is
  * one (its text in buf); else NULL. */

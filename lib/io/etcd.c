@@ -2,8 +2,8 @@
  *
  * The URI's path, its leading slash included, is a key prefix. A source
  * lists every key under it at one revision R (pages of ELIMIT keys, each
- * read at R; a page whose response is too large is asked again, a quarter
- * as long), then watches the prefix from R + 1, so that each change
+ * read at R and taken a kv at a time as it comes, never held whole),
+ * then watches the prefix from R + 1, so that each change
  * after the list comes once, in order. --from end watches from the
  * revision now + 1 without a list, --from rev:N (seq:N) from N. A sink
  * puts each message under PREFIX/STREAM/SEQ (SEQ in 20 digits, so that
@@ -51,11 +51,12 @@ ls__etcd_sink(const struct ls__uri *u, const ls_sink_opts *o,
 					   reads the index to the end of the
 					   range for each page: fewer, longer
 					   pages list faster) */
+#define EREAD (64u * 1024u)		/* a page is read this much at a time */
 #define ETXN 128			/* puts a transaction (etcd's
 					   --max-txn-ops is 128) */
 #define ETXN_BYTES (1024u * 1024u)	/* or this many bytes of request */
-#define EPOLL_MS 200			/* a watch's wait, between looks at
-					   the stop flag */
+#define EPOLL_MS 200			/* a wait, between looks at the stop
+					   flag */
 
 /* The stream key of an etcd key: its first segment after the prefix
  * (slashes after the prefix skipped), if that is a valid key; else the
@@ -93,16 +94,19 @@ struct esrc {
 	uint64_t start;		/* the watch's first revision */
 	bool more;		/* the list has more pages */
 	bool listed;		/* a page has been read */
-	uint64_t limit;		/* keys a page: ELIMIT, less after a
-				   page went past LS__ETCD_RESP_MAX */
-	const unsigned char *arr;	/* kvs or events being returned */
+	const unsigned char *arr;	/* events (or kvs) being returned */
 	size_t arr_len, pos;
 	struct ls__ebuf key, val;	/* the last key and value, decoded */
-	CURLM *multi;		/* the watch */
+	CURLM *multi;		/* the page being read, or the watch */
 	CURL *wh;
-	struct ls__ebuf wbuf;	/* what the watch has sent */
-	size_t line;		/* wbuf[0..line) is the response being
-				   returned, its '\n' included */
+	bool done;		/* wh's transfer has ended */
+	int64_t idle_ms;	/* when a page last sent nothing (0: it
+				   sent something) */
+	struct ls__ebuf wbuf;	/* what wh has sent */
+	size_t line;		/* the watch: wbuf[0..line) is the response
+				   being returned, its '\n' included */
+	size_t kvs, used;	/* a page: wbuf[kvs..used) are kvs returned
+				   (kvs just past "kvs":[, 0 until seen) */
 	uint64_t where;		/* the revision last returned */
 };
 
@@ -143,7 +147,7 @@ list_body(struct esrc *s)
 	return body_range(c, "{", s->listed ? s->key.p : c->prefix, s->listed ?
 	    s->key.len : c->prefix_len) != 0 ||
 	    ls__ebuf_str(&c->body, ",\"limit\":\"") != 0 ||
-	    ls__ebuf_u64(&c->body, s->limit) != 0 ||
+	    ls__ebuf_u64(&c->body, ELIMIT) != 0 ||
 	    ls__ebuf_str(&c->body, "\"") != 0 ||
 	    (s->rev > 0 && (ls__ebuf_str(&c->body, ",\"revision\":\"") != 0 ||
 	    ls__ebuf_u64(&c->body, s->rev) != 0 ||
@@ -151,44 +155,232 @@ list_body(struct esrc *s)
 	    ls__ebuf_str(&c->body, "}") != 0 ? -1 : 0;
 }
 
-/* Reads the next page of the list (the first: the revision R); a page
- * larger than a response may be is asked again, a quarter as long. */
+/* Starts posting c->body to path on s->multi, what comes into s->wbuf. */
 static int
-list_page(struct esrc *s, ls_error *err)
+xfer_start(struct esrc *s, const char *path, ls_error *err)
 {
 	struct ls__etcd *c = &s->c;
-	const unsigned char *h, *v;
-	size_t hn, vn;
-	int rc;
 
+	s->wbuf.len = s->line = s->kvs = s->used = 0;
+	s->wbuf.over = s->wbuf.paused = s->done = false;
+	s->wbuf.stop_at = 0;
+	s->idle_ms = 0;
+	if ((s->multi == NULL && (s->multi = curl_multi_init()) == NULL) ||
+	    (s->wh = ls__etcd_handle(c, path, &s->wbuf)) == NULL)
+		return nomem(err);
+	curl_easy_setopt(s->wh, CURLOPT_POSTFIELDSIZE, (long)c->body.len);
+	curl_easy_setopt(s->wh, CURLOPT_COPYPOSTFIELDS, (char *)c->body.p);
+	curl_multi_add_handle(s->multi, s->wh);
+	return LS_OK;
+}
+
+/* curl's result of s->wh's ended transfer. */
+static CURLcode
+xfer_result(struct esrc *s)
+{
+	CURLMsg *msg;
+	int left;
+	CURLcode rc = CURLE_OK;
+
+	while ((msg = curl_multi_info_read(s->multi, &left)) != NULL)
+		if (msg->msg == CURLMSG_DONE)
+			rc = msg->data.result;
+	return rc;
+}
+
+static void
+xfer_drop(struct esrc *s)
+{
+	if (s->wh != NULL) {
+		curl_multi_remove_handle(s->multi, s->wh);
+		curl_easy_cleanup(s->wh);
+		s->wh = NULL;
+	}
+}
+
+/* Starts reading the next page of the list: the first at the revision
+ * now, R, the others at R from after the last key read. */
+static int
+list_start(struct esrc *s, ls_error *err)
+{
 	if (s->listed) {	/* after the last key: it and a NUL */
 		if (ls__grow(&s->key.p, &s->key.cap, s->key.len + 1) != 0)
 			return nomem(err);
 		s->key.p[s->key.len++] = '\0';
 	}
-	for (;;) {
-		if (list_body(s) != 0)
-			return nomem(err);
-		rc = ls__etcd_call(c, "/v3/kv/range", "range", err);
-		if (rc == LS_OK || !c->resp.over || s->limit == 1)
-			break;
-		s->limit = s->limit > 4 ? s->limit / 4 : 1;
+	if (list_body(s) != 0)
+		return nomem(err);
+	return xfer_start(s, "/v3/kv/range", err);
+}
+
+/* Where "kvs":[ ends in p[0..n), or 0. */
+static size_t
+kvs_at(const unsigned char *p, size_t n)
+{
+	static const char t[] = "\"kvs\":[";
+	const unsigned char *q = p, *end = p + n;
+
+	while ((size_t)(end - q) >= sizeof(t) - 1 &&
+	    (q = memchr(q, '"', (size_t)(end - q) - (sizeof(t) - 2))) != NULL) {
+		if (memcmp(q, t, sizeof(t) - 1) == 0)
+			return (size_t)(q - p) + sizeof(t) - 1;
+		q++;
 	}
+	return 0;
+}
+
+/* Whether the quote at p[i] is escaped: an odd run of backslashes
+ * before it (a string's opening quote ends the run). */
+static bool
+escaped(const unsigned char *p, size_t i)
+{
+	size_t k = 0;
+
+	while (p[i - k - 1] == '\\')
+		k++;
+	return k % 2 == 1;
+}
+
+/* Just past the JSON object or array at p[i..n), or 0 if it has not
+ * come whole (its strings skipped a memchr at a time). */
+static size_t
+value_end(const unsigned char *p, size_t i, size_t n)
+{
+	const unsigned char *q;
+	size_t depth = 0;
+
+	for (; i < n; i++) {
+		switch (p[i]) {
+		case '"':
+			do {
+				if ((q = memchr(p + i + 1, '"', n - i - 1)) ==
+				    NULL)
+					return 0;
+				i = (size_t)(q - p);
+			} while (escaped(p, i));
+			break;
+		case '{':
+		case '[':
+			depth++;
+			break;
+		case '}':
+		case ']':
+			if (--depth == 0)
+				return i + 1;
+			break;
+		default:
+			break;
+		}
+	}
+	return 0;
+}
+
+/* The next kv of the page being read, if one has come whole: LS_OK with
+ * *e and *en, else LS_END. The kvs leave wbuf as they are read
+ * (list_resume), so a page is never held whole: what is left of it at
+ * its end is {"header":..,"kvs":[],"more":..}. (etcd's gateway writes
+ * "kvs":[ just so; a response written otherwise is read at its end.) */
+static int
+list_kv(struct esrc *s, const unsigned char **e, size_t *en)
+{
+	const unsigned char *p = s->wbuf.p;
+	size_t n = s->wbuf.len, i, end;
+
+	if (s->kvs == 0 && (s->kvs = s->used = kvs_at(p, n)) == 0)
+		return LS_END;
+	for (i = s->used; i < n && (p[i] == ',' || p[i] == ' ' ||
+	    p[i] == '\n' || p[i] == '\r' || p[i] == '\t'); i++)
+		;
+	if (i == n || p[i] != '{' || (end = value_end(p, i, n)) == 0)
+		return LS_END;
+	*e = p + i;
+	*en = end - i;
+	s->used = end;
+	return LS_OK;
+}
+
+/* Makes room for more of the page (the kvs returned leave wbuf) and
+ * lets EREAD more come; returns wbuf's length before it does. */
+static size_t
+list_resume(struct esrc *s)
+{
+	struct ls__ebuf *b = &s->wbuf;
+	size_t before;
+
+	if (s->used > s->kvs) {
+		memmove(b->p + s->kvs, b->p + s->used, b->len - s->used);
+		b->len -= s->used - s->kvs;
+		s->used = s->kvs;
+	}
+	before = b->len;
+	b->stop_at = before + EREAD;
+	if (b->paused) {	/* curl hands over what it held back */
+		b->paused = false;
+		curl_easy_pause(s->wh, CURLPAUSE_CONT);
+	}
+	return before;
+}
+
+/* s->rev = the revision of the range response p[0..n) (its header's). */
+static int
+range_rev(struct esrc *s, const unsigned char *p, size_t n, ls_error *err)
+{
+	const unsigned char *h;
+	size_t hn;
+
+	if (ls_json_field(p, n, "header", &h, &hn) != LS_OK ||
+	    ls__etcd_u64_field(h, hn, "revision", &s->rev) != 0 || s->rev == 0)
+		return ls__failn(err, LS_ERR_IO, 0, ls__etcd_name(&s->c), "range: "
+		    "no revision in the response");
+	return LS_OK;
+}
+
+/* The page has been read: whether it ended well, the list's revision
+ * (from the first page), whether more pages follow, and in s->arr what
+ * is left of its kvs (none, unless etcd wrote them otherwise). */
+static int
+list_end(struct esrc *s, ls_error *err)
+{
+	struct ls__etcd *c = &s->c;
+	const unsigned char *v;
+	size_t vn;
+	int rc;
+
+	rc = ls__etcd_check(c, s->wh, xfer_result(s), &s->wbuf, "range", err);
+	xfer_drop(s);
 	if (rc != LS_OK)
 		return rc;
+	if (!ls_json_valid(s->wbuf.p, s->wbuf.len))
+		return ls__failn(err, LS_ERR_IO, 0, ls__etcd_name(c), "range: "
+		    "a response that is not JSON, after revision %llu",
+		    (unsigned long long)s->where);
 	s->listed = true;
-	if (s->rev == 0 && (ls_json_field(c->resp.p, c->resp.len, "header", &h,
-	    &hn) != LS_OK || ls__etcd_u64_field(h, hn, "revision",
-	    &s->rev) != 0 || s->rev == 0))
-		return ls__failn(err, LS_ERR_IO, 0, ls__etcd_name(c), "range: no "
-		    "revision in the response");
-	s->more = ls_json_field(c->resp.p, c->resp.len, "more", &v, &vn) ==
+	if (s->rev == 0 && (rc = range_rev(s, s->wbuf.p, s->wbuf.len,
+	    err)) != LS_OK)
+		return rc;
+	s->more = ls_json_field(s->wbuf.p, s->wbuf.len, "more", &v, &vn) ==
 	    LS_OK && vn == 4 && memcmp(v, "true", 4) == 0;
 	s->pos = 0;
-	if (ls_json_field(c->resp.p, c->resp.len, "kvs", &s->arr,
+	if (ls_json_field(s->wbuf.p, s->wbuf.len, "kvs", &s->arr,
 	    &s->arr_len) != LS_OK)
 		s->arr_len = 0;
 	return LS_OK;
+}
+
+/* The revision now (s->rev), for a watch from the end: a count of the
+ * prefix's keys, which answers with the header alone. */
+static int
+list_revision(struct esrc *s, ls_error *err)
+{
+	struct ls__etcd *c = &s->c;
+	int rc;
+
+	if (body_range(c, "{", c->prefix, c->prefix_len) != 0 ||
+	    ls__ebuf_str(&c->body, ",\"count_only\":true}") != 0)
+		return nomem(err);
+	if ((rc = ls__etcd_call(c, "/v3/kv/range", "range", err)) != LS_OK)
+		return rc;
+	return range_rev(s, c->resp.p, c->resp.len, err);
 }
 
 /* Fills m from kv, {"key":..,"mod_revision":..,"value":..}; a deletion
@@ -197,14 +389,20 @@ static int
 kv_msg(struct esrc *s, const unsigned char *kv, size_t n, bool del,
     ls_msg *m, ls_error *err)
 {
-	uint64_t rev;
+	uint64_t rev = 0;
+	const char *why = NULL;
 
-	if (ls__etcd_b64_field(kv, n, "key", &s->key) != 0 ||
-	    (!del && ls__etcd_b64_field(kv, n, "value", &s->val) != 0) ||
-	    ls__etcd_u64_field(kv, n, "mod_revision", &rev) != 0)
-		return ls__fail(err, LS_ERR_IO, 0, "revision %llu: a key or "
-		    "value that is not base64, or out of memory",
-		    (unsigned long long)s->where);
+	if (!ls_json_valid(kv, n))
+		why = "a key and value that are not JSON";
+	else if (ls__etcd_b64_field(kv, n, "key", &s->key) != 0 ||
+	    (!del && ls__etcd_b64_field(kv, n, "value", &s->val) != 0))
+		why = "a key or value that is not base64, or out of memory";
+	else if (ls__etcd_u64_field(kv, n, "mod_revision", &rev) != 0 ||
+	    rev == 0 || s->key.len == 0)
+		why = "a key and value without a key or a revision";
+	if (why != NULL)
+		return ls__fail(err, LS_ERR_IO, 0, "after revision %llu: %s",
+		    (unsigned long long)s->where, why);
 	stream_key(&s->c, &s->key, m);
 	m->seq = s->where = rev;
 	m->shard = del ? 1 : 0;
@@ -214,8 +412,8 @@ kv_msg(struct esrc *s, const unsigned char *kv, size_t n, bool del,
 	return LS_OK;
 }
 
-/* The next element of s->arr as a message: LS_OK, or LS_END when the
- * array is done. */
+/* The next kv of the page being read, or element of s->arr, as a
+ * message: LS_OK, or LS_END when there is none yet. */
 static int
 take(struct esrc *s, ls_msg *m, ls_error *err)
 {
@@ -223,6 +421,9 @@ take(struct esrc *s, ls_msg *m, ls_error *err)
 	size_t en, kn, tn;
 	bool del;
 
+	if (s->ph == EP_LIST && s->wh != NULL)
+		return list_kv(s, &e, &en) == LS_OK ? kv_msg(s, e, en, false,
+		    m, err) : LS_END;
 	if (s->arr_len == 0 || ls_json_array_next(s->arr, s->arr_len, &s->pos,
 	    &e, &en) != LS_OK) {
 		s->arr_len = 0;
@@ -251,14 +452,8 @@ watch_start(struct esrc *s, ls_error *err)
 	    ls__ebuf_u64(&c->body, s->start) != 0 ||
 	    ls__ebuf_str(&c->body, "\"}}") != 0)
 		return nomem(err);
-	if ((s->multi = curl_multi_init()) == NULL ||
-	    (s->wh = ls__etcd_handle(c, "/v3/watch", &s->wbuf)) == NULL)
-		return nomem(err);
-	curl_easy_setopt(s->wh, CURLOPT_POSTFIELDSIZE, (long)c->body.len);
-	curl_easy_setopt(s->wh, CURLOPT_COPYPOSTFIELDS, (char *)c->body.p);
-	curl_multi_add_handle(s->multi, s->wh);
 	s->ph = EP_WATCH;
-	return LS_OK;
+	return xfer_start(s, "/v3/watch", err);
 }
 
 /* A watch response that is not events: created, canceled (compacted),
@@ -323,13 +518,8 @@ watch_line(struct esrc *s, ls_error *err)
 static int
 watch_ended(struct esrc *s, ls_error *err)
 {
-	CURLMsg *msg;
-	int left;
-	CURLcode rc = CURLE_OK;
+	CURLcode rc = xfer_result(s);
 
-	while ((msg = curl_multi_info_read(s->multi, &left)) != NULL)
-		if (msg->msg == CURLMSG_DONE)
-			rc = msg->data.result;
 	if (s->wbuf.over)
 		return ls__failn(err, LS_ERR_IO, 0, ls__etcd_name(&s->c), "watch: a "
 		    "response larger than %u MiB", LS__ETCD_RESP_MAX >> 20);
@@ -337,28 +527,59 @@ watch_ended(struct esrc *s, ls_error *err)
 	    rc != CURLE_OK ? curl_easy_strerror(rc) : "the server closed it");
 }
 
-/* Reads what the watch has sent; waits if nothing whole has come.
- * LS_AGAIN if the wait hook gave up. */
+/* Whether what came into wbuf from before on is something to take: a
+ * whole response of the watch; for a page, anything (list_kv looks). A
+ * page that sends nothing for LS__ETCD_REQUEST_S fails. */
 static int
-watch_more(struct esrc *s, ls_error *err)
+xfer_came(struct esrc *s, size_t before, ls_error *err)
+{
+	int64_t now;
+
+	if (s->ph == EP_WATCH)
+		return s->wbuf.len > before && memchr(s->wbuf.p + before, '\n',
+		    s->wbuf.len - before) != NULL ? LS_OK : LS_END;
+	if (s->wbuf.len > before) {
+		s->idle_ms = 0;
+		return LS_OK;
+	}
+	now = ls_now_ms();
+	if (s->idle_ms == 0)
+		s->idle_ms = now;
+	else if (now - s->idle_ms > LS__ETCD_REQUEST_S * 1000)
+		return ls__failn(err, LS_ERR_IO, 0, ls__etcd_name(&s->c), "range: "
+		    "nothing came for %ld s", LS__ETCD_REQUEST_S);
+	return LS_END;
+}
+
+/* Reads what the page or the watch has sent; waits if nothing to take
+ * has come. LS_AGAIN if the wait hook (the watch's) gave up. */
+static int
+xfer_more(struct esrc *s, ls_error *err)
 {
 	const ls_source_opts *o = s->o;
-	size_t before = s->wbuf.len;
+	size_t before;
 	curl_socket_t fd = CURL_SOCKET_BAD;
-	int running = 0;
+	int running = 0, rc;
 
+	before = s->ph == EP_LIST ? list_resume(s) : s->wbuf.len;
 	if (curl_multi_perform(s->multi, &running) != CURLM_OK)
-		return ls__failn(err, LS_ERR_IO, 0, ls__etcd_name(&s->c), "watch failed");
-	if (s->wbuf.len > before && memchr(s->wbuf.p + before, '\n',
-	    s->wbuf.len - before) != NULL)
+		return ls__failn(err, LS_ERR_IO, 0, ls__etcd_name(&s->c), "%s failed",
+		    s->ph == EP_LIST ? "range" : "watch");
+	if ((rc = xfer_came(s, before, err)) != LS_END)
+		return rc;
+	if (running == 0 && s->ph == EP_LIST) {
+		s->done = true;
 		return LS_OK;
+	}
 	if (running == 0)
 		return watch_ended(s, err);
 	if (o->on_wait != NULL)
 		o->on_wait(o->wait_ctx);
 	if (stopped(s))
 		return LS_OK;
-	if (o->wait != NULL) {
+	/* the list is read whole before the source returns LS_AGAIN
+	 * (partition --members takes it as the membership) */
+	if (o->wait != NULL && s->ph == EP_WATCH) {
 		curl_easy_getinfo(s->wh, CURLINFO_ACTIVESOCKET, &fd);
 		return o->wait(o->wait_ctx, fd == CURL_SOCKET_BAD ? -1 :
 		    (int)fd) != 0 ? LS_AGAIN : LS_OK;
@@ -378,15 +599,17 @@ esrc_next(void *ctx, ls_msg *m, ls_error *err)
 			return LS_END;
 		if ((rc = take(s, m, err)) != LS_END)
 			return rc;
-		if (s->ph == EP_LIST && (s->more || !s->listed))
-			rc = list_page(s, err);
+		if (s->ph == EP_LIST && s->wh != NULL)
+			rc = s->done ? list_end(s, err) : xfer_more(s, err);
+		else if (s->ph == EP_LIST && (s->more || !s->listed))
+			rc = list_start(s, err);
 		else if (s->ph == EP_LIST && s->o->exit_at_end)
 			return LS_END;
 		else if (s->ph == EP_LIST) {
 			s->start = s->rev + 1;
 			rc = watch_start(s, err);
 		} else if ((rc = watch_line(s, err)) == LS_END)
-			rc = watch_more(s, err);
+			rc = xfer_more(s, err);
 		if (rc != LS_OK)
 			return rc;
 	}
@@ -410,10 +633,7 @@ esrc_close(void *ctx)
 {
 	struct esrc *s = ctx;
 
-	if (s->wh != NULL) {
-		curl_multi_remove_handle(s->multi, s->wh);
-		curl_easy_cleanup(s->wh);
-	}
+	xfer_drop(s);
 	if (s->multi != NULL)
 		curl_multi_cleanup(s->multi);
 	ls__ebuf_free(&s->wbuf);
@@ -444,11 +664,9 @@ esrc_from(struct esrc *s, ls_error *err)
 			    "revisions start at 1, not 0");
 		s->start = o->from.value;
 	} else {
-		/* one page of the prefix, for the revision now */
-		if ((rc = list_page(s, err)) != LS_OK)
+		if ((rc = list_revision(s, err)) != LS_OK)
 			return rc;
 		s->start = s->rev + 1;
-		s->arr_len = 0;
 	}
 	return watch_start(s, err);
 }
@@ -464,7 +682,6 @@ ls__etcd_source(const struct ls__uri *u, const ls_source_opts *o,
 	if (s == NULL)
 		return nomem(err);
 	s->o = o != NULL ? o : &none;
-	s->limit = ELIMIT;
 	if ((rc = ls__etcd_open(&s->c, u, err)) != LS_OK ||
 	    (rc = esrc_from(s, err)) != LS_OK) {
 		esrc_close(s);
