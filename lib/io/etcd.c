@@ -277,7 +277,7 @@ value_end(const unsigned char *p, size_t i, size_t n)
 
 /* The next kv of the page being read, if one has come whole: LS_OK with
  * *e and *en, else LS_END. The kvs leave wbuf as they are read
- * (list_resume), so a page is never held whole: what is left of it at
+ * (list_compact), so a page is never held whole: what is left of it at
  * its end is {"header":..,"kvs":[],"more":..}. (etcd's gateway writes
  * "kvs":[ just so; a response written otherwise is read at its end.) */
 static int
@@ -299,19 +299,28 @@ list_kv(struct esrc *s, const unsigned char **e, size_t *en)
 	return LS_OK;
 }
 
-/* Makes room for more of the page (the kvs returned leave wbuf) and
- * lets EREAD more come; returns wbuf's length before it does. */
-static size_t
-list_resume(struct esrc *s)
+/* Drops the kvs returned from wbuf. */
+static void
+list_compact(struct esrc *s)
 {
 	struct ls__ebuf *b = &s->wbuf;
-	size_t before;
 
 	if (s->used > s->kvs) {
 		memmove(b->p + s->kvs, b->p + s->used, b->len - s->used);
 		b->len -= s->used - s->kvs;
 		s->used = s->kvs;
 	}
+}
+
+/* Makes room for more of the page and lets EREAD more come; returns
+ * wbuf's length before it does. */
+static size_t
+list_resume(struct esrc *s)
+{
+	struct ls__ebuf *b = &s->wbuf;
+	size_t before;
+
+	list_compact(s);
 	before = b->len;
 	b->stop_at = before + EREAD;
 	if (b->paused) {	/* curl hands over what it held back */
@@ -350,6 +359,7 @@ list_end(struct esrc *s, ls_error *err)
 	xfer_drop(s);
 	if (rc != LS_OK)
 		return rc;
+	list_compact(s);	/* none returned is read again from s->arr */
 	if (!ls_json_valid(s->wbuf.p, s->wbuf.len))
 		return ls__failn(err, LS_ERR_IO, 0, ls__etcd_name(c), "range: "
 		    "a response that is not JSON, after revision %llu",
