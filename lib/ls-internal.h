@@ -52,6 +52,11 @@ char *ls__uri_redact(const char *uri);
  */
 size_t ls__json_quote(unsigned char *dst, const unsigned char *p, size_t n);
 
+/* The index after the JSON value at p[i], checked as ls_json_valid
+ * checks, or 0 if it is not valid or does not end within p[0..n) (a
+ * reader of a value still arriving cannot tell the two apart). */
+size_t ls__json_value_end(const unsigned char *p, size_t i, size_t n);
+
 /* Makes room for n more bytes in o; returns a pointer to them or NULL
  * (err set) if a flush failed. n must not exceed o->cap. */
 unsigned char *ls__out_reserve(ls_out *o, size_t n, ls_error *err);

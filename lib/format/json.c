@@ -845,6 +845,12 @@ nested_end(const unsigned char *p, size_t i, size_t n, size_t limit)
 	return json_value(p, i, n, limit, NULL, &o);
 }
 
+size_t
+ls__json_value_end(const unsigned char *p, size_t i, size_t n)
+{
+	return nested_end(p, i, n, JSON_DEPTH);
+}
+
 #ifdef __SSE2__
 /*
  * The quotes in the first QUOTE_MAX bytes of a payload, as bits: bit k

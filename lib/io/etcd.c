@@ -229,57 +229,13 @@ kvs_at(const unsigned char *p, size_t n)
 	return 0;
 }
 
-/* Whether the quote at p[i] is escaped: an odd run of backslashes
- * before it (a string's opening quote ends the run). */
-static bool
-escaped(const unsigned char *p, size_t i)
-{
-	size_t k = 0;
-
-	while (p[i - k - 1] == '\\')
-		k++;
-	return k % 2 == 1;
-}
-
-/* Just past the JSON object or array at p[i..n), or 0 if it has not
- * come whole (its strings skipped a memchr at a time). */
-static size_t
-value_end(const unsigned char *p, size_t i, size_t n)
-{
-	const unsigned char *q;
-	size_t depth = 0;
-
-	for (; i < n; i++) {
-		switch (p[i]) {
-		case '"':
-			do {
-				if ((q = memchr(p + i + 1, '"', n - i - 1)) ==
-				    NULL)
-					return 0;
-				i = (size_t)(q - p);
-			} while (escaped(p, i));
-			break;
-		case '{':
-		case '[':
-			depth++;
-			break;
-		case '}':
-		case ']':
-			if (--depth == 0)
-				return i + 1;
-			break;
-		default:
-			break;
-		}
-	}
-	return 0;
-}
-
-/* The next kv of the page being read, if one has come whole: LS_OK with
- * *e and *en, else LS_END. The kvs leave wbuf as they are read
- * (list_compact), so a page is never held whole: what is left of it at
- * its end is {"header":..,"kvs":[],"more":..}. (etcd's gateway writes
- * "kvs":[ just so; a response written otherwise is read at its end.) */
+/* The next kv of the page being read, if one has come whole (and is
+ * JSON): LS_OK with *e and *en, else LS_END. The kvs leave wbuf as they
+ * are read (list_compact), so a page is never held whole: what is left
+ * of it at its end is {"header":..,"kvs":[],"more":..}, or from a kv
+ * that is not JSON on, which list_end then finds is not JSON. (etcd's
+ * gateway writes "kvs":[ just so; a response written otherwise is read
+ * at its end.) */
 static int
 list_kv(struct esrc *s, const unsigned char **e, size_t *en)
 {
@@ -291,7 +247,7 @@ list_kv(struct esrc *s, const unsigned char **e, size_t *en)
 	for (i = s->used; i < n && (p[i] == ',' || p[i] == ' ' ||
 	    p[i] == '\n' || p[i] == '\r' || p[i] == '\t'); i++)
 		;
-	if (i == n || p[i] != '{' || (end = value_end(p, i, n)) == 0)
+	if (i == n || p[i] != '{' || (end = ls__json_value_end(p, i, n)) == 0)
 		return LS_END;
 	*e = p + i;
 	*en = end - i;
@@ -393,7 +349,8 @@ list_revision(struct esrc *s, ls_error *err)
 	return range_rev(s, c->resp.p, c->resp.len, err);
 }
 
-/* Fills m from kv, {"key":..,"mod_revision":..,"value":..}; a deletion
+/* Fills m from kv, {"key":..,"mod_revision":..,"value":..} (JSON
+ * already checked: by list_kv, or with the watch's response); a deletion
  * (del) carries the key as its payload, on shard 1. */
 static int
 kv_msg(struct esrc *s, const unsigned char *kv, size_t n, bool del,
@@ -402,9 +359,7 @@ kv_msg(struct esrc *s, const unsigned char *kv, size_t n, bool del,
 	uint64_t rev = 0;
 	const char *why = NULL;
 
-	if (!ls_json_valid(kv, n))
-		why = "a key and value that are not JSON";
-	else if (ls__etcd_b64_field(kv, n, "key", &s->key) != 0 ||
+	if (ls__etcd_b64_field(kv, n, "key", &s->key) != 0 ||
 	    (!del && ls__etcd_b64_field(kv, n, "value", &s->val) != 0))
 		why = "a key or value that is not base64, or out of memory";
 	else if (ls__etcd_u64_field(kv, n, "mod_revision", &rev) != 0 ||

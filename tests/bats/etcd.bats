@@ -501,17 +501,20 @@ fake_relay() {
 	# each damage after two good kvs: the two are written, then relay
 	# fails naming the source and the last revision it passed on
 	for bad in '{"key":"L2YvYw==","mod_revision":"5","value":"#"}' \
-	    '{"key":"L2YvYw==","mod_revision":"5","value":"b25l"]' \
 	    '{"value":"b25l"}' '{"key":"L2YvYw==","value":"b25l"}'; do
 		printf '{"header":{"revision":"9"},"kvs":[%s,%s],"count":"3"}' \
 		    "$good" "$bad" >"$T/resp"
 		fake_relay "$port"
 		assert_output --regexp "^relay: etcd://127.0.0.1:$port/f/: after revision 4: a key (and|or) value [^:]+$"
 	done
-	# the page cut short after the good kvs: not JSON
-	printf '{"header":{"revision":"9"},"kvs":[%s' "$good" >"$T/resp"
-	fake_relay "$port"
-	assert_output "relay: etcd://127.0.0.1:$port/f/: range: a response that is not JSON, after revision 4"
+	# the page cut short after the good kvs, or a kv that is not JSON
+	# after them: not JSON
+	for rest in '' ',{"key":"L2YvYw==","mod_revision":"5","value":"b25l"]]}'; do
+		printf '{"header":{"revision":"9"},"kvs":[%s%s' "$good" "$rest" \
+		    >"$T/resp"
+		fake_relay "$port"
+		assert_output "relay: etcd://127.0.0.1:$port/f/: range: a response that is not JSON, after revision 4"
+	done
 	# whole, it is read whole, a member's string with escaped quotes,
 	# backslashes and brackets in it skipped where it ends
 	printf '{"header":{"revision":"9"},"kvs":[%s,%s],"count":"3"}' "$good" \

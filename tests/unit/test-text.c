@@ -17,6 +17,7 @@
 #include "test-util.h"
 
 #include "libstream.h"
+#include "ls-internal.h"
 
 #define TS_MAX 253402300799999ull	/* 9999-12-31T23:59:59.999 */
 
@@ -696,6 +697,40 @@ field_depth(const unsigned char *p, size_t n, size_t d, bool ok)
 	free(obj);
 }
 
+/* ls__json_value_end: the end of a whole, valid value after i; 0 for
+ * every cut of it short (a reader of a value still arriving) and for
+ * damage; strings with escaped quotes, backslashes and brackets skipped
+ * whole. */
+static void
+test_json_value_end(void **state)
+{
+	static const char *const good[] = {
+		"{\"key\":\"L2Y=\",\"mod_revision\":\"5\"}",
+		"{\"x\":\"\\\"}]\\\\\",\"y\":[\"}\",{}],\"z\":-1.5e3}",
+		"[]", "[[1,[2]],{\"a\":null}]", "{ \"a\" : [ true , false ] }",
+	};
+	static const char *const bad[] = {
+		"{\"a\":1]", "{\"a\" 1}", "{\"a\":\"\\q\"}", "[1,]",
+		"{\"a\":\"b\"]}", "{\"a\":01}",
+	};
+	char buf[128];
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(good) / sizeof(good[0]); k++) {
+		size_t n = strlen(good[k]);
+		/* after ",": the value at 1; what follows it is not looked at */
+		snprintf(buf, sizeof(buf), ",%s],x", good[k]);
+		assert_int_equal(ls__json_value_end((const unsigned char *)buf,
+		    1, n + 4), n + 1);
+		for (size_t cut = 1; cut < n + 1; cut++)
+			assert_int_equal(ls__json_value_end(
+			    (const unsigned char *)buf, 1, cut), 0);
+	}
+	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++)
+		assert_int_equal(ls__json_value_end((const unsigned char *)
+		    bad[k], 0, strlen(bad[k])), 0);
+}
+
 static void
 test_json_depth(void **state)
 {
@@ -1136,6 +1171,7 @@ main(void)
 		cmocka_unit_test(test_json_valid),
 		cmocka_unit_test(test_json_utf8_random),
 		cmocka_unit_test(test_json_depth),
+		cmocka_unit_test(test_json_value_end),
 		cmocka_unit_test(test_json_write),
 		cmocka_unit_test(test_json_string_offsets),
 		cmocka_unit_test(test_json_write_many),
